@@ -1,0 +1,114 @@
+"""The rpmbuild backend: ``rpmbuild --rebuild`` in a private _topdir on this host."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import rpmtools, state
+from ..errors import BuildError, EnvironmentProblem
+from ..fetch.cache import sha256_file
+from ..fsutil import file_lock
+from ..project import Project, data_file
+from ..srpm import SrpmInfo
+
+
+@dataclass
+class BuildInfo:
+    package: str
+    srpm: Path
+    rpms: list[Path]
+    skipped: bool
+    log: Path
+    backend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "srpm": str(self.srpm),
+            "rpms": [str(p) for p in self.rpms],
+            "skipped": self.skipped,
+            "log": str(self.log),
+            "backend": self.backend,
+        }
+
+
+@dataclass
+class BuildResult:
+    builds: list[BuildInfo] = field(default_factory=list)
+    repo: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"builds": [b.to_dict() for b in self.builds], "repo": str(self.repo) if self.repo else None}
+
+
+def rebuild_rpmbuild(project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False) -> BuildInfo:
+    hdr = rpmtools.read_header(info.path)
+    if hdr["requires"] and not nodeps and not rpmtools.host_has_rpmdb():
+        raise EnvironmentProblem(
+            f"{info.path.name} has BuildRequires ({', '.join(hdr['requires'][:4])}) and this host has "
+            "no rpm database to check them against",
+            "pass --nodeps to build anyway with the host's tools, or use --backend chroot",
+        )
+    log = project.logs / f"build-{info.package}.log"
+    key = state.digest(info.sha256, data_file("emt.macros").read_bytes(), f"nodeps={nodeps}")
+    with file_lock(project.root / ".emtk3s" / "locks" / f"build-{info.package}.lock"):
+        stamp = state.load(project.state, "build", info.package)
+        if stamp and stamp.get("key") == key and not force:
+            rpms = [Path(p) for p in stamp["rpms"]]
+            if rpms and all(p.is_file() and sha256_file(p) == stamp["sha"][str(p)] for p in rpms):
+                return BuildInfo(info.package, info.path, rpms, True, log, "rpmbuild")
+        rpmtools.need("rpmbuild")
+        top = project.work / f"build-{info.package}"
+        shutil.rmtree(top, ignore_errors=True)
+        top.mkdir(parents=True)
+        cmd = ["rpmbuild", "--rebuild", *rpmtools.macro_args(top)]
+        if nodeps:
+            cmd.append("--nodeps")
+        cmd.append(str(info.path))
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(hdr["buildtime"])})
+        made = sorted((top / "RPMS").rglob("*.rpm"))
+        if not made:
+            raise BuildError(f"rpmbuild made no RPM for {info.package}; log: {log}", "")
+        out: list[Path] = []
+        for rpm_file in made:
+            arch = rpm_file.parent.name
+            dest_dir = project.rpms / arch
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            dest = dest_dir / rpm_file.name
+            tmp = dest_dir / f".{rpm_file.name}.tmp"
+            shutil.copyfile(rpm_file, tmp)
+            os.replace(tmp, dest)
+            out.append(dest)
+        if stamp:
+            for old in stamp.get("rpms", []):
+                if Path(old) not in out:
+                    Path(old).unlink(missing_ok=True)
+        state.save(
+            project.state,
+            "build",
+            info.package,
+            {"key": key, "rpms": [str(p) for p in out], "sha": {str(p): sha256_file(p) for p in out}},
+        )
+        shutil.rmtree(top, ignore_errors=True)
+        return BuildInfo(info.package, info.path, out, False, log, "rpmbuild")
+
+
+def publish_repo(project: Project) -> Path | None:
+    """createrepo_c over RPMS/ so later builds (and dnf/tdnf) can use it as a local repo."""
+    if shutil.which("createrepo_c") is None or not project.rpms.is_dir():
+        return None
+    proc = subprocess.run(
+        ["createrepo_c", "--quiet", "--update", "--set-timestamp-to-revision", "--revision", "0",
+         str(project.rpms)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"createrepo_c failed: {proc.stderr.strip()[:200]}", "")
+    return project.rpms

@@ -1,0 +1,88 @@
+"""all: resolve -> fetch -> render -> validate -> srpm -> build, each stage skipped when its
+inputs did not change. Offline, it goes as far as the cache allows and says where it stopped."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import lock as lockmod
+from . import manifest, render, resolve, srpm
+from .build import backends
+from .fetch import stage as fetch_stage
+from .fetch.http import Policy
+from .lint import validate_specs
+from .project import Project
+
+STAGES = ("resolve", "fetch", "render", "validate", "srpm", "build")
+
+
+@dataclass
+class AllResult:
+    stages: dict[str, Any] = field(default_factory=dict)
+    stopped: str | None = None  # why the chain stopped early (offline, --until)
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"stages": self.stages, "stopped": self.stopped, "outputs": self.outputs}
+
+
+def run_all(
+    project: Project,
+    release: manifest.Release,
+    *,
+    packages: list[str] | None = None,
+    offline: bool = False,
+    locked: bool = False,
+    nodeps: bool = False,
+    until: str = "build",
+    policy: Policy | None = None,
+    quiet: bool = False,
+) -> AllResult:
+    res = AllResult(outputs={"specs": str(project.specs), "srpms": str(project.srpms), "rpms": str(project.rpms)})
+    r = resolve.resolve(release, project.cache, project.lock_file, locked=locked, offline=offline)
+    res.stages["resolve"] = r.to_dict()
+    lock = r.lock
+    wanted = packages or sorted(lock.packages)
+    if until == "resolve":
+        res.stopped = "--until resolve"
+        return res
+
+    f = fetch_stage.fetch(
+        release, lock, project.cache, project.lock_file,
+        packages=wanted, offline=offline, locked=locked, policy=policy, quiet=quiet,
+    )
+    res.stages["fetch"] = f.to_dict()
+    if until == "fetch":
+        res.stopped = "--until fetch"
+        return res
+    lock = lockmod.require(project.lock_file)
+    missing_pkgs = sorted({m.split("/", 1)[0] for m in f.missing})
+    renderable = [p for p in wanted if all(s.sha256 for s in lock.packages[p].sources)]
+    rr = render.render(release, lock, project.templates, project.specs, renderable)
+    res.stages["render"] = rr.to_dict()
+    if until == "render":
+        res.stopped = "--until render"
+        return res
+    res.stages["validate"] = validate_specs(project, renderable, list(release.arches)).to_dict()
+    if until == "validate":
+        res.stopped = "--until validate"
+        return res
+    buildable = [p for p in renderable if p not in missing_pkgs]
+    if missing_pkgs:
+        res.stopped = (
+            f"offline: sources of {', '.join(missing_pkgs)} are not in the cache "
+            f"{project.cache.root}; run emtk3s fetch with network or a mirror"
+        )
+    s = srpm.srpm(project, lock, buildable)
+    res.stages["srpm"] = s.to_dict()
+    if until == "srpm":
+        res.stopped = "--until srpm"
+        return res
+    b = backends.BuildResult()
+    for info in s.srpms:
+        b.builds.append(backends.rebuild_rpmbuild(project, info, nodeps=nodeps))
+    if any(not x.skipped for x in b.builds):
+        b.repo = backends.publish_repo(project)
+    res.stages["build"] = b.to_dict()
+    return res

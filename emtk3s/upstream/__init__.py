@@ -1,0 +1,1 @@
+"""Readers of upstream repositories' own files (no upstream script is ever run)."""

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# One-line setup on a fresh Debian/Ubuntu machine (as root or with sudo):
+#   system tools (rpm, rpmbuild, python3-rpm, git, createrepo-c, rpmlint, build tools) via apt-get
+#   where missing, the Python package in .venv, then the main job on the embedded default release
+#   as far as this machine goes without upstream network.
+# On an RPM-based host (Fedora, Azure Linux, EMT) install the same tools with dnf/tdnf instead:
+#   rpm-build python3-rpm git createrepo_c rpmlint gcc make autoconf automake libtool pkgconf
+set -euo pipefail
+cd "$(dirname "$0")"
+
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+need=()
+for pair in rpmbuild:rpm rpmspec:rpm rpm2cpio:rpm2cpio cpio:cpio git:git createrepo_c:createrepo-c \
+            rpmlint:rpmlint gcc:gcc make:make autoreconf:autoconf automake:automake \
+            libtoolize:libtool pkg-config:pkg-config go:golang-go zstd:zstd bwrap:bubblewrap \
+            debootstrap:debootstrap unshare:util-linux; do
+  command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
+done
+[ -e /usr/lib/python3/dist-packages/rpm/__init__.py ] || need+=(python3-rpm)
+if [ "${#need[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "install.sh: installing system packages: ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+elif [ "${#need[@]}" -gt 0 ]; then
+  echo "install.sh: missing system tools (install them with your package manager): ${need[*]}" >&2
+  exit 6
+fi
+
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+if [ "${1:-}" != "--deps-only" ]; then
+  .venv/bin/emtk3s all --offline
+fi
