@@ -3,110 +3,77 @@
 from __future__ import annotations
 
 import json
-import sys
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
-from . import __version__, manifest, render, resolve, srpm
+from . import __version__, cli_chain, cli_emt, cli_k3s, render, resolve, srpm
 from . import lock as lockmod
 from .build import backends
-from .errors import Emtk3sError
+from .cli_common import Ctx, package_opt, run
 from .fetch import stage as fetch_stage
 from .fetch.http import Policy
 from .lint import validate_specs
 from .pipeline import STAGES, run_all
-from .project import Project
-
-
-@dataclass
-class Ctx:
-    project_dir: Path
-    release_file: Path | None
-    cache_dir: Path | None
-    mirrors: tuple[str, ...]
-    json: bool
-    debug: bool
-    quiet: bool
-
-    def project(self) -> Project:
-        return Project.at(self.project_dir, self.cache_dir, self.release_file)
-
-    def release(self, project: Project) -> manifest.Release:
-        return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
-
-
-def _emit(ctx: Ctx, command: str, result: dict[str, Any], human: Callable[[dict[str, Any]], None]) -> None:
-    if ctx.json:
-        click.echo(json.dumps({"ok": True, "command": command, "result": result}, indent=2, sort_keys=True))
-    elif not ctx.quiet:
-        human(result)
-
-
-def _run(command: str, fn: Callable[[Ctx], tuple[dict[str, Any], Callable[[dict[str, Any]], None]]]) -> None:
-    ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
-    try:
-        result, human = fn(ctx)
-    except Emtk3sError as exc:
-        if ctx.debug:
-            traceback.print_exc()
-        if exc.details and not ctx.json:
-            sys.stderr.write(exc.details if exc.details.endswith("\n") else exc.details + "\n")
-        if ctx.json:
-            err = {
-                "category": exc.category,
-                "exit_code": exc.exit_code,
-                "message": exc.message,
-                "hint": exc.hint,
-                "details": exc.details,
-            }
-            click.echo(json.dumps({"ok": False, "command": command, "error": err}, indent=2, sort_keys=True))
-        click.echo(f"emtk3s {command}: error: {exc}", err=True)
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo(f"emtk3s {command}: interrupted", err=True)
-        sys.exit(130)
-    except Exception as exc:  # a bug: one line unless --debug
-        if ctx.debug:
-            raise
-        click.echo(
-            f"emtk3s {command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
-            err=True,
-        )
-        sys.exit(1)
-    _emit(ctx, command, result, human)
-
-
-package_opt = click.option("--package", "-p", "packages", multiple=True, help="Only this package (repeatable).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emtk3s")
-@click.option("-C", "--project", "project_dir", type=click.Path(file_okay=False, path_type=Path), default=".",
-              help="Project directory (holds release.toml, emtk3s.lock, SPECS/).")
-@click.option("--release", "release_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="release.toml to use (default: PROJECT/release.toml).")
-@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), envvar="EMTK3S_CACHE",
-              help="Cache directory (default: $XDG_CACHE_HOME/emtk3s; env EMTK3S_CACHE).")
-@click.option("--mirror", "mirrors", multiple=True, metavar="NAME=URL",
-              help="Override an upstream base URL: github, raw, k3s_charts (env EMTK3S_MIRROR_<NAME>).")
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="Project directory (holds release.toml, emtk3s.lock, SPECS/).",
+)
+@click.option(
+    "--release",
+    "release_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="release.toml to use (default: PROJECT/release.toml).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="EMTK3S_CACHE",
+    help="Cache directory (default: $XDG_CACHE_HOME/emtk3s; env EMTK3S_CACHE).",
+)
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Override an upstream base URL: github, raw, k3s_charts (env EMTK3S_MIRROR_<NAME>).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (for CI).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or result lines.")
 @click.pass_context
-def main(cctx: click.Context, project_dir: Path, release_file: Path | None, cache_dir: Path | None,
-         mirrors: tuple[str, ...], as_json: bool, debug: bool, quiet: bool) -> None:
+def main(
+    cctx: click.Context,
+    project_dir: Path,
+    release_file: Path | None,
+    cache_dir: Path | None,
+    mirrors: tuple[str, ...],
+    as_json: bool,
+    debug: bool,
+    quiet: bool,
+) -> None:
     """Turn an upstream K3s release into from-source RPMs for the Edge Microvisor Toolkit."""
     cctx.obj = Ctx(project_dir, release_file, cache_dir, mirrors, as_json, debug, quiet or as_json)
 
 
 @main.command("resolve")
-@click.option("--refresh", is_flag=True, help="Contact upstream even when the lock matches release.toml.")
-@click.option("--repin", is_flag=True, help="Accept upstream tags that moved (after you verified them).")
+@click.option(
+    "--refresh", is_flag=True, help="Contact upstream even when the lock matches release.toml."
+)
+@click.option(
+    "--repin", is_flag=True, help="Accept upstream tags that moved (after you verified them)."
+)
 @click.option("--locked", is_flag=True, help="Fail if the lock would change.")
 @click.option("--offline", is_flag=True, help="Never contact upstream.")
 def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None:
@@ -114,8 +81,15 @@ def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = resolve.resolve(ctx.release(p), p.cache, p.lock_file, refresh=refresh, repin=repin,
-                            locked=locked, offline=offline)
+        r = resolve.resolve(
+            ctx.release(p),
+            p.cache,
+            p.lock_file,
+            refresh=refresh,
+            repin=repin,
+            locked=locked,
+            offline=offline,
+        )
 
         def human(d: dict[str, Any]) -> None:
             for name, c in d["components"].items():
@@ -128,7 +102,7 @@ def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None
 
         return r.to_dict(), human
 
-    _run("resolve", go)
+    run("resolve", go)
 
 
 @main.command("fetch")
@@ -138,19 +112,31 @@ def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None
 @click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 64))
 @click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20))
 @click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600))
-def fetch_cmd(packages: tuple[str, ...], offline: bool, locked: bool, jobs: int, retries: int, timeout: float) -> None:
+def fetch_cmd(
+    packages: tuple[str, ...], offline: bool, locked: bool, jobs: int, retries: int, timeout: float
+) -> None:
     """Download every source into the verified cache."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
         rel = ctx.release(p)
         lock = lockmod.require(p.lock_file)
-        r = fetch_stage.fetch(rel, lock, p.cache, p.lock_file, packages=list(packages) or None,
-                              offline=offline, locked=locked,
-                              policy=Policy(retries=retries, timeout=timeout, jobs=jobs), quiet=ctx.quiet)
+        r = fetch_stage.fetch(
+            rel,
+            lock,
+            p.cache,
+            p.lock_file,
+            packages=list(packages) or None,
+            offline=offline,
+            locked=locked,
+            policy=Policy(retries=retries, timeout=timeout, jobs=jobs),
+            quiet=ctx.quiet,
+        )
 
         def human(d: dict[str, Any]) -> None:
-            click.echo(f"fetch: {d['downloaded']} downloaded, {d['cached']} cached, cache {p.cache.root}")
+            click.echo(
+                f"fetch: {d['downloaded']} downloaded, {d['cached']} cached, cache {p.cache.root}"
+            )
             for m in d["missing"]:
                 click.echo(f"missing: {m}")
             for m in d["pinned"]:
@@ -158,7 +144,7 @@ def fetch_cmd(packages: tuple[str, ...], offline: bool, locked: bool, jobs: int,
 
         return r.to_dict(), human
 
-    _run("fetch", go)
+    run("fetch", go)
 
 
 @main.command("render")
@@ -169,8 +155,14 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = render.render(ctx.release(p), lockmod.require(p.lock_file), p.templates, p.specs,
-                          list(packages) or None, check=check)
+        r = render.render(
+            ctx.release(p),
+            lockmod.require(p.lock_file),
+            p.templates,
+            p.specs,
+            list(packages) or None,
+            check=check,
+        )
 
         def human(d: dict[str, Any]) -> None:
             for n in d["written"]:
@@ -180,7 +172,7 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
 
         return r.to_dict(), human
 
-    _run("render", go)
+    run("render", go)
 
 
 @main.command("validate")
@@ -200,7 +192,7 @@ def validate_cmd(packages: tuple[str, ...]) -> None:
 
         return r.to_dict(), human
 
-    _run("validate", go)
+    run("validate", go)
 
 
 @main.command("srpm")
@@ -220,7 +212,7 @@ def srpm_cmd(packages: tuple[str, ...], force: bool) -> None:
 
         return r.to_dict(), human
 
-    _run("srpm", go)
+    run("srpm", go)
 
 
 @main.command("build")
@@ -250,7 +242,7 @@ def build_cmd(packages: tuple[str, ...], backend: str, nodeps: bool, force: bool
 
         return r.to_dict(), human
 
-    _run("build", go)
+    run("build", go)
 
 
 @main.command("all")
@@ -259,43 +251,71 @@ def build_cmd(packages: tuple[str, ...], backend: str, nodeps: bool, force: bool
 @click.option("--locked", is_flag=True, help="Fail if the lock would change.")
 @click.option("--nodeps", is_flag=True, help="Do not check BuildRequires (non-RPM hosts).")
 @click.option("--until", type=click.Choice(STAGES), default="build", show_default=True)
-@click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 64), help="Parallel downloads.")
-def all_cmd(packages: tuple[str, ...], offline: bool, locked: bool, nodeps: bool, until: str, jobs: int) -> None:
+@click.option(
+    "-j",
+    "--jobs",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Parallel downloads.",
+)
+def all_cmd(
+    packages: tuple[str, ...], offline: bool, locked: bool, nodeps: bool, until: str, jobs: int
+) -> None:
     """Run the chain; stages whose inputs did not change are skipped."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = run_all(p, ctx.release(p), packages=list(packages) or None, offline=offline, locked=locked,
-                    nodeps=nodeps, until=until, policy=Policy(jobs=jobs), quiet=ctx.quiet)
+        r = run_all(
+            p,
+            ctx.release(p),
+            packages=list(packages) or None,
+            offline=offline,
+            locked=locked,
+            nodeps=nodeps,
+            until=until,
+            policy=Policy(jobs=jobs),
+            quiet=ctx.quiet,
+        )
 
         def human(d: dict[str, Any]) -> None:
             st = d["stages"]
             res = st["resolve"]
-            click.echo(f"resolve:  {res['k3s']} lock {'updated' if res['changed'] else 'unchanged'}"
-                       f"{' (upstream contacted)' if res['network'] else ' (no network)'}")
+            click.echo(
+                f"resolve:  {res['k3s']} lock {'updated' if res['changed'] else 'unchanged'}"
+                f"{' (upstream contacted)' if res['network'] else ' (no network)'}"
+            )
             if "fetch" in st:
                 f = st["fetch"]
-                click.echo(f"fetch:    {f['downloaded']} downloaded, {f['cached']} cached, "
-                           f"{len(f['missing'])} missing")
+                click.echo(
+                    f"fetch:    {f['downloaded']} downloaded, {f['cached']} cached, "
+                    f"{len(f['missing'])} missing"
+                )
             if "render" in st:
                 rr = st["render"]
-                click.echo(f"render:   {len(rr['written'])} written, {len(rr['unchanged'])} unchanged -> {d['outputs']['specs']}")
+                click.echo(
+                    f"render:   {len(rr['written'])} written, {len(rr['unchanged'])} unchanged -> {d['outputs']['specs']}"
+                )
             if "validate" in st:
                 v = st["validate"]
-                click.echo(f"validate: {len(v['checked'])} checked, {len(v['skipped'])} up to date (rpmspec -P, rpmlint)")
+                click.echo(
+                    f"validate: {len(v['checked'])} checked, {len(v['skipped'])} up to date (rpmspec -P, rpmlint)"
+                )
             if "srpm" in st:
                 for s in st["srpm"]["srpms"]:
                     click.echo(f"srpm:     {'up to date' if s['skipped'] else 'built'} {s['srpm']}")
             if "build" in st:
                 for b in st["build"]["builds"]:
                     for rpm_path in b["rpms"]:
-                        click.echo(f"build:    {'up to date' if b['skipped'] else 'built'} {rpm_path}")
+                        click.echo(
+                            f"build:    {'up to date' if b['skipped'] else 'built'} {rpm_path}"
+                        )
             if d["stopped"]:
                 click.echo(f"stopped:  {d['stopped']}")
 
         return r.to_dict(), human
 
-    _run("all", go)
+    run("all", go)
 
 
 @main.command("show")
@@ -309,15 +329,19 @@ def show_cmd(name: str | None) -> None:
         data = json.loads(lock.to_json())
         if name is not None:
             if name in data["packages"]:
-                out = {"package": data["packages"][name],
-                       "component": data["components"][data["packages"][name]["component"]]}
+                out = {
+                    "package": data["packages"][name],
+                    "component": data["components"][data["packages"][name]["component"]],
+                }
             elif name in data["components"]:
                 out = {"component": data["components"][name]}
             else:
                 from .errors import InputError
 
-                raise InputError(f"{name!r} is neither a package nor a component in the lock",
-                                 f"choose from {', '.join(sorted(data['packages']) + sorted(data['components']))}")
+                raise InputError(
+                    f"{name!r} is neither a package nor a component in the lock",
+                    f"choose from {', '.join(sorted(data['packages']) + sorted(data['components']))}",
+                )
         else:
             out = data
 
@@ -326,7 +350,13 @@ def show_cmd(name: str | None) -> None:
 
         return out, human
 
-    _run("show", go)
+    run("show", go)
+
+
+# commands kept in their own modules (one concern each)
+for _mod in (cli_chain, cli_emt, cli_k3s):
+    for _cmd in _mod.COMMANDS:
+        main.add_command(_cmd)
 
 
 if __name__ == "__main__":

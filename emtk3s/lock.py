@@ -16,6 +16,7 @@ from .fsutil import write_if_changed
 from .manifest import DEFAULT_MIRRORS
 
 LOCK_VERSION = 1
+GENERATED = "generated"  # Source.mirror of a file emtk3s makes (vendor tarball, buildroot dl)
 
 
 @dataclass
@@ -55,15 +56,23 @@ class Source:
         return self.sha256 is not None
 
     @property
+    def generated(self) -> bool:
+        return self.mirror == GENERATED
+
+    @property
     def upstream_url(self) -> str:
-        """The canonical upstream URL (what the spec and cgmanifest show)."""
-        return DEFAULT_MIRRORS[self.mirror] + self.path
+        """The canonical upstream URL (what the spec and cgmanifest show); "" if generated."""
+        return "" if self.generated else DEFAULT_MIRRORS[self.mirror] + self.path
 
     def check(self, pkg: str) -> None:
         validate.file_name(self.name, f"lock: {pkg} source name")
-        if self.mirror not in DEFAULT_MIRRORS:
-            raise InputError(f"lock: {pkg}/{self.name}: unknown mirror {self.mirror!r}", "")
-        validate.url(self.upstream_url, f"lock: {pkg}/{self.name} URL")
+        if self.generated:
+            if not self.path.startswith("generated:") or not validate.is_label(self.path):
+                raise InputError(f"lock: {pkg}/{self.name}: bad generated label {self.path!r}", "")
+        else:
+            if self.mirror not in DEFAULT_MIRRORS:
+                raise InputError(f"lock: {pkg}/{self.name}: unknown mirror {self.mirror!r}", "")
+            validate.url(self.upstream_url, f"lock: {pkg}/{self.name} URL")
         if self.sha256 is not None:
             validate.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
 

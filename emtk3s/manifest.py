@@ -33,7 +33,7 @@ class Changelog:
 @dataclass(frozen=True)
 class Release:
     k3s: K3sTag
-    k3s_root: str | None  # None: take VERSION_ROOT from the K3s tag
+    overrides: dict[str, str]  # component -> tag, winning over what the K3s tag pins
     arches: tuple[str, ...]
     airgap_images: bool
     mirrors: dict[str, str]
@@ -47,7 +47,7 @@ class Release:
         """sha256 of what resolve depends on (mirrors excluded: a mirror serves the same bytes)."""
         data = {
             "k3s": self.k3s.tag,
-            "k3s_root": self.k3s_root,
+            "overrides": dict(sorted(self.overrides.items())),
             "arches": list(self.arches),
             "airgap_images": self.airgap_images,
             "packages": list(self.packages),
@@ -63,7 +63,7 @@ class Release:
     def to_dict(self) -> dict[str, Any]:
         return {
             "k3s": self.k3s.tag,
-            "k3s_root": self.k3s_root,
+            "overrides": dict(sorted(self.overrides.items())),
             "arches": list(self.arches),
             "airgap_images": self.airgap_images,
             "release": self.release,
@@ -119,7 +119,7 @@ def from_dict(
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
     where = str(path or "release.toml")
-    known = {"release", "mirrors", "changelog"}
+    known = {"release", "mirrors", "changelog", "overrides"}
     unknown = set(raw) - known
     if unknown:
         raise InputError(f"{where}: unknown table {sorted(unknown)[0]!r}", f"use {sorted(known)}")
@@ -129,11 +129,19 @@ def from_dict(
     allowed_keys = {"k3s", "k3s_root", "arches", "airgap_images", "release", "packages"}
     bad = set(rel) - allowed_keys
     if bad:
-        raise InputError(f"{where}: unknown key release.{sorted(bad)[0]}", f"use {sorted(allowed_keys)}")
+        raise InputError(
+            f"{where}: unknown key release.{sorted(bad)[0]}", f"use {sorted(allowed_keys)}"
+        )
     k3s = K3sTag.parse(rel["k3s"])
-    k3s_root = rel.get("k3s_root")
-    if k3s_root is not None:
-        validate.tag(k3s_root, "release.k3s_root")
+    overrides: dict[str, str] = {}
+    raw_over = raw.get("overrides", {})
+    if not isinstance(raw_over, dict):
+        raise InputError(f"{where}: [overrides] must be a table of component = tag", "")
+    for comp, tag in raw_over.items():
+        validate.package_name(comp)
+        overrides[comp] = validate.tag(tag, f"overrides.{comp}")
+    if rel.get("k3s_root") is not None:
+        overrides["k3s-root"] = validate.tag(rel["k3s_root"], "release.k3s_root")
     arches = tuple(rel.get("arches", ["x86_64"]))
     for arch in arches:
         if arch not in ARCHES:
@@ -142,8 +150,14 @@ def from_dict(
     if not isinstance(airgap, bool):
         raise InputError(f"{where}: release.airgap_images must be true or false", "")
     release_no = rel.get("release", 1)
-    if not isinstance(release_no, int) or isinstance(release_no, bool) or not 1 <= release_no < 10000:
-        raise InputError(f"{where}: release.release must be a whole number >= 1", "e.g. release = 1")
+    if (
+        not isinstance(release_no, int)
+        or isinstance(release_no, bool)
+        or not 1 <= release_no < 10000
+    ):
+        raise InputError(
+            f"{where}: release.release must be a whole number >= 1", "e.g. release = 1"
+        )
     packages = tuple(validate.package_name(p) for p in rel.get("packages", []))
 
     mirrors = dict(DEFAULT_MIRRORS)
@@ -169,7 +183,7 @@ def from_dict(
         raise InputError(f"{where}: changelog.email {changelog.email!r} is not an address", "")
     return Release(
         k3s=k3s,
-        k3s_root=k3s_root,
+        overrides=overrides,
         arches=arches,
         airgap_images=airgap,
         mirrors=mirrors,

@@ -1,20 +1,67 @@
 """Each package described once: its upstream component, its sources and its template.
 
 Every stage (resolve, fetch, render, srpm, build) reads these descriptions; none of them
-knows a package by name. Add a package by adding a :class:`PackageDef` and a template dir.
+knows a package by name. A package is one module in ``emtk3s/pkgdefs/`` defining
+``COMPONENTS`` (upstream repositories it needs, optional) and ``PACKAGE`` (a :class:`PackageDef`),
+plus a directory ``templates/<name>/`` holding ``<name>.spec.j2`` and any ``*.patch``.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
+
+if TYPE_CHECKING:
+    from .fetch.git import TagCheckout
+    from .lock import Component
+    from .manifest import Release
+
+
+@dataclass(frozen=True)
+class ResolveContext:
+    """What a component's tag rule sees: the release and the components resolved before it."""
+
+    release: Release
+    components: dict[str, Component]
+
+    def fact(self, component: str, name: str) -> Any:
+        comp = self.components[component]
+        if name not in comp.facts:
+            raise InputError(
+                f"{comp.repo} {comp.tag}: no {name} found in its files",
+                f"set [overrides] in release.toml for the component that needs {name}",
+            )
+        return comp.facts[name]
 
 
 @dataclass(frozen=True)
 class ComponentDef:
+    """An upstream repository. ``tag`` picks its tag (release.toml [overrides] always win);
+    ``facts`` reads what later components and templates need from the tag's own files."""
+
     name: str
     repo: str  # owner/name below the "github" mirror
+    tag: Callable[[ResolveContext], str]
+    facts: Callable[[TagCheckout], dict[str, Any]] | None = None
+    needs: tuple[str, ...] = ()  # components whose facts ``tag`` reads
+
+
+@dataclass(frozen=True)
+class GenerateContext:
+    """What a generated source's maker gets: the release, the lock's components, the package's
+    other sources already fetched (local name -> verified cache path) and a scratch directory."""
+
+    release: Release
+    components: dict[str, Component]
+    inputs: dict[str, Path]
+    workdir: Path
+    cache_root: Path
 
 
 @dataclass(frozen=True)
@@ -23,12 +70,18 @@ class SourceRule:
 
     ``git_path``: the file is a blob of the component's tree; resolve hashes it from git, so the
     source is pinned before any HTTPS download (and fetch then cross-checks the two channels).
+
+    ``generate``: the file is made by emtk3s (a Go vendor tarball, buildroot's downloads) from the
+    package's other sources; fetch runs the maker after the downloads, stores the result in the
+    cache and pins its sha256. The maker must be deterministic: with the lock pinned, a different
+    result is an integrity error. ``path`` is then only a label ("generated:<what>").
     """
 
     name: str
     mirror: str
     path: str
     git_path: str | None = None
+    generate: Callable[[GenerateContext], Path] | None = None
 
 
 @dataclass(frozen=True)
@@ -38,65 +91,71 @@ class PackageDef:
     summary: str
     sources: tuple[SourceRule, ...]
     template: str = ""  # directory below templates/; defaults to the package name
+    components: tuple[str, ...] = ()  # further components whose facts the template reads
 
     @property
     def template_dir(self) -> str:
         return self.template or self.name
 
+    def rule_for(self, source_name: str, comp: Component) -> SourceRule | None:
+        """The rule that made a lock Source of this package (names are formatted per tag)."""
+        fmt = source_format(comp)
+        return next((r for r in self.sources if r.name.format(**fmt) == source_name), None)
 
-COMPONENTS: dict[str, ComponentDef] = {
-    c.name: c
-    for c in (
-        ComponentDef("k3s", "k3s-io/k3s"),
-        ComponentDef("k3s-root", "k3s-io/k3s-root"),
-    )
-}
 
-PACKAGES: dict[str, PackageDef] = {
-    p.name: p
-    for p in (
-        PackageDef(
-            name="k3s-iptables-helpers",
-            component="k3s-root",
-            summary="Iptables back-end detection helpers from k3s-root",
-            sources=(
-                SourceRule(
-                    "iptables-detect.sh",
-                    "raw",
-                    "/k3s-io/k3s-root/{tag}/iptables-detect/iptables-detect.sh",
-                    git_path="iptables-detect/iptables-detect.sh",
-                ),
-                SourceRule(
-                    "xtables-set-mode.sh",
-                    "raw",
-                    "/k3s-io/k3s-root/{tag}/iptables-detect/xtables-set-mode.sh",
-                    git_path="iptables-detect/xtables-set-mode.sh",
-                ),
-                SourceRule(
-                    "README.md",
-                    "raw",
-                    "/k3s-io/k3s-root/{tag}/iptables-detect/README.md",
-                    git_path="iptables-detect/README.md",
-                ),
-                SourceRule(
-                    "LICENSE",
-                    "raw",
-                    "/k3s-io/k3s-root/{tag}/LICENSE",
-                    git_path="LICENSE",
-                ),
-            ),
-        ),
-    )
-}
+def source_format(comp: Component) -> dict[str, str]:
+    from .versions import component_version
+
+    return {"tag": comp.tag, "commit": comp.commit or "", "version": component_version(comp.tag)}
+
+
+def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:
+    from . import pkgdefs
+
+    comps: dict[str, ComponentDef] = {}
+    packages: dict[str, PackageDef] = {}
+    for info in sorted(pkgutil.iter_modules(pkgdefs.__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"{pkgdefs.__name__}.{info.name}")
+        for c in getattr(mod, "COMPONENTS", ()):
+            comps[c.name] = c
+        pkg = getattr(mod, "PACKAGE", None)
+        if pkg is not None:
+            packages[pkg.name] = pkg
+    return comps, packages
+
+
+COMPONENTS, PACKAGES = _discover()
 
 
 def select(names: tuple[str, ...] | list[str]) -> list[PackageDef]:
     """The named packages (all when ``names`` is empty), in a stable order."""
     if not names:
-        return list(PACKAGES.values())
+        return [PACKAGES[n] for n in sorted(PACKAGES)]
     out = []
     for n in names:
         if n not in PACKAGES:
-            raise InputError(f"unknown package {n!r}", f"choose from {', '.join(PACKAGES)}")
+            raise InputError(f"unknown package {n!r}", f"choose from {', '.join(sorted(PACKAGES))}")
         out.append(PACKAGES[n])
     return out
+
+
+def component_order(names: list[str]) -> list[str]:
+    """The named components and everything they need, dependencies first (k3s always first)."""
+    order: list[str] = []
+
+    def visit(n: str, path: tuple[str, ...]) -> None:
+        if n in order:
+            return
+        if n in path:
+            raise InputError(f"component cycle: {' -> '.join(path + (n,))}", "fix pkgdefs")
+        if n not in COMPONENTS:
+            raise InputError(
+                f"unknown component {n!r}", f"choose from {', '.join(sorted(COMPONENTS))}"
+            )
+        for dep in COMPONENTS[n].needs:
+            visit(dep, path + (n,))
+        order.append(n)
+
+    for n in ["k3s", *names]:
+        visit(n, ())
+    return order

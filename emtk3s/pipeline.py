@@ -39,7 +39,13 @@ def run_all(
     policy: Policy | None = None,
     quiet: bool = False,
 ) -> AllResult:
-    res = AllResult(outputs={"specs": str(project.specs), "srpms": str(project.srpms), "rpms": str(project.rpms)})
+    res = AllResult(
+        outputs={
+            "specs": str(project.specs),
+            "srpms": str(project.srpms),
+            "rpms": str(project.rpms),
+        }
+    )
     r = resolve.resolve(release, project.cache, project.lock_file, locked=locked, offline=offline)
     res.stages["resolve"] = r.to_dict()
     lock = r.lock
@@ -49,8 +55,15 @@ def run_all(
         return res
 
     f = fetch_stage.fetch(
-        release, lock, project.cache, project.lock_file,
-        packages=wanted, offline=offline, locked=locked, policy=policy, quiet=quiet,
+        release,
+        lock,
+        project.cache,
+        project.lock_file,
+        packages=wanted,
+        offline=offline,
+        locked=locked,
+        policy=policy,
+        quiet=quiet,
     )
     res.stages["fetch"] = f.to_dict()
     if until == "fetch":

@@ -29,7 +29,9 @@ class Project:
         rel = (release_file or root / "release.toml").resolve()
         if templates is None:
             local = root / "templates"
-            templates = local if local.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+            templates = (
+                local if local.is_dir() else Path(__file__).resolve().parent.parent / "templates"
+            )
         return cls(root, Cache(cache_dir), rel, root / "emtk3s.lock", templates)
 
     @property

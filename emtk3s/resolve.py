@@ -1,7 +1,7 @@
 """resolve: release.toml -> emtk3s.lock.
 
 Fetches each upstream tag (shallow, that tag only), records its commit, reads the tag's own
-files for the component versions, and pins every source it can without a download.
+files for the versions of the next components, and pins every source it can without a download.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from . import validate
 from .errors import InputError, LockedError
 from .fetch.cache import Cache
 from .fetch.git import TagCheckout, fetch_tag
-from .lock import Component, Lock, PackageLock, Source
+from .lock import GENERATED, Component, Lock, PackageLock, Source
 from .manifest import DEFAULT_MIRRORS, Release
-from .upstream import k3s as k3s_up
 from .versions import component_version
 
 
@@ -53,58 +52,41 @@ class ResolveResult:
         }
 
 
-class _Upstream:
-    def __init__(self, release: Release, cache: Cache) -> None:
-        self.release = release
-        self.cache = cache
-
-    def fetch(self, comp: str, tag: str) -> TagCheckout:
-        cdef = pkgs.COMPONENTS[comp]
-        url = f"{self.release.mirror('github')}/{cdef.repo}.git"
-        return fetch_tag(self.cache.root, url, tag, allow_http=self.release.http_allowed("github"))
-
-
-def _component(name: str, co: TagCheckout, facts: dict[str, Any]) -> Component:
-    return Component(
-        name=name,
-        repo=pkgs.COMPONENTS[name].repo,
-        tag=co.info.tag,
-        commit=co.info.commit,
-        commit_time=co.info.commit_time,
-        facts=facts,
-    )
-
-
 def _sources(
     pdef: pkgs.PackageDef, comp: Component, co: TagCheckout, old: PackageLock | None
 ) -> list[Source]:
     known = known_hashes()
     out = []
-    fmt = {"tag": comp.tag, "commit": comp.commit, "version": component_version(comp.tag)}
+    fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
         name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
         path = rule.path.format(**fmt)
-        upstream = DEFAULT_MIRRORS[rule.mirror] + path
-        validate.url(upstream, f"{pdef.name} source {name}")
         sha: str | None = None
         size: int | None = None
         origin = ""
+        mirror = rule.mirror
+        upstream = ""
+        if rule.generate is not None:
+            mirror = GENERATED
+            if not path.startswith("generated:") or not validate.is_label(path):
+                raise InputError(f"{pdef.name}: generated source label {path!r} is not valid", "")
+        else:
+            upstream = DEFAULT_MIRRORS[rule.mirror] + path
+            validate.url(upstream, f"{pdef.name} source {name}")
         if rule.git_path:
             data = co.read(rule.git_path)
             sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-blob"
-        elif upstream in known:
+        elif upstream and upstream in known:
             sha, origin = known[upstream], "public-record"
+        prev = None
         if old is not None:
-            try:
-                prev = old.source(name)
-            except KeyError:
-                prev = None
-            if prev is not None and prev.path == path and prev.sha256:
-                if sha is None:
-                    sha, size, origin = prev.sha256, prev.size, prev.origin
-                elif size is None and prev.sha256 == sha:
-                    size = prev.size
-        out.append(Source(name, rule.mirror, path, sha, size, origin))
+            prev = next((s for s in old.sources if s.name == name and s.path == path), None)
+        if prev is not None and prev.sha256:
+            if sha is None:
+                sha, size, origin = prev.sha256, prev.size, prev.origin
+            elif size is None and prev.sha256 == sha:
+                size = prev.size
+        out.append(Source(name, mirror, path, sha, size, origin))
     return out
 
 
@@ -126,19 +108,20 @@ def resolve(
             f"{lock_path} does not match {release.path or 'release.toml'} and --offline was given",
             "run emtk3s resolve with network access (or a mirror) to update the lock",
         )
-    up = _Upstream(release, cache)
-    k3s_co = up.fetch("k3s", release.k3s.tag)
-    where = f"{release.k3s.tag}:scripts/version.sh"
-    facts = k3s_up.parse_version_sh(k3s_co.read("scripts/version.sh").decode("utf-8", "replace"), where)
-    root_tag = release.k3s_root
-    if root_tag is None:
-        k3s_up.require(facts, k3s_up.REQUIRED, where)
-        root_tag = facts["VERSION_ROOT"]
-    comps = {"k3s": _component("k3s", k3s_co, facts)}
-    checkouts = {"k3s": k3s_co}
-    root_co = up.fetch("k3s-root", root_tag)
-    comps["k3s-root"] = _component("k3s-root", root_co, {})
-    checkouts["k3s-root"] = root_co
+    selected = pkgs.select(list(release.packages))
+    wanted = sorted({c for p in selected for c in (p.component, *p.components)})
+    comps: dict[str, Component] = {}
+    checkouts: dict[str, TagCheckout] = {}
+    for name in pkgs.component_order(wanted):
+        cdef = pkgs.COMPONENTS[name]
+        ctx = pkgs.ResolveContext(release, comps)
+        tag = release.overrides.get(name) or cdef.tag(ctx)
+        validate.tag(tag, f"{name} tag")
+        url = f"{release.mirror('github')}/{cdef.repo}.git"
+        co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))
+        facts = cdef.facts(co) if cdef.facts else {}
+        comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)
+        checkouts[name] = co
 
     changes: list[dict[str, Any]] = []
     for name, comp in comps.items():
@@ -149,7 +132,7 @@ def resolve(
             changes.append({"component": name, "old": prev.tag if prev else None, "new": comp.tag})
 
     packages: dict[str, PackageLock] = {}
-    for pdef in pkgs.select(list(release.packages)):
+    for pdef in selected:
         comp = comps[pdef.component]
         prev_pkg = old.packages.get(pdef.name) if old else None
         packages[pdef.name] = PackageLock(

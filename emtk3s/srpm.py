@@ -52,11 +52,15 @@ class SrpmResult:
 def source_date_epoch(lock: Lock, pkg: str) -> int:
     comp = lock.components[lock.packages[pkg].component]
     if comp.commit_time is None:
-        raise IntegrityError(f"{pkg}: {comp.repo} {comp.tag} has no verified commit", "run emtk3s resolve --refresh")
+        raise IntegrityError(
+            f"{pkg}: {comp.repo} {comp.tag} has no verified commit", "run emtk3s resolve --refresh"
+        )
     return comp.commit_time
 
 
-def _inputs(project: Project, lock: Lock, pkg: str) -> tuple[Path, list[tuple[str, str]], list[Path]]:
+def _inputs(
+    project: Project, lock: Lock, pkg: str
+) -> tuple[Path, list[tuple[str, str]], list[Path]]:
     spec_dir = project.specs / pkg
     spec = spec_dir / f"{pkg}.spec"
     if not spec.is_file():
@@ -78,7 +82,9 @@ def _inputs(project: Project, lock: Lock, pkg: str) -> tuple[Path, list[tuple[st
     return spec, sources, patches
 
 
-def build_srpm(project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False) -> SrpmInfo:
+def build_srpm(
+    project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
+) -> SrpmInfo:
     spec, sources, patches = _inputs(project, lock, pkg)
     epoch = source_date_epoch(lock, pkg)
     macros = data_file("emt.macros").read_bytes()
@@ -98,7 +104,9 @@ def build_srpm(project: Project, lock: Lock, cache: Cache, pkg: str, force: bool
                 return SrpmInfo(pkg, out, stamp["sha256"], stamp["nevr"], True, log)
         for _name, sha in sources:
             if not cache.has(sha, _name):
-                raise IntegrityError(f"{pkg}: source {_name} is not in the cache", "run emtk3s fetch")
+                raise IntegrityError(
+                    f"{pkg}: source {_name} is not in the cache", "run emtk3s fetch"
+                )
         rpmtools.need("rpmbuild")
         top = project.work / f"srpm-{pkg}"
         shutil.rmtree(top, ignore_errors=True)
@@ -132,7 +140,9 @@ def build_srpm(project: Project, lock: Lock, cache: Cache, pkg: str, force: bool
             Path(stamp["srpm"]).unlink(missing_ok=True)
         sha = sha256_file(out)
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
-        state.save(project.state, "srpm", pkg, {"key": key, "srpm": str(out), "sha256": sha, "nevr": nevr})
+        state.save(
+            project.state, "srpm", pkg, {"key": key, "srpm": str(out), "sha256": sha, "nevr": nevr}
+        )
         shutil.rmtree(top, ignore_errors=True)
         return SrpmInfo(pkg, out, sha, nevr, False, log)
 

@@ -28,4 +28,6 @@ def load(state_dir: Path, stage: str, pkg: str) -> dict[str, Any] | None:
 
 
 def save(state_dir: Path, stage: str, pkg: str, data: dict[str, Any]) -> None:
-    write_if_changed(state_dir / f"{stage}-{pkg}.json", json.dumps(data, indent=2, sort_keys=True).encode())
+    write_if_changed(
+        state_dir / f"{stage}-{pkg}.json", json.dumps(data, indent=2, sort_keys=True).encode()
+    )

@@ -60,7 +60,9 @@ def file_name(value: str, what: str = "file name") -> str:
 
 def commit(value: str) -> str:
     if not isinstance(value, str) or not _COMMIT.match(value):
-        raise InputError(f"commit {_show(value)} is not a full git object name", "use 40 hex digits")
+        raise InputError(
+            f"commit {_show(value)} is not a full git object name", "use 40 hex digits"
+        )
     return value
 
 
@@ -122,3 +124,11 @@ def git_url(value: str, what: str = "git URL", allow_http: bool = False) -> str:
             raise InputError(f"{what} {_show(value)} has characters not allowed in a path", "")
         return value
     return url(value, what, allow_http=allow_http)
+
+
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:/=@-]{0,299}$")
+
+
+def is_label(value: str) -> bool:
+    """A generated source's label (e.g. generated:go-mod-vendor:<commit>)."""
+    return isinstance(value, str) and bool(_LABEL.match(value)) and ".." not in value

@@ -43,10 +43,15 @@ class BuildResult:
     repo: Path | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"builds": [b.to_dict() for b in self.builds], "repo": str(self.repo) if self.repo else None}
+        return {
+            "builds": [b.to_dict() for b in self.builds],
+            "repo": str(self.repo) if self.repo else None,
+        }
 
 
-def rebuild_rpmbuild(project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False) -> BuildInfo:
+def rebuild_rpmbuild(
+    project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False
+) -> BuildInfo:
     hdr = rpmtools.read_header(info.path)
     if hdr["requires"] and not nodeps and not rpmtools.host_has_rpmdb():
         raise EnvironmentProblem(
@@ -92,7 +97,11 @@ def rebuild_rpmbuild(project: Project, info: SrpmInfo, nodeps: bool = False, for
             project.state,
             "build",
             info.package,
-            {"key": key, "rpms": [str(p) for p in out], "sha": {str(p): sha256_file(p) for p in out}},
+            {
+                "key": key,
+                "rpms": [str(p) for p in out],
+                "sha": {str(p): sha256_file(p) for p in out},
+            },
         )
         shutil.rmtree(top, ignore_errors=True)
         return BuildInfo(info.package, info.path, out, False, log, "rpmbuild")
@@ -103,8 +112,15 @@ def publish_repo(project: Project) -> Path | None:
     if shutil.which("createrepo_c") is None or not project.rpms.is_dir():
         return None
     proc = subprocess.run(
-        ["createrepo_c", "--quiet", "--update", "--set-timestamp-to-revision", "--revision", "0",
-         str(project.rpms)],
+        [
+            "createrepo_c",
+            "--quiet",
+            "--update",
+            "--set-timestamp-to-revision",
+            "--revision",
+            "0",
+            str(project.rpms),
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -62,7 +62,7 @@ class TagCheckout:
             tree = self.repo.commit(self.info.commit).tree / path
         except KeyError:
             return []
-        return sorted(item.path for item in tree.traverse())  # type: ignore[union-attr]
+        return sorted(str(item.path) for item in tree.traverse())  # type: ignore[union-attr]
 
 
 def _repo_dir(cache_root: Path, url: str) -> Path:
@@ -114,7 +114,7 @@ def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
     """Tag name -> commit (peeled for annotated tags) of a remote, without fetching objects."""
     validate.git_url(url, allow_http=allow_http)
     try:
-        out = git.cmd.Git().ls_remote("--tags", "--", url, env={**os.environ, **_SAFE_ENV})
+        out = str(git.cmd.Git().ls_remote("--tags", "--", url, env={**os.environ, **_SAFE_ENV}))
     except git.GitCommandError as exc:
         err = " ".join(str(exc.stderr).split())[:300]
         raise UpstreamError(f"git ls-remote {url} failed: {err}", "check the mirror URL") from None

@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 from .. import validate
-from ..errors import EnvironmentProblem, Emtk3sError, IntegrityError, UpstreamError
+from ..errors import Emtk3sError, EnvironmentProblem, IntegrityError, UpstreamError
 from ..fsutil import file_lock
 from .cache import Cache
 
@@ -167,7 +167,9 @@ def fetch_one(
                     ) from None
                 raise
             except requests.RequestException as exc:
-                raise UpstreamError(f"{dl.name}: {dl.url}: {_short(exc)}", "check the URL") from None
+                raise UpstreamError(
+                    f"{dl.name}: {dl.url}: {_short(exc)}", "check the URL"
+                ) from None
         size = part.stat().st_size
         if dl.size is not None and size != dl.size:
             actual = cache.quarantine(part, dl.name, "size")
@@ -189,7 +191,10 @@ class _Progress:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
             self.bar = Progress(
-                TextColumn("fetch"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}")
+                TextColumn("fetch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
             )
             self.bar.start()
             self.task = self.bar.add_task("", total=total)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING, Any
 
 from .. import validate
 from ..errors import InputError
+
+if TYPE_CHECKING:
+    from ..fetch.git import TagCheckout
 
 # VERSION_ROOT="v0.14.1"   VERSION_ROOT=v0.14.1   VERSION_ROOT=${VERSION_ROOT:-"v0.14.1"}
 _ASSIGN = re.compile(
@@ -47,3 +51,11 @@ def require(facts: dict[str, str], names: tuple[str, ...], where: str) -> None:
                 f"{where}: no hard-coded {name}",
                 "this K3s era is not understood; set it in release.toml (e.g. k3s_root)",
             )
+
+
+def read_facts(checkout: TagCheckout) -> dict[str, Any]:
+    """Everything resolve learns from a K3s tag's files (version.sh's hard-coded values)."""
+    where = f"{checkout.info.tag}:scripts/version.sh"
+    text = checkout.read("scripts/version.sh").decode("utf-8", "replace")
+    facts: dict[str, Any] = dict(parse_version_sh(text, where))
+    return facts

@@ -1,0 +1,1 @@
+"""One module per package (and the upstream components it needs); discovered automatically."""

@@ -1,0 +1,112 @@
+"""Shared fixtures: a local upstream (git + HTTP on 127.0.0.1) and throwaway projects."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fixtures import k3s_release
+from tests.fixtures.upstream import Upstream
+
+REPO = Path(__file__).resolve().parent.parent
+
+for tool in ("rpmbuild", "rpmspec", "rpmlint", "createrepo_c", "git", "rpm2cpio", "cpio"):
+    if shutil.which(tool) is None:
+        raise pytest.UsageError(f"{tool} is missing: run ./install.sh first")
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Upstream]:
+    up = Upstream(tmp_path_factory.mktemp("upstream")).start()
+    k3s_release.populate(up)
+    yield up
+    up.stop()
+
+
+@pytest.fixture()
+def fresh_upstream(tmp_path: Path) -> Iterator[Upstream]:
+    """An upstream a test may change (move tags, inject faults) without touching others."""
+    up = Upstream(tmp_path / "upstream").start()
+    k3s_release.populate(up)
+    yield up
+    up.stop()
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Project:
+    root: Path
+    cache: Path
+    upstream: Upstream
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("EMTK3S_")}
+        env["EMTK3S_CACHE"] = str(self.cache)
+        env.update(self.upstream.mirror_env())
+        return env
+
+    def run(self, *args: str, check: bool = True, timeout: float = 600) -> Result:
+        cmd = [sys.executable, "-m", "emtk3s", "-C", str(self.root), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=timeout)
+        res = Result(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return res
+
+    def write_release(self, **overrides: Any) -> None:
+        rel = {
+            "k3s": k3s_release.K3S_TAG,
+            "arches": ["x86_64", "aarch64"],
+            "airgap_images": False,
+            "release": 1,
+        }
+        rel.update(overrides)
+        lines = ["[release]"]
+        for k, v in rel.items():
+            lines.append(f"{k} = {json.dumps(v)}")
+        lines += [
+            "",
+            "[changelog]",
+            'author = "Test Packager"',
+            'email = "packager@example.invalid"',
+            "",
+        ]
+        (self.root / "release.toml").write_text("\n".join(lines))
+
+    @property
+    def lock(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads((self.root / "emtk3s.lock").read_text())
+        return data
+
+
+def make_project(root: Path, upstream: Upstream) -> Project:
+    root.mkdir(parents=True, exist_ok=True)
+    p = Project(root, root.parent / f"{root.name}-cache", upstream)
+    p.write_release()
+    return p
+
+
+@pytest.fixture()
+def project(tmp_path: Path, upstream: Upstream) -> Project:
+    return make_project(tmp_path / "proj", upstream)
