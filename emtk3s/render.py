@@ -206,7 +206,8 @@ def render(
     check: bool = False,
 ) -> RenderResult:
     result = RenderResult()
-    for pdef in pkgs.select(packages or sorted(lock.packages)):
+    names = sorted(lock.packages) if packages is None else packages
+    for pdef in pkgs.select(names) if names else []:
         out = render_package(release, lock, pdef, templates)
         target = specs_dir / pdef.name
         if check:

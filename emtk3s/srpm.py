@@ -125,8 +125,11 @@ def build_srpm(
         spec_copy = top / "SPECS" / spec.name
         shutil.copyfile(spec, spec_copy)
         os.utime(spec_copy, (epoch, epoch))
-        cmd = ["rpmbuild", "-bs", *rpmtools.macro_args(top), str(spec_copy)]
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)})
+        # The SRPM header keeps the expanded spec (RPMTAG_SPEC) with %{SOURCEn} paths in it: a
+        # relative _topdir (rpmbuild run inside it) keeps the bytes independent of where the
+        # project lives.
+        cmd = ["rpmbuild", "-bs", *rpmtools.macro_args(Path(".")), f"SPECS/{spec.name}"]
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
@@ -151,6 +154,6 @@ def srpm(
     project: Project, lock: Lock, packages: list[str] | None = None, force: bool = False
 ) -> SrpmResult:
     result = SrpmResult()
-    for pkg in packages or sorted(lock.packages):
+    for pkg in sorted(lock.packages) if packages is None else packages:
         result.srpms.append(build_srpm(project, lock, project.cache, pkg, force))
     return result
