@@ -1,0 +1,82 @@
+"""Tag <-> EVR mapping: round trip and order preserved under rpm.labelCompare."""
+
+from __future__ import annotations
+
+import rpm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import pytest
+from emtk3s.errors import InputError
+from emtk3s.versions import K3sTag, component_version
+
+num = st.integers(min_value=0, max_value=40)
+tags = st.builds(
+    K3sTag,
+    major=st.integers(0, 3),
+    minor=num,
+    patch=num,
+    rc=st.one_of(st.none(), st.integers(1, 12)),
+    k3s=st.integers(1, 12),
+)
+
+
+def _cmp(a: K3sTag, b: K3sTag) -> int:
+    return (a > b) - (a < b)
+
+
+def _evr(t: K3sTag) -> tuple[str, str, str]:
+    return ("0", t.rpm_version, "1")
+
+
+@given(tags)
+def test_round_trip(t: K3sTag) -> None:
+    assert K3sTag.parse(t.tag) == t
+    assert K3sTag.from_rpm_version(t.rpm_version) == t
+
+
+@settings(max_examples=400)
+@given(tags, tags)
+def test_rpm_order_equals_tag_order(a: K3sTag, b: K3sTag) -> None:
+    assert rpm.labelCompare(_evr(a), _evr(b)) == _cmp(a, b)
+
+
+@pytest.mark.parametrize(
+    "older, newer",
+    [
+        ("v1.33.0-rc1+k3s1", "v1.33.0+k3s1"),
+        ("v1.33.0-rc2+k3s1", "v1.33.0-rc10+k3s1"),
+        ("v1.32.6+k3s1", "v1.32.6+k3s2"),
+        ("v1.32.9+k3s1", "v1.32.10+k3s1"),
+        ("v1.32.10+k3s3", "v1.33.0-rc1+k3s1"),
+    ],
+)
+def test_known_orderings(older: str, newer: str) -> None:
+    a, b = K3sTag.parse(older), K3sTag.parse(newer)
+    assert a < b
+    assert rpm.labelCompare(_evr(a), _evr(b)) == -1
+
+
+def test_mapping_examples() -> None:
+    assert K3sTag.parse("v1.32.6+k3s1").rpm_version == "1.32.6+k3s1"
+    assert K3sTag.parse("v1.33.0-rc1+k3s1").rpm_version == "1.33.0~rc1+k3s1"
+    assert K3sTag.parse("v1.32.4+k3s1").kubernetes == "v1.32.4"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["1.32.4+k3s1", "v1.32.4", "v1.32.4+k3s0", "v1.32.4+k3s1\n%post", "v1.32.4+k3s1 ", "v01.2.3+k3s1",
+     "v1.32.4-rc0+k3s1", "v1.32.4%{?dist}+k3s1", "", "v1.32.4+k3s1;rm"],
+)
+def test_bad_tags_refused(bad: str) -> None:
+    with pytest.raises(InputError) as exc:
+        K3sTag.parse(bad)
+    assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "tag, version",
+    [("v0.14.1", "0.14.1"), ("v1.6.0-k3s1", "1.6.0.k3s1"), ("v0.5.0-rc1", "0.5.0~rc1"), ("2024.02.7", "2024.02.7")],
+)
+def test_component_version(tag: str, version: str) -> None:
+    assert component_version(tag) == version
