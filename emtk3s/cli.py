@@ -169,6 +169,8 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
                 click.echo(f"rendered: {p.specs / n}")
             for n in d["unchanged"]:
                 click.echo(f"{'up to date' if check else 'unchanged'}: {p.specs / n}")
+            for n, why in d["skipped"].items():
+                click.echo(f"skipped: {n}: {why}")
 
         return r.to_dict(), human
 

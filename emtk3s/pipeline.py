@@ -71,8 +71,9 @@ def run_all(
         return res
     lock = lockmod.require(project.lock_file)
     missing_pkgs = sorted({m.split("/", 1)[0] for m in f.missing})
-    renderable = [p for p in wanted if all(s.sha256 for s in lock.packages[p].sources)]
+    renderable = [p for p in wanted if not render.not_renderable(lock, p)]
     rr = render.render(release, lock, project.templates, project.specs, renderable)
+    rr.skipped = {p: render.not_renderable(lock, p) for p in wanted if p not in renderable}
     res.stages["render"] = rr.to_dict()
     if until == "render":
         res.stopped = "--until render"
@@ -82,11 +83,14 @@ def run_all(
         res.stopped = "--until validate"
         return res
     buildable = [p for p in renderable if p not in missing_pkgs]
+    notes = [f"{p}: {why}" for p, why in rr.skipped.items()]
     if missing_pkgs:
-        res.stopped = (
-            f"offline: sources of {', '.join(missing_pkgs)} are not in the cache "
+        notes.append(
+            f"sources of {', '.join(missing_pkgs)} are not in the cache "
             f"{project.cache.root}; run emtk3s fetch with network or a mirror"
         )
+    if notes:
+        res.stopped = "; ".join(notes)
     s = srpm.srpm(project, lock, buildable)
     res.stages["srpm"] = s.to_dict()
     if until == "srpm":

@@ -175,9 +175,31 @@ class RenderResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     drift: dict[str, str] = field(default_factory=dict)  # package -> unified diff
+    skipped: dict[str, str] = field(default_factory=dict)  # package -> why it cannot render yet
 
     def to_dict(self) -> dict[str, Any]:
-        return {"written": self.written, "unchanged": self.unchanged, "drift": sorted(self.drift)}
+        return {
+            "written": self.written,
+            "unchanged": self.unchanged,
+            "drift": sorted(self.drift),
+            "skipped": self.skipped,
+        }
+
+
+def not_renderable(lock: Lock, pkg: str) -> str:
+    """Why a package of the lock cannot be rendered yet ("" when it can)."""
+    plock = lock.packages[pkg]
+    unverified = [
+        c.tag
+        for n, c in lock.components.items()
+        if n == plock.component and (c.commit is None or c.commit_time is None)
+    ]
+    if unverified:
+        return f"upstream tag {unverified[0]} not verified (run emtk3s resolve --refresh)"
+    unpinned = [s.name for s in plock.sources if s.sha256 is None]
+    if unpinned:
+        return f"source {unpinned[0]} not pinned (run emtk3s fetch)"
+    return ""
 
 
 def _diff(target: Path, files: dict[str, bytes]) -> str:
@@ -206,7 +228,16 @@ def render(
     check: bool = False,
 ) -> RenderResult:
     result = RenderResult()
-    names = sorted(lock.packages) if packages is None else packages
+    if packages is None:
+        names = []
+        for name in sorted(lock.packages):
+            why = not_renderable(lock, name)
+            if why:
+                result.skipped[name] = why
+            else:
+                names.append(name)
+    else:
+        names = packages
     for pdef in pkgs.select(names) if names else []:
         out = render_package(release, lock, pdef, templates)
         target = specs_dir / pdef.name
@@ -223,9 +254,9 @@ def render(
         else:
             result.unchanged.append(pdef.name)
     if check and result.drift:
-        names = ", ".join(sorted(result.drift))
+        drifted = ", ".join(sorted(result.drift))
         raise DriftError(
-            f"SPECS/ drifted from templates/ for {names}",
+            f"SPECS/ drifted from templates/ for {drifted}",
             "run emtk3s render and commit SPECS/ (the diff is printed above)",
             details="".join(result.drift[n] for n in sorted(result.drift)),
         )

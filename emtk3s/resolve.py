@@ -52,6 +52,17 @@ class ResolveResult:
         }
 
 
+def input_digest(release: Release) -> str:
+    """What the lock depends on: release.toml's build inputs and the selected packages'
+    descriptions (adding a package or changing a source rule re-resolves)."""
+    desc = []
+    for p in pkgs.select(list(release.packages)):
+        rules = [(r.name, r.mirror, r.path, r.git_path, r.generate is not None) for r in p.sources]
+        desc.append((p.name, p.component, list(p.components), rules))
+    blob = json.dumps([release.digest(), desc], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
 def _sources(
     pdef: pkgs.PackageDef, comp: Component, co: TagCheckout, old: PackageLock | None
 ) -> list[Source]:
@@ -101,7 +112,8 @@ def resolve(
     offline: bool = False,
 ) -> ResolveResult:
     old = lockmod.load(lock_path)
-    if old is not None and old.release_digest == release.digest() and not refresh:
+    digest = input_digest(release)
+    if old is not None and old.release_digest == digest and not refresh:
         return ResolveResult(old, changed=False, network=False)
     if offline:
         raise InputError(
@@ -141,7 +153,7 @@ def resolve(
             component=pdef.component,
             sources=_sources(pdef, comp, checkouts[pdef.component], prev_pkg),
         )
-    new = Lock(release.digest(), release.k3s.tag, comps, packages)
+    new = Lock(digest, release.k3s.tag, comps, packages)
     changed = old is None or new.to_json() != old.to_json()
     if changed and locked:
         raise LockedError(

@@ -10,6 +10,7 @@ import pytest
 from emtk3s import manifest, render, validate
 from emtk3s.errors import InputError
 from emtk3s.lock import Lock
+from emtk3s.resolve import input_digest
 from emtk3s.upstream.k3s import parse_version_sh
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,7 +21,7 @@ def test_default_release_loads_and_matches_committed_lock() -> None:
     assert rel.k3s.tag == "v1.32.4+k3s1"
     assert rel.overrides == {"k3s-root": "v0.14.1"}
     lock = Lock.from_json((REPO / "emtk3s.lock").read_text())
-    assert lock.release_digest == rel.digest(), "release.toml changed: run emtk3s resolve"
+    assert lock.release_digest == input_digest(rel), "release.toml or pkgdefs changed: re-resolve"
     root = lock.components["k3s-root"]
     assert (root.tag, root.commit) == ("v0.14.1", "1f35cfd3a0b62742b097040a35edf30653900410")
 
