@@ -220,3 +220,22 @@ def test_plain_http_mirror_refused_unless_allowed_by_name(project: Project) -> N
     assert res.code == 2 and "plain http" in res.err and "allow_http" in res.err
     res = project.run("--mirror", "raw=ext::sh -c touch% /tmp/pwned", "resolve", check=False)
     assert res.code == 2 and "not allowed in a URL" in res.err
+
+
+def test_moved_upstream_tag_is_an_error_naming_both_commits(fresh_upstream: Upstream, tmp_path: Path) -> None:
+    from tests.fixtures import k3s_root_tree
+
+    p = make_project(tmp_path / "proj", fresh_upstream)
+    _only_helpers(p)
+    p.run("resolve")
+    old = p.lock["components"]["k3s-root"]["commit"]
+    files = k3s_root_tree.k3s_root_files()
+    files["iptables-detect/README.md"] = "moved!\n"
+    new = fresh_upstream.commit_tag("k3s-io/k3s-root", files, k3s_release.K3S_ROOT_TAG)
+    assert new != old
+    res = p.run("resolve", "--refresh", check=False)
+    assert res.code == 3, res.err
+    assert old in res.err and new in res.err and "moved" in res.err
+    assert p.lock["components"]["k3s-root"]["commit"] == old, "the lock must not change"
+    p.run("resolve", "--refresh", "--repin")
+    assert p.lock["components"]["k3s-root"]["commit"] == new
