@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
-
 PKG = "k3s-iptables-helpers"
 REAL_K3S_ROOT = Path("/work/.mirror/k3s-io+k3s-root/repo")
 
@@ -41,7 +39,9 @@ def _apply_tmpfiles(conf: Path, root: Path) -> Path:
             runtime = target
         else:
             link_to = fields[6]
-            os.symlink(str(root / link_to.lstrip("/")) if link_to.startswith("/") else link_to, target)
+            os.symlink(
+                str(root / link_to.lstrip("/")) if link_to.startswith("/") else link_to, target
+            )
     assert runtime is not None
     return runtime
 
@@ -52,7 +52,9 @@ def _stub(path: Path, body: str) -> None:
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
-def _image(tmp_path: Path, rpm_file: Path, legacy_rules: int, nft_rules: int) -> tuple[Path, dict[str, str]]:
+def _image(
+    tmp_path: Path, rpm_file: Path, legacy_rules: int, nft_rules: int
+) -> tuple[Path, dict[str, str]]:
     root = tmp_path / "image"
     _extract(rpm_file, root)
     conf = root / "usr/lib/tmpfiles.d" / f"{PKG}.conf"
@@ -62,7 +64,10 @@ def _image(tmp_path: Path, rpm_file: Path, legacy_rules: int, nft_rules: int) ->
         _stub(root / f"usr/sbin/xtables-{backend}-multi", f'echo "{backend}:$(basename "$0") $*"\n')
     stubs = tmp_path / "stubs"
     for cmd, n in (("iptables-legacy-save", legacy_rules), ("iptables-nft-save", nft_rules)):
-        _stub(stubs / cmd, f"i=0; while [ $i -lt {n} ]; do echo \"-A INPUT -j ACCEPT\"; i=$((i+1)); done\n")
+        _stub(
+            stubs / cmd,
+            f'i=0; while [ $i -lt {n} ]; do echo "-A INPUT -j ACCEPT"; i=$((i+1)); done\n',
+        )
         _stub(stubs / cmd.replace("iptables", "ip6tables"), "exit 0\n")
     # read-only image: /usr may not be written by the scripts
     for dirpath, _dirs, files in os.walk(root / "usr"):
@@ -84,11 +89,20 @@ def helper_rpm(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Pa
 
 
 def _links(runtime: Path) -> dict[str, str]:
-    names = ["iptables", "iptables-save", "iptables-restore", "ip6tables", "ip6tables-save", "ip6tables-restore"]
+    names = [
+        "iptables",
+        "iptables-save",
+        "iptables-restore",
+        "ip6tables",
+        "ip6tables-save",
+        "ip6tables-restore",
+    ]
     return {n: os.readlink(runtime / n) for n in names}
 
 
-def test_detects_legacy_switches_links_in_run_and_execs_backend(helper_rpm: Path, tmp_path: Path) -> None:
+def test_detects_legacy_switches_links_in_run_and_execs_backend(
+    helper_rpm: Path, tmp_path: Path
+) -> None:
     runtime, env = _image(tmp_path, helper_rpm, legacy_rules=12, nft_rules=0)
     assert set(_links(runtime).values()) == {"iptables-detect.sh"}
     out = subprocess.run(["iptables", "-L"], env=env, capture_output=True, text=True, check=True)
@@ -116,7 +130,9 @@ def test_scripts_installed_read_only_and_never_write_usr(helper_rpm: Path, tmp_p
     assert runtime.parts[-2:] == ("run", PKG)
 
 
-@pytest.mark.skipif(not REAL_K3S_ROOT.is_dir(), reason="real k3s-root clone not present (offline CI)")
+@pytest.mark.skipif(
+    not REAL_K3S_ROOT.is_dir(), reason="real k3s-root clone not present (offline CI)"
+)
 def test_real_upstream_scripts_work_with_this_layout(helper_rpm: Path, tmp_path: Path) -> None:
     """Where a clone of the real k3s-io/k3s-root is at hand, run ITS scripts in our layout."""
     runtime, env = _image(tmp_path, helper_rpm, legacy_rules=12, nft_rules=0)
@@ -124,7 +140,9 @@ def test_real_upstream_scripts_work_with_this_layout(helper_rpm: Path, tmp_path:
     for name in ("iptables-detect.sh", "xtables-set-mode.sh"):
         blob = subprocess.run(
             ["git", "cat-file", "blob", f"v0.14.1:iptables-detect/{name}"],
-            cwd=REAL_K3S_ROOT, capture_output=True, check=True,
+            cwd=REAL_K3S_ROOT,
+            capture_output=True,
+            check=True,
         ).stdout
         (libexec / name).chmod(0o755)
         (libexec / name).write_bytes(blob)

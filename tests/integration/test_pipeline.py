@@ -222,7 +222,9 @@ def test_plain_http_mirror_refused_unless_allowed_by_name(project: Project) -> N
     assert res.code == 2 and "not allowed in a URL" in res.err
 
 
-def test_moved_upstream_tag_is_an_error_naming_both_commits(fresh_upstream: Upstream, tmp_path: Path) -> None:
+def test_moved_upstream_tag_is_an_error_naming_both_commits(
+    fresh_upstream: Upstream, tmp_path: Path
+) -> None:
     from tests.fixtures import k3s_root_tree
 
     p = make_project(tmp_path / "proj", fresh_upstream)

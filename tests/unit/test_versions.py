@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import rpm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pytest
 from emtk3s.errors import InputError
 from emtk3s.versions import K3sTag, component_version
 
@@ -65,8 +65,18 @@ def test_mapping_examples() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    ["1.32.4+k3s1", "v1.32.4", "v1.32.4+k3s0", "v1.32.4+k3s1\n%post", "v1.32.4+k3s1 ", "v01.2.3+k3s1",
-     "v1.32.4-rc0+k3s1", "v1.32.4%{?dist}+k3s1", "", "v1.32.4+k3s1;rm"],
+    [
+        "1.32.4+k3s1",
+        "v1.32.4",
+        "v1.32.4+k3s0",
+        "v1.32.4+k3s1\n%post",
+        "v1.32.4+k3s1 ",
+        "v01.2.3+k3s1",
+        "v1.32.4-rc0+k3s1",
+        "v1.32.4%{?dist}+k3s1",
+        "",
+        "v1.32.4+k3s1;rm",
+    ],
 )
 def test_bad_tags_refused(bad: str) -> None:
     with pytest.raises(InputError) as exc:
@@ -76,7 +86,12 @@ def test_bad_tags_refused(bad: str) -> None:
 
 @pytest.mark.parametrize(
     "tag, version",
-    [("v0.14.1", "0.14.1"), ("v1.6.0-k3s1", "1.6.0.k3s1"), ("v0.5.0-rc1", "0.5.0~rc1"), ("2024.02.7", "2024.02.7")],
+    [
+        ("v0.14.1", "0.14.1"),
+        ("v1.6.0-k3s1", "1.6.0.k3s1"),
+        ("v0.5.0-rc1", "0.5.0~rc1"),
+        ("2024.02.7", "2024.02.7"),
+    ],
 )
 def test_component_version(tag: str, version: str) -> None:
     assert component_version(tag) == version
