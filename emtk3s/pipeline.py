@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import lock as lockmod
-from . import manifest, render, resolve, srpm
+from . import manifest, render, resolve, srpm, state
 from .build import backends
 from .fetch import stage as fetch_stage
 from .fetch.http import Policy
@@ -72,7 +72,29 @@ def run_all(
     lock = lockmod.require(project.lock_file)
     missing_pkgs = sorted({m.split("/", 1)[0] for m in f.missing})
     renderable = [p for p in wanted if not render.not_renderable(lock, p)]
-    rr = render.render(release, lock, project.templates, project.specs, renderable)
+    # unchanged inputs and untouched SPECS/<pkg>: nothing to render (and jinja2 is not loaded)
+    keys = {p: render.inputs_digest(release, lock, p, project.templates) for p in renderable}
+    fresh = []
+    for p in renderable:
+        stamp = state.load(project.state, "render", p)
+        if (
+            stamp
+            and stamp["key"] == keys[p]
+            and stamp["tree"] == render.tree_digest(project.specs / p)
+        ):
+            fresh.append(p)
+    rr = render.render(
+        release, lock, project.templates, project.specs, [p for p in renderable if p not in fresh]
+    )
+    rr.unchanged += fresh
+    for p in renderable:
+        if p not in fresh:
+            state.save(
+                project.state,
+                "render",
+                p,
+                {"key": keys[p], "tree": render.tree_digest(project.specs / p)},
+            )
     rr.skipped = {p: render.not_renderable(lock, p) for p in wanted if p not in renderable}
     res.stages["render"] = rr.to_dict()
     if until == "render":

@@ -13,9 +13,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from . import packages as pkgs
 from . import validate
@@ -23,6 +21,9 @@ from .errors import DriftError, InputError
 from .fsutil import clean_stale, replace_dir
 from .lock import Lock
 from .manifest import Release
+
+if TYPE_CHECKING:  # jinja2 is imported when something is rendered, not at start-up
+    import jinja2
 
 _SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*$")
 SPEC_HEADER = "# Rendered by emtk3s from templates/{tpl}/; edit the template, not this file.\n"
@@ -67,6 +68,8 @@ class Rendered:
 
 
 def _environment(templates: Path) -> jinja2.Environment:
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates)),
         undefined=jinja2.StrictUndefined,
@@ -151,6 +154,8 @@ def render_package(
         raise InputError(f"{templates / spec_tpl}: template missing", "restore templates/ from git")
     patches = sorted(p.name for p in tdir.glob("*.patch"))
     ctx = context(release, lock, pdef, patches)
+    import jinja2
+
     try:
         text = _environment(templates).get_template(spec_tpl).render(**ctx)
     except jinja2.UndefinedError as exc:
@@ -261,3 +266,33 @@ def render(
             details="".join(result.drift[n] for n in sorted(result.drift)),
         )
     return result
+
+
+def inputs_digest(release: Release, lock: Lock, pkg: str, templates: Path) -> str:
+    """Everything one package's rendered files depend on (for skipping an unchanged render)."""
+    from . import state
+
+    pdef = pkgs.PACKAGES[pkg]
+    tdir = templates / pdef.template_dir
+    parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.to_json()]
+    parts.append(
+        json.dumps({k: v for k, v in release.to_dict().items() if k != "mirrors"}, sort_keys=True)
+    )
+    for f in sorted(tdir.rglob("*")):
+        if f.is_file():
+            parts += [str(f.relative_to(tdir)), f.read_bytes()]
+    pkgdefs_dir = Path(__file__).parent / "pkgdefs"
+    for f in sorted(pkgdefs_dir.glob("*.py")):
+        parts.append(f.read_bytes())
+    return state.digest(*parts)
+
+
+def tree_digest(target: Path) -> str:
+    from . import state
+
+    if not target.is_dir():
+        return ""
+    files = sorted(p for p in target.iterdir())
+    return state.digest(
+        *[x for p in files for x in (p.name, p.read_bytes() if p.is_file() else b"<dir>")]
+    )

@@ -6,12 +6,14 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-
-import git
+from typing import TYPE_CHECKING
 
 from .. import validate
 from ..errors import InputError, UpstreamError
 from ..fsutil import file_lock
+
+if TYPE_CHECKING:  # gitpython is imported when a tag is fetched, not at start-up
+    import git
 
 # Never let a remote pick a transport that runs a command, whatever the user's git config says.
 _SAFE_ENV = {
@@ -75,6 +77,8 @@ def _repo_dir(cache_root: Path, url: str) -> Path:
 
 def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) -> TagCheckout:
     """Fetch ``refs/tags/<tag>`` (depth 1, that tag only) and return its commit and tree."""
+    import git
+
     validate.git_url(url, allow_http=allow_http)
     validate.tag(tag)
     repo_dir = _repo_dir(cache_root, url)
@@ -112,6 +116,8 @@ def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) ->
 
 def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
     """Tag name -> commit (peeled for annotated tags) of a remote, without fetching objects."""
+    import git
+
     validate.git_url(url, allow_http=allow_http)
     try:
         out = str(git.cmd.Git().ls_remote("--tags", "--", url, env={**os.environ, **_SAFE_ENV}))

@@ -11,13 +11,15 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
-
-import requests
+from typing import TYPE_CHECKING
 
 from .. import validate
 from ..errors import Emtk3sError, EnvironmentProblem, IntegrityError, UpstreamError
 from ..fsutil import file_lock
 from .cache import Cache
+
+if TYPE_CHECKING:  # requests is imported when something is downloaded, not at start-up
+    import requests
 
 USER_AGENT = "emtk3s (+https://github.com/open-edge-platform)"
 
@@ -129,6 +131,8 @@ def fetch_one(
     if dl.sha256 and cache.has(dl.sha256, dl.name):
         size = cache.blob_path(dl.sha256).stat().st_size
         return Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
+    import requests
+
     session = session or requests.Session()
     session.verify = True  # TLS verification is never turned off
     part = _partial_path(cache, dl)
@@ -227,6 +231,19 @@ def fetch_many(
     progress = _Progress(len(downloads), quiet)
     results: dict[int, Fetched] = {}
     errors: list[Emtk3sError] = []
+    # verified cache hits need no session (and no import of requests)
+    for i, dl in enumerate(downloads):
+        validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http)
+        if dl.sha256 and cache.has(dl.sha256, dl.name):
+            size = cache.blob_path(dl.sha256).stat().st_size
+            results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
+            progress.done(results[i])
+    todo = [(i, dl) for i, dl in enumerate(downloads) if i not in results]
+    if not todo:
+        progress.close()
+        return [results[i] for i in range(len(downloads))]
+    import requests
+
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(policy.jobs, 10))
     session.mount("https://", adapter)
@@ -235,7 +252,7 @@ def fetch_many(
         with ThreadPoolExecutor(max_workers=max(1, policy.jobs)) as pool:
             futures = {
                 pool.submit(fetch_one, cache, dl, policy, session, progress.log): i
-                for i, dl in enumerate(downloads)
+                for i, dl in todo
             }
             for fut in as_completed(futures):
                 try:
