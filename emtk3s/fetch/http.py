@@ -153,7 +153,12 @@ def fetch_one(
                     f"{dl.name}: TLS verification failed for {dl.url}",
                     "fix the mirror's certificate or the system CA store; verification stays on",
                 ) from None
-            except (_Retry, requests.ConnectionError, requests.Timeout) as exc:
+            except (
+                _Retry,
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
                 if attempt > policy.retries:
                     raise UpstreamError(
                         f"{dl.name}: {dl.url} failed after {attempt} attempts: {_short(exc)}",
