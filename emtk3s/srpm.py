@@ -114,7 +114,7 @@ def build_srpm(
             (top / d).mkdir(parents=True)
         for name, sha in sources:
             dest = top / "SOURCES" / name
-            shutil.copyfile(cache.get(sha, name), dest)
+            shutil.copyfile(cache.blob_path(sha), dest)  # verified just above
             os.chmod(dest, 0o644)
             os.utime(dest, (epoch, epoch))
         for p in patches:

@@ -1,0 +1,110 @@
+"""Fuzzing (hypothesis): parsers never crash — they return a value or raise InputError — and every
+spec rendered from accepted values parses with `rpmspec -P`."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emtk3s import manifest, render, validate
+from emtk3s.errors import InputError
+from emtk3s.lock import Lock
+from emtk3s.packages import PACKAGES
+from emtk3s.upstream.k3s import parse_version_sh
+from emtk3s.versions import K3sTag, component_version
+
+ROOT = Path(__file__).resolve().parents[2]
+MACROS = ROOT / "emtk3s" / "data" / "emt.macros"
+tag_chars = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=40)
+tagish = st.from_regex(
+    r"v?[0-9]{1,3}(\.[0-9]{1,3}){0,3}(-rc[0-9]{1,2})?(\+k3s[0-9]{1,2})?", fullmatch=True
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(tag_chars, tagish))
+def test_k3s_tag_parser_total(text: str) -> None:
+    try:
+        t = K3sTag.parse(text)
+    except InputError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert t.tag == text
+    validate.free_text(t.rpm_version, "version")  # a parsed tag is always spec-safe
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(tag_chars, tagish))
+def test_component_version_total(text: str) -> None:
+    try:
+        validate.tag(text)
+        v = component_version(text)
+    except InputError:
+        return
+    render.check_values(v)
+
+
+line = st.one_of(
+    st.text(max_size=60),
+    st.builds(
+        lambda n, q, v: f"VERSION_{n}={q}{v}{q}",
+        st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True),
+        st.sampled_from(["", '"', "'"]),
+        st.text(max_size=20),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(line, max_size=12))
+def test_version_sh_parser_total(lines: list[str]) -> None:
+    try:
+        facts = parse_version_sh("\n".join(lines))
+    except InputError as exc:
+        assert "scripts/version.sh:" in str(exc)
+        return
+    for v in facts.values():
+        validate.tag(v)
+
+
+BASE_LOCK = Lock.from_json((ROOT / "emtk3s.lock").read_text())
+RELEASE = manifest.load(ROOT / "release.toml", environ={})
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    root_tag=tagish.filter(lambda t: t[0].isdigit() or t.startswith("v")),
+    release_no=st.integers(1, 9999),
+    author=st.text(
+        alphabet=st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=30
+    ),
+)
+def test_rendered_spec_from_accepted_values_parses(
+    tmp_path_factory: object, root_tag: str, release_no: int, author: str
+) -> None:
+    lock = copy.deepcopy(BASE_LOCK)
+    lock.components["k3s-root"].tag = root_tag
+    try:
+        validate.tag(root_tag)
+        lock.packages["k3s-iptables-helpers"].version = component_version(root_tag)
+        rel = manifest.from_dict(
+            {
+                "release": {"k3s": "v1.32.4+k3s1", "release": release_no},
+                "changelog": {"author": author, "email": "a@b.c"},
+            },
+            environ={},
+        )
+        out = render.render_package(rel, lock, PACKAGES["k3s-iptables-helpers"], ROOT / "templates")
+    except InputError:
+        return
+    spec = Path(str(tmp_path_factory.mktemp("fuzz"))) / "x.spec"  # type: ignore[attr-defined]
+    spec.write_bytes(out.files["k3s-iptables-helpers.spec"])
+    proc = subprocess.run(
+        ["rpmspec", "-P", "--load", str(MACROS), str(spec)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"Release:        {release_no}.emt3" in proc.stdout
