@@ -28,7 +28,7 @@ def main() -> None:
         d.mkdir(parents=True, exist_ok=True)
         # Go-source-like text: compresses like a vendor tree does
         (d / f"file{i}.go").write_text(
-            f"package pkg{i % 7}\n\n" + "func F() int { return %d }\n" % i * 40
+            f"package pkg{i % 7}\n\n" + f"func F() int {{ return {i} }}\n" * 40
         )
     out_ours, out_tar = work / "ours.tar.gz", work / "tar.tar.gz"
 
