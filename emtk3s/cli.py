@@ -219,19 +219,45 @@ def srpm_cmd(packages: tuple[str, ...], force: bool) -> None:
 
 @main.command("build")
 @package_opt
-@click.option("--backend", type=click.Choice(["rpmbuild"]), default="rpmbuild", show_default=True)
-@click.option("--nodeps", is_flag=True, help="Do not check BuildRequires (non-RPM hosts).")
+@click.option(
+    "--backend",
+    type=click.Choice(["rpmbuild", "chroot", "mock"]),
+    default="rpmbuild",
+    show_default=True,
+)
+@click.option(
+    "--chroot",
+    "chroot",
+    type=click.Path(path_type=Path),
+    help="Worker chroot: a directory or a tarball.",
+)
+@click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
+@click.option(
+    "--nodeps", is_flag=True, help="Do not check BuildRequires (rpmbuild backend, non-RPM hosts)."
+)
 @click.option("--force", is_flag=True, help="Rebuild even when up to date.")
-def build_cmd(packages: tuple[str, ...], backend: str, nodeps: bool, force: bool) -> None:
-    """SRPMS/ -> RPMS/<arch>/ (then a local repo with createrepo_c)."""
+def build_cmd(
+    packages: tuple[str, ...],
+    backend: str,
+    chroot: Path | None,
+    mock_repo: str | None,
+    nodeps: bool,
+    force: bool,
+) -> None:
+    """SRPMS/ -> RPMS/<arch>/ (then a local repo with createrepo_c). Use `chain` for many."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        from .build import dispatch
+
         p = ctx.project()
         lock = lockmod.require(p.lock_file)
         s = srpm.srpm(p, lock, list(packages) or None)
+        build = dispatch.builder(
+            p, backend, chroot=chroot, nodeps=nodeps, force=force, mock_repo=mock_repo
+        )
         r = backends.BuildResult()
         for info in s.srpms:
-            r.builds.append(backends.rebuild_rpmbuild(p, info, nodeps=nodeps, force=force))
+            r.builds.append(build(info, p.rpms))
         if any(not b.skipped for b in r.builds):
             r.repo = backends.publish_repo(p)
 

@@ -69,11 +69,10 @@ def run(
                 "hint": exc.hint,
                 "details": exc.details,
             }
-            click.echo(
-                json.dumps(
-                    {"ok": False, "command": command, "error": err}, indent=2, sort_keys=True
-                )
-            )
+            doc: dict[str, Any] = {"ok": False, "command": command, "error": err}
+            if exc.result is not None:
+                doc["result"] = exc.result
+            click.echo(json.dumps(doc, indent=2, sort_keys=True))
         click.echo(f"emtk3s {command}: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -17,6 +17,7 @@ class Emtk3sError(Exception):
         self.message = " ".join(message.split())
         self.hint = " ".join(hint.split())
         self.details = details  # multi-line material (a diff, a log tail) shown before the line
+        self.result: dict[str, object] | None = None  # partial result for --json (a chain's table)
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
