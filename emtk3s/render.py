@@ -115,6 +115,10 @@ def context(
             "facts": comp.facts,
         },
         "k3s": {"tag": lock.k3s},
+        "k3s_root": {
+            "tag": lock.components["k3s-root"].tag if "k3s-root" in lock.components else "",
+            "buildroot": lock.components["buildroot"].tag if "buildroot" in lock.components else "",
+        },
         "arches": list(release.arches),
         "sources": [
             {

@@ -64,9 +64,17 @@ def input_digest(release: Release) -> str:
 
 
 def _sources(
-    pdef: pkgs.PackageDef, comp: Component, co: TagCheckout, old: PackageLock | None
+    pdef: pkgs.PackageDef,
+    comp: Component,
+    co: TagCheckout,
+    old: PackageLock | None,
+    comps: dict[str, Component] | None = None,
 ) -> list[Source]:
     known = known_hashes()
+    # hashes other components record for files they download (buildroot's .hash files)
+    recorded: dict[str, str] = {}
+    for c in (comps or {}).values():
+        recorded.update(c.facts.get("hashes", {}))
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
@@ -89,6 +97,8 @@ def _sources(
             sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-blob"
         elif upstream and upstream in known:
             sha, origin = known[upstream], "public-record"
+        elif upstream and name in recorded:
+            sha, origin = recorded[name], "buildroot-hash"
         prev = None
         if old is not None:
             prev = next((s for s in old.sources if s.name == name and s.path == path), None)
@@ -151,7 +161,7 @@ def resolve(
             name=pdef.name,
             version=component_version(comp.tag),
             component=pdef.component,
-            sources=_sources(pdef, comp, checkouts[pdef.component], prev_pkg),
+            sources=_sources(pdef, comp, checkouts[pdef.component], prev_pkg, comps),
         )
     new = Lock(digest, release.k3s.tag, comps, packages)
     changed = old is None or new.to_json() != old.to_json()

@@ -1,9 +1,12 @@
-"""The two components everything starts from: the K3s tag and the k3s-root tag it pins."""
+"""The components everything starts from: the K3s tag, the k3s-root tag it pins, and the
+buildroot tag that k3s-root pins (whose package files give the versions k3s-root builds)."""
 
 from __future__ import annotations
 
 from ..packages import ComponentDef, ResolveContext
+from ..upstream import buildroot as buildroot_up
 from ..upstream import k3s as k3s_up
+from ..upstream import k3s_root as k3s_root_up
 
 
 def _k3s_tag(ctx: ResolveContext) -> str:
@@ -14,7 +17,36 @@ def _k3s_root_tag(ctx: ResolveContext) -> str:
     return str(ctx.fact("k3s", "VERSION_ROOT"))
 
 
+def _buildroot_tag(ctx: ResolveContext) -> str:
+    return str(ctx.fact("k3s-root", "buildroot_version"))
+
+
+def k3s_root_pin(ctx: ResolveContext, pkg: str) -> str:
+    """The version k3s-root builds of a buildroot package: its own overlay wins over buildroot."""
+    overlay = ctx.components["k3s-root"].facts.get("overlay_versions", {})
+    if pkg in overlay:
+        return str(overlay[pkg])
+    return (
+        str(ctx.fact("buildroot", "packages")[pkg])
+        if pkg in ctx.fact("buildroot", "packages")
+        else ""
+    )
+
+
 COMPONENTS = (
     ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=k3s_up.read_facts),
-    ComponentDef("k3s-root", "k3s-io/k3s-root", tag=_k3s_root_tag, needs=("k3s",)),
+    ComponentDef(
+        "k3s-root",
+        "k3s-io/k3s-root",
+        tag=_k3s_root_tag,
+        facts=k3s_root_up.read_facts,
+        needs=("k3s",),
+    ),
+    ComponentDef(
+        "buildroot",
+        "buildroot/buildroot",
+        tag=_buildroot_tag,
+        facts=buildroot_up.read_facts,
+        needs=("k3s-root",),
+    ),
 )
