@@ -12,6 +12,7 @@ import click
 from . import __version__, cli_chain, cli_emt, cli_k3s, render, resolve, srpm
 from . import lock as lockmod
 from .build import backends
+from .changelog import load_history
 from .cli_common import Ctx, package_opt, run
 from .fetch import stage as fetch_stage
 from .fetch.http import Policy
@@ -162,6 +163,7 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
             p.specs,
             list(packages) or None,
             check=check,
+            history=load_history(p.root),
         )
 
         def human(d: dict[str, Any]) -> None:

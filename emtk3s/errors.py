@@ -70,3 +70,10 @@ class LockedError(Emtk3sError):
 
     exit_code = 8
     category = "locked"
+
+
+class ConflictError(Emtk3sError):
+    """A K3s version conflict between a cluster template and a host (HTTP 409 semantics)."""
+
+    exit_code = 9
+    category = "conflict"

@@ -3,12 +3,14 @@ inputs did not change. Offline, it goes as far as the cache allows and says wher
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import lock as lockmod
 from . import manifest, render, resolve, srpm, state
 from .build import backends
+from .changelog import load_history
 from .fetch import stage as fetch_stage
 from .fetch.http import Policy
 from .lint import validate_specs
@@ -73,7 +75,12 @@ def run_all(
     missing_pkgs = sorted({m.split("/", 1)[0] for m in f.missing})
     renderable = [p for p in wanted if not render.not_renderable(lock, p)]
     # unchanged inputs and untouched SPECS/<pkg>: nothing to render (and jinja2 is not loaded)
-    keys = {p: render.inputs_digest(release, lock, p, project.templates) for p in renderable}
+    history = load_history(project.root)
+    hist_text = json.dumps(history, sort_keys=True)
+    keys = {
+        p: state.digest(render.inputs_digest(release, lock, p, project.templates), hist_text)
+        for p in renderable
+    }
     fresh = []
     for p in renderable:
         stamp = state.load(project.state, "render", p)
@@ -84,7 +91,12 @@ def run_all(
         ):
             fresh.append(p)
     rr = render.render(
-        release, lock, project.templates, project.specs, [p for p in renderable if p not in fresh]
+        release,
+        lock,
+        project.templates,
+        project.specs,
+        [p for p in renderable if p not in fresh],
+        history=history,
     )
     rr.unchanged += fresh
     for p in renderable:

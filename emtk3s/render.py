@@ -81,7 +81,11 @@ def _environment(templates: Path) -> jinja2.Environment:
 
 
 def context(
-    release: Release, lock: Lock, pdef: pkgs.PackageDef, patches: list[str]
+    release: Release,
+    lock: Lock,
+    pdef: pkgs.PackageDef,
+    patches: list[str],
+    history: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     plock = lock.packages.get(pdef.name)
     if plock is None:
@@ -130,18 +134,7 @@ def context(
             for i, s in enumerate(plock.sources)
         ],
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
-        "changelog": [
-            {
-                "date": changelog_date(comp.commit_time),
-                "author": release.changelog.author,
-                "email": release.changelog.email,
-                "evr": evr,
-                "lines": [
-                    f"Original version for Edge Microvisor Toolkit, from {comp.repo} {comp.tag}.",
-                    "License verified.",
-                ],
-            }
-        ],
+        "changelog": changelog_entries(release, comp, evr, history or []),
     }
     check_values(ctx)
     for p in patches:
@@ -149,15 +142,39 @@ def context(
     return ctx
 
 
+def changelog_entries(
+    release: Release, comp: Any, evr: str, history: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The history entries (newest first); when none is for the current EVR, a first entry
+    dated with the upstream tag's commit date (no wall-clock time) leads."""
+    if history and history[0].get("evr") == evr:
+        return history
+    first = {
+        "date": changelog_date(comp.commit_time),
+        "author": release.changelog.author,
+        "email": release.changelog.email,
+        "evr": evr,
+        "lines": [
+            f"Original version for Edge Microvisor Toolkit, from {comp.repo} {comp.tag}.",
+            "License verified.",
+        ],
+    }
+    return [first, *[e for e in history if e.get("evr") != evr]]
+
+
 def render_package(
-    release: Release, lock: Lock, pdef: pkgs.PackageDef, templates: Path
+    release: Release,
+    lock: Lock,
+    pdef: pkgs.PackageDef,
+    templates: Path,
+    history: list[dict[str, Any]] | None = None,
 ) -> Rendered:
     tdir = templates / pdef.template_dir
     spec_tpl = f"{pdef.template_dir}/{pdef.name}.spec.j2"
     if not (templates / spec_tpl).is_file():
         raise InputError(f"{templates / spec_tpl}: template missing", "restore templates/ from git")
     patches = sorted(p.name for p in tdir.glob("*.patch"))
-    ctx = context(release, lock, pdef, patches)
+    ctx = context(release, lock, pdef, patches, history)
     import jinja2
 
     try:
@@ -235,6 +252,7 @@ def render(
     specs_dir: Path,
     packages: list[str] | None = None,
     check: bool = False,
+    history: dict[str, list[dict[str, Any]]] | None = None,
 ) -> RenderResult:
     result = RenderResult()
     if packages is None:
@@ -248,7 +266,7 @@ def render(
     else:
         names = packages
     for pdef in pkgs.select(names) if names else []:
-        out = render_package(release, lock, pdef, templates)
+        out = render_package(release, lock, pdef, templates, (history or {}).get(pdef.name))
         target = specs_dir / pdef.name
         if check:
             diff = _diff(target, out.files)

@@ -1,0 +1,1 @@
+"""EMT integration: the EMT checkout (integrate), version compatibility, bump, root-diff."""
