@@ -19,7 +19,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_default_release_loads_and_matches_committed_lock() -> None:
     rel = manifest.load(REPO / "release.toml", environ={})
     assert rel.k3s.tag == "v1.32.4+k3s1"
-    assert rel.overrides == {"k3s-root": "v0.14.1"}
+    assert rel.overrides == {}
     lock = Lock.from_json((REPO / "emtk3s.lock").read_text())
     assert lock.release_digest == input_digest(rel), "release.toml or pkgdefs changed: re-resolve"
     root = lock.components["k3s-root"]
