@@ -100,13 +100,26 @@ class PackageDef:
     def rule_for(self, source_name: str, comp: Component) -> SourceRule | None:
         """The rule that made a lock Source of this package (names are formatted per tag)."""
         fmt = source_format(comp)
-        return next((r for r in self.sources if r.name.format(**fmt) == source_name), None)
+        for r in self.sources:
+            try:
+                if r.name.format(**fmt) == source_name:
+                    return r
+            except (KeyError, IndexError):
+                continue
+        return None
 
 
-def source_format(comp: Component) -> dict[str, str]:
+def source_format(comp: Component) -> dict[str, Any]:
+    """Fields a SourceRule's name and path may use: {tag} {version} {commit} and the
+    component's facts, e.g. {facts[modules][runc][version]} or {facts[charts][traefik]}."""
     from .versions import component_version
 
-    return {"tag": comp.tag, "commit": comp.commit or "", "version": component_version(comp.tag)}
+    return {
+        "tag": comp.tag,
+        "commit": comp.commit or "",
+        "version": component_version(comp.tag),
+        "facts": comp.facts,
+    }
 
 
 def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:

@@ -78,8 +78,14 @@ def _sources(
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
-        name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
-        path = rule.path.format(**fmt)
+        try:
+            name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
+            path = rule.path.format(**fmt)
+        except (KeyError, IndexError) as exc:
+            raise InputError(
+                f"{comp.repo} {comp.tag}: its files name no {exc.args[0]!r}, needed for {pdef.name}'s source {rule.name}",
+                "this upstream era is not understood yet; pin the value with [overrides] or report it",
+            ) from None
         sha: str | None = None
         size: int | None = None
         origin = ""

@@ -1,0 +1,68 @@
+"""K3s itself: the tag's source, a Go vendor tarball made by emtk3s, and the sources of what its
+build bundles (runc, k3s-io/containerd, rancher/plugins, flannel's CNI plugin, the charts), all at
+the versions the tag's own files name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..packages import GenerateContext, PackageDef, SourceRule
+from ..vendor import make_vendor
+
+
+def _vendor(ctx: GenerateContext) -> Path:
+    comp = ctx.components["k3s"]
+    version = comp.tag.removeprefix("v")
+    name = f"k3s-{version}.tar.gz"
+    out = ctx.workdir / f"k3s-vendor-{version}.tar.gz"
+    return make_vendor(
+        ctx.inputs[name], out, comp.commit_time or 0, ctx.workdir, ctx.cache_root, name
+    )
+
+
+PACKAGE = PackageDef(
+    name="k3s",
+    component="k3s",
+    summary="Lightweight Kubernetes, built from source for the Edge Microvisor Toolkit",
+    sources=(
+        SourceRule("k3s-{version}.tar.gz", "github", "/k3s-io/k3s/archive/refs/tags/{tag}.tar.gz"),
+        SourceRule(
+            "k3s-vendor-{version}.tar.gz",
+            "github",
+            "generated:go-mod-vendor:{commit}",
+            generate=_vendor,
+        ),
+        # what scripts/download clones and scripts/build compiles, at the versions go.mod and
+        # scripts/version.sh name
+        SourceRule(
+            "runc-{facts[modules][runc][version]}.tar.gz",
+            "github",
+            "/opencontainers/runc/archive/refs/tags/{facts[modules][runc][version]}.tar.gz",
+        ),
+        SourceRule(
+            "containerd-{facts[modules][containerd][version]}.tar.gz",
+            "github",
+            "/k3s-io/containerd/archive/refs/tags/{facts[modules][containerd][version]}.tar.gz",
+        ),
+        SourceRule(
+            "rancher-plugins-{facts[VERSION_CNIPLUGINS]}.tar.gz",
+            "github",
+            "/rancher/plugins/archive/refs/tags/{facts[VERSION_CNIPLUGINS]}.tar.gz",
+        ),
+        SourceRule(
+            "flannel-{facts[VERSION_FLANNEL_PLUGIN]}.tar.gz",
+            "github",
+            "/flannel-io/cni-plugin/archive/refs/tags/{facts[VERSION_FLANNEL_PLUGIN]}.tar.gz",
+        ),
+        SourceRule(
+            "traefik-crd-{facts[charts][traefik-crd]}.tgz",
+            "k3s_charts",
+            "/assets/traefik-crd/traefik-crd-{facts[charts][traefik-crd]}.tgz",
+        ),
+        SourceRule(
+            "traefik-{facts[charts][traefik]}.tgz",
+            "k3s_charts",
+            "/assets/traefik/traefik-{facts[charts][traefik]}.tgz",
+        ),
+    ),
+)

@@ -1,0 +1,225 @@
+"""K3s from its tag: every component version read from the tag's own files, the Go vendor tarball
+made deterministically with Debian's go and a file:// GOPROXY, and an offline build with it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project, make_project
+from tests.fixtures import gomodules, k3s_tree
+from tests.fixtures.upstream import Upstream
+
+EMT_SHIPS = {  # reference.md: what EMT's hand-written spec for v1.32.4+k3s1 carries
+    "VERSION_ROOT": "v0.14.1",
+    "runc": "v1.2.5",
+    "containerd": "v2.0.4-k3s2",
+    "VERSION_CNIPLUGINS": "v1.6.0-k3s1",
+    "VERSION_FLANNEL_PLUGIN": "v1.6.0-flannel1",
+    "traefik": "34.2.1+up34.2.0",
+    "traefik-crd": "34.2.1+up34.2.0",
+}
+NEW = {
+    "runc": "v1.2.6",
+    "containerd": "v2.0.5-k3s1",
+    "cni": "v1.6.1-k3s1",
+    "flannel": "v1.6.1-flannel1",
+    "chart": "34.2.2+up34.2.1",
+}
+
+
+def test_show_k3s_lists_the_versions_emt_ships(project: Project) -> None:
+    project.write_release(packages=["k3s"])
+    project.run("resolve")
+    doc = project.run("--json", "show", "k3s").json["result"]
+    facts = doc["component"]["facts"]
+    got = {
+        "VERSION_ROOT": facts["VERSION_ROOT"],
+        "runc": facts["modules"]["runc"]["version"],
+        "containerd": facts["modules"]["containerd"]["version"],
+        "VERSION_CNIPLUGINS": facts["VERSION_CNIPLUGINS"],
+        "VERSION_FLANNEL_PLUGIN": facts["VERSION_FLANNEL_PLUGIN"],
+        "traefik": facts["charts"]["traefik"],
+        "traefik-crd": facts["charts"]["traefik-crd"],
+    }
+    assert got == EMT_SHIPS
+    assert (
+        facts["modules"]["containerd"]["module"] == "github.com/k3s-io/containerd/v2"
+    )  # the replace wins
+    assert facts["go"] == "1.19"
+    sources = {s["name"]: s for s in doc["package"]["sources"]}
+    # every downloaded source is pinned by EMT's public signatures; the vendor tarball is ours
+    for name, s in sources.items():
+        if name.startswith("k3s-vendor-"):
+            assert s["mirror"] == "generated" and not s["pinned"]
+        else:
+            assert s["origin"] == "public-record", name
+    assert "k3s-root-amd64.tar" not in str(sources) and "airgap" not in str(sources)
+
+
+def test_unparsable_go_mod_names_file_and_line(fresh_upstream: Upstream, tmp_path: Path) -> None:
+    files = k3s_tree.k3s_files()
+    files["go.mod"] = str(files["go.mod"]).replace(
+        "\tgithub.com/flannel-io/flannel v0.26.4\n", "\tflannel ???\n"
+    )
+    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.32.9+k3s1")
+    p = make_project(tmp_path / "p", fresh_upstream)
+    p.write_release(k3s="v1.32.9+k3s1", packages=["k3s"])
+    res = p.run("resolve", check=False)
+    assert res.code == 2 and "v1.32.9+k3s1:go.mod:" in res.err and "cannot parse require" in res.err
+
+
+@pytest.fixture()
+def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
+    """A K3s tag whose components are not in any public record (so fixture bytes get pinned)."""
+    up = fresh_upstream
+    up.commit_tag(
+        "k3s-io/k3s",
+        k3s_tree.k3s_files(
+            runc=NEW["runc"],
+            containerd=NEW["containerd"],
+            cni=NEW["cni"],
+            flannel=NEW["flannel"],
+            chart=NEW["chart"],
+        ),
+        "v1.32.5+k3s1",
+    )
+    for repo, tag in (
+        ("opencontainers/runc", NEW["runc"]),
+        ("k3s-io/containerd", NEW["containerd"]),
+        ("rancher/plugins", NEW["cni"]),
+        ("flannel-io/cni-plugin", NEW["flannel"]),
+    ):
+        up.commit_tag(repo, {"README.md": f"fixture {tag}\n"}, tag)
+    for chart in ("traefik-crd", "traefik"):
+        up.files[f"/k3s-charts/assets/{chart}/{chart}-{NEW['chart']}.tgz"] = chart.encode()
+    mods = dict(gomodules.MODULES)
+    mods["github.com/k3s-io/containerd/v2"] = (
+        NEW["containerd"],
+        "containerd",
+        "containerd fixture",
+    )
+    mods["github.com/opencontainers/runc"] = (NEW["runc"], "runc", "runc fixture")
+    proxy = gomodules.write_proxy(tmp_path / "goproxy", mods)
+    return up, proxy
+
+
+def _project(tmp: Path, up: Upstream, proxy: str, name: str) -> Project:
+    p = make_project(tmp / name, up)
+    p.write_release(k3s="v1.32.5+k3s1", packages=["k3s"])
+    return p
+
+
+def _go_env(proxy: str) -> dict[str, str]:
+    return {"GOPROXY": proxy, "GOSUMDB": "off", "GONOSUMDB": "*", "GOFLAGS": ""}
+
+
+def test_vendor_tarball_is_deterministic_and_builds_offline(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    a = _project(tmp_path, up, proxy, "a")
+    a.run("resolve")
+    res = a.run("--json", "fetch").json["result"]
+    assert res["generated"] == ["k3s/k3s-vendor-1.32.5+k3s1.tar.gz"]
+    src = next(
+        s for s in a.lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor-")
+    )
+    assert src["origin"] == "generated" and src["pinned"]
+    b = _project(tmp_path, up, proxy, "b")  # another project, another cache: the same bytes
+    b.run("resolve")
+    b.run("fetch")
+    src_b = next(
+        s for s in b.lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor-")
+    )
+    assert src_b["sha256"] == src["sha256"]
+    vendor = next((a.cache / "blobs").rglob(src["sha256"]))
+    with tarfile.open(vendor) as tf:
+        names = tf.getnames()
+        assert "vendor/modules.txt" in names
+        assert "vendor/github.com/opencontainers/runc/runc.go" in names
+        assert {m.uid for m in tf.getmembers()} == {0}
+    # offline build with the vendor tree: no proxy, no network
+    k3s_src = next(
+        s for s in a.lock["packages"]["k3s"]["sources"] if s["name"] == "k3s-1.32.5+k3s1.tar.gz"
+    )
+    work = tmp_path / "build"
+    work.mkdir()
+    k3s_blob = next((a.cache / "blobs").rglob(k3s_src["sha256"]))
+    subprocess.run(["tar", "-xzf", str(k3s_blob), "-C", str(work)], check=True)
+    top = next(work.iterdir())
+    subprocess.run(["tar", "-xzf", str(vendor), "-C", str(top)], check=True)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(work),
+        "GOPROXY": "off",
+        "GOFLAGS": "-mod=vendor",
+        "GOTOOLCHAIN": "local",
+        "GOCACHE": str(work / "gocache"),
+        "CGO_ENABLED": "0",
+    }
+    subprocess.run(
+        ["go", "build", "-ldflags", "-X main.version=v1.32.5+k3s1", "-o", "k3s", "."],
+        cwd=top,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    out = subprocess.run([str(top / "k3s")], capture_output=True, text=True, check=True).stdout
+    assert out.split() == [
+        "k3s",
+        "v1.32.5+k3s1",
+        "containerd",
+        "fixture",
+        "runc",
+        "fixture",
+        "flannel",
+        "fixture",
+        "kubernetes",
+        "fixture",
+    ]
+
+
+def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    a = _project(tmp_path, up, proxy, "a")
+    a.run("resolve")
+    a.run("fetch")
+    lock = json.loads((a.root / "emtk3s.lock").read_text())
+    # 1. the proxy serves other bytes for the same module version: go.sum (upstream's) refuses
+    mods = dict(gomodules.MODULES)
+    mods["github.com/opencontainers/runc"] = (NEW["runc"], "runc", "tampered")
+    monkeypatch.setenv("GOPROXY", gomodules.write_proxy(tmp_path / "goproxy2", mods))
+    c = _project(tmp_path, up, proxy, "c")
+    c.run("resolve")
+    res = c.run("fetch", check=False)
+    assert res.code == 5, res.err
+    assert "github.com/opencontainers/runc@v1.2.6: checksum mismatch" in res.err
+    assert not any(
+        s["name"].startswith("k3s-vendor") and s["pinned"]
+        for s in c.lock["packages"]["k3s"]["sources"]
+    )
+    # 2. a lock edited to another vendor hash: the regenerated tarball is refused
+    monkeypatch.setenv("GOPROXY", proxy)
+    src = next(s for s in lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor-"))
+    src["sha256"] = "1" * 64
+    d = _project(tmp_path, up, proxy, "d")
+    (d.root / "emtk3s.lock").write_text(json.dumps(lock, indent=2))
+    (d.root / "release.toml").write_text((a.root / "release.toml").read_text())
+    res = d.run("fetch", "--locked", check=False)
+    assert res.code == 3, res.err
+    assert (
+        "k3s-vendor-1.32.5+k3s1.tar.gz" in res.err
+        and "differs from the one the lock pins" in res.err
+    )
+    assert "1" * 64 in res.err
