@@ -23,6 +23,7 @@ def _vendor(ctx: GenerateContext) -> Path:
 PACKAGE = PackageDef(
     name="k3s",
     component="k3s",
+    components=("k3s-root",),  # the k3s-root tag names the k3s-root-dist it builds with
     summary="Lightweight Kubernetes, built from source for the Edge Microvisor Toolkit",
     sources=(
         SourceRule("k3s-{version}.tar.gz", "github", "/k3s-io/k3s/archive/refs/tags/{tag}.tar.gz"),

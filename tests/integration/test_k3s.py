@@ -14,6 +14,8 @@ from tests.conftest import Project, make_project
 from tests.fixtures import gomodules, k3s_tree
 from tests.fixtures.upstream import Upstream
 
+REPO = Path(__file__).resolve().parents[2]
+
 EMT_SHIPS = {  # reference.md: what EMT's hand-written spec for v1.32.4+k3s1 carries
     "VERSION_ROOT": "v0.14.1",
     "runc": "v1.2.5",
@@ -87,6 +89,7 @@ def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
             chart=NEW["chart"],
         ),
         "v1.32.5+k3s1",
+        modes=k3s_tree.MODES,
     )
     for repo, tag in (
         ("opencontainers/runc", NEW["runc"]),
@@ -223,3 +226,113 @@ def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
         and "differs from the one the lock pins" in res.err
     )
     assert "1" * 64 in res.err
+
+
+def test_k3s_rpm_builds_from_the_fixture_with_our_k3s_root(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rendered spec really builds: vendor tree, pinned component sources, the k3s-root tree
+    from (a stand-in for) the k3s-root-dist package, no upload, the read-only install layout."""
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    p.run("all", "--until", "srpm")
+    spec = (p.root / "SPECS/k3s/k3s.spec").read_text()
+    assert "%global k3s_root_version 0.14.1" in spec and "%global go_version 1.19" in spec
+    assert "BuildRequires:  k3s-root-dist = %{k3s_root_version}" in spec
+    for prebuilt in ("releases/download", "k3s-root-amd64.tar#", "airgap"):
+        assert prebuilt not in spec
+    macros = str(REPO / "emtk3s/data/emt.macros")
+    for arch in ("x86_64", "aarch64"):
+        parsed = subprocess.run(
+            [
+                "rpmspec",
+                "-P",
+                "--target",
+                arch,
+                "--load",
+                macros,
+                str(p.root / "SPECS/k3s/k3s.spec"),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        goarch = "amd64" if arch == "x86_64" else "arm64"
+        assert f"k3s-root-{goarch}.tar" in parsed
+    # the k3s-root-dist payload (the k3s-root package's output; a stand-in tree here)
+    root_dir = tmp_path / "k3s-root"
+    tree = tmp_path / "tree"
+    (tree / "bin" / "aux").mkdir(parents=True)
+    (tree / "bin" / "busybox").write_text("fixture busybox\n")
+    (tree / "etc").mkdir()
+    root_dir.mkdir()
+    subprocess.run(
+        ["tar", "-cf", str(root_dir / "k3s-root-amd64.tar"), "-C", str(tree), "bin", "etc"],
+        check=True,
+    )
+    srpm = next((p.root / "SRPMS").glob("k3s-*.src.rpm"))
+    top = tmp_path / "rpmbuild"
+    build = subprocess.run(
+        [
+            "rpmbuild",
+            "--rebuild",
+            "--nodeps",
+            "--load",
+            macros,
+            "--define",
+            f"_topdir {top}",
+            "--define",
+            f"k3s_root_dir {root_dir}",
+            str(srpm),
+        ],
+        capture_output=True,
+        text=True,
+        env={**dict(__import__("os").environ), "GOPROXY": "off"},
+    )
+    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    assert "a package build must never upload" not in build.stdout + build.stderr
+    rpm_file = next((top / "RPMS" / "x86_64").glob("k3s-1.32.5+k3s1-1.emt3.x86_64.rpm"))
+    files = subprocess.run(
+        ["rpm", "-qpl", str(rpm_file)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert (
+        "/usr/bin/k3s" in files
+        and "/usr/share/k3s/install.sh" in files
+        and "/usr/share/k3s/version" in files
+    )
+    assert not [f for f in files if f.startswith(("/etc", "/var", "/opt", "/usr/local"))]
+    scripts = subprocess.run(
+        ["rpm", "-qp", "--scripts", str(rpm_file)], capture_output=True, text=True, check=True
+    )
+    assert scripts.stdout.strip() == ""
+    provides = subprocess.run(
+        ["rpm", "-qp", "--provides", str(rpm_file)], capture_output=True, text=True, check=True
+    ).stdout
+    assert "k3s = 1.32.5+k3s1-1.emt3" in provides
+    root = tmp_path / "image"
+    root.mkdir()
+    cpio = subprocess.run(["rpm2cpio", str(rpm_file)], capture_output=True, check=True).stdout
+    subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=root, check=True)
+    out = subprocess.run(
+        [str(root / "usr/bin/k3s")], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.split()[:2] == ["k3s", "v1.32.5+k3s1"]  # git_version.sh carried the real tag
+    version = (root / "usr/share/k3s/version").read_text()
+    assert "K3S_VERSION=v1.32.5+k3s1" in version and "K3S_ROOT_VERSION=v0.14.1" in version
+    # the install script defaults to the embedded binary on a read-only /usr
+    wrapper = (
+        (root / "usr/share/k3s/install.sh")
+        .read_text()
+        .replace("/usr/share/k3s", str(root / "usr/share/k3s"))
+    )
+    (root / "w.sh").write_text(wrapper)
+    res = subprocess.run(
+        ["sh", str(root / "w.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert res.stdout.strip() == "skip=true bin=/usr/bin ro=true"
