@@ -82,6 +82,7 @@ class SourceRule:
     path: str
     git_path: str | None = None
     generate: Callable[[GenerateContext], Path] | None = None
+    when: Callable[[Release], bool] | None = None  # an opt-in source (e.g. airgap images)
 
 
 @dataclass(frozen=True)

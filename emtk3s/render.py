@@ -124,6 +124,7 @@ def context(
             "buildroot": lock.components["buildroot"].tag if "buildroot" in lock.components else "",
         },
         "arches": list(release.arches),
+        "airgap_images": release.airgap_images,
         "sources": [
             {
                 "index": i,

@@ -69,6 +69,7 @@ def _sources(
     co: TagCheckout,
     old: PackageLock | None,
     comps: dict[str, Component] | None = None,
+    release: Release | None = None,
 ) -> list[Source]:
     known = known_hashes()
     # hashes other components record for files they download (buildroot's .hash files)
@@ -78,6 +79,8 @@ def _sources(
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
+        if rule.when is not None and (release is None or not rule.when(release)):
+            continue
         try:
             name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
             path = rule.path.format(**fmt)
@@ -167,7 +170,7 @@ def resolve(
             name=pdef.name,
             version=component_version(comp.tag),
             component=pdef.component,
-            sources=_sources(pdef, comp, checkouts[pdef.component], prev_pkg, comps),
+            sources=_sources(pdef, comp, checkouts[pdef.component], prev_pkg, comps, release),
         )
     new = Lock(digest, release.k3s.tag, comps, packages)
     changed = old is None or new.to_json() != old.to_json()

@@ -65,5 +65,16 @@ PACKAGE = PackageDef(
             "k3s_charts",
             "/assets/traefik/traefik-{facts[charts][traefik]}.tgz",
         ),
+        # opt-in (release.toml airgap_images = true): upstream's prebuilt image archives, not
+        # built from source — see docs/packages/k3s.md for the compliance trade-off
+        *(
+            SourceRule(
+                f"k3s-airgap-images-{goarch}.tar.zst",
+                "github",
+                f"/k3s-io/k3s/releases/download/{{tag}}/k3s-airgap-images-{goarch}.tar.zst",
+                when=lambda rel: rel.airgap_images,
+            )
+            for goarch in ("amd64", "arm64")
+        ),
     ),
 )

@@ -241,7 +241,7 @@ def test_k3s_rpm_builds_from_the_fixture_with_our_k3s_root(
     spec = (p.root / "SPECS/k3s/k3s.spec").read_text()
     assert "%global k3s_root_version 0.14.1" in spec and "%global go_version 1.19" in spec
     assert "BuildRequires:  k3s-root-dist = %{k3s_root_version}" in spec
-    for prebuilt in ("releases/download", "k3s-root-amd64.tar#", "airgap"):
+    for prebuilt in ("releases/download", "k3s-root-amd64.tar#", "k3s-airgap-images-amd64.tar.zst"):
         assert prebuilt not in spec
     macros = str(REPO / "emtk3s/data/emt.macros")
     for arch in ("x86_64", "aarch64"):
@@ -336,3 +336,83 @@ def test_k3s_rpm_builds_from_the_fixture_with_our_k3s_root(
         env={"PATH": "/usr/bin:/bin"},
     )
     assert res.stdout.strip() == "skip=true bin=/usr/bin ro=true"
+
+
+def test_chain_orders_k3s_root_before_k3s(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default release's DAG, from the rendered specs: k3s BuildRequires k3s-root-dist."""
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = make_project(tmp_path / "p", up)
+    p.write_release(k3s="v1.32.5+k3s1")  # every package
+    p.run("all", "--until", "render", "--nodeps")
+    from emtk3s.build import plan
+
+    graph = plan.plan(plan.specs_in(p.root / "SPECS"))
+    order = graph.order()
+    assert set(order) == {
+        "fuse-overlayfs",
+        "k3s",
+        "k3s-iptables-helpers",
+        "k3s-root",
+        "slirp4netns",
+    }
+    assert order.index("k3s-root") < order.index("k3s")
+    assert graph.nodes["k3s"].deps == ["k3s-root"]
+    assert "k3s-root-dist" in graph.nodes["k3s-root"].provides
+
+
+def test_airgap_images_are_an_opt_in_subpackage(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    for goarch in ("amd64", "arm64"):
+        up.files[
+            f"/k3s-io/k3s/releases/download/v1.32.5+k3s1/k3s-airgap-images-{goarch}.tar.zst"
+        ] = goarch.encode()
+    off = _project(tmp_path, up, proxy, "off")
+    off.run("all", "--until", "render")
+    assert "airgap" not in (off.root / "SPECS/k3s/k3s.spec").read_text().split("%prep")[0]
+    assert not [s for s in off.lock["packages"]["k3s"]["sources"] if "airgap" in s["name"]]
+    on = _project(tmp_path, up, proxy, "on")
+    on.write_release(k3s="v1.32.5+k3s1", packages=["k3s"], airgap_images=True)
+    on.run("all", "--until", "srpm")
+    root_dir = tmp_path / "k3s-root"
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "busybox").write_text("x\n")
+    root_dir.mkdir()
+    subprocess.run(
+        ["tar", "-cf", str(root_dir / "k3s-root-amd64.tar"), "-C", str(tree), "bin"], check=True
+    )
+    srpm = next((on.root / "SRPMS").glob("k3s-*.src.rpm"))
+    top = tmp_path / "rpmbuild"
+    b = subprocess.run(
+        [
+            "rpmbuild",
+            "--rebuild",
+            "--nodeps",
+            "--load",
+            str(REPO / "emtk3s/data/emt.macros"),
+            "--define",
+            f"_topdir {top}",
+            "--define",
+            f"k3s_root_dir {root_dir}",
+            str(srpm),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert b.returncode == 0, b.stdout[-2000:] + b.stderr[-2000:]
+    sub = next((top / "RPMS" / "x86_64").glob("k3s-airgap-images-*.rpm"))
+    files = subprocess.run(
+        ["rpm", "-qpl", str(sub)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert files == [
+        "/usr/share/k3s/images",
+        "/usr/share/k3s/images/k3s-airgap-images-amd64.tar.zst",
+    ]
