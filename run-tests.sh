@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 ./install.sh --deps-only
-.venv/bin/ruff check emtk3s tests bench
-.venv/bin/ruff format --check emtk3s tests bench
+.venv/bin/ruff check emtk3s tests bench tools
+.venv/bin/ruff format --check emtk3s tests bench tools
 .venv/bin/mypy
 .venv/bin/emtk3s render --check
 exec .venv/bin/python -m pytest -q "$@"
