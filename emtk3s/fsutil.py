@@ -43,6 +43,16 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
+def copy_into(src: Path, dest_dir: Path) -> Path:
+    """Copy ``src`` into ``dest_dir`` under its own name; the name appears only when complete."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / src.name
+    tmp = dest_dir / f".{src.name}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
 def write_text(path: Path, text: str, mode: int = 0o644) -> None:
     write_bytes(path, text.encode("utf-8"), mode)
 

@@ -16,7 +16,7 @@ from typing import Any
 from . import rpmtools, state
 from .errors import BuildError, IntegrityError
 from .fetch.cache import Cache, sha256_file
-from .fsutil import file_lock
+from .fsutil import copy_into, file_lock
 from .lock import Lock
 from .project import Project, data_file
 
@@ -134,11 +134,7 @@ def build_srpm(
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
         hdr = rpmtools.read_header(made[0])
-        project.srpms.mkdir(parents=True, exist_ok=True)
-        out = project.srpms / made[0].name
-        tmp = project.srpms / f".{made[0].name}.tmp"
-        shutil.copyfile(made[0], tmp)
-        os.replace(tmp, out)
+        out = copy_into(made[0], project.srpms)
         if stamp and stamp.get("srpm") and Path(stamp["srpm"]) != out:
             Path(stamp["srpm"]).unlink(missing_ok=True)
         sha = sha256_file(out)

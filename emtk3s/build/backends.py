@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from typing import Any
 from .. import rpmtools, state
 from ..errors import BuildError, EnvironmentProblem
 from ..fetch.cache import sha256_file
-from ..fsutil import file_lock
+from ..fsutil import copy_into, file_lock
 from ..project import Project, data_file
 from ..srpm import SrpmInfo
 
@@ -79,13 +78,7 @@ def stamped_build(
         out: list[Path] = []
         for rpm_file in made:
             arch = rpmtools.read_header(rpm_file)["arch"]
-            dest_dir = project.rpms / arch
-            dest_dir.mkdir(parents=True, exist_ok=True)
-            dest = dest_dir / rpm_file.name
-            tmp = dest_dir / f".{rpm_file.name}.tmp"
-            shutil.copyfile(rpm_file, tmp)
-            os.replace(tmp, dest)
-            out.append(dest)
+            out.append(copy_into(rpm_file, project.rpms / arch))
         if stamp:
             for old in stamp.get("rpms", []):
                 if Path(old) not in out:

@@ -5,7 +5,6 @@ its dependents and nothing else; without --keep-going no new build starts after 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import threading
 import time
@@ -18,7 +17,7 @@ from typing import Any
 from .. import rpmtools, state
 from ..errors import BuildError, Emtk3sError, InputError
 from ..fetch.cache import sha256_file
-from ..fsutil import file_lock
+from ..fsutil import copy_into, file_lock
 from ..lock import Lock
 from ..project import Project
 from ..srpm import SrpmInfo, build_srpm
@@ -101,11 +100,7 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
     made = sorted((top / "SRPMS").glob("*.src.rpm"))
     if len(made) != 1:
         raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {name}; log: {log}", "")
-    project.srpms.mkdir(parents=True, exist_ok=True)
-    out = project.srpms / made[0].name
-    tmp = project.srpms / f".{made[0].name}.tmp"
-    shutil.copyfile(made[0], tmp)
-    os.replace(tmp, out)
+    out = copy_into(made[0], project.srpms)
     hdr = rpmtools.read_header(out)
     shutil.rmtree(top, ignore_errors=True)
     return SrpmInfo(
