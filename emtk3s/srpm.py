@@ -82,6 +82,32 @@ def _inputs(
     return spec, sources, patches
 
 
+def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> None:
+    """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
+
+    ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
+    k3s spec's k3s-root tree); everything else in %prep, %autopatch included, runs for real.
+    """
+    cmd = [
+        "rpmbuild",
+        "-bp",
+        "--nodeps",
+        *rpmtools.macro_args(top.resolve()),
+        "--define",
+        "_emtk3s_prep_check 1",
+        f"SPECS/{spec_name}",
+    ]
+    try:
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+    except BuildError as exc:
+        raise BuildError(
+            f"{spec_name}: %prep failed (rpmbuild -bp): a patch does not apply or a Source is wrong; log: {log}",
+            "refresh the patch against this upstream version",
+            details=exc.details,
+        ) from None
+    shutil.rmtree(top / "BUILD", ignore_errors=True)
+
+
 def build_srpm(
     project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
 ) -> SrpmInfo:
@@ -130,6 +156,8 @@ def build_srpm(
         # project lives.
         cmd = ["rpmbuild", "-bs", *rpmtools.macro_args(Path(".")), f"SPECS/{spec.name}"]
         rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        if patches:
+            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")

@@ -416,3 +416,78 @@ def test_airgap_images_are_an_opt_in_subpackage(
         "/usr/share/k3s/images",
         "/usr/share/k3s/images/k3s-airgap-images-amd64.tar.zst",
     ]
+
+
+def test_patches_are_files_applied_by_autopatch_and_srpm_proves_they_apply(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    shutil.copytree(REPO / "templates", p.root / "templates")
+    good = "--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n fixture k3s\n+patched for EMT\n"
+    (p.root / "templates/k3s/0001-emt-readme.patch").write_text(good)
+    p.run("all", "--until", "srpm")
+    spec = (p.root / "SPECS/k3s/k3s.spec").read_text()
+    assert "Patch0:         0001-emt-readme.patch" in spec and "%autopatch -p1" in spec
+    assert (p.root / "SPECS/k3s/0001-emt-readme.patch").read_text() == good
+    prep_log = (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+    assert "0001-emt-readme.patch" in prep_log
+    # a patch that no longer applies stops the SRPM with a clear error
+    (p.root / "templates/k3s/0001-emt-readme.patch").write_text(
+        good.replace("fixture k3s", "other text")
+    )
+    res = p.run("all", "--until", "srpm", check=False)
+    assert res.code == 5
+    assert "a patch does not apply" in res.err and "prep-k3s.log" in res.err
+    assert (
+        "FAILED" in (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+        or "Hunk" in (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+    )
+
+
+def test_srpm_twice_identical_and_rpmlint_on_the_k3s_srpm(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    p.run("all", "--until", "srpm")
+    srpm = next((p.root / "SRPMS").glob("k3s-*.src.rpm"))
+    first = hashlib.sha256(srpm.read_bytes()).hexdigest()
+    p.run("srpm", "--force")
+    assert hashlib.sha256(srpm.read_bytes()).hexdigest() == first
+    lint = subprocess.run(
+        ["rpmlint", "-c", str(REPO / "emtk3s/data/rpmlint.toml"), str(srpm)],
+        capture_output=True,
+        text=True,
+    )
+    assert " 0 errors" in lint.stdout, lint.stdout
+
+
+def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
+    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN."""
+    files = k3s_tree.k3s_files()
+    files["scripts/version.sh"] = (
+        "#!/bin/bash\nVERSION_CNIPLUGINS=v1.3.0-k3s1\nVERSION_ROOT=${VERSION_ROOT:-v0.12.2}\n"
+        'if [ -z "$VERSION_CRICTL" ]; then\n    VERSION_CRICTL="v0.0.0"\nfi\n'
+    )
+    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.28.5+k3s1")
+    from tests.fixtures import k3s_root_tree
+
+    fresh_upstream.commit_tag("k3s-io/k3s-root", k3s_root_tree.k3s_root_files(), "v0.12.2")
+    p = make_project(tmp_path / "p", fresh_upstream)
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s-iptables-helpers"])
+    p.run("resolve")
+    facts = p.lock["components"]["k3s"]["facts"]
+    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.3.0-k3s1"
+    # the k3s package needs VERSION_FLANNEL_PLUGIN, which this era does not name: a clear error
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
+    res = p.run("resolve", check=False)
+    assert res.code == 2 and "VERSION_FLANNEL_PLUGIN" in res.err
