@@ -15,10 +15,12 @@ need=()
 for pair in rpmbuild:rpm rpmspec:rpm rpm2cpio:rpm2cpio cpio:cpio git:git createrepo_c:createrepo-c \
             rpmlint:rpmlint gcc:gcc make:make autoreconf:autoconf automake:automake \
             libtoolize:libtool pkg-config:pkg-config go:golang-go zstd:zstd bwrap:bubblewrap \
-            debootstrap:debootstrap unshare:util-linux; do
+            debootstrap:debootstrap unshare:util-linux patch:patch openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /usr/lib/python3/dist-packages/rpm/__init__.py ] || need+=(python3-rpm)
+PY=${PYTHON:-python3}
+"$PY" -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
 if [ "${#need[@]}" -gt 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "install.sh: installing system packages: ${need[*]}"
   $SUDO apt-get update -qq
@@ -28,7 +30,6 @@ elif [ "${#need[@]}" -gt 0 ]; then
   exit 6
 fi
 
-PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
