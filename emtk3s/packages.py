@@ -83,6 +83,9 @@ class SourceRule:
     git_path: str | None = None
     generate: Callable[[GenerateContext], Path] | None = None
     when: Callable[[Release], bool] | None = None  # an opt-in source (e.g. airgap images)
+    # the GitHub archive of this component's tag: resolve computes its sha256 from the git tree
+    # (`git archive | gzip -n`, byte-identical to what GitHub serves), pinning it before download
+    archive_of: str | None = None
 
 
 @dataclass(frozen=True)

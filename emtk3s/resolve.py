@@ -63,6 +63,12 @@ def input_digest(release: Release) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def github_archive_prefix(comp: Component) -> str:
+    """GitHub's top directory for a tag archive: <repo>-<tag without v, + as ->."""
+    tag = comp.tag[1:] if comp.tag[:1] == "v" and comp.tag[1:2].isdigit() else comp.tag
+    return f"{comp.repo.split('/')[1]}-{tag.replace('+', '-')}"
+
+
 def _sources(
     pdef: pkgs.PackageDef,
     comp: Component,
@@ -70,6 +76,7 @@ def _sources(
     old: PackageLock | None,
     comps: dict[str, Component] | None = None,
     release: Release | None = None,
+    checkouts: dict[str, TagCheckout] | None = None,
 ) -> list[Source]:
     known = known_hashes()
     # hashes other components record for files they download (buildroot's .hash files)
@@ -108,6 +115,11 @@ def _sources(
             sha, origin = known[upstream], "public-record"
         elif upstream and name in recorded:
             sha, origin = recorded[name], "buildroot-hash"
+        elif rule.archive_of and checkouts and rule.archive_of in checkouts:
+            arch_comp = (comps or {}).get(rule.archive_of)
+            assert arch_comp is not None
+            data = checkouts[rule.archive_of].github_archive(github_archive_prefix(arch_comp))
+            sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-archive"
         prev = None
         if old is not None:
             prev = next((s for s in old.sources if s.name == name and s.path == path), None)
@@ -170,7 +182,9 @@ def resolve(
             name=pdef.name,
             version=component_version(comp.tag),
             component=pdef.component,
-            sources=_sources(pdef, comp, checkouts[pdef.component], prev_pkg, comps, release),
+            sources=_sources(
+                pdef, comp, checkouts[pdef.component], prev_pkg, comps, release, checkouts
+            ),
         )
     new = Lock(digest, release.k3s.tag, comps, packages)
     changed = old is None or new.to_json() != old.to_json()

@@ -177,7 +177,13 @@ def build_srpm(
 def srpm(
     project: Project, lock: Lock, packages: list[str] | None = None, force: bool = False
 ) -> SrpmResult:
+    """SRPMs of the named packages; by default of every package that can be rendered (the
+    others are listed by `emtk3s render` with the reason)."""
+    from .render import not_renderable
+
     result = SrpmResult()
-    for pkg in sorted(lock.packages) if packages is None else packages:
+    if packages is None:
+        packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p)]
+    for pkg in packages:
         result.srpms.append(build_srpm(project, lock, project.cache, pkg, force))
     return result

@@ -62,7 +62,7 @@ for pdef in selected:
         pdef.name,
         component_version(comp.tag),
         pdef.component,
-        _sources(pdef, comp, checkouts.get(pdef.component), None, comps),
+        _sources(pdef, comp, checkouts.get(pdef.component), None, comps, rel, checkouts),
     )
 lock = Lock(input_digest(rel), rel.k3s.tag, comps, packages)
 lock.save(Path("emtk3s.lock"))

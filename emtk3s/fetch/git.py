@@ -52,6 +52,27 @@ class TagCheckout:
         data: bytes = blob.data_stream.read()
         return data
 
+    def github_archive(self, prefix: str) -> bytes:
+        """The tar.gz GitHub serves for this tag: `git archive --format=tar --prefix=P/` then
+        `gzip -n` (checked against public records: buildroot's and EMT's hashes of GitHub
+        archives are reproduced byte for byte)."""
+        import subprocess
+
+        if "/" in prefix or not prefix or prefix.startswith("-"):
+            raise InputError(f"archive prefix {prefix!r} is not a plain name", "")
+        tar = subprocess.run(
+            ["git", "archive", "--format=tar", f"--prefix={prefix}/", self.info.commit],
+            cwd=self.repo.git_dir,
+            capture_output=True,
+            check=False,
+        )
+        if tar.returncode != 0:
+            raise UpstreamError(
+                f"git archive of {self.info.tag} failed: {tar.stderr.decode()[:200]}", ""
+            )
+        gz = subprocess.run(["gzip", "-n", "-c"], input=tar.stdout, capture_output=True, check=True)
+        return gz.stdout
+
     def exists(self, path: str) -> bool:
         try:
             self.repo.commit(self.info.commit).tree / path

@@ -24,6 +24,7 @@ PACKAGE = PackageDef(
             "fuse-overlayfs-{version}.tar.gz",
             "github",
             "/containers/fuse-overlayfs/archive/{tag}/fuse-overlayfs-{version}.tar.gz",
+            archive_of="fuse-overlayfs",
         ),
     ),
 )

@@ -26,7 +26,12 @@ PACKAGE = PackageDef(
     components=("k3s-root",),  # the k3s-root tag names the k3s-root-dist it builds with
     summary="Lightweight Kubernetes, built from source for the Edge Microvisor Toolkit",
     sources=(
-        SourceRule("k3s-{version}.tar.gz", "github", "/k3s-io/k3s/archive/refs/tags/{tag}.tar.gz"),
+        SourceRule(
+            "k3s-{version}.tar.gz",
+            "github",
+            "/k3s-io/k3s/archive/refs/tags/{tag}.tar.gz",
+            archive_of="k3s",
+        ),
         SourceRule(
             "k3s-vendor-{version}.tar.gz",
             "github",

@@ -30,12 +30,16 @@ PACKAGE = PackageDef(
     summary="The k3s-root userspace for K3s, built from source with buildroot",
     sources=(
         SourceRule(
-            "k3s-root-{version}.tar.gz", "github", "/k3s-io/k3s-root/archive/refs/tags/{tag}.tar.gz"
+            "k3s-root-{version}.tar.gz",
+            "github",
+            "/k3s-io/k3s-root/archive/refs/tags/{tag}.tar.gz",
+            archive_of="k3s-root",
         ),
         SourceRule(
             "buildroot-{facts[buildroot_version]}.tar.gz",
             "github",
             "/buildroot/buildroot/archive/refs/tags/{facts[buildroot_version]}.tar.gz",
+            archive_of="buildroot",
         ),
         SourceRule(
             "k3s-root-{version}-dl.tar.gz",

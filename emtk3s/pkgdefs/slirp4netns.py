@@ -23,6 +23,7 @@ PACKAGE = PackageDef(
             "slirp4netns-{version}.tar.gz",
             "github",
             "/rootless-containers/slirp4netns/archive/{tag}/slirp4netns-{version}.tar.gz",
+            archive_of="slirp4netns",
         ),
     ),
 )

@@ -154,3 +154,11 @@ def test_v0_15_2_era_packs_an_srpm(fresh_upstream: Upstream, tmp_path: Path) -> 
     assert "buildroot 2025.02.14" in text and "(Dockerfile)" in text
     for bad in PREBUILT:
         assert bad not in text
+
+
+def test_archives_are_pinned_at_resolve_from_the_git_tree(built: Project) -> None:
+    """GitHub tag archives are `git archive | gzip -n`: resolve pins them before any download,
+    and the download (from the fixture server, which serves them the GitHub way) matches."""
+    srcs = {s["name"]: s for s in built.lock["packages"]["k3s-root"]["sources"]}
+    assert srcs["k3s-root-0.14.1.tar.gz"]["origin"] == "git-archive"
+    assert srcs["buildroot-2024.02.7.tar.gz"]["origin"] == "git-archive"
