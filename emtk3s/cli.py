@@ -289,8 +289,29 @@ def build_cmd(
     type=click.IntRange(1, 64),
     help="Parallel downloads.",
 )
+@click.option(
+    "--backend",
+    type=click.Choice(["rpmbuild", "chroot", "mock"]),
+    default="rpmbuild",
+    show_default=True,
+)
+@click.option(
+    "--chroot",
+    "chroot",
+    type=click.Path(path_type=Path),
+    help="Worker chroot: a directory or a tarball.",
+)
+@click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
 def all_cmd(
-    packages: tuple[str, ...], offline: bool, locked: bool, nodeps: bool, until: str, jobs: int
+    packages: tuple[str, ...],
+    offline: bool,
+    locked: bool,
+    nodeps: bool,
+    until: str,
+    jobs: int,
+    backend: str,
+    chroot: Path | None,
+    mock_repo: str | None,
 ) -> None:
     """Run the chain; stages whose inputs did not change are skipped."""
 
@@ -306,6 +327,9 @@ def all_cmd(
             until=until,
             policy=Policy(jobs=jobs),
             quiet=ctx.quiet,
+            backend=backend,
+            chroot=chroot,
+            mock_repo=mock_repo,
         )
 
         def human(d: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from . import lock as lockmod
@@ -38,6 +39,9 @@ def run_all(
     locked: bool = False,
     nodeps: bool = False,
     until: str = "build",
+    backend: str = "rpmbuild",
+    chroot: Path | None = None,
+    mock_repo: str | None = None,
     policy: Policy | None = None,
     quiet: bool = False,
 ) -> AllResult:
@@ -130,10 +134,45 @@ def run_all(
     if until == "srpm":
         res.stopped = "--until srpm"
         return res
-    b = backends.BuildResult()
-    for info in s.srpms:
-        b.builds.append(backends.rebuild_rpmbuild(project, info, nodeps=nodeps))
-    if any(not x.skipped for x in b.builds):
-        b.repo = backends.publish_repo(project)
-    res.stages["build"] = b.to_dict()
+    if backend == "rpmbuild":
+        b = backends.BuildResult()
+        for info in s.srpms:
+            b.builds.append(backends.rebuild_rpmbuild(project, info, nodeps=nodeps))
+        if any(not x.skipped for x in b.builds):
+            b.repo = backends.publish_repo(project)
+        res.stages["build"] = b.to_dict()
+        return res
+    # chroot / mock: the chain, in dependency order, each result in the local repo for the next
+    from .build import dispatch, plan
+    from .build.chain import run_chain
+
+    graph = plan.plan(plan.specs_in(project.specs, [i.package for i in s.srpms]))
+    graph.save(project.root / ".emtk3s" / "graph.json")
+    build = dispatch.builder(project, backend, chroot=chroot, nodeps=nodeps, mock_repo=mock_repo)
+    chain = run_chain(project, graph, lock, build, jobs=1)
+    res.stages["build"] = {
+        "builds": [
+            {
+                "package": e.package,
+                "rpms": e.rpms,
+                "skipped": e.status == "up to date",
+                "log": e.log,
+                "backend": backend,
+                "status": e.status,
+                "error": e.error,
+            }
+            for e in (chain.entries[n] for n in chain.order)
+        ],
+        "repo": chain.repo,
+    }
+    if chain.failed:
+        from .errors import BuildError
+
+        err = BuildError(
+            f"build failed for {', '.join(chain.failed)}; logs: "
+            + ", ".join(chain.entries[n].log for n in chain.failed),
+            "read the logs (emtk3s chain --keep-going builds what does not depend on them)",
+        )
+        err.result = res.to_dict()
+        raise err
     return res

@@ -148,3 +148,15 @@ def test_chroot_tarball_is_unpacked_once_and_cached_by_hash(
     p.run("chain", "-p", HELPERS, "--backend", "chroot", "--chroot", str(tarball), "--force")
     assert (unpacked[0] / ".complete").stat().st_mtime_ns == stamp
     assert not (unpacked[0] / "root" / "builddir").exists()
+
+
+def test_all_with_the_chroot_backend(tmp_path: Path, upstream: Upstream, root: Path) -> None:
+    p = make_project(tmp_path / "proj", upstream)
+    p.write_release(packages=[HELPERS])
+    res = p.run("--json", "all", "--backend", "chroot", "--chroot", str(root)).json["result"]
+    builds = res["stages"]["build"]["builds"]
+    assert [(b["package"], b["status"], b["backend"]) for b in builds] == [
+        (HELPERS, "built", "chroot")
+    ]
+    again = p.run("--json", "all", "--backend", "chroot", "--chroot", str(root)).json["result"]
+    assert again["stages"]["build"]["builds"][0]["status"] == "up to date"
