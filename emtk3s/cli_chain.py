@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import lock as lockmod
-from .build import dispatch, mock, plan
-from .build.chain import Entry, run_chain
 from .cli_common import Ctx, package_opt, run
 
+if TYPE_CHECKING:
+    from .build.chain import Entry
+
+BACKENDS = ("rpmbuild", "chroot", "mock")  # emtk3s.build.dispatch.BACKENDS, without its imports
+
 backend_opts = [
-    click.option(
-        "--backend", type=click.Choice(dispatch.BACKENDS), default="rpmbuild", show_default=True
-    ),
+    click.option("--backend", type=click.Choice(BACKENDS), default="rpmbuild", show_default=True),
     click.option(
         "--chroot",
         "chroot",
@@ -63,6 +63,10 @@ def chain_cmd(
     """Build SPECS/ in dependency order (parallel where independent) into the local repo RPMS/."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        from . import lock as lockmod
+        from .build import dispatch, plan
+        from .build.chain import run_chain
+
         p = ctx.project()
         lock = lockmod.load(p.lock_file)
         graph = plan.plan(plan.specs_in(p.specs, list(packages) or None))
@@ -130,6 +134,8 @@ def mock_config_cmd(mock_repo: str, arch: str, epoch: int) -> None:
     """Write the mock config for EMT builds and print the mock command line."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        from .build import dispatch, mock
+
         p = ctx.project()
         cfg = dispatch.write_config(p, mock.MockSetup(arch, mock_repo, p.rpms, epoch))
         cmd = mock.command(

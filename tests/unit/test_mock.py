@@ -101,3 +101,10 @@ def test_build_with_mock_backend_here_says_mock_is_missing(tmp_path: Path) -> No
     res = subprocess.run(run, capture_output=True, text=True)
     assert res.returncode == 5
     assert "mock is not installed" in res.stderr
+
+
+def test_cli_backend_choices_match_dispatch() -> None:
+    from emtk3s import cli_chain
+    from emtk3s.build import dispatch
+
+    assert cli_chain.BACKENDS == dispatch.BACKENDS
