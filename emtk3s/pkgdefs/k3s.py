@@ -7,10 +7,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..packages import GenerateContext, PackageDef, SourceRule
-from ..vendor import make_vendor
 
 
 def _vendor(ctx: GenerateContext) -> Path:
+    from ..vendor import make_vendor
+
     comp = ctx.components["k3s"]
     version = comp.tag.removeprefix("v")
     name = f"k3s-{version}.tar.gz"

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..buildroot_dl import make_dl
 from ..packages import GenerateContext, PackageDef, SourceRule
 
 
 def _dl(ctx: GenerateContext) -> Path:
+    from ..buildroot_dl import make_dl
+
     root = ctx.components["k3s-root"]
     version = root.tag.removeprefix("v")
     br_name = f"buildroot-{root.facts['buildroot_version']}.tar.gz"
