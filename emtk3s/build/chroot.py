@@ -47,8 +47,9 @@ def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
         root = source.resolve()
         if not (root / "usr").is_dir():
             raise InputError(f"chroot {root}: not a root file system (no usr/)", "")
-        rpmdb = next(
-            (p for p in (root / "var/lib/rpm", root / "usr/lib/sysimage/rpm") if p.exists()), root
+        dbs = (root / "usr/lib/sysimage/rpm", root / "var/lib/rpm", root / "root/.rpmdb")
+        rpmdb = max(
+            (p for p in dbs if p.exists()), key=lambda p: p.stat().st_mtime_ns, default=root
         )
         return root, f"dir:{root}:{rpmdb.stat().st_mtime_ns}"
     sha = sha256_file(source)
@@ -127,7 +128,8 @@ def build_root(root: Path, scratch: Path, repo: Path | None) -> Iterator[Path]:
 
 def _inside(merged: Path, *cmd: str, net: bool = False) -> list[str]:
     base = [] if net else ["unshare", "--net", "--"]
-    env = ["/usr/bin/env", "-i", f"PATH={INSIDE_PATH}", "HOME=/builddir", "LC_ALL=C", "TZ=UTC"]
+    # HOME=/root as for any root build; Debian's rpm keeps its database under $HOME (~/.rpmdb)
+    env = ["/usr/bin/env", "-i", f"PATH={INSIDE_PATH}", "HOME=/root", "LC_ALL=C", "TZ=UTC"]
     return [*base, "chroot", str(merged), *env, *cmd]
 
 

@@ -491,3 +491,38 @@ def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
     p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
     res = p.run("resolve", check=False)
     assert res.code == 2 and "VERSION_FLANNEL_PLUGIN" in res.err
+
+
+def test_default_release_chain_in_the_chroot_in_dag_order(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every package of the release, built in the chroot backend in dependency order: k3s's
+    BuildRequires k3s-root-dist is the RPM the chain built a moment before, installed into the
+    chroot from the local repository, and the k3s build embeds that tree."""
+    from tests.fixtures import chroot
+
+    root = chroot.worker_chroot()
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = make_project(tmp_path / "p", up)
+    p.write_release(k3s="v1.32.5+k3s1", arches=["x86_64"])  # every package
+    p.run("all", "--until", "validate")
+    res = p.run(
+        "--json", "chain", "--backend", "chroot", "--chroot", str(root), "-j", "2", timeout=1200
+    )
+    doc = res.json["result"]
+    status = {e["package"]: e["status"] for e in doc["packages"]}
+    assert status == dict.fromkeys(
+        ("fuse-overlayfs", "k3s", "k3s-iptables-helpers", "k3s-root", "slirp4netns"), "built"
+    )
+    assert doc["order"].index("k3s-root") < doc["order"].index("k3s")
+    deps_log = (p.root / ".emtk3s/logs/build-k3s.deps.log").read_text()
+    assert "k3s-root-dist" in deps_log
+    log = (p.root / ".emtk3s/logs/build-k3s.log").read_text()
+    assert "/usr/share/k3s-root/k3s-root-amd64.tar" in log
+    rpms = {Path(r).name for e in doc["packages"] for r in e["rpms"]}
+    assert (
+        "k3s-1.32.5+k3s1-1.emt3.x86_64.rpm" in rpms
+        and "k3s-root-dist-0.14.1-1.emt3.x86_64.rpm" in rpms
+    )
