@@ -17,8 +17,8 @@ from pathlib import Path
 
 from common import best_of  # noqa: I001  (adds the repo to sys.path)
 
-from emtk3s.fetch.cache import Cache
-from emtk3s.fetch.http import Download, Policy, fetch_many
+from emtk3s.infra.cache import Cache
+from emtk3s.infra.http import Download, Policy, fetch_many
 from tests.fixtures.upstream import Fault, Upstream
 
 

@@ -43,9 +43,9 @@ def main() -> None:
         blob = next((work / "cache" / "blobs").rglob(src["sha256"]))
         shutil.copy(blob, top / "SOURCES" / src["name"])
 
-    from emtk3s import lock as lockmod
-    from emtk3s import srpm
-    from emtk3s.project import Project
+    from emtk3s.infra.paths import Project
+    from emtk3s.model import lock as lockmod
+    from emtk3s.stages import srpm
 
     project = Project.at(proj, work / "cache")
     locked = lockmod.require(project.lock_file)

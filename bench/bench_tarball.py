@@ -14,7 +14,7 @@ from pathlib import Path
 
 from common import best_of  # noqa: I001
 
-from emtk3s.tarballs import deterministic_tar
+from emtk3s.infra.tarballs import deterministic_tar
 
 
 def main() -> None:

@@ -1,3 +1,3 @@
-from .cli import main
+from emtk3s.cli.app import main
 
 main()

@@ -13,12 +13,12 @@ With network access, plain `emtk3s resolve` replaces all of this.
 import sys
 from pathlib import Path
 
-from emtk3s import manifest
-from emtk3s import packages as pkgs
-from emtk3s.fetch.git import fetch_tag
-from emtk3s.lock import Component, Lock, PackageLock
-from emtk3s.resolve import _sources, input_digest
-from emtk3s.versions import component_version
+from emtk3s.infra.git import fetch_tag
+from emtk3s.model import package as pkgs
+from emtk3s.model import release as manifest
+from emtk3s.model.lock import Component, Lock, PackageLock
+from emtk3s.model.versions import component_version
+from emtk3s.stages.resolve import _sources, input_digest
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
 MIRRORS = {

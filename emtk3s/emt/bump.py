@@ -10,16 +10,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import manifest, render
-from ..changelog import CHANGELOG_FILE, load_history
-from ..errors import InputError
-from ..fetch import stage as fetch_stage
-from ..fetch.git import ls_remote_tags
-from ..fsutil import write_bytes
-from ..lock import Lock
-from ..project import Project
-from ..resolve import resolve
-from ..versions import K3sTag
+from emtk3s.infra.errors import InputError
+from emtk3s.infra.fsutil import write_bytes
+from emtk3s.infra.git import ls_remote_tags
+from emtk3s.infra.paths import Project
+from emtk3s.model import release as manifest
+from emtk3s.model.changelog import CHANGELOG_FILE, load_history
+from emtk3s.model.lock import Lock
+from emtk3s.model.versions import K3sTag
+from emtk3s.stages import fetch as fetch_stage
+from emtk3s.stages import render
+from emtk3s.stages.resolve import resolve
 
 _K3S_LINE = re.compile(r'^(?P<pre>\s*k3s\s*=\s*)"(?P<tag>[^"]*)"(?P<post>.*)$', re.M)
 

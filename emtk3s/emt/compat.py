@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import ConflictError, InputError
-from ..versions import K3sTag
+from emtk3s.infra.errors import ConflictError, InputError
+from emtk3s.model.versions import K3sTag
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
-from ..fsutil import replace_dir, write_bytes
-from ..lock import Lock
+from emtk3s.infra.errors import InputError
+from emtk3s.infra.fsutil import replace_dir, write_bytes
+from emtk3s.model.lock import Lock
 
 PACKAGE_LIST = "packagelists/k3s.json"
 DEFAULT_IMAGES = (
@@ -104,7 +104,7 @@ def spec_fields(spec: Path) -> tuple[str, str, str]:
     """(Name, Version, expanded Source0 without its #/ suffix) of a rendered spec."""
     import rpm
 
-    from ..build.plan import _load_macros
+    from emtk3s.builders.graph import _load_macros
 
     _load_macros()
     s = rpm.spec(str(spec))

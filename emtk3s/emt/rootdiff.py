@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..lock import Lock
+from emtk3s.model.lock import Lock
 
 # (path in k3s-root's tree, buildroot package, kind): from k3s-root's scripts/package layout
 BINARIES: tuple[tuple[str, str, str], ...] = (
@@ -74,7 +74,7 @@ def _spec_version(spec: Path) -> str:
     try:
         import rpm
 
-        from ..build.plan import _load_macros
+        from emtk3s.builders.graph import _load_macros
 
         _load_macros()
         return str(rpm.spec(str(spec)).sourceHeader[rpm.RPMTAG_VERSION])

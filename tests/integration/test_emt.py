@@ -151,7 +151,10 @@ def test_bump_to_an_unknown_tag_leaves_the_tree_as_it_was(bump_project: Project)
     before = (p.root / "release.toml").read_text(), (p.root / "emtk3s.lock").read_text()
     res = p.run("bump", "--k3s", "v1.32.99+k3s1", check=False)
     assert res.code == 2 and "not found" in res.err
-    assert ((p.root / "release.toml").read_text(), (p.root / "emtk3s.lock").read_text()) == before
+    assert (
+        (p.root / "release.toml").read_text(),
+        (p.root / "emtk3s.lock").read_text(),
+    ) == before
 
 
 def test_compat_cli_exit_codes_and_json(tmp_path: Path) -> None:

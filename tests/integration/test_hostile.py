@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s.model.package import PACKAGES
 from tests.conftest import Project, make_project
 
 PKG = "k3s-iptables-helpers"
@@ -61,7 +62,9 @@ def test_hostile_package_flag_refused(project: Project) -> None:
 
 def test_hostile_patch_name_in_template_dir_refused(project: Project, tmp_path: Path) -> None:
     tpl = tmp_path / "templates"
-    shutil.copytree(Path(__file__).resolve().parents[2] / "templates", tpl)
+    home = PACKAGES[PKG].home
+    assert home is not None
+    shutil.copytree(home / "templates", tpl / PKG)
     (tpl / PKG / "0001-%{lua:os.execute('id')}.patch").write_text("x\n")
     project.write_release(packages=[PKG])
     shutil.copytree(tpl, project.root / "templates")

@@ -348,7 +348,7 @@ def test_chain_orders_k3s_root_before_k3s(
     p = make_project(tmp_path / "p", up)
     p.write_release(k3s="v1.32.5+k3s1")  # every package
     p.run("all", "--until", "render", "--nodeps")
-    from emtk3s.build import plan
+    from emtk3s.builders import graph as plan
 
     graph = plan.plan(plan.specs_in(p.root / "SPECS"))
     order = graph.order()
@@ -427,7 +427,7 @@ def test_patches_are_files_applied_by_autopatch_and_srpm_proves_they_apply(
     for k, v in _go_env(proxy).items():
         monkeypatch.setenv(k, v)
     p = _project(tmp_path, up, proxy, "p")
-    shutil.copytree(REPO / "templates", p.root / "templates")
+    shutil.copytree(REPO / "emtk3s/packages/k3s/templates", p.root / "templates/k3s")
     good = "--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n fixture k3s\n+patched for EMT\n"
     (p.root / "templates/k3s/0001-emt-readme.patch").write_text(good)
     p.run("all", "--until", "srpm")

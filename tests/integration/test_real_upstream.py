@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from emtk3s.fetch.git import fetch_tag
-from emtk3s.resolve import known_hashes
+from emtk3s.infra.git import fetch_tag
+from emtk3s.stages.resolve import known_hashes
 
 MIRROR = Path("/work/.mirror")
 CASES = [

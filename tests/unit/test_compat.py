@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from emtk3s.emt import compat
-from emtk3s.errors import ConflictError, InputError
+from emtk3s.infra.errors import ConflictError, InputError
 
 PROFILE = """---
 appVersion: apps/v1
@@ -143,7 +143,7 @@ def test_upgrade_policies(old: str, new: str, policy: str, ok: bool) -> None:
 
 
 def test_template_fragment_is_air_gapped_for_emt() -> None:
-    from emtk3s.versions import K3sTag
+    from emtk3s.model.versions import K3sTag
 
     doc = yaml.safe_load(compat.control_plane_template("cp", K3sTag.parse("v1.32.4+k3s1")))
     spec = doc["spec"]["template"]["spec"]

@@ -10,12 +10,14 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from emtk3s import manifest, render, validate
-from emtk3s.errors import InputError
-from emtk3s.lock import Lock
-from emtk3s.packages import PACKAGES
-from emtk3s.upstream.k3s import parse_version_sh
-from emtk3s.versions import K3sTag, component_version
+from emtk3s.infra import checks as validate
+from emtk3s.infra.errors import InputError
+from emtk3s.model import release as manifest
+from emtk3s.model.lock import Lock
+from emtk3s.model.package import PACKAGES
+from emtk3s.model.versions import K3sTag, component_version
+from emtk3s.packages.k3s.upstream import parse_version_sh
+from emtk3s.stages import render
 
 ROOT = Path(__file__).resolve().parents[2]
 MACROS = ROOT / "emtk3s" / "data" / "emt.macros"
@@ -98,7 +100,7 @@ def test_rendered_spec_from_accepted_values_parses(
             },
             environ={},
         )
-        out = render.render_package(rel, lock, PACKAGES["k3s-iptables-helpers"], ROOT / "templates")
+        out = render.render_package(rel, lock, PACKAGES["k3s-iptables-helpers"], None)
     except InputError:
         return
     spec = Path(str(tmp_path_factory.mktemp("fuzz"))) / "x.spec"  # type: ignore[attr-defined]

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from emtk3s import manifest, render, validate
-from emtk3s.errors import InputError
-from emtk3s.lock import Lock
-from emtk3s.resolve import input_digest
-from emtk3s.upstream.k3s import parse_version_sh
+from emtk3s.infra import checks as validate
+from emtk3s.infra.errors import InputError
+from emtk3s.model import release as manifest
+from emtk3s.model.lock import Lock
+from emtk3s.packages.k3s.upstream import parse_version_sh
+from emtk3s.stages import render
+from emtk3s.stages.resolve import input_digest
 
 REPO = Path(__file__).resolve().parents[2]
 

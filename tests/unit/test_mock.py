@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from emtk3s.build import mock
+from emtk3s.builders import mock
 
 
 def _load(text: str) -> dict[str, object]:
@@ -50,7 +50,7 @@ def test_command_line_and_exit_causes(tmp_path: Path) -> None:
 def test_hostile_repo_urls_cannot_inject(tmp_path: Path) -> None:
     import pytest
 
-    from emtk3s.errors import InputError
+    from emtk3s.infra.errors import InputError
 
     for bad in ("https://x/\n[evil]\nbaseurl=file:///", "file:///etc", "https://x/%{lua:print(1)}"):
         with pytest.raises(InputError):
@@ -104,7 +104,7 @@ def test_build_with_mock_backend_here_says_mock_is_missing(tmp_path: Path) -> No
 
 
 def test_cli_backend_choices_match_dispatch() -> None:
-    from emtk3s import cli_chain
-    from emtk3s.build import dispatch
+    from emtk3s.builders import dispatch
+    from emtk3s.cli import chain as cli_chain
 
     assert cli_chain.BACKENDS == dispatch.BACKENDS

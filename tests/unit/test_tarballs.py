@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from emtk3s.errors import InputError
-from emtk3s.safetar import safe_extract
-from emtk3s.tarballs import deterministic_tar
+from emtk3s.infra.errors import InputError
+from emtk3s.infra.safetar import safe_extract
+from emtk3s.infra.tarballs import deterministic_tar
 
 
 def _tree(root: Path) -> None:

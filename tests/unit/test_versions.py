@@ -7,8 +7,8 @@ import rpm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emtk3s.errors import InputError
-from emtk3s.versions import K3sTag, component_version
+from emtk3s.infra.errors import InputError
+from emtk3s.model.versions import K3sTag, component_version
 
 num = st.integers(min_value=0, max_value=40)
 tags = st.builds(

@@ -1,0 +1,151 @@
+"""The build graph: which package needs which, from the specs' BuildRequires and Provides
+(parsed with the rpm bindings, EMT macros loaded). Written to .emtk3s/graph.json so the stage
+can be inspected and rerun alone."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra.errors import BuildError, InputError
+from emtk3s.infra.fsutil import write_if_changed
+from emtk3s.infra.paths import data_file
+
+
+@dataclass
+class Node:
+    name: str  # the spec's (source package's) name
+    spec: Path
+    build_requires: list[str]
+    provides: list[str]  # names of binary packages and their Provides
+    deps: list[str] = field(default_factory=list)  # nodes that must be built first
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, Node]
+
+    def order(self) -> list[str]:
+        """A topological order (dependencies first), stable by name."""
+        done: list[str] = []
+        state: dict[str, int] = {}
+
+        def visit(n: str, path: list[str]) -> None:
+            if state.get(n) == 2:
+                return
+            if state.get(n) == 1:
+                cycle = path[path.index(n) :] + [n]
+                raise InputError(
+                    f"build cycle: {' -> '.join(cycle)}",
+                    "break it (e.g. a bootstrap build with fewer BuildRequires)",
+                )
+            state[n] = 1
+            for d in sorted(self.nodes[n].deps):
+                visit(d, path + [n])
+            state[n] = 2
+            done.append(n)
+
+        for n in sorted(self.nodes):
+            visit(n, [])
+        return done
+
+    def dependents(self, name: str) -> set[str]:
+        out: set[str] = set()
+        todo = [name]
+        while todo:
+            cur = todo.pop()
+            for n in self.nodes.values():
+                if cur in n.deps and n.name not in out:
+                    out.add(n.name)
+                    todo.append(n.name)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order": self.order(),
+            "nodes": {
+                n.name: {
+                    "spec": str(n.spec),
+                    "build_requires": n.build_requires,
+                    "provides": n.provides,
+                    "deps": sorted(n.deps),
+                }
+                for n in sorted(self.nodes.values(), key=lambda x: x.name)
+            },
+        }
+
+    def save(self, path: Path) -> None:
+        write_if_changed(
+            path, (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+        )
+
+
+def _load_macros() -> None:
+    import rpm
+
+    for line in data_file("emt.macros").read_text().splitlines():
+        if line.startswith("%") and " " in line:
+            name, value = line[1:].split(None, 1)
+            rpm.addMacro(name, value)
+
+
+def _text(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def _names(hdr: Any, tag: int) -> list[str]:
+    return [_text(v) for v in hdr[tag] or []]
+
+
+def parse_spec(spec: Path) -> Node:
+    import rpm
+
+    _load_macros()
+    try:
+        s = rpm.spec(str(spec))
+    except ValueError as exc:
+        raise BuildError(
+            f"{spec}: the rpm bindings cannot parse it ({exc})", "run emtk3s validate"
+        ) from None
+    src = s.sourceHeader
+    brs = [r for r in _names(src, rpm.RPMTAG_REQUIRENAME) if not r.startswith("rpmlib(")]
+    provides: list[str] = []
+    for pkg in s.packages:
+        provides.append(_text(pkg.header[rpm.RPMTAG_NAME]))
+        provides += _names(pkg.header, rpm.RPMTAG_PROVIDENAME)
+    return Node(_text(src[rpm.RPMTAG_NAME]), spec, sorted(set(brs)), sorted(set(provides)))
+
+
+def plan(specs: list[Path]) -> Graph:
+    nodes: dict[str, Node] = {}
+    for spec in specs:
+        node = parse_spec(spec)
+        if node.name in nodes:
+            raise InputError(f"two specs build {node.name}: {nodes[node.name].spec} and {spec}", "")
+        nodes[node.name] = node
+    provider: dict[str, str] = {}
+    for n in nodes.values():
+        for p in n.provides:
+            provider.setdefault(p, n.name)
+    for n in nodes.values():
+        n.deps = sorted(
+            {provider[r] for r in n.build_requires if r in provider and provider[r] != n.name}
+        )
+    g = Graph(nodes)
+    g.order()  # raises on a cycle, naming its members
+    return g
+
+
+def specs_in(specs_dir: Path, packages: list[str] | None = None) -> list[Path]:
+    names = packages or sorted(
+        p.name for p in specs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+    out = []
+    for n in names:
+        spec = specs_dir / n / f"{n}.spec"
+        if not spec.is_file():
+            raise InputError(f"{spec}: no such spec", "run emtk3s render")
+        out.append(spec)
+    return out

@@ -1,0 +1,148 @@
+"""The rpmbuild backend: ``rpmbuild --rebuild`` in a private _topdir on this host."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra import rpmtools
+from emtk3s.infra import stamps as state
+from emtk3s.infra.cache import sha256_file
+from emtk3s.infra.errors import BuildError, EnvironmentProblem
+from emtk3s.infra.fsutil import copy_into, file_lock
+from emtk3s.infra.paths import Project, data_file
+from emtk3s.stages.srpm import SrpmInfo
+
+
+@dataclass
+class BuildInfo:
+    package: str
+    srpm: Path
+    rpms: list[Path]
+    skipped: bool
+    log: Path
+    backend: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "srpm": str(self.srpm),
+            "rpms": [str(p) for p in self.rpms],
+            "skipped": self.skipped,
+            "log": str(self.log),
+            "backend": self.backend,
+        }
+
+
+@dataclass
+class BuildResult:
+    builds: list[BuildInfo] = field(default_factory=list)
+    repo: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "builds": [b.to_dict() for b in self.builds],
+            "repo": str(self.repo) if self.repo else None,
+        }
+
+
+def stamped_build(
+    project: Project,
+    info: SrpmInfo,
+    backend: str,
+    key_parts: list[str | bytes],
+    run: Callable[[Path, Path], list[Path]],
+    force: bool = False,
+) -> BuildInfo:
+    """The part every backend shares: a per-package lock, the up-to-date check (same SRPM
+    hash, same backend inputs), a clean work dir, RPMs published into RPMS/<arch>/ by rename,
+    and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made."""
+    log = project.logs / f"build-{info.package}.log"
+    key = state.digest(info.sha256, data_file("emt.macros").read_bytes(), backend, *key_parts)
+    with file_lock(project.root / ".emtk3s" / "locks" / f"build-{info.package}.lock"):
+        stamp = state.load(project.state, "build", info.package)
+        if stamp and stamp.get("key") == key and not force:
+            rpms = [Path(p) for p in stamp["rpms"]]
+            if rpms and all(p.is_file() and sha256_file(p) == stamp["sha"][str(p)] for p in rpms):
+                return BuildInfo(info.package, info.path, rpms, True, log, backend)
+        work = project.work / f"build-{info.package}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        made = run(work, log)
+        if not made:
+            raise BuildError(f"{backend} made no RPM for {info.package}; log: {log}", "")
+        out: list[Path] = []
+        for rpm_file in made:
+            arch = rpmtools.read_header(rpm_file)["arch"]
+            out.append(copy_into(rpm_file, project.rpms / arch))
+        if stamp:
+            for old in stamp.get("rpms", []):
+                if Path(old) not in out:
+                    Path(old).unlink(missing_ok=True)
+        state.save(
+            project.state,
+            "build",
+            info.package,
+            {
+                "key": key,
+                "rpms": [str(p) for p in out],
+                "sha": {str(p): sha256_file(p) for p in out},
+            },
+        )
+        shutil.rmtree(work, ignore_errors=True)
+        return BuildInfo(info.package, info.path, out, False, log, backend)
+
+
+def rebuild_rpmbuild(
+    project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False
+) -> BuildInfo:
+    """``rpmbuild --rebuild`` on this host, in a private _topdir."""
+    hdr = rpmtools.read_header(info.path)
+    if hdr["requires"] and not nodeps and not rpmtools.host_has_rpmdb():
+        raise EnvironmentProblem(
+            f"{info.path.name} has BuildRequires ({', '.join(hdr['requires'][:4])}) and this host has "
+            "no rpm database to check them against",
+            "pass --nodeps to build anyway with the host's tools, or use --backend chroot",
+        )
+    rpmtools.need("rpmbuild")
+
+    def run(work: Path, log: Path) -> list[Path]:
+        cmd = ["rpmbuild", "--rebuild", *rpmtools.macro_args(work)]
+        if nodeps:
+            cmd.append("--nodeps")
+        cmd.append(str(info.path))
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(hdr["buildtime"])})
+        return sorted((work / "RPMS").rglob("*.rpm"))
+
+    return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}"], run, force)
+
+
+def publish_repo(project: Project, force: bool = False) -> Path | None:
+    """createrepo_c over RPMS/ so later builds (and dnf/tdnf) can use it as a local repo."""
+    if force:
+        project.rpms.mkdir(parents=True, exist_ok=True)
+        rpmtools.need("createrepo_c")
+    if shutil.which("createrepo_c") is None or not project.rpms.is_dir():
+        return None
+    proc = subprocess.run(
+        [
+            "createrepo_c",
+            "--quiet",
+            "--update",
+            "--set-timestamp-to-revision",
+            "--revision",
+            "0",
+            str(project.rpms),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BuildError(f"createrepo_c failed: {proc.stderr.strip()[:200]}", "")
+    return project.rpms

@@ -1,0 +1,194 @@
+"""Chain builds: every spec in dependency order, independent ones in parallel, each result
+published into the local repository (createrepo_c) before its dependents start. A failure stops
+its dependents and nothing else; without --keep-going no new build starts after a failure."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.builders.graph import Graph
+from emtk3s.builders.rpmbuild import BuildInfo, publish_repo
+from emtk3s.infra import rpmtools
+from emtk3s.infra import stamps as state
+from emtk3s.infra.cache import sha256_file
+from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
+from emtk3s.infra.fsutil import copy_into, file_lock
+from emtk3s.infra.paths import Project
+from emtk3s.model.lock import Lock
+from emtk3s.stages.srpm import SrpmInfo, build_srpm
+
+
+@dataclass
+class Entry:
+    package: str
+    status: str = "pending"  # built | up to date | failed | skipped
+    rpms: list[str] = field(default_factory=list)
+    log: str = ""
+    error: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "status": self.status,
+            "rpms": self.rpms,
+            "log": self.log,
+            "error": self.error,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass
+class ChainResult:
+    order: list[str]
+    entries: dict[str, Entry]
+    repo: str
+
+    @property
+    def failed(self) -> list[str]:
+        return [n for n, e in self.entries.items() if e.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "order": self.order,
+            "repo": self.repo,
+            "packages": [self.entries[n].to_dict() for n in self.order],
+            "failed": self.failed,
+        }
+
+
+def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
+    """An SRPM from a spec directory in EMT's layout whose sources sit beside the spec (a
+    packager's own package, or a fixture), checked against its signatures.json if present."""
+    name = spec_dir.name
+    spec = spec_dir / f"{name}.spec"
+    sigs_file = spec_dir / f"{name}.signatures.json"
+    if sigs_file.exists():
+        sigs = json.loads(sigs_file.read_text()).get("Signatures", {})
+        for fname, sha in sigs.items():
+            f = spec_dir / fname
+            if not f.is_file() or sha256_file(f) != sha:
+                raise InputError(
+                    f"{f}: missing or not matching {sigs_file.name}",
+                    "fix the source or the signature",
+                )
+    top = project.work / f"srpm-{name}"
+    shutil.rmtree(top, ignore_errors=True)
+    (top / "SOURCES").mkdir(parents=True)
+    (top / "SPECS").mkdir()
+    for f in spec_dir.iterdir():
+        if f.is_file() and f != spec:
+            shutil.copyfile(f, top / "SOURCES" / f.name)
+    shutil.copyfile(spec, top / "SPECS" / spec.name)
+    log = project.logs / f"srpm-{name}.log"
+    cmd = [
+        "rpmbuild",
+        "-bs",
+        *rpmtools.macro_args(Path(".")),
+        "--define",
+        "source_date_epoch_from_changelog 1",
+        f"SPECS/{spec.name}",
+    ]
+    rpmtools.run_logged(cmd, log, cwd=top)
+    made = sorted((top / "SRPMS").glob("*.src.rpm"))
+    if len(made) != 1:
+        raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {name}; log: {log}", "")
+    out = copy_into(made[0], project.srpms)
+    hdr = rpmtools.read_header(out)
+    shutil.rmtree(top, ignore_errors=True)
+    return SrpmInfo(
+        name, out, sha256_file(out), f"{hdr['name']}-{hdr['version']}-{hdr['release']}", False, log
+    )
+
+
+def run_chain(
+    project: Project,
+    graph: Graph,
+    lock: Lock | None,
+    build: Callable[[SrpmInfo, Path], BuildInfo],
+    jobs: int = 1,
+    keep_going: bool = False,
+    on_event: Callable[[Entry], None] | None = None,
+) -> ChainResult:
+    order = graph.order()
+    entries = {n: Entry(n) for n in order}
+    repo = project.rpms
+    repo.mkdir(parents=True, exist_ok=True)
+    if not (repo / "repodata").exists():
+        publish_repo(project, force=True)
+    publish_lock = threading.Lock()
+    stop = threading.Event()
+
+    def one(name: str) -> Entry:
+        e = entries[name]
+        t0 = time.monotonic()
+        try:
+            if lock is not None and name in lock.packages:
+                info = build_srpm(project, lock, project.cache, name)
+            else:
+                info = srpm_from_dir(project, graph.nodes[name].spec.parent)
+            res = build(info, repo)
+            e.rpms, e.log = [str(p) for p in res.rpms], str(res.log)
+            e.status = "up to date" if res.skipped else "built"
+            if not res.skipped:
+                with publish_lock, file_lock(project.root / ".emtk3s" / "locks" / "repo.lock"):
+                    publish_repo(project, force=True)
+        except Emtk3sError as exc:
+            e.status, e.error = "failed", str(exc)
+            e.log = e.log or str(project.logs / f"build-{name}.log")
+        e.seconds = time.monotonic() - t0
+        return e
+
+    pending = set(order)
+    running: dict[Future[Entry], str] = {}
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        while pending or running:
+            for name in sorted(pending):
+                if len(running) >= jobs or stop.is_set():
+                    break
+                deps = graph.nodes[name].deps
+                if any(entries[d].status in ("failed", "skipped") for d in deps):
+                    entries[name].status = "skipped"
+                    entries[name].error = "a dependency failed: " + ", ".join(
+                        d for d in deps if entries[d].status in ("failed", "skipped")
+                    )
+                    pending.discard(name)
+                    if on_event:
+                        on_event(entries[name])
+                    continue
+                if all(entries[d].status in ("built", "up to date") for d in deps):
+                    pending.discard(name)
+                    entries[name].status = "building"
+                    running[pool.submit(one, name)] = name
+            if not running:
+                if pending and stop.is_set():
+                    for name in sorted(pending):
+                        entries[name].status, entries[name].error = (
+                            "skipped",
+                            "stopped after a failure",
+                        )
+                    pending.clear()
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                running.pop(fut)
+                e = fut.result()
+                if e.status == "failed" and not keep_going:
+                    stop.set()
+                if on_event:
+                    on_event(e)
+            if stop.is_set() and not running:
+                for name in sorted(pending):
+                    entries[name].status, entries[name].error = "skipped", "stopped after a failure"
+                pending.clear()
+    result = ChainResult(order, entries, str(repo))
+    state.save(project.state, "chain", "last", result.to_dict())
+    return result

@@ -1,0 +1,421 @@
+"""The command line: each command parses, calls one library function, prints its result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from emtk3s import __version__
+from emtk3s.builders import rpmbuild as backends
+from emtk3s.cli import chain as cli_chain
+from emtk3s.cli import emt as cli_emt
+from emtk3s.cli import vendor as cli_k3s
+from emtk3s.cli.runner import Ctx, package_opt, run
+from emtk3s.infra.http import Policy
+from emtk3s.model import lock as lockmod
+from emtk3s.model.changelog import load_history
+from emtk3s.stages import fetch as fetch_stage
+from emtk3s.stages import render, resolve, srpm
+from emtk3s.stages.all import STAGES, run_all
+from emtk3s.stages.validate import validate_specs
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="emtk3s")
+@click.option(
+    "-C",
+    "--project",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="Project directory (holds release.toml, emtk3s.lock, SPECS/).",
+)
+@click.option(
+    "--release",
+    "release_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="release.toml to use (default: PROJECT/release.toml).",
+)
+@click.option(
+    "--cache",
+    "cache_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="EMTK3S_CACHE",
+    help="Cache directory (default: $XDG_CACHE_HOME/emtk3s; env EMTK3S_CACHE).",
+)
+@click.option(
+    "--mirror",
+    "mirrors",
+    multiple=True,
+    metavar="NAME=URL",
+    help="Override an upstream base URL: github, raw, k3s_charts (env EMTK3S_MIRROR_<NAME>).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (for CI).")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress or result lines.")
+@click.pass_context
+def main(
+    cctx: click.Context,
+    project_dir: Path,
+    release_file: Path | None,
+    cache_dir: Path | None,
+    mirrors: tuple[str, ...],
+    as_json: bool,
+    debug: bool,
+    quiet: bool,
+) -> None:
+    """Turn an upstream K3s release into from-source RPMs for the Edge Microvisor Toolkit."""
+    cctx.obj = Ctx(project_dir, release_file, cache_dir, mirrors, as_json, debug, quiet or as_json)
+
+
+@main.command("resolve")
+@click.option(
+    "--refresh", is_flag=True, help="Contact upstream even when the lock matches release.toml."
+)
+@click.option(
+    "--repin", is_flag=True, help="Accept upstream tags that moved (after you verified them)."
+)
+@click.option("--locked", is_flag=True, help="Fail if the lock would change.")
+@click.option("--offline", is_flag=True, help="Never contact upstream.")
+def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None:
+    """release.toml -> emtk3s.lock (tags, commits, sources)."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        r = resolve.resolve(
+            ctx.release(p),
+            p.cache,
+            p.lock_file,
+            refresh=refresh,
+            repin=repin,
+            locked=locked,
+            offline=offline,
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            for name, c in d["components"].items():
+                click.echo(f"{name:10} {c['tag']:16} {c['commit']}")
+            for ch in d["changes"]:
+                click.echo(f"changed: {ch['component']} {ch['old']} -> {ch['new']}")
+            for u in d["unpinned"]:
+                click.echo(f"unpinned: {u} (emtk3s fetch pins it)")
+            click.echo(f"lock {'updated' if d['changed'] else 'unchanged'}: {p.lock_file}")
+
+        return r.to_dict(), human
+
+    run("resolve", go)
+
+
+@main.command("fetch")
+@package_opt
+@click.option("--offline", is_flag=True, help="Only check the cache; list what is missing.")
+@click.option("--locked", is_flag=True, help="Fail if a source is unpinned.")
+@click.option("-j", "--jobs", default=8, show_default=True, type=click.IntRange(1, 64))
+@click.option("--retries", default=4, show_default=True, type=click.IntRange(0, 20))
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(0.1, 3600))
+def fetch_cmd(
+    packages: tuple[str, ...], offline: bool, locked: bool, jobs: int, retries: int, timeout: float
+) -> None:
+    """Download every source into the verified cache."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        rel = ctx.release(p)
+        lock = lockmod.require(p.lock_file)
+        r = fetch_stage.fetch(
+            rel,
+            lock,
+            p.cache,
+            p.lock_file,
+            packages=list(packages) or None,
+            offline=offline,
+            locked=locked,
+            policy=Policy(retries=retries, timeout=timeout, jobs=jobs),
+            quiet=ctx.quiet,
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            click.echo(
+                f"fetch: {d['downloaded']} downloaded, {d['cached']} cached, cache {p.cache.root}"
+            )
+            for m in d["missing"]:
+                click.echo(f"missing: {m}")
+            for m in d["pinned"]:
+                click.echo(f"pinned: {m}")
+
+        return r.to_dict(), human
+
+    run("fetch", go)
+
+
+@main.command("render")
+@package_opt
+@click.option("--check", is_flag=True, help="Fail (exit 7) when SPECS/ differs from the templates.")
+def render_cmd(packages: tuple[str, ...], check: bool) -> None:
+    """Lock + templates/ -> SPECS/<pkg>/ (spec, signatures.json, patches)."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        r = render.render(
+            ctx.release(p),
+            lockmod.require(p.lock_file),
+            p.templates,
+            p.specs,
+            list(packages) or None,
+            check=check,
+            history=load_history(p.root),
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            for n in d["written"]:
+                click.echo(f"rendered: {p.specs / n}")
+            for n in d["unchanged"]:
+                click.echo(f"{'up to date' if check else 'unchanged'}: {p.specs / n}")
+            for n, why in d["skipped"].items():
+                click.echo(f"skipped: {n}: {why}")
+
+        return r.to_dict(), human
+
+    run("render", go)
+
+
+@main.command("validate")
+@package_opt
+def validate_cmd(packages: tuple[str, ...]) -> None:
+    """rpmspec -P for each arch, no network command in build sections, rpmlint."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        rel = ctx.release(p)
+        lock = lockmod.require(p.lock_file)
+        r = validate_specs(p, list(packages) or sorted(lock.packages), list(rel.arches))
+
+        def human(d: dict[str, Any]) -> None:
+            for n in d["checked"] + d["skipped"]:
+                click.echo(f"valid: {p.specs / n}")
+
+        return r.to_dict(), human
+
+    run("validate", go)
+
+
+@main.command("srpm")
+@package_opt
+@click.option("--force", is_flag=True, help="Rebuild even when up to date.")
+def srpm_cmd(packages: tuple[str, ...], force: bool) -> None:
+    """SPECS/ + cache -> SRPMS/ (reproducible: same inputs, same bytes)."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        r = srpm.srpm(p, lockmod.require(p.lock_file), list(packages) or None, force=force)
+
+        def human(d: dict[str, Any]) -> None:
+            for s in d["srpms"]:
+                how = "up to date" if s["skipped"] else "built"
+                click.echo(f"{how}: {s['srpm']} ({s['nevr']}, sha256 {s['sha256']})")
+
+        return r.to_dict(), human
+
+    run("srpm", go)
+
+
+@main.command("build")
+@package_opt
+@click.option(
+    "--backend",
+    type=click.Choice(["rpmbuild", "chroot", "mock"]),
+    default="rpmbuild",
+    show_default=True,
+)
+@click.option(
+    "--chroot",
+    "chroot",
+    type=click.Path(path_type=Path),
+    help="Worker chroot: a directory or a tarball.",
+)
+@click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
+@click.option(
+    "--nodeps", is_flag=True, help="Do not check BuildRequires (rpmbuild backend, non-RPM hosts)."
+)
+@click.option("--force", is_flag=True, help="Rebuild even when up to date.")
+def build_cmd(
+    packages: tuple[str, ...],
+    backend: str,
+    chroot: Path | None,
+    mock_repo: str | None,
+    nodeps: bool,
+    force: bool,
+) -> None:
+    """SRPMS/ -> RPMS/<arch>/ (then a local repo with createrepo_c). Use `chain` for many."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        from emtk3s.builders import dispatch
+
+        p = ctx.project()
+        lock = lockmod.require(p.lock_file)
+        s = srpm.srpm(p, lock, list(packages) or None)
+        build = dispatch.builder(
+            p, backend, chroot=chroot, nodeps=nodeps, force=force, mock_repo=mock_repo
+        )
+        r = backends.BuildResult()
+        for info in s.srpms:
+            r.builds.append(build(info, p.rpms))
+        if any(not b.skipped for b in r.builds):
+            r.repo = backends.publish_repo(p)
+
+        def human(d: dict[str, Any]) -> None:
+            for b in d["builds"]:
+                how = "up to date" if b["skipped"] else "built"
+                for rpm_path in b["rpms"]:
+                    click.echo(f"{how}: {rpm_path}")
+                click.echo(f"log: {b['log']}")
+
+        return r.to_dict(), human
+
+    run("build", go)
+
+
+@main.command("all")
+@package_opt
+@click.option("--offline", is_flag=True, help="No network: go as far as the lock and cache allow.")
+@click.option("--locked", is_flag=True, help="Fail if the lock would change.")
+@click.option("--nodeps", is_flag=True, help="Do not check BuildRequires (non-RPM hosts).")
+@click.option("--until", type=click.Choice(STAGES), default="build", show_default=True)
+@click.option(
+    "-j",
+    "--jobs",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Parallel downloads.",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["rpmbuild", "chroot", "mock"]),
+    default="rpmbuild",
+    show_default=True,
+)
+@click.option(
+    "--chroot",
+    "chroot",
+    type=click.Path(path_type=Path),
+    help="Worker chroot: a directory or a tarball.",
+)
+@click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
+def all_cmd(
+    packages: tuple[str, ...],
+    offline: bool,
+    locked: bool,
+    nodeps: bool,
+    until: str,
+    jobs: int,
+    backend: str,
+    chroot: Path | None,
+    mock_repo: str | None,
+) -> None:
+    """Run the chain; stages whose inputs did not change are skipped."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        r = run_all(
+            p,
+            ctx.release(p),
+            packages=list(packages) or None,
+            offline=offline,
+            locked=locked,
+            nodeps=nodeps,
+            until=until,
+            policy=Policy(jobs=jobs),
+            quiet=ctx.quiet,
+            backend=backend,
+            chroot=chroot,
+            mock_repo=mock_repo,
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            st = d["stages"]
+            res = st["resolve"]
+            click.echo(
+                f"resolve:  {res['k3s']} lock {'updated' if res['changed'] else 'unchanged'}"
+                f"{' (upstream contacted)' if res['network'] else ' (no network)'}"
+            )
+            if "fetch" in st:
+                f = st["fetch"]
+                click.echo(
+                    f"fetch:    {f['downloaded']} downloaded, {f['cached']} cached, "
+                    f"{len(f['missing'])} missing"
+                )
+            if "render" in st:
+                rr = st["render"]
+                click.echo(
+                    f"render:   {len(rr['written'])} written, {len(rr['unchanged'])} unchanged -> {d['outputs']['specs']}"
+                )
+            if "validate" in st:
+                v = st["validate"]
+                click.echo(
+                    f"validate: {len(v['checked'])} checked, {len(v['skipped'])} up to date (rpmspec -P, rpmlint)"
+                )
+            if "srpm" in st:
+                for s in st["srpm"]["srpms"]:
+                    click.echo(f"srpm:     {'up to date' if s['skipped'] else 'built'} {s['srpm']}")
+            if "build" in st:
+                for b in st["build"]["builds"]:
+                    for rpm_path in b["rpms"]:
+                        click.echo(
+                            f"build:    {'up to date' if b['skipped'] else 'built'} {rpm_path}"
+                        )
+            if d["stopped"]:
+                click.echo(f"stopped:  {d['stopped']}")
+
+        return r.to_dict(), human
+
+    run("all", go)
+
+
+@main.command("show")
+@click.argument("name", required=False)
+def show_cmd(name: str | None) -> None:
+    """Print what the lock holds (a component or package, or everything)."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        p = ctx.project()
+        lock = lockmod.require(p.lock_file)
+        data = json.loads(lock.to_json())
+        if name is not None:
+            if name in data["packages"]:
+                out = {
+                    "package": data["packages"][name],
+                    "component": data["components"][data["packages"][name]["component"]],
+                }
+            elif name in data["components"]:
+                out = {"component": data["components"][name]}
+            else:
+                from emtk3s.infra.errors import InputError
+
+                raise InputError(
+                    f"{name!r} is neither a package nor a component in the lock",
+                    f"choose from {', '.join(sorted(data['packages']) + sorted(data['components']))}",
+                )
+        else:
+            out = data
+
+        def human(d: dict[str, Any]) -> None:
+            click.echo(json.dumps(d, indent=2, sort_keys=True))
+
+        return out, human
+
+    run("show", go)
+
+
+# commands kept in their own modules (one concern each)
+for _mod in (cli_chain, cli_emt, cli_k3s):
+    for _cmd in _mod.COMMANDS:
+        main.add_command(_cmd)
+
+
+if __name__ == "__main__":
+    main()

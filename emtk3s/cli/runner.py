@@ -1,0 +1,94 @@
+"""Shared pieces of the command line: the context object, error handling, --json output.
+
+Each command module builds its result with a library call and hands it to :func:`run`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from emtk3s.infra.errors import Emtk3sError
+from emtk3s.infra.paths import Project
+from emtk3s.model import release as manifest
+
+Human = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class Ctx:
+    project_dir: Path
+    release_file: Path | None
+    cache_dir: Path | None
+    mirrors: tuple[str, ...]
+    json: bool
+    debug: bool
+    quiet: bool
+
+    def project(self) -> Project:
+        return Project.at(self.project_dir, self.cache_dir, self.release_file)
+
+    def release(self, project: Project) -> manifest.Release:
+        return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
+
+
+def emit(
+    ctx: Ctx, command: str, result: dict[str, Any], human: Callable[[dict[str, Any]], None]
+) -> None:
+    if ctx.json:
+        click.echo(
+            json.dumps({"ok": True, "command": command, "result": result}, indent=2, sort_keys=True)
+        )
+    elif not ctx.quiet:
+        human(result)
+
+
+def run(
+    command: str, fn: Callable[[Ctx], tuple[dict[str, Any], Callable[[dict[str, Any]], None]]]
+) -> None:
+    ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
+    try:
+        result, human = fn(ctx)
+    except Emtk3sError as exc:
+        if ctx.debug:
+            traceback.print_exc()
+        if exc.details and not ctx.json:
+            sys.stderr.write(exc.details if exc.details.endswith("\n") else exc.details + "\n")
+        if ctx.json:
+            err = {
+                "category": exc.category,
+                "exit_code": exc.exit_code,
+                "message": exc.message,
+                "hint": exc.hint,
+                "details": exc.details,
+            }
+            doc: dict[str, Any] = {"ok": False, "command": command, "error": err}
+            if exc.result is not None:
+                doc["result"] = exc.result
+            click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        click.echo(f"emtk3s {command}: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo(f"emtk3s {command}: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # a bug: one line unless --debug
+        if ctx.debug:
+            raise
+        click.echo(
+            f"emtk3s {command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
+            err=True,
+        )
+        sys.exit(1)
+    emit(ctx, command, result, human)
+
+
+package_opt = click.option(
+    "--package", "-p", "packages", multiple=True, help="Only this package (repeatable)."
+)

@@ -1,0 +1,45 @@
+"""K3s-specific commands: vendor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from emtk3s.cli.runner import Ctx, run
+from emtk3s.model import lock as lockmod
+
+
+@click.command("vendor")
+@click.option("--package", "-p", "packages", multiple=True, default=("k3s",), show_default=True)
+def vendor_cmd(packages: tuple[str, ...]) -> None:
+    """Make the Go vendor tarball(s) with the `go` on PATH (GOPROXY/GOFLAGS honoured), pin them."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        from emtk3s.stages import fetch as fetch_stage
+
+        p = ctx.project()
+        lock = lockmod.require(p.lock_file)
+        r = fetch_stage.fetch(
+            ctx.release(p), lock, p.cache, p.lock_file, packages=list(packages), quiet=ctx.quiet
+        )
+        made = {
+            f"{n}/{s.name}": s.sha256
+            for n in packages
+            for s in lock.packages[n].sources
+            if s.generated
+        }
+        out = {"generated": r.generated, "vendor": made, "cache": str(p.cache.root)}
+
+        def human(d: dict[str, Any]) -> None:
+            for name, sha in d["vendor"].items():
+                how = "made" if name in d["generated"] else "cached"
+                click.echo(f"{how}: {name} sha256 {sha}")
+
+        return out, human
+
+    run("vendor", go)
+
+
+COMMANDS: list[click.Command] = [vendor_cmd]

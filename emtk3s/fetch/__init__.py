@@ -1,1 +1,0 @@
-"""Getting bytes: a sha256-addressed cache, HTTPS downloads and shallow git fetches."""

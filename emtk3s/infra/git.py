@@ -1,0 +1,158 @@
+"""Shallow git fetches of one tag (gitpython), into bare repositories kept in the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emtk3s.infra import checks as validate
+from emtk3s.infra.errors import InputError, UpstreamError
+from emtk3s.infra.fsutil import file_lock
+
+if TYPE_CHECKING:  # gitpython is imported when a tag is fetched, not at start-up
+    import git
+
+# Never let a remote pick a transport that runs a command, whatever the user's git config says.
+_SAFE_ENV = {
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_ALLOW_PROTOCOL": "https:http:file",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_KEY_0": "protocol.ext.allow",
+    "GIT_CONFIG_VALUE_0": "never",
+}
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    url: str
+    tag: str
+    commit: str
+    commit_time: int
+
+
+class TagCheckout:
+    """A fetched tag: read files from its tree without a work tree."""
+
+    def __init__(self, repo: git.Repo, info: TagInfo) -> None:
+        self.repo = repo
+        self.info = info
+
+    def read(self, path: str) -> bytes:
+        try:
+            blob = self.repo.commit(self.info.commit).tree / path
+        except KeyError:
+            raise UpstreamError(
+                f"{self.info.url} at {self.info.tag}: no file {path}",
+                "check the tag; the upstream layout may have changed",
+            ) from None
+        data: bytes = blob.data_stream.read()
+        return data
+
+    def github_archive(self, prefix: str) -> bytes:
+        """The tar.gz GitHub serves for this tag: `git archive --format=tar --prefix=P/` then
+        `gzip -n` (checked against public records: buildroot's and EMT's hashes of GitHub
+        archives are reproduced byte for byte)."""
+        import subprocess
+
+        if "/" in prefix or not prefix or prefix.startswith("-"):
+            raise InputError(f"archive prefix {prefix!r} is not a plain name", "")
+        tar = subprocess.run(
+            ["git", "archive", "--format=tar", f"--prefix={prefix}/", self.info.commit],
+            cwd=self.repo.git_dir,
+            capture_output=True,
+            check=False,
+        )
+        if tar.returncode != 0:
+            raise UpstreamError(
+                f"git archive of {self.info.tag} failed: {tar.stderr.decode()[:200]}", ""
+            )
+        gz = subprocess.run(["gzip", "-n", "-c"], input=tar.stdout, capture_output=True, check=True)
+        return gz.stdout
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.repo.commit(self.info.commit).tree / path
+        except KeyError:
+            return False
+        return True
+
+    def list_dir(self, path: str) -> list[str]:
+        try:
+            tree = self.repo.commit(self.info.commit).tree / path
+        except KeyError:
+            return []
+        return sorted(str(item.path) for item in tree.traverse())  # type: ignore[union-attr]
+
+
+def _repo_dir(cache_root: Path, url: str) -> Path:
+    key = hashlib.sha256(url.encode()).hexdigest()[:16]
+    tail = url.rstrip("/").rsplit("/", 2)[-2:]
+    name = "+".join(p.removesuffix(".git") for p in tail)
+    safe = "".join(c if c.isalnum() or c in "+-_." else "_" for c in name)
+    return cache_root / "git" / f"{safe}-{key}.git"
+
+
+def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) -> TagCheckout:
+    """Fetch ``refs/tags/<tag>`` (depth 1, that tag only) and return its commit and tree."""
+    import git
+
+    validate.git_url(url, allow_http=allow_http)
+    validate.tag(tag)
+    repo_dir = _repo_dir(cache_root, url)
+    env = dict(_SAFE_ENV)
+    with file_lock(repo_dir.with_suffix(".lock")):
+        if not (repo_dir / "HEAD").exists():
+            repo = git.Repo.init(repo_dir, bare=True)
+        else:
+            repo = git.Repo(repo_dir)
+        ref = f"refs/tags/{tag}"
+        try:
+            repo.git.fetch(
+                "--depth=1",
+                "--no-tags",
+                "--force",
+                "--",
+                url,
+                f"+{ref}:{ref}",
+                env={**os.environ, **env},
+            )
+        except git.GitCommandError as exc:
+            err = " ".join(str(exc.stderr).split())[:300]
+            if "couldn't find remote ref" in err or "not found" in err.lower():
+                raise InputError(
+                    f"tag {tag} not found at {url}", "check the tag name, or the mirror's contents"
+                ) from None
+            raise UpstreamError(
+                f"git fetch of {tag} from {url} failed: {err}",
+                "check the network or the mirror URL (EMTK3S_MIRROR_GITHUB)",
+            ) from None
+        commit = repo.commit(ref)
+        info = TagInfo(url=url, tag=tag, commit=commit.hexsha, commit_time=commit.committed_date)
+        return TagCheckout(repo, info)
+
+
+def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
+    """Tag name -> commit (peeled for annotated tags) of a remote, without fetching objects."""
+    import git
+
+    validate.git_url(url, allow_http=allow_http)
+    try:
+        out = str(git.cmd.Git().ls_remote("--tags", "--", url, env={**os.environ, **_SAFE_ENV}))
+    except git.GitCommandError as exc:
+        err = " ".join(str(exc.stderr).split())[:300]
+        raise UpstreamError(f"git ls-remote {url} failed: {err}", "check the mirror URL") from None
+    tags: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if not ref.startswith("refs/tags/"):
+            continue
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            tags[name[:-3]] = sha
+        else:
+            tags.setdefault(name, sha)
+    return tags

@@ -1,0 +1,274 @@
+"""HTTPS downloads: parallel, retried with backoff, resumed with Range, atomic, verified."""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from emtk3s.infra import checks as validate
+from emtk3s.infra.cache import Cache
+from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, IntegrityError, UpstreamError
+from emtk3s.infra.fsutil import file_lock
+
+if TYPE_CHECKING:  # requests is imported when something is downloaded, not at start-up
+    import requests
+
+USER_AGENT = "emtk3s (+https://github.com/open-edge-platform)"
+
+
+@dataclass(frozen=True)
+class Download:
+    name: str  # local file name (for messages and quarantine)
+    url: str  # where to get it (a mirror URL)
+    sha256: str | None  # None: unpinned, the first download pins it
+    size: int | None = None
+    allow_http: bool = False
+
+
+@dataclass(frozen=True)
+class Fetched:
+    name: str
+    url: str
+    sha256: str
+    size: int
+    downloaded: bool  # False: it was a verified cache hit
+    attempts: int
+
+
+@dataclass
+class Policy:
+    retries: int = 4
+    backoff: float = 0.5  # seconds; doubles each attempt
+    timeout: float = 30.0  # connect and read timeout, per request
+    jobs: int = 8
+
+
+def _partial_path(cache: Cache, dl: Download) -> Path:
+    key = dl.sha256 or hashlib.sha256(dl.url.encode()).hexdigest()
+    return cache.partial_dir / f"{key}.part"
+
+
+def _download_once(session: requests.Session, dl: Download, part: Path, policy: Policy) -> None:
+    """One HTTP request, appending to ``part`` (resume) when it already holds bytes."""
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": USER_AGENT}
+    if have:
+        headers["Range"] = f"bytes={have}-"
+    with session.get(
+        dl.url, headers=headers, stream=True, timeout=policy.timeout, allow_redirects=True
+    ) as resp:
+        # a redirect must not downgrade to plain http off loopback
+        validate.url(resp.url, f"redirect target of {dl.name}", allow_http=dl.allow_http)
+        if resp.status_code == 416 and have:
+            part.unlink()
+            raise _Retry("server refused our range; starting over")
+        if resp.status_code == 404:
+            raise UpstreamError(
+                f"{dl.name}: {dl.url} answered 404 Not Found",
+                "check the version, or that the mirror carries this file",
+            )
+        if resp.status_code >= 500 or resp.status_code == 429:
+            raise _Retry(f"HTTP {resp.status_code}")
+        if resp.status_code not in (200, 206):
+            raise UpstreamError(f"{dl.name}: {dl.url} answered HTTP {resp.status_code}", "")
+        mode = "ab" if resp.status_code == 206 and have else "wb"
+        with open(part, mode) as fh:
+            for chunk in resp.iter_content(chunk_size=1 << 16):
+                fh.write(chunk)
+                if dl.size is not None and fh.tell() > dl.size:
+                    raise IntegrityError(
+                        f"{dl.name}: {dl.url} sent more than the {dl.size} bytes the lock pins",
+                        "check the mirror",
+                    )
+            fh.flush()
+            os.fsync(fh.fileno())
+        expected_len = resp.headers.get("Content-Length")
+        if expected_len is not None and resp.status_code == 200:
+            if part.stat().st_size != int(expected_len):
+                raise _Retry("connection closed before the end of the body")
+
+
+class _Retry(Exception):
+    pass
+
+
+def _short(exc: BaseException) -> str:
+    """One short phrase for a transport error (requests' own text runs to several lines)."""
+    text = str(exc)
+    for needle, phrase in (
+        ("NameResolutionError", "host name not resolved"),
+        ("Name or service not known", "host name not resolved"),
+        ("Connection refused", "connection refused"),
+        ("Read timed out", "read timed out"),
+        ("ConnectTimeout", "connect timed out"),
+        ("IncompleteRead", "connection closed mid-body"),
+        ("RemoteDisconnected", "connection closed by server"),
+        ("Connection broken", "connection closed mid-body"),
+        ("CERTIFICATE_VERIFY_FAILED", "TLS certificate not trusted"),
+    ):
+        if needle in text:
+            return phrase
+    return " ".join(text.split())[:120]
+
+
+def fetch_one(
+    cache: Cache,
+    dl: Download,
+    policy: Policy | None = None,
+    session: requests.Session | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Fetched:
+    policy = policy or Policy()
+    validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http)
+    if dl.sha256 and cache.has(dl.sha256, dl.name):
+        size = cache.blob_path(dl.sha256).stat().st_size
+        return Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
+    import requests
+
+    session = session or requests.Session()
+    session.verify = True  # TLS verification is never turned off
+    part = _partial_path(cache, dl)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with file_lock(cache.lock_for(part.stem)):
+        # another process may have finished it while we waited for the lock
+        if dl.sha256 and cache.has(dl.sha256, dl.name):
+            size = cache.blob_path(dl.sha256).stat().st_size
+            return Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                _download_once(session, dl, part, policy)
+                break
+            except requests.exceptions.SSLError:
+                raise UpstreamError(
+                    f"{dl.name}: TLS verification failed for {dl.url}",
+                    "fix the mirror's certificate or the system CA store; verification stays on",
+                ) from None
+            except (
+                _Retry,
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+            ) as exc:
+                if attempt > policy.retries:
+                    raise UpstreamError(
+                        f"{dl.name}: {dl.url} failed after {attempt} attempts: {_short(exc)}",
+                        "check the network or the mirror; a rerun resumes where it stopped",
+                    ) from None
+                if log:
+                    log(f"retry {dl.name} ({_short(exc)}); attempt {attempt + 1}")
+                time.sleep(policy.backoff * (2 ** (attempt - 1)))
+            except OSError as exc:
+                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                    part.unlink(missing_ok=True)
+                    raise EnvironmentProblem(
+                        f"{dl.name}: no space left on device in {cache.root}",
+                        "free disk space or point EMTK3S_CACHE elsewhere, then run again",
+                    ) from None
+                raise
+            except requests.RequestException as exc:
+                raise UpstreamError(
+                    f"{dl.name}: {dl.url}: {_short(exc)}", "check the URL"
+                ) from None
+        size = part.stat().st_size
+        if dl.size is not None and size != dl.size:
+            actual = cache.quarantine(part, dl.name, "size")
+            raise IntegrityError(
+                f"{dl.name}: expected {dl.size} bytes, got {size}",
+                f"kept aside in {actual}; check the mirror or the lock",
+            )
+        sha = cache.add_file(part, dl.sha256, dl.name)
+        return Fetched(dl.name, dl.url, sha, size, downloaded=True, attempts=attempt)
+
+
+class _Progress:
+    """rich progress bars on a terminal, plain lines otherwise (CI logs)."""
+
+    def __init__(self, total: int, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar = None
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self.bar = Progress(
+                TextColumn("fetch"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.description}"),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("", total=total)
+
+    def done(self, f: Fetched) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, description=f.name)
+        elif not self.quiet:
+            how = "downloaded" if f.downloaded else "cached"
+            print(f"fetch: {how} {f.name} {f.size} bytes sha256 {f.sha256}", file=sys.stderr)
+
+    def log(self, line: str) -> None:
+        if not self.quiet:
+            (self.bar.console.print if self.bar is not None else _eprint)(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _eprint(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def fetch_many(
+    cache: Cache, downloads: Sequence[Download], policy: Policy | None = None, quiet: bool = False
+) -> list[Fetched]:
+    """Fetch in parallel; every download is tried, then the first error is raised."""
+    policy = policy or Policy()
+    progress = _Progress(len(downloads), quiet)
+    results: dict[int, Fetched] = {}
+    errors: list[Emtk3sError] = []
+    # verified cache hits need no session (and no import of requests)
+    for i, dl in enumerate(downloads):
+        validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http)
+        if dl.sha256 and cache.has(dl.sha256, dl.name):
+            size = cache.blob_path(dl.sha256).stat().st_size
+            results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
+            progress.done(results[i])
+    todo = [(i, dl) for i, dl in enumerate(downloads) if i not in results]
+    if not todo:
+        progress.close()
+        return [results[i] for i in range(len(downloads))]
+    import requests
+
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(policy.jobs, 10))
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, policy.jobs)) as pool:
+            futures = {
+                pool.submit(fetch_one, cache, dl, policy, session, progress.log): i
+                for i, dl in todo
+            }
+            for fut in as_completed(futures):
+                try:
+                    res = fut.result()
+                except Emtk3sError as exc:
+                    errors.append(exc)
+                    continue
+                results[futures[fut]] = res
+                progress.done(res)
+    finally:
+        progress.close()
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(downloads))]

@@ -1,0 +1,81 @@
+"""Running rpm tools (rpmbuild, rpmspec, rpmlint) with logs to files; reading headers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra.errors import BuildError, EnvironmentProblem
+from emtk3s.infra.paths import data_file
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise EnvironmentProblem(
+            f"{tool} is not installed",
+            "run ./install.sh (Debian: apt-get install rpm createrepo-c rpmlint)",
+        )
+    return path
+
+
+def macro_args(topdir: Path | None = None) -> list[str]:
+    args = ["--load", str(data_file("emt.macros"))]
+    if topdir is not None:
+        args += ["--define", f"_topdir {topdir}"]
+    return args
+
+
+def run_logged(
+    cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, "LC_ALL": "C", "TZ": "UTC", **(env or {})}
+    with open(log, "wb") as fh:
+        fh.write(("$ " + " ".join(cmd) + "\n").encode())
+        fh.flush()
+        proc = subprocess.run(cmd, stdout=fh, stderr=subprocess.STDOUT, env=full_env, cwd=cwd)
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+        raise BuildError(
+            f"{Path(cmd[0]).name} failed with exit code {proc.returncode}; log: {log}",
+            "read the log; the last lines are shown above",
+            details="\n".join(tail) + "\n",
+        )
+
+
+@lru_cache(maxsize=1)
+def host_has_rpmdb() -> bool:
+    """False on a non-RPM host (Debian): rpm's database is empty, BuildRequires can't be checked."""
+    if shutil.which("rpm") is None:
+        return False
+    out = subprocess.run(["rpm", "-qa"], capture_output=True, text=True, check=False)
+    return bool(out.stdout.strip())
+
+
+def read_header(path: Path) -> dict[str, Any]:
+    import rpm
+
+    ts = rpm.TransactionSet()
+    ts.setVSFlags(rpm.RPMVSF_MASK_NOSIGNATURES)  # type: ignore[attr-defined]
+    with open(path, "rb") as fh:
+        hdr = ts.hdrFromFdno(fh.fileno())
+
+    def s(tag: int) -> str:
+        v = hdr[tag]
+        return v.decode() if isinstance(v, bytes) else str(v) if v is not None else ""
+
+    requires = [r.decode() if isinstance(r, bytes) else r for r in hdr[rpm.RPMTAG_REQUIRENAME]]
+    return {
+        "name": s(rpm.RPMTAG_NAME),
+        "version": s(rpm.RPMTAG_VERSION),
+        "release": s(rpm.RPMTAG_RELEASE),
+        "arch": s(rpm.RPMTAG_ARCH),
+        "buildtime": int(hdr[rpm.RPMTAG_BUILDTIME] or 0),
+        "requires": [r for r in requires if not r.startswith("rpmlib(")],
+        "source_package": bool(hdr[rpm.RPMTAG_SOURCEPACKAGE]),
+    }

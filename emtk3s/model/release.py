@@ -1,0 +1,195 @@
+"""release.toml: what to build (the human input of the pipeline)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra import checks as validate
+from emtk3s.infra.errors import InputError
+from emtk3s.model.versions import K3sTag
+
+ARCHES = ("x86_64", "aarch64")
+
+#: Upstream bases. Users point these at mirrors; tests point them at 127.0.0.1.
+DEFAULT_MIRRORS: dict[str, str] = {
+    "github": "https://github.com",
+    "raw": "https://raw.githubusercontent.com",
+    "k3s_charts": "https://k3s.io/k3s-charts",
+}
+
+
+@dataclass(frozen=True)
+class Changelog:
+    author: str = "emtk3s"
+    email: str = "emtk3s@localhost"
+
+
+@dataclass(frozen=True)
+class Release:
+    k3s: K3sTag
+    overrides: dict[str, str]  # component -> tag, winning over what the K3s tag pins
+    arches: tuple[str, ...]
+    airgap_images: bool
+    mirrors: dict[str, str]
+    allow_http: tuple[str, ...]
+    changelog: Changelog
+    release: int = 1
+    packages: tuple[str, ...] = field(default=())
+    path: Path | None = None
+
+    def digest(self) -> str:
+        """sha256 of what resolve depends on (mirrors excluded: a mirror serves the same bytes)."""
+        data = {
+            "k3s": self.k3s.tag,
+            "overrides": dict(sorted(self.overrides.items())),
+            "arches": list(self.arches),
+            "airgap_images": self.airgap_images,
+            "packages": list(self.packages),
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+    def mirror(self, name: str) -> str:
+        return self.mirrors[name].rstrip("/")
+
+    def http_allowed(self, name: str) -> bool:
+        return name in self.allow_http
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k3s": self.k3s.tag,
+            "overrides": dict(sorted(self.overrides.items())),
+            "arches": list(self.arches),
+            "airgap_images": self.airgap_images,
+            "release": self.release,
+            "mirrors": dict(self.mirrors),
+            "allow_http": list(self.allow_http),
+            "changelog": asdict(self.changelog),
+        }
+
+
+def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    out = {}
+    for name in DEFAULT_MIRRORS:
+        value = environ.get(f"EMTK3S_MIRROR_{name.upper()}")
+        if value:
+            out[name] = value
+    return out
+
+
+def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
+    out = {}
+    for item in flags:
+        name, sep, value = item.partition("=")
+        if not sep or name not in DEFAULT_MIRRORS:
+            raise InputError(
+                f"--mirror {item!r} is not NAME=URL",
+                f"NAME is one of {', '.join(sorted(DEFAULT_MIRRORS))}",
+            )
+        out[name] = value
+    return out
+
+
+def load(
+    path: Path,
+    mirror_overrides: dict[str, str] | None = None,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+) -> Release:
+    """Read release.toml; mirrors: file < environment (EMTK3S_MIRROR_<NAME>) < flags."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: no such file", "run in the project directory or pass --release FILE"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
+    return from_dict(raw, path, mirror_overrides, environ)
+
+
+def from_dict(
+    raw: dict[str, Any],
+    path: Path | None = None,
+    mirror_overrides: dict[str, str] | None = None,
+    environ: dict[str, str] | os._Environ[str] | None = None,
+) -> Release:
+    where = str(path or "release.toml")
+    known = {"release", "mirrors", "changelog", "overrides"}
+    unknown = set(raw) - known
+    if unknown:
+        raise InputError(f"{where}: unknown table {sorted(unknown)[0]!r}", f"use {sorted(known)}")
+    rel = raw.get("release")
+    if not isinstance(rel, dict) or "k3s" not in rel:
+        raise InputError(f"{where}: [release] k3s is missing", 'add k3s = "v1.32.4+k3s1"')
+    allowed_keys = {"k3s", "k3s_root", "arches", "airgap_images", "release", "packages"}
+    bad = set(rel) - allowed_keys
+    if bad:
+        raise InputError(
+            f"{where}: unknown key release.{sorted(bad)[0]}", f"use {sorted(allowed_keys)}"
+        )
+    k3s = K3sTag.parse(rel["k3s"])
+    overrides: dict[str, str] = {}
+    raw_over = raw.get("overrides", {})
+    if not isinstance(raw_over, dict):
+        raise InputError(f"{where}: [overrides] must be a table of component = tag", "")
+    for comp, tag in raw_over.items():
+        validate.package_name(comp)
+        overrides[comp] = validate.tag(tag, f"overrides.{comp}")
+    if rel.get("k3s_root") is not None:
+        overrides["k3s-root"] = validate.tag(rel["k3s_root"], "release.k3s_root")
+    arches = tuple(rel.get("arches", ["x86_64"]))
+    for arch in arches:
+        if arch not in ARCHES:
+            raise InputError(f"{where}: arch {arch!r} is not supported", f"use {list(ARCHES)}")
+    airgap = rel.get("airgap_images", False)
+    if not isinstance(airgap, bool):
+        raise InputError(f"{where}: release.airgap_images must be true or false", "")
+    release_no = rel.get("release", 1)
+    if (
+        not isinstance(release_no, int)
+        or isinstance(release_no, bool)
+        or not 1 <= release_no < 10000
+    ):
+        raise InputError(
+            f"{where}: release.release must be a whole number >= 1", "e.g. release = 1"
+        )
+    packages = tuple(validate.package_name(p) for p in rel.get("packages", []))
+
+    mirrors = dict(DEFAULT_MIRRORS)
+    file_mirrors = raw.get("mirrors", {})
+    allow_http = tuple(file_mirrors.get("allow_http", []))
+    for name, value in file_mirrors.items():
+        if name == "allow_http":
+            continue
+        if name not in DEFAULT_MIRRORS:
+            raise InputError(f"{where}: unknown mirror {name!r}", f"use {sorted(DEFAULT_MIRRORS)}")
+        mirrors[name] = value
+    mirrors.update(_env_mirrors(os.environ if environ is None else environ))
+    mirrors.update(mirror_overrides or {})
+    for name, value in mirrors.items():
+        validate.url(value, f"mirror {name}", allow_http=name in allow_http)
+
+    cl = raw.get("changelog", {})
+    changelog = Changelog(
+        author=validate.free_text(cl.get("author", Changelog.author), "changelog.author"),
+        email=validate.free_text(cl.get("email", Changelog.email), "changelog.email"),
+    )
+    if "<" in changelog.email or ">" in changelog.email or " " in changelog.email:
+        raise InputError(f"{where}: changelog.email {changelog.email!r} is not an address", "")
+    return Release(
+        k3s=k3s,
+        overrides=overrides,
+        arches=arches,
+        airgap_images=airgap,
+        mirrors=mirrors,
+        allow_http=allow_http,
+        changelog=changelog,
+        release=release_no,
+        packages=packages,
+        path=path,
+    )

@@ -1,1 +1,0 @@
-"""One module per package (and the upstream components it needs); discovered automatically."""

@@ -1,0 +1,158 @@
+"""fetch: every source in the lock, into the cache; pins what the lock left unpinned.
+
+Downloads run first (in parallel); then each package's generated sources (vendor tarballs,
+buildroot downloads) are made from the package's verified inputs, cached and pinned.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra.cache import Cache
+from emtk3s.infra.errors import InputError, IntegrityError, LockedError
+from emtk3s.infra.http import Download, Fetched, Policy, fetch_many
+from emtk3s.model import package as pkgs
+from emtk3s.model.lock import Lock, Source
+from emtk3s.model.release import Release
+
+
+@dataclass
+class FetchResult:
+    fetched: list[Fetched] = field(default_factory=list)
+    generated: list[str] = field(default_factory=list)  # made by this run
+    missing: list[str] = field(default_factory=list)  # offline: not in the cache
+    pinned: list[str] = field(default_factory=list)  # newly pinned by this fetch
+    lock_changed: bool = False
+
+    @property
+    def downloaded(self) -> int:
+        return sum(1 for f in self.fetched if f.downloaded)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "downloaded": self.downloaded,
+            "cached": sum(1 for f in self.fetched if not f.downloaded),
+            "generated": self.generated,
+            "missing": self.missing,
+            "pinned": self.pinned,
+            "files": [
+                {"name": f.name, "sha256": f.sha256, "size": f.size, "downloaded": f.downloaded}
+                for f in self.fetched
+            ],
+        }
+
+
+def _pin(
+    src: Source, sha: str, size: int, origin: str, what: str, locked: bool, result: FetchResult
+) -> None:
+    if src.sha256 is None:
+        if locked:
+            raise LockedError(
+                f"{what} is unpinned and --locked was given",
+                "run emtk3s fetch without --locked to pin it, and review the lock diff",
+            )
+        src.sha256, src.size, src.origin = sha, size, origin
+        result.pinned.append(what)
+    elif src.size is None:
+        src.size = size
+    elif src.size != size:
+        raise IntegrityError(f"{what}: {size} bytes, the lock pins {src.size}", "check the mirror")
+
+
+def _generate(
+    release: Release,
+    lock: Lock,
+    cache: Cache,
+    pname: str,
+    src: Source,
+    locked: bool,
+    result: FetchResult,
+) -> None:
+    what = f"{pname}/{src.name}"
+    if src.sha256 is not None and cache.has(src.sha256, src.name):
+        return
+    pdef = pkgs.PACKAGES.get(pname)
+    comp = lock.components[lock.packages[pname].component]
+    rule = pdef.rule_for(src.name, comp) if pdef else None
+    if rule is None or rule.generate is None:
+        raise InputError(f"{what}: no maker for this generated source", "re-run emtk3s resolve")
+    inputs = {
+        s.name: cache.get(s.sha256, s.name)
+        for s in lock.packages[pname].sources
+        if not s.generated and s.sha256 is not None
+    }
+    scratch = cache.root / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"gen-{pname}-", dir=scratch))
+    try:
+        ctx = pkgs.GenerateContext(release, lock.components, inputs, work, cache.root)
+        made = rule.generate(ctx)
+        size = made.stat().st_size
+        try:
+            sha = cache.add_file(made, src.sha256, src.name)
+        except IntegrityError as exc:
+            raise IntegrityError(
+                f"{what}: the generated file differs from the one the lock pins: {exc.message}",
+                "the maker is not reproducible here, or its inputs changed; compare with the lock",
+            ) from None
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    _pin(src, sha, size, "generated", what, locked, result)
+    result.generated.append(what)
+
+
+def fetch(
+    release: Release,
+    lock: Lock,
+    cache: Cache,
+    lock_path: Path,
+    *,
+    packages: list[str] | None = None,
+    offline: bool = False,
+    locked: bool = False,
+    policy: Policy | None = None,
+    quiet: bool = False,
+) -> FetchResult:
+    result = FetchResult()
+    wanted = packages or sorted(lock.packages)
+    downloads: list[Download] = []
+    seen: set[tuple[str, str]] = set()
+    for pname in wanted:
+        if pname not in lock.packages:
+            raise InputError(f"package {pname!r} is not in the lock", "run emtk3s resolve")
+        for src in lock.packages[pname].sources:
+            if offline:
+                if src.sha256 is None or not cache.has(src.sha256, src.name):
+                    result.missing.append(f"{pname}/{src.name}")
+                continue
+            if src.generated:
+                continue
+            key = (src.mirror, src.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            url = release.mirror(src.mirror) + src.path
+            downloads.append(
+                Download(src.name, url, src.sha256, src.size, release.http_allowed(src.mirror))
+            )
+    if offline:
+        return result
+    result.fetched = fetch_many(cache, downloads, policy, quiet=quiet)
+    by_url = {f.url: f for f in result.fetched}
+    for pname in wanted:
+        for src in lock.packages[pname].sources:
+            if src.generated:
+                continue
+            f = by_url[release.mirror(src.mirror) + src.path]
+            _pin(src, f.sha256, f.size, "fetch", f"{pname}/{src.name}", locked, result)
+    for pname in wanted:
+        for src in lock.packages[pname].sources:
+            if src.generated:
+                _generate(release, lock, cache, pname, src, locked, result)
+    if not locked:
+        result.lock_changed = lock.save(lock_path)
+    return result

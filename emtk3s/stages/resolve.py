@@ -1,0 +1,198 @@
+"""resolve: release.toml -> emtk3s.lock.
+
+Fetches each upstream tag (shallow, that tag only), records its commit, reads the tag's own
+files for the versions of the next components, and pins every source it can without a download.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra import checks as validate
+from emtk3s.infra.cache import Cache
+from emtk3s.infra.errors import InputError, LockedError
+from emtk3s.infra.git import TagCheckout, fetch_tag
+from emtk3s.model import lock as lockmod
+from emtk3s.model import package as pkgs
+from emtk3s.model.lock import GENERATED, Component, Lock, PackageLock, Source
+from emtk3s.model.release import DEFAULT_MIRRORS, Release
+from emtk3s.model.versions import component_version
+
+
+def known_hashes() -> dict[str, str]:
+    text = resources.files("emtk3s").joinpath("data/known-hashes.json").read_text()
+    data: dict[str, str] = json.loads(text)
+    data.pop("_comment", None)
+    return data
+
+
+@dataclass
+class ResolveResult:
+    lock: Lock
+    changed: bool  # the lock file was (or would be) rewritten
+    network: bool  # upstream was contacted
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "k3s": self.lock.k3s,
+            "changed": self.changed,
+            "network": self.network,
+            "changes": self.changes,
+            "components": {
+                n: {"tag": c.tag, "commit": c.commit, "commit_time": c.commit_time}
+                for n, c in sorted(self.lock.components.items())
+            },
+            "unpinned": [f"{p}/{s}" for p, s in self.lock.unpinned()],
+        }
+
+
+def input_digest(release: Release) -> str:
+    """What the lock depends on: release.toml's build inputs and the selected packages'
+    descriptions (adding a package or changing a source rule re-resolves)."""
+    desc = []
+    for p in pkgs.select(list(release.packages)):
+        rules = [(r.name, r.mirror, r.path, r.git_path, r.generate is not None) for r in p.sources]
+        desc.append((p.name, p.component, list(p.components), rules))
+    blob = json.dumps([release.digest(), desc], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def github_archive_prefix(comp: Component) -> str:
+    """GitHub's top directory for a tag archive: <repo>-<tag without v, + as ->."""
+    tag = comp.tag[1:] if comp.tag[:1] == "v" and comp.tag[1:2].isdigit() else comp.tag
+    return f"{comp.repo.split('/')[1]}-{tag.replace('+', '-')}"
+
+
+def _sources(
+    pdef: pkgs.PackageDef,
+    comp: Component,
+    co: TagCheckout,
+    old: PackageLock | None,
+    comps: dict[str, Component] | None = None,
+    release: Release | None = None,
+    checkouts: dict[str, TagCheckout] | None = None,
+) -> list[Source]:
+    known = known_hashes()
+    # hashes other components record for files they download (buildroot's .hash files)
+    recorded: dict[str, str] = {}
+    for c in (comps or {}).values():
+        recorded.update(c.facts.get("hashes", {}))
+    out = []
+    fmt = pkgs.source_format(comp)
+    for rule in pdef.sources:
+        if rule.when is not None and (release is None or not rule.when(release)):
+            continue
+        try:
+            name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
+            path = rule.path.format(**fmt)
+        except (KeyError, IndexError) as exc:
+            raise InputError(
+                f"{comp.repo} {comp.tag}: its files name no {exc.args[0]!r}, needed for {pdef.name}'s source {rule.name}",
+                "this upstream era is not understood yet; pin the value with [overrides] or report it",
+            ) from None
+        sha: str | None = None
+        size: int | None = None
+        origin = ""
+        mirror = rule.mirror
+        upstream = ""
+        if rule.generate is not None:
+            mirror = GENERATED
+            if not path.startswith("generated:") or not validate.is_label(path):
+                raise InputError(f"{pdef.name}: generated source label {path!r} is not valid", "")
+        else:
+            upstream = DEFAULT_MIRRORS[rule.mirror] + path
+            validate.url(upstream, f"{pdef.name} source {name}")
+        if rule.git_path:
+            data = co.read(rule.git_path)
+            sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-blob"
+        elif upstream and upstream in known:
+            sha, origin = known[upstream], "public-record"
+        elif upstream and name in recorded:
+            sha, origin = recorded[name], "buildroot-hash"
+        elif rule.archive_of and checkouts and rule.archive_of in checkouts:
+            arch_comp = (comps or {}).get(rule.archive_of)
+            assert arch_comp is not None
+            data = checkouts[rule.archive_of].github_archive(github_archive_prefix(arch_comp))
+            sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-archive"
+        prev = None
+        if old is not None:
+            prev = next((s for s in old.sources if s.name == name and s.path == path), None)
+        if prev is not None and prev.sha256:
+            if sha is None:
+                sha, size, origin = prev.sha256, prev.size, prev.origin
+            elif size is None and prev.sha256 == sha:
+                size = prev.size
+        out.append(Source(name, mirror, path, sha, size, origin))
+    return out
+
+
+def resolve(
+    release: Release,
+    cache: Cache,
+    lock_path: Path,
+    *,
+    refresh: bool = False,
+    repin: bool = False,
+    locked: bool = False,
+    offline: bool = False,
+) -> ResolveResult:
+    old = lockmod.load(lock_path)
+    digest = input_digest(release)
+    if old is not None and old.release_digest == digest and not refresh:
+        return ResolveResult(old, changed=False, network=False)
+    if offline:
+        raise InputError(
+            f"{lock_path} does not match {release.path or 'release.toml'} and --offline was given",
+            "run emtk3s resolve with network access (or a mirror) to update the lock",
+        )
+    selected = pkgs.select(list(release.packages))
+    wanted = sorted({c for p in selected for c in (p.component, *p.components)})
+    comps: dict[str, Component] = {}
+    checkouts: dict[str, TagCheckout] = {}
+    for name in pkgs.component_order(wanted):
+        cdef = pkgs.COMPONENTS[name]
+        ctx = pkgs.ResolveContext(release, comps)
+        tag = release.overrides.get(name) or cdef.tag(ctx)
+        validate.tag(tag, f"{name} tag")
+        url = f"{release.mirror('github')}/{cdef.repo}.git"
+        co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))
+        facts = cdef.facts(co) if cdef.facts else {}
+        comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)
+        checkouts[name] = co
+
+    changes: list[dict[str, Any]] = []
+    for name, comp in comps.items():
+        prev = old.components.get(name) if old else None
+        if prev is not None and not repin:
+            lockmod.check_moved(prev, comp)
+        if prev is None or prev.tag != comp.tag:
+            changes.append({"component": name, "old": prev.tag if prev else None, "new": comp.tag})
+
+    packages: dict[str, PackageLock] = {}
+    for pdef in selected:
+        comp = comps[pdef.component]
+        prev_pkg = old.packages.get(pdef.name) if old else None
+        packages[pdef.name] = PackageLock(
+            name=pdef.name,
+            version=component_version(comp.tag),
+            component=pdef.component,
+            sources=_sources(
+                pdef, comp, checkouts[pdef.component], prev_pkg, comps, release, checkouts
+            ),
+        )
+    new = Lock(digest, release.k3s.tag, comps, packages)
+    changed = old is None or new.to_json() != old.to_json()
+    if changed and locked:
+        raise LockedError(
+            f"{lock_path} would change and --locked was given",
+            "run emtk3s resolve without --locked and review the diff",
+        )
+    if changed:
+        new.save(lock_path)
+    return ResolveResult(new, changed=changed, network=True, changes=changes)

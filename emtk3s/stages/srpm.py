@@ -1,0 +1,190 @@
+"""srpm: SPECS/<pkg>/ + cache -> SRPMS/<nevr>.src.rpm, reproducibly.
+
+``rpmbuild -bs`` in a private ``_topdir``; SOURCE_DATE_EPOCH is the commit time of the
+package's upstream tag, source mtimes are clamped to it, the build host is a constant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra import rpmtools
+from emtk3s.infra import stamps as state
+from emtk3s.infra.cache import Cache, sha256_file
+from emtk3s.infra.errors import BuildError, IntegrityError
+from emtk3s.infra.fsutil import copy_into, file_lock
+from emtk3s.infra.paths import Project, data_file
+from emtk3s.model.lock import Lock
+
+
+@dataclass
+class SrpmInfo:
+    package: str
+    path: Path
+    sha256: str
+    nevr: str
+    skipped: bool
+    log: Path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "package": self.package,
+            "srpm": str(self.path),
+            "sha256": self.sha256,
+            "nevr": self.nevr,
+            "skipped": self.skipped,
+            "log": str(self.log),
+        }
+
+
+@dataclass
+class SrpmResult:
+    srpms: list[SrpmInfo] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"srpms": [s.to_dict() for s in self.srpms]}
+
+
+def source_date_epoch(lock: Lock, pkg: str) -> int:
+    comp = lock.components[lock.packages[pkg].component]
+    if comp.commit_time is None:
+        raise IntegrityError(
+            f"{pkg}: {comp.repo} {comp.tag} has no verified commit", "run emtk3s resolve --refresh"
+        )
+    return comp.commit_time
+
+
+def _inputs(
+    project: Project, lock: Lock, pkg: str
+) -> tuple[Path, list[tuple[str, str]], list[Path]]:
+    spec_dir = project.specs / pkg
+    spec = spec_dir / f"{pkg}.spec"
+    if not spec.is_file():
+        raise IntegrityError(f"{spec}: no rendered spec", "run emtk3s render")
+    sigs_file = spec_dir / f"{pkg}.signatures.json"
+    try:
+        sigs = json.loads(sigs_file.read_text())["Signatures"]
+    except (FileNotFoundError, ValueError, KeyError):
+        raise IntegrityError(f"{sigs_file}: missing or not valid", "run emtk3s render") from None
+    sources = []
+    for src in lock.packages[pkg].sources:
+        if sigs.get(src.name) != src.sha256:
+            raise IntegrityError(
+                f"{sigs_file}: {src.name} is {sigs.get(src.name)}, the lock pins {src.sha256}",
+                "run emtk3s render so SPECS/ matches the lock (and review why they differ)",
+            )
+        sources.append((src.name, src.sha256 or ""))
+    patches = sorted(spec_dir.glob("*.patch"))
+    return spec, sources, patches
+
+
+def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> None:
+    """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
+
+    ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
+    k3s spec's k3s-root tree); everything else in %prep, %autopatch included, runs for real.
+    """
+    cmd = [
+        "rpmbuild",
+        "-bp",
+        "--nodeps",
+        *rpmtools.macro_args(top.resolve()),
+        "--define",
+        "_emtk3s_prep_check 1",
+        f"SPECS/{spec_name}",
+    ]
+    try:
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+    except BuildError as exc:
+        raise BuildError(
+            f"{spec_name}: %prep failed (rpmbuild -bp): a patch does not apply or a Source is wrong; log: {log}",
+            "refresh the patch against this upstream version",
+            details=exc.details,
+        ) from None
+    shutil.rmtree(top / "BUILD", ignore_errors=True)
+
+
+def build_srpm(
+    project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
+) -> SrpmInfo:
+    spec, sources, patches = _inputs(project, lock, pkg)
+    epoch = source_date_epoch(lock, pkg)
+    macros = data_file("emt.macros").read_bytes()
+    key = state.digest(
+        spec.read_bytes(),
+        json.dumps(sources),
+        *[p.name.encode() + b"\0" + p.read_bytes() for p in patches],
+        macros,
+        str(epoch),
+    )
+    log = project.logs / f"srpm-{pkg}.log"
+    with file_lock(project.root / ".emtk3s" / "locks" / f"srpm-{pkg}.lock"):
+        stamp = state.load(project.state, "srpm", pkg)
+        if stamp and stamp.get("key") == key and not force:
+            out = Path(stamp["srpm"])
+            if out.is_file() and sha256_file(out) == stamp["sha256"]:
+                return SrpmInfo(pkg, out, stamp["sha256"], stamp["nevr"], True, log)
+        for _name, sha in sources:
+            if not cache.has(sha, _name):
+                raise IntegrityError(
+                    f"{pkg}: source {_name} is not in the cache", "run emtk3s fetch"
+                )
+        rpmtools.need("rpmbuild")
+        top = project.work / f"srpm-{pkg}"
+        shutil.rmtree(top, ignore_errors=True)
+        for d in ("SOURCES", "SPECS", "SRPMS", "BUILD", "RPMS"):
+            (top / d).mkdir(parents=True)
+        for name, sha in sources:
+            dest = top / "SOURCES" / name
+            shutil.copyfile(cache.blob_path(sha), dest)  # verified just above
+            os.chmod(dest, 0o644)
+            os.utime(dest, (epoch, epoch))
+        for p in patches:
+            dest = top / "SOURCES" / p.name
+            shutil.copyfile(p, dest)
+            os.chmod(dest, 0o644)
+            os.utime(dest, (epoch, epoch))
+        spec_copy = top / "SPECS" / spec.name
+        shutil.copyfile(spec, spec_copy)
+        os.utime(spec_copy, (epoch, epoch))
+        # The SRPM header keeps the expanded spec (RPMTAG_SPEC) with %{SOURCEn} paths in it: a
+        # relative _topdir (rpmbuild run inside it) keeps the bytes independent of where the
+        # project lives.
+        cmd = ["rpmbuild", "-bs", *rpmtools.macro_args(Path(".")), f"SPECS/{spec.name}"]
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        if patches:
+            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch)
+        made = sorted((top / "SRPMS").glob("*.src.rpm"))
+        if len(made) != 1:
+            raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
+        hdr = rpmtools.read_header(made[0])
+        out = copy_into(made[0], project.srpms)
+        if stamp and stamp.get("srpm") and Path(stamp["srpm"]) != out:
+            Path(stamp["srpm"]).unlink(missing_ok=True)
+        sha = sha256_file(out)
+        nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
+        state.save(
+            project.state, "srpm", pkg, {"key": key, "srpm": str(out), "sha256": sha, "nevr": nevr}
+        )
+        shutil.rmtree(top, ignore_errors=True)
+        return SrpmInfo(pkg, out, sha, nevr, False, log)
+
+
+def srpm(
+    project: Project, lock: Lock, packages: list[str] | None = None, force: bool = False
+) -> SrpmResult:
+    """SRPMs of the named packages; by default of every package that can be rendered (the
+    others are listed by `emtk3s render` with the reason)."""
+    from emtk3s.stages.render import not_renderable
+
+    result = SrpmResult()
+    if packages is None:
+        packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p)]
+    for pkg in packages:
+        result.srpms.append(build_srpm(project, lock, project.cache, pkg, force))
+    return result

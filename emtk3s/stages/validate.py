@@ -1,0 +1,97 @@
+"""validate: every rendered spec parses with ``rpmspec -P`` for each target arch, and rpmlint
+finds nothing beyond the filters in data/rpmlint.toml (each with its reason)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.infra import rpmtools
+from emtk3s.infra import stamps as state
+from emtk3s.infra.errors import BuildError
+from emtk3s.infra.paths import Project, data_file
+
+# commands that would reach the network; none may appear in %prep, %build, %install or %check
+NETWORK_COMMANDS = re.compile(
+    r"\b(curl|wget|git\s+(clone|fetch|pull)|go\s+(get|mod\s+download)|pip\s+install|dnf|tdnf|yum)\b"
+)
+
+
+@dataclass
+class LintResult:
+    checked: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checked": self.checked, "skipped": self.skipped}
+
+
+def parse_spec(spec: Path, arch: str) -> str:
+    rpmtools.need("rpmspec")
+    proc = subprocess.run(
+        ["rpmspec", "-P", "--target", arch, *rpmtools.macro_args(), str(spec)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        msg = " ".join(proc.stderr.split())[:300]
+        raise BuildError(f"{spec}: rpmspec -P --target {arch} failed: {msg}", "fix the template")
+    return proc.stdout
+
+
+def build_sections(parsed: str) -> str:
+    """The text of %prep, %build, %install and %check from a parsed spec."""
+    out, keep = [], False
+    for line in parsed.splitlines():
+        m = re.match(r"^%(\w+)", line)
+        if m:
+            keep = m.group(1) in ("prep", "build", "install", "check")
+            continue
+        if keep:
+            out.append(line)
+    return "\n".join(out)
+
+
+def rpmlint(paths: list[Path]) -> str:
+    rpmtools.need("rpmlint")
+    proc = subprocess.run(
+        ["rpmlint", "--strict", "-c", str(data_file("rpmlint.toml")), *map(str, paths)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise BuildError(
+            f"rpmlint found problems in {', '.join(p.name for p in paths)}",
+            "fix them or add a filter with its reason to emtk3s/data/rpmlint.toml",
+            details=proc.stdout + proc.stderr,
+        )
+    return proc.stdout
+
+
+def validate_specs(project: Project, packages: list[str], arches: list[str]) -> LintResult:
+    result = LintResult()
+    cfg = data_file("rpmlint.toml").read_bytes()
+    for pkg in packages:
+        spec = project.specs / pkg / f"{pkg}.spec"
+        key = state.digest(spec.read_bytes(), cfg, ",".join(arches))
+        stamp = state.load(project.state, "validate", pkg)
+        if stamp and stamp.get("key") == key:
+            result.skipped.append(pkg)
+            continue
+        for arch in arches:
+            parsed = parse_spec(spec, arch)
+            hit = NETWORK_COMMANDS.search(build_sections(parsed))
+            if hit:
+                raise BuildError(
+                    f"{spec}: a build section runs {hit.group(0)!r} (a network command)",
+                    "the RPM build chroot has no network; pre-fetch it as a Source",
+                )
+        rpmlint([spec])
+        state.save(project.state, "validate", pkg, {"key": key})
+        result.checked.append(pkg)
+    return result

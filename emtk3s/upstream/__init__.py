@@ -1,1 +1,0 @@
-"""Readers of upstream repositories' own files (no upstream script is ever run)."""
