@@ -87,6 +87,12 @@ class SourceRule:
     # the GitHub archive of this component's tag: resolve computes its sha256 from the git tree
     # (`git archive | gzip -n`, byte-identical to what GitHub serves), pinning it before download
     archive_of: str | None = None
+    # the name the template uses for it: ``%{SOURCE{{ src.<key>.index }}}`` (so a spec never
+    # depends on the order of the tuple); "" for a source the template only loops over
+    key: str = ""
+    # an upstream prebuilt airgap image archive (opt-in subpackage, not built from source)
+    airgap: bool = False
+    arch: str = ""  # the architecture the file is for, in its upstream's naming ("" = any)
 
 
 @dataclass(frozen=True)

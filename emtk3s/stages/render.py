@@ -19,7 +19,7 @@ from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import DriftError, InputError
 from emtk3s.infra.fsutil import clean_stale, replace_dir
 from emtk3s.model import package as pkgs
-from emtk3s.model.lock import Lock
+from emtk3s.model.lock import Component, Lock, Source
 from emtk3s.model.release import Release
 
 #: includes shared by every package's template (preamble, changelog)
@@ -106,6 +106,7 @@ def context(
             "run emtk3s fetch to download and pin it, then render",
         )
     evr = f"{plock.version}-{release.release}"
+    sources = source_entries(pdef, plock.sources, comp)
     ctx: dict[str, Any] = {
         "pkg": {
             "name": pdef.name,
@@ -128,15 +129,8 @@ def context(
         },
         "arches": list(release.arches),
         "airgap_images": release.airgap_images,
-        "sources": [
-            {
-                "index": i,
-                "name": s.name,
-                "url": spec_source_url(s.upstream_url, s.name),
-                "sha256": s.sha256,
-            }
-            for i, s in enumerate(plock.sources)
-        ],
+        "sources": sources,
+        "src": {s["key"]: s for s in sources if s["key"]},
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or []),
     }
@@ -144,6 +138,31 @@ def context(
     for p in patches:
         validate.file_name(p, "patch name")
     return ctx
+
+
+def source_entries(
+    pdef: pkgs.PackageDef, sources: list[Source], comp: Component
+) -> list[dict[str, Any]]:
+    """The package's Sources as its template sees them: ``index`` (its SourceN number), the
+    rule's ``key`` (templates name sources by key, never by position) and flags."""
+    out = []
+    for i, s in enumerate(sources):
+        rule = pdef.rule_for(s.name, comp)
+        out.append(
+            {
+                "index": i,
+                "key": rule.key if rule else "",
+                "name": s.name,
+                "url": spec_source_url(s.upstream_url, s.name),
+                "sha256": s.sha256,
+                "airgap": rule.airgap if rule else False,
+                "arch": rule.arch if rule else "",
+            }
+        )
+    keys = [e["key"] for e in out if e["key"]]
+    if len(keys) != len(set(keys)):
+        raise InputError(f"{pdef.name}: two sources share a key", "fix the package's SourceRules")
+    return out
 
 
 def changelog_entries(

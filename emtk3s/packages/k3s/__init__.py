@@ -47,12 +47,14 @@ PACKAGE = PackageDef(
             "github",
             "/k3s-io/k3s/archive/refs/tags/{tag}.tar.gz",
             archive_of="k3s",
+            key="k3s",
         ),
         SourceRule(
             "k3s-vendor-{version}.tar.gz",
             "github",
             "generated:go-mod-vendor:{commit}",
             generate=_vendor,
+            key="vendor",
         ),
         # what scripts/download clones and scripts/build compiles, at the versions go.mod and
         # scripts/version.sh name
@@ -60,31 +62,37 @@ PACKAGE = PackageDef(
             "runc-{facts[modules][runc][version]}.tar.gz",
             "github",
             "/opencontainers/runc/archive/refs/tags/{facts[modules][runc][version]}.tar.gz",
+            key="runc",
         ),
         SourceRule(
             "containerd-{facts[modules][containerd][version]}.tar.gz",
             "github",
             "/k3s-io/containerd/archive/refs/tags/{facts[modules][containerd][version]}.tar.gz",
+            key="containerd",
         ),
         SourceRule(
             "rancher-plugins-{facts[VERSION_CNIPLUGINS]}.tar.gz",
             "github",
             "/rancher/plugins/archive/refs/tags/{facts[VERSION_CNIPLUGINS]}.tar.gz",
+            key="rancher_plugins",
         ),
         SourceRule(
             "flannel-{facts[VERSION_FLANNEL_PLUGIN]}.tar.gz",
             "github",
             "/flannel-io/cni-plugin/archive/refs/tags/{facts[VERSION_FLANNEL_PLUGIN]}.tar.gz",
+            key="flannel",
         ),
         SourceRule(
             "traefik-crd-{facts[charts][traefik-crd]}.tgz",
             "k3s_charts",
             "/assets/traefik-crd/traefik-crd-{facts[charts][traefik-crd]}.tgz",
+            key="traefik_crd",
         ),
         SourceRule(
             "traefik-{facts[charts][traefik]}.tgz",
             "k3s_charts",
             "/assets/traefik/traefik-{facts[charts][traefik]}.tgz",
+            key="traefik",
         ),
         # opt-in (release.toml airgap_images = true): upstream's prebuilt image archives, not
         # built from source — see docs/packages/k3s.md for the compliance trade-off
@@ -94,6 +102,9 @@ PACKAGE = PackageDef(
                 "github",
                 f"/k3s-io/k3s/releases/download/{{tag}}/k3s-airgap-images-{goarch}.tar.zst",
                 when=lambda rel: rel.airgap_images,
+                key=f"airgap_{goarch}",
+                airgap=True,
+                arch=goarch,
             )
             for goarch in ("amd64", "arm64")
         ),

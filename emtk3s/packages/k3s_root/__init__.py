@@ -38,18 +38,21 @@ PACKAGE = PackageDef(
             "github",
             "/k3s-io/k3s-root/archive/refs/tags/{tag}.tar.gz",
             archive_of="k3s-root",
+            key="k3s_root",
         ),
         SourceRule(
             "buildroot-{facts[buildroot_version]}.tar.gz",
             "github",
             "/buildroot/buildroot/archive/refs/tags/{facts[buildroot_version]}.tar.gz",
             archive_of="buildroot",
+            key="buildroot",
         ),
         SourceRule(
             "k3s-root-{version}-dl.tar.gz",
             "github",
             "generated:buildroot-make-source:{commit}",
             generate=_dl,
+            key="dl",
         ),
     ),
 )
