@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra import rpmtools
-from emtk3s.infra import stamps as state
+from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import sha256_file
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
 from emtk3s.infra.fsutil import copy_into, file_lock
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.stages.srpm import SrpmInfo
+
+STAGE = "build"
 
 
 @dataclass
@@ -62,13 +63,19 @@ def stamped_build(
     hash, same backend inputs), a clean work dir, RPMs published into RPMS/<arch>/ by rename,
     and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made."""
     log = project.logs / f"build-{info.package}.log"
-    key = state.digest(info.sha256, data_file("emt.macros").read_bytes(), backend, *key_parts)
-    with file_lock(project.root / ".emtk3s" / "locks" / f"build-{info.package}.lock"):
-        stamp = state.load(project.state, "build", info.package)
-        if stamp and stamp.get("key") == key and not force:
-            rpms = [Path(p) for p in stamp["rpms"]]
-            if rpms and all(p.is_file() and sha256_file(p) == stamp["sha"][str(p)] for p in rpms):
-                return BuildInfo(info.package, info.path, rpms, True, log, backend)
+    key = stamps.digest(info.sha256, data_file("emt.macros").read_bytes(), backend, *key_parts)
+    store = project.stamps
+    with file_lock(project.locks / f"build-{info.package}.lock"):
+        stamp = store.load(STAGE, info.package)
+        before: dict[Path, str] = {}
+        if stamp is not None:
+            sha = stamp.get("sha")
+            if not isinstance(sha, dict):
+                raise store.malformed(store.file(STAGE, info.package), "no sha table")
+            before = {store.path(STAGE, info.package, p): str(h) for p, h in sha.items()}
+        if stamp is not None and stamp["key"] == key and not force:
+            if before and all(p.is_file() and sha256_file(p) == h for p, h in before.items()):
+                return BuildInfo(info.package, info.path, sorted(before), True, log, backend)
         work = project.work / f"build-{info.package}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -80,20 +87,10 @@ def stamped_build(
         for rpm_file in made:
             arch = rpmtools.read_header(rpm_file)["arch"]
             out.append(copy_into(rpm_file, project.rpms / arch))
-        if stamp:
-            for old in stamp.get("rpms", []):
-                if Path(old) not in out:
-                    Path(old).unlink(missing_ok=True)
-        state.save(
-            project.state,
-            "build",
-            info.package,
-            {
-                "key": key,
-                "rpms": [str(p) for p in out],
-                "sha": {str(p): sha256_file(p) for p in out},
-            },
-        )
+        for old in before:  # inside this project (Stamps.path checks)
+            if old not in out:
+                old.unlink(missing_ok=True)
+        store.save(STAGE, info.package, key, sha={store.rel(p): sha256_file(p) for p in out})
         shutil.rmtree(work, ignore_errors=True)
         return BuildInfo(info.package, info.path, out, False, log, backend)
 

@@ -17,10 +17,9 @@ from typing import Any
 from emtk3s.builders.graph import Graph
 from emtk3s.builders.rpmbuild import BuildInfo, publish_repo
 from emtk3s.infra import rpmtools
-from emtk3s.infra import stamps as state
 from emtk3s.infra.cache import sha256_file
 from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
-from emtk3s.infra.fsutil import copy_into, file_lock
+from emtk3s.infra.fsutil import copy_into, file_lock, write_text
 from emtk3s.infra.paths import Project
 from emtk3s.model.lock import Lock
 from emtk3s.stages.srpm import SrpmInfo, build_srpm
@@ -28,17 +27,25 @@ from emtk3s.stages.srpm import SrpmInfo, build_srpm
 
 @dataclass
 class Entry:
+    """One package's build, whichever backend ran it (``build``, ``all`` and ``chain``)."""
+
     package: str
     status: str = "pending"  # built | up to date | failed | skipped
     rpms: list[str] = field(default_factory=list)
     log: str = ""
     error: str = ""
     seconds: float = 0.0
+    srpm: str = ""
+    backend: str = ""
+    exc: Emtk3sError | None = field(default=None, repr=False, compare=False)  # why it failed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "package": self.package,
             "status": self.status,
+            "skipped": self.status == "up to date",
+            "srpm": self.srpm,
+            "backend": self.backend,
             "rpms": self.rpms,
             "log": self.log,
             "error": self.error,
@@ -117,12 +124,18 @@ def run_chain(
     jobs: int = 1,
     keep_going: bool = False,
     on_event: Callable[[Entry], None] | None = None,
+    srpms: dict[str, SrpmInfo] | None = None,
+    need_repo: bool = True,
 ) -> ChainResult:
+    """Build the graph's packages in dependency order. ``srpms``: SRPMs already made (else
+    each is made here); ``need_repo``: the builds install from the local repository (chroot,
+    mock), so createrepo_c must run before the first and after each (rpmbuild: only when
+    createrepo_c is there)."""
     order = graph.order()
     entries = {n: Entry(n) for n in order}
     repo = project.rpms
     repo.mkdir(parents=True, exist_ok=True)
-    if not (repo / "repodata").exists():
+    if need_repo and not (repo / "repodata").exists():
         publish_repo(project, force=True)
     publish_lock = threading.Lock()
     stop = threading.Event()
@@ -131,18 +144,21 @@ def run_chain(
         e = entries[name]
         t0 = time.monotonic()
         try:
-            if lock is not None and name in lock.packages:
+            if srpms is not None and name in srpms:
+                info = srpms[name]
+            elif lock is not None and name in lock.packages:
                 info = build_srpm(project, lock, project.cache, name)
             else:
                 info = srpm_from_dir(project, graph.nodes[name].spec.parent)
+            e.srpm = str(info.path)
             res = build(info, repo)
-            e.rpms, e.log = [str(p) for p in res.rpms], str(res.log)
+            e.rpms, e.log, e.backend = [str(p) for p in res.rpms], str(res.log), res.backend
             e.status = "up to date" if res.skipped else "built"
             if not res.skipped:
-                with publish_lock, file_lock(project.root / ".emtk3s" / "locks" / "repo.lock"):
-                    publish_repo(project, force=True)
+                with publish_lock, file_lock(project.locks / "repo.lock"):
+                    publish_repo(project, force=need_repo)
         except Emtk3sError as exc:
-            e.status, e.error = "failed", str(exc)
+            e.status, e.error, e.exc = "failed", str(exc), exc
             e.log = e.log or str(project.logs / f"build-{name}.log")
         e.seconds = time.monotonic() - t0
         return e
@@ -190,5 +206,7 @@ def run_chain(
                     entries[name].status, entries[name].error = "skipped", "stopped after a failure"
                 pending.clear()
     result = ChainResult(order, entries, str(repo))
-    state.save(project.state, "chain", "last", result.to_dict())
+    write_text(
+        project.state / "chain-last.json", json.dumps(result.to_dict(), indent=2, sort_keys=True)
+    )
     return result

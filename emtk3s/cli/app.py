@@ -10,18 +10,16 @@ from typing import Any
 import click
 
 from emtk3s import __version__
-from emtk3s.builders import rpmbuild as backends
 from emtk3s.cli import chain as cli_chain
 from emtk3s.cli import emt as cli_emt
 from emtk3s.cli import vendor as cli_k3s
 from emtk3s.cli.runner import Ctx, package_opt, run
 from emtk3s.infra.http import Policy
 from emtk3s.model import lock as lockmod
-from emtk3s.model.changelog import load_history
 from emtk3s.stages import fetch as fetch_stage
-from emtk3s.stages import render, resolve, srpm
+from emtk3s.stages import render, resolve, srpm, validate
 from emtk3s.stages.all import STAGES, run_all
-from emtk3s.stages.validate import validate_specs
+from emtk3s.stages.context import Options
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,14 +84,8 @@ def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = resolve.resolve(
-            ctx.release(p),
-            p.cache,
-            p.lock_file,
-            refresh=refresh,
-            repin=repin,
-            locked=locked,
-            offline=offline,
+        r = resolve.run(
+            ctx.stage_run(p, Options(refresh=refresh, repin=repin, locked=locked, offline=offline))
         )
 
         def human(d: dict[str, Any]) -> None:
@@ -124,19 +116,14 @@ def fetch_cmd(
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        rel = ctx.release(p)
-        lock = lockmod.require(p.lock_file)
-        r = fetch_stage.fetch(
-            rel,
-            lock,
-            p.cache,
-            p.lock_file,
-            packages=list(packages) or None,
+        opts = Options(
+            packages=packages,
             offline=offline,
             locked=locked,
             policy=Policy(retries=retries, timeout=timeout, jobs=jobs),
             quiet=ctx.quiet,
         )
+        r = fetch_stage.run(ctx.stage_run(p, opts))
 
         def human(d: dict[str, Any]) -> None:
             click.echo(
@@ -160,15 +147,7 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = render.render(
-            ctx.release(p),
-            lockmod.require(p.lock_file),
-            p.templates,
-            p.specs,
-            list(packages) or None,
-            check=check,
-            history=load_history(p.root),
-        )
+        r = render.run(ctx.stage_run(p, Options(packages=packages, check=check)))
 
         def human(d: dict[str, Any]) -> None:
             for n in d["written"]:
@@ -190,9 +169,7 @@ def validate_cmd(packages: tuple[str, ...]) -> None:
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        rel = ctx.release(p)
-        lock = lockmod.require(p.lock_file)
-        r = validate_specs(p, list(packages) or sorted(lock.packages), list(rel.arches))
+        r = validate.run(ctx.stage_run(p, Options(packages=packages)))
 
         def human(d: dict[str, Any]) -> None:
             for n in d["checked"] + d["skipped"]:
@@ -211,7 +188,7 @@ def srpm_cmd(packages: tuple[str, ...], force: bool) -> None:
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = srpm.srpm(p, lockmod.require(p.lock_file), list(packages) or None, force=force)
+        r = srpm.run(ctx.stage_run(p, Options(packages=packages, force=force)))
 
         def human(d: dict[str, Any]) -> None:
             for s in d["srpms"]:
@@ -253,19 +230,18 @@ def build_cmd(
     """SRPMS/ -> RPMS/<arch>/ (then a local repo with createrepo_c). Use `chain` for many."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
-        from emtk3s.builders import dispatch
+        from emtk3s.stages import build
 
         p = ctx.project()
-        lock = lockmod.require(p.lock_file)
-        s = srpm.srpm(p, lock, list(packages) or None)
-        build = dispatch.builder(
-            p, backend, chroot=chroot, nodeps=nodeps, force=force, mock_repo=mock_repo
+        opts = Options(
+            packages=packages,
+            backend=backend,
+            chroot=chroot,
+            nodeps=nodeps,
+            force=force,
+            mock_repo=mock_repo,
         )
-        r = backends.BuildResult()
-        for info in s.srpms:
-            r.builds.append(build(info, p.rpms))
-        if any(not b.skipped for b in r.builds):
-            r.repo = backends.publish_repo(p)
+        r = build.run(ctx.stage_run(p, opts))
 
         def human(d: dict[str, Any]) -> None:
             for b in d["builds"]:
@@ -321,20 +297,18 @@ def all_cmd(
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        r = run_all(
-            p,
-            ctx.release(p),
-            packages=list(packages) or None,
+        opts = Options(
+            packages=packages,
             offline=offline,
             locked=locked,
             nodeps=nodeps,
-            until=until,
             policy=Policy(jobs=jobs),
             quiet=ctx.quiet,
             backend=backend,
             chroot=chroot,
             mock_repo=mock_repo,
         )
+        r = run_all(ctx.stage_run(p, opts), until=until)
 
         def human(d: dict[str, Any]) -> None:
             st = d["stages"]

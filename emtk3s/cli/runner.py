@@ -18,6 +18,7 @@ import click
 from emtk3s.infra.errors import Emtk3sError
 from emtk3s.infra.paths import Project
 from emtk3s.model import release as manifest
+from emtk3s.stages.context import Options, StageRun
 
 Human = Callable[[dict[str, Any]], None]
 
@@ -37,6 +38,9 @@ class Ctx:
 
     def release(self, project: Project) -> manifest.Release:
         return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
+
+    def stage_run(self, project: Project, options: Options) -> StageRun:
+        return StageRun(project, self.release(project), options)
 
 
 def emit(

@@ -114,7 +114,7 @@ def bump(
         project.root / CHANGELOG_FILE,
         (json.dumps(history, indent=2, sort_keys=True) + "\n").encode(),
     )
-    rr = render.render(rel, lock, project.templates, project.specs, history=history)
+    rr = render.render(rel, lock, project, history=history)
     result.rendered = rr.written
     return result
 

@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from emtk3s.infra.cache import Cache
+from emtk3s.infra.stamps import Stamps
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,15 @@ class Project:
     @property
     def state(self) -> Path:
         return self.root / ".emtk3s" / "state"
+
+    @property
+    def stamps(self) -> Stamps:
+        return Stamps(self.root)
+
+    @property
+    def locks(self) -> Path:
+        """Where the file locks live (one writer per project file)."""
+        return self.root / ".emtk3s" / "locks"
 
     @property
     def work(self) -> Path:

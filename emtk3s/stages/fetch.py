@@ -18,6 +18,7 @@ from emtk3s.infra.http import Download, Fetched, Policy, fetch_many
 from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock, Source
 from emtk3s.model.release import Release
+from emtk3s.stages.context import StageRun
 
 
 @dataclass
@@ -27,6 +28,16 @@ class FetchResult:
     missing: list[str] = field(default_factory=list)  # offline: not in the cache
     pinned: list[str] = field(default_factory=list)  # newly pinned by this fetch
     lock_changed: bool = False
+    lock: Lock | None = None  # the lock with the new pins
+
+    @property
+    def uncached(self) -> dict[str, str]:
+        """Packages with sources not in the cache (offline), for the stages after fetch."""
+        out: dict[str, str] = {}
+        for m in self.missing:
+            pkg, name = m.split("/", 1)
+            out[pkg] = f"{out[pkg]}, {name}" if pkg in out else f"not in the cache: {name}"
+        return out
 
     @property
     def downloaded(self) -> int:
@@ -140,6 +151,7 @@ def fetch(
                 Download(src.name, url, src.sha256, src.size, release.http_allowed(src.mirror))
             )
     if offline:
+        result.lock = lock
         return result
     result.fetched = fetch_many(cache, downloads, policy, quiet=quiet)
     by_url = {f.url: f for f in result.fetched}
@@ -155,4 +167,23 @@ def fetch(
                 _generate(release, lock, cache, pname, src, locked, result)
     if not locked:
         result.lock_changed = lock.save(lock_path)
+    result.lock = lock
     return result
+
+
+NAME = "fetch"
+
+
+def run(r: StageRun) -> FetchResult:
+    o = r.options
+    return fetch(
+        r.release,
+        r.need_lock(),
+        r.project.cache,
+        r.project.lock_file,
+        packages=list(o.packages) or None,
+        offline=o.offline,
+        locked=o.locked,
+        policy=o.policy,
+        quiet=o.quiet,
+    )

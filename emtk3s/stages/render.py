@@ -16,11 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emtk3s.infra import checks as validate
+from emtk3s.infra import stamps
 from emtk3s.infra.errors import DriftError, InputError
-from emtk3s.infra.fsutil import clean_stale, replace_dir
+from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
+from emtk3s.infra.paths import Project
 from emtk3s.model import package as pkgs
+from emtk3s.model.changelog import load_history
 from emtk3s.model.lock import Component, Lock, Source
 from emtk3s.model.release import Release
+from emtk3s.stages.context import StageRun
 
 #: includes shared by every package's template (preamble, changelog)
 COMMON_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "templates"
@@ -226,6 +230,10 @@ class RenderResult:
     drift: dict[str, str] = field(default_factory=dict)  # package -> unified diff
     skipped: dict[str, str] = field(default_factory=dict)  # package -> why it cannot render yet
 
+    @property
+    def unrendered(self) -> dict[str, str]:
+        return self.skipped
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "written": self.written,
@@ -268,16 +276,60 @@ def _diff(target: Path, files: dict[str, bytes]) -> str:
     return "".join(lines)
 
 
+NAME = "render"
+
+
+class InputKeys:
+    """The inputs digest of each package's render, with what all packages share hashed once
+    per run (the lock, the release, render's code, the shared includes, the history): O(P)."""
+
+    def __init__(
+        self,
+        release: Release,
+        lock: Lock,
+        templates: Path | None,
+        history: dict[str, list[dict[str, Any]]],
+    ) -> None:
+        parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.to_json()]
+        parts.append(
+            json.dumps(
+                {k: v for k, v in release.to_dict().items() if k != "mirrors"}, sort_keys=True
+            )
+        )
+        for f in sorted(COMMON_TEMPLATES.rglob("*")):
+            if f.is_file():
+                parts += [str(f.relative_to(COMMON_TEMPLATES)), f.read_bytes()]
+        parts.append(json.dumps(history, sort_keys=True))
+        self.shared = stamps.digest(*parts)
+        self.templates = templates
+
+    def key(self, pkg: str) -> str:
+        pdef = pkgs.PACKAGES[pkg]
+        tdir = pdef.template_dir(self.templates)
+        parts: list[bytes | str] = [self.shared]
+        for f in sorted(tdir.rglob("*")):
+            if f.is_file():
+                parts += [str(f.relative_to(tdir)), f.read_bytes()]
+        assert pdef.home is not None
+        for f in sorted(pdef.home.rglob("*.py")):
+            parts.append(f.read_bytes())
+        return stamps.digest(*parts)
+
+
 def render(
     release: Release,
     lock: Lock,
-    templates: Path | None,
-    specs_dir: Path,
+    project: Project,
     packages: list[str] | None = None,
     check: bool = False,
     history: dict[str, list[dict[str, Any]]] | None = None,
 ) -> RenderResult:
+    """Render the named packages (by default every package the lock can render; the others
+    are listed in ``skipped``) into SPECS/. A package whose inputs digest and SPECS/<pkg>/ match
+    its stamp is not rendered again. One writer per package directory (a file lock), so runs
+    at the same time never remove each other's staging directories."""
     result = RenderResult()
+    history = history or {}
     if packages is None:
         names = []
         for name in sorted(lock.packages):
@@ -288,21 +340,31 @@ def render(
                 names.append(name)
     else:
         names = packages
+    keys = InputKeys(release, lock, project.templates, history) if names and not check else None
+    store = project.stamps
     for pdef in pkgs.select(names) if names else []:
-        out = render_package(release, lock, pdef, templates, (history or {}).get(pdef.name))
-        target = specs_dir / pdef.name
-        if check:
+        target = project.specs / pdef.name
+        if keys is None:
+            out = render_package(release, lock, pdef, project.templates, history.get(pdef.name))
             diff = _diff(target, out.files)
             if diff:
                 result.drift[pdef.name] = diff
             else:
                 result.unchanged.append(pdef.name)
             continue
-        clean_stale(specs_dir, pdef.name)
-        if replace_dir(target, out.files):
-            result.written.append(pdef.name)
-        else:
-            result.unchanged.append(pdef.name)
+        key = keys.key(pdef.name)
+        with file_lock(project.locks / f"render-{pdef.name}.lock"):
+            stamp = store.fresh(NAME, pdef.name, key)
+            if stamp is not None and stamp.get("tree") == tree_digest(target):
+                result.unchanged.append(pdef.name)
+                continue
+            out = render_package(release, lock, pdef, project.templates, history.get(pdef.name))
+            clean_stale(project.specs, pdef.name)
+            if replace_dir(target, out.files):
+                result.written.append(pdef.name)
+            else:
+                result.unchanged.append(pdef.name)
+            store.save(NAME, pdef.name, key, tree=tree_digest(target))
     if check and result.drift:
         drifted = ", ".join(sorted(result.drift))
         raise DriftError(
@@ -313,34 +375,23 @@ def render(
     return result
 
 
-def inputs_digest(release: Release, lock: Lock, pkg: str, templates: Path | None) -> str:
-    """Everything one package's rendered files depend on (for skipping an unchanged render)."""
-    from emtk3s.infra import stamps as state
-
-    pdef = pkgs.PACKAGES[pkg]
-    tdir = pdef.template_dir(templates)
-    parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.to_json()]
-    parts.append(
-        json.dumps({k: v for k, v in release.to_dict().items() if k != "mirrors"}, sort_keys=True)
-    )
-    for f in sorted(tdir.rglob("*")):
-        if f.is_file():
-            parts += [str(f.relative_to(tdir)), f.read_bytes()]
-    assert pdef.home is not None
-    for f in sorted(pdef.home.rglob("*.py")):
-        parts.append(f.read_bytes())
-    for f in sorted(COMMON_TEMPLATES.rglob("*")):
-        if f.is_file():
-            parts += [str(f.relative_to(COMMON_TEMPLATES)), f.read_bytes()]
-    return state.digest(*parts)
+def run(r: StageRun) -> RenderResult:
+    lock = r.need_lock()
+    history = load_history(r.project.root)
+    packages = list(r.options.packages) or None
+    if not r.chained:
+        return render(r.release, lock, r.project, packages, r.options.check, history)
+    wanted = packages or sorted(lock.packages)
+    renderable = [p for p in wanted if not not_renderable(lock, p)]
+    res = render(r.release, lock, r.project, renderable, r.options.check, history)
+    res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+    return res
 
 
 def tree_digest(target: Path) -> str:
-    from emtk3s.infra import stamps as state
-
     if not target.is_dir():
         return ""
     files = sorted(p for p in target.iterdir())
-    return state.digest(
+    return stamps.digest(
         *[x for p in files for x in (p.name, p.read_bytes() if p.is_file() else b"<dir>")]
     )

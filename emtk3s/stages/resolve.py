@@ -22,6 +22,7 @@ from emtk3s.model import package as pkgs
 from emtk3s.model.lock import GENERATED, Component, Lock, PackageLock, Source
 from emtk3s.model.release import DEFAULT_MIRRORS, Release
 from emtk3s.model.versions import component_version
+from emtk3s.stages.context import StageRun
 
 
 def known_hashes() -> dict[str, str]:
@@ -196,3 +197,19 @@ def resolve(
     if changed:
         new.save(lock_path)
     return ResolveResult(new, changed=changed, network=True, changes=changes)
+
+
+NAME = "resolve"
+
+
+def run(r: StageRun) -> ResolveResult:
+    o = r.options
+    return resolve(
+        r.release,
+        r.project.cache,
+        r.project.lock_file,
+        refresh=o.refresh,
+        repin=o.repin,
+        locked=o.locked,
+        offline=o.offline,
+    )

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra import rpmtools
-from emtk3s.infra import stamps as state
+from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import Cache, sha256_file
 from emtk3s.infra.errors import BuildError, IntegrityError
 from emtk3s.infra.fsutil import copy_into, file_lock
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.model.lock import Lock
+from emtk3s.stages.context import StageRun
 
 
 @dataclass
@@ -40,6 +40,9 @@ class SrpmInfo:
             "skipped": self.skipped,
             "log": str(self.log),
         }
+
+
+NAME = "srpm"
 
 
 @dataclass
@@ -115,7 +118,7 @@ def build_srpm(
     spec, sources, patches = _inputs(project, lock, pkg)
     epoch = source_date_epoch(lock, pkg)
     macros = data_file("emt.macros").read_bytes()
-    key = state.digest(
+    key = stamps.digest(
         spec.read_bytes(),
         json.dumps(sources),
         *[p.name.encode() + b"\0" + p.read_bytes() for p in patches],
@@ -123,12 +126,13 @@ def build_srpm(
         str(epoch),
     )
     log = project.logs / f"srpm-{pkg}.log"
-    with file_lock(project.root / ".emtk3s" / "locks" / f"srpm-{pkg}.lock"):
-        stamp = state.load(project.state, "srpm", pkg)
-        if stamp and stamp.get("key") == key and not force:
-            out = Path(stamp["srpm"])
-            if out.is_file() and sha256_file(out) == stamp["sha256"]:
-                return SrpmInfo(pkg, out, stamp["sha256"], stamp["nevr"], True, log)
+    store = project.stamps
+    with file_lock(project.locks / f"srpm-{pkg}.lock"):
+        stamp = store.load(NAME, pkg)
+        before = store.path(NAME, pkg, stamp.get("srpm")) if stamp else None
+        if stamp and before and stamp["key"] == key and not force:
+            if before.is_file() and sha256_file(before) == stamp.get("sha256"):
+                return SrpmInfo(pkg, before, stamp["sha256"], str(stamp.get("nevr")), True, log)
         for _name, sha in sources:
             if not cache.has(sha, _name):
                 raise IntegrityError(
@@ -164,13 +168,11 @@ def build_srpm(
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
         hdr = rpmtools.read_header(made[0])
         out = copy_into(made[0], project.srpms)
-        if stamp and stamp.get("srpm") and Path(stamp["srpm"]) != out:
-            Path(stamp["srpm"]).unlink(missing_ok=True)
+        if before is not None and before != out:
+            before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
         sha = sha256_file(out)
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
-        state.save(
-            project.state, "srpm", pkg, {"key": key, "srpm": str(out), "sha256": sha, "nevr": nevr}
-        )
+        store.save(NAME, pkg, key, srpm=store.rel(out), sha256=sha, nevr=nevr)
         shutil.rmtree(top, ignore_errors=True)
         return SrpmInfo(pkg, out, sha, nevr, False, log)
 
@@ -188,3 +190,12 @@ def srpm(
     for pkg in packages:
         result.srpms.append(build_srpm(project, lock, project.cache, pkg, force))
     return result
+
+
+def run(r: StageRun) -> SrpmResult:
+    lock = r.need_lock()
+    packages = list(r.options.packages) or None
+    if r.chained:
+        wanted = packages or sorted(lock.packages)
+        packages = [p for p in wanted if p not in r.unrendered and p not in r.uncached]
+    return srpm(r.project, lock, packages, force=r.options.force)

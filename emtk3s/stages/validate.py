@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra import rpmtools
-from emtk3s.infra import stamps as state
+from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.errors import BuildError
 from emtk3s.infra.paths import Project, data_file
+from emtk3s.stages.context import StageRun
 
 # commands that would reach the network; none may appear in %prep, %build, %install or %check
 NETWORK_COMMANDS = re.compile(
@@ -73,14 +73,17 @@ def rpmlint(paths: list[Path]) -> str:
     return proc.stdout
 
 
+NAME = "validate"
+
+
 def validate_specs(project: Project, packages: list[str], arches: list[str]) -> LintResult:
     result = LintResult()
     cfg = data_file("rpmlint.toml").read_bytes()
+    store = project.stamps
     for pkg in packages:
         spec = project.specs / pkg / f"{pkg}.spec"
-        key = state.digest(spec.read_bytes(), cfg, ",".join(arches))
-        stamp = state.load(project.state, "validate", pkg)
-        if stamp and stamp.get("key") == key:
+        key = stamps.digest(spec.read_bytes(), cfg, ",".join(arches))
+        if store.fresh(NAME, pkg, key) is not None:
             result.skipped.append(pkg)
             continue
         for arch in arches:
@@ -92,6 +95,14 @@ def validate_specs(project: Project, packages: list[str], arches: list[str]) -> 
                     "the RPM build chroot has no network; pre-fetch it as a Source",
                 )
         rpmlint([spec])
-        state.save(project.state, "validate", pkg, {"key": key})
+        store.save(NAME, pkg, key)
         result.checked.append(pkg)
     return result
+
+
+def run(r: StageRun) -> LintResult:
+    lock = r.need_lock()
+    packages = list(r.options.packages) or sorted(lock.packages)
+    if r.chained:
+        packages = [p for p in packages if p not in r.unrendered]
+    return validate_specs(r.project, packages, list(r.release.arches))
