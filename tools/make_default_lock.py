@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from emtk3s.infra.git import fetch_tag
+from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Component, Lock, PackageLock
@@ -62,10 +63,10 @@ for pdef in selected:
         pdef.name,
         component_version(comp.tag),
         pdef.component,
-        _sources(pdef, comp, checkouts.get(pdef.component), None, comps, rel, checkouts),
+        tuple(_sources(pdef, comp, checkouts.get(pdef.component), None, comps, rel, checkouts)),
     )
 lock = Lock(input_digest(rel), rel.k3s.tag, comps, packages)
-lock.save(Path("emtk3s.lock"))
+lockmod.write(Path("emtk3s.lock"), lock)
 for n, c in comps.items():
     print(n, c.tag, c.commit, c.commit_time)
 for p in packages.values():

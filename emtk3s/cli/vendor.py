@@ -1,4 +1,4 @@
-"""K3s-specific commands: vendor."""
+"""Go vendor tarballs: vendor."""
 
 from __future__ import annotations
 
@@ -10,9 +10,18 @@ import click
 from emtk3s.cli.runner import Ctx, run
 from emtk3s.model import lock as lockmod
 
+#: the label of a generated Go vendor tarball in the lock (a SourceRule path)
+GO_VENDOR = "generated:go-mod-vendor:"
+
 
 @click.command("vendor")
-@click.option("--package", "-p", "packages", multiple=True, default=("k3s",), show_default=True)
+@click.option(
+    "--package",
+    "-p",
+    "packages",
+    multiple=True,
+    help="Only this package (default: every package with a Go vendor tarball).",
+)
 def vendor_cmd(packages: tuple[str, ...]) -> None:
     """Make the Go vendor tarball(s) with the `go` on PATH (GOPROXY/GOFLAGS honoured), pin them."""
 
@@ -21,13 +30,19 @@ def vendor_cmd(packages: tuple[str, ...]) -> None:
 
         p = ctx.project()
         lock = lockmod.require(p.lock_file)
+        names = list(packages) or [
+            n
+            for n, pl in sorted(lock.packages.items())
+            if any(s.path.startswith(GO_VENDOR) for s in pl.sources)
+        ]
         r = fetch_stage.fetch(
-            ctx.release(p), lock, p.cache, p.lock_file, packages=list(packages), quiet=ctx.quiet
+            ctx.release(p), lock, p.cache, p.lock_file, packages=names, quiet=ctx.quiet
         )
+        after = r.lock or lock
         made = {
             f"{n}/{s.name}": s.sha256
-            for n in packages
-            for s in lock.packages[n].sources
+            for n in names
+            for s in after.packages[n].sources
             if s.generated
         }
         out = {"generated": r.generated, "vendor": made, "cache": str(p.cache.root)}

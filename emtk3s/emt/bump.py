@@ -67,8 +67,8 @@ def bump(
     try:
         rel = manifest.load(project.release_file, mirrors)
         r = resolve(rel, project.cache, project.lock_file)
-        lock = r.lock
-        fetch_stage.fetch(rel, lock, project.cache, project.lock_file, quiet=True)
+        fetched = fetch_stage.fetch(rel, r.lock, project.cache, project.lock_file, quiet=True)
+        lock = fetched.lock or r.lock
     except BaseException:
         # leave the tree as it was: release.toml and the lock are restored
         write_bytes(project.release_file, old_release)

@@ -1,25 +1,31 @@
 """emtk3s.lock: every component and source, exactly (tag, commit, URL, size, sha256).
 
-JSON with sorted keys so that a change reads as a small diff in review.
+JSON with sorted keys so that a change reads as a small diff in review. A :class:`Lock` is an
+immutable value: resolve makes a new one, fetch returns :class:`Pin`s, and the lock file is
+written only by :func:`write` and :func:`save_pins`, each under the one writer lock of that file
+(``flock``), so two runs at once never lose each other's pins.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError, IntegrityError
-from emtk3s.infra.fsutil import write_if_changed
+from emtk3s.infra.fsutil import file_lock, write_if_changed
 from emtk3s.model.release import DEFAULT_MIRRORS
 
 LOCK_VERSION = 1
 GENERATED = "generated"  # Source.mirror of a file emtk3s makes (vendor tarball, buildroot dl)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Component:
     """An upstream repository at a tag, as resolve found it."""
 
@@ -40,7 +46,7 @@ class Component:
             raise InputError(f"lock: {self.name}.commit_time is not a timestamp", "re-resolve")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Source:
     """One file a package's spec lists as a Source."""
 
@@ -64,6 +70,23 @@ class Source:
         """The canonical upstream URL (what the spec and cgmanifest show); "" if generated."""
         return "" if self.generated else DEFAULT_MIRRORS[self.mirror] + self.path
 
+    def pinned_to(self, pin: Pin) -> Source:
+        """This source with what a fetch learnt (checked against what is pinned already)."""
+        if self.sha256 is None:
+            return replace(self, sha256=pin.sha256, size=pin.size, origin=pin.origin)
+        if self.sha256 != pin.sha256:
+            raise IntegrityError(
+                f"{pin.what}: got sha256 {pin.sha256}, the lock pins {self.sha256}",
+                "the lock changed meanwhile or upstream changed the file; fetch again and review",
+            )
+        if self.size is None or pin.size is None:
+            return self if pin.size is None else replace(self, size=pin.size)
+        if self.size != pin.size:
+            raise IntegrityError(
+                f"{pin.what}: {pin.size} bytes, the lock pins {self.size}", "check the mirror"
+            )
+        return self
+
     def check(self, pkg: str) -> None:
         validate.file_name(self.name, f"lock: {pkg} source name")
         if self.generated:
@@ -77,12 +100,15 @@ class Source:
             validate.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
 
 
-@dataclass
+@dataclass(frozen=True)
 class PackageLock:
     name: str
     version: str
     component: str  # the component whose tag gives version and SOURCE_DATE_EPOCH
-    sources: list[Source]
+    sources: tuple[Source, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(self.sources))
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -91,13 +117,50 @@ class PackageLock:
         raise KeyError(name)
 
 
-@dataclass
+@dataclass(frozen=True)
+class Pin:
+    """What fetch learnt about one source: its sha256 and size as served (or as made)."""
+
+    package: str
+    source: str
+    sha256: str
+    size: int | None
+    origin: str  # fetch | generated (or where a carried-over pin came from)
+
+    @property
+    def what(self) -> str:
+        return f"{self.package}/{self.source}"
+
+
+@dataclass(frozen=True)
 class Lock:
     release_digest: str
     k3s: str
-    components: dict[str, Component]
-    packages: dict[str, PackageLock]
+    components: Mapping[str, Component]
+    packages: Mapping[str, PackageLock]
     version: int = LOCK_VERSION
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "components", MappingProxyType(dict(self.components)))
+        object.__setattr__(self, "packages", MappingProxyType(dict(self.packages)))
+
+    def with_pins(self, pins: Iterable[Pin]) -> Lock:
+        """A new lock with these pins. A pin for a source pinned to other bytes is an
+        integrity error; a pin for a source this lock no longer has is dropped."""
+        by_pkg: dict[str, dict[str, Pin]] = {}
+        for pin in pins:
+            by_pkg.setdefault(pin.package, {})[pin.source] = pin
+        packages = dict(self.packages)
+        for pname, pkg_pins in by_pkg.items():
+            plock = packages.get(pname)
+            if plock is None:
+                continue
+            sources = []
+            for src in plock.sources:
+                found = pkg_pins.get(src.name)
+                sources.append(src if found is None else src.pinned_to(found))
+            packages[pname] = replace(plock, sources=tuple(sources))
+        return replace(self, packages=packages)
 
     def to_json(self) -> str:
         data = {
@@ -140,7 +203,7 @@ class Lock:
                             "re-create the lock with emtk3s resolve",
                         )
                     sources.append(src)
-                pkgs[k] = PackageLock(p["name"], p["version"], p["component"], sources)
+                pkgs[k] = PackageLock(p["name"], p["version"], p["component"], tuple(sources))
             lock = cls(data["release_digest"], data["k3s"], comps, pkgs)
         except InputError:
             raise
@@ -157,8 +220,14 @@ class Lock:
                 s.check(p.name)
         return lock
 
-    def save(self, path: Path) -> bool:
-        return write_if_changed(path, self.to_json().encode())
+    def pins(self) -> list[Pin]:
+        """Every pinned source as a pin (to carry pins over into a newly resolved lock)."""
+        return [
+            Pin(p.name, s.name, s.sha256, s.size, s.origin)
+            for p in self.packages.values()
+            for s in p.sources
+            if s.sha256 is not None
+        ]
 
     def unpinned(self) -> list[tuple[str, str]]:
         return [(p.name, s.name) for p in self.packages.values() for s in p.sources if not s.pinned]
@@ -186,3 +255,27 @@ def check_moved(old: Component, new: Component) -> None:
             f"upstream now has {new.commit}",
             "a moved tag is suspicious: verify upstream, then re-pin with emtk3s resolve --repin",
         )
+
+
+@contextmanager
+def writer(path: Path) -> Iterator[None]:
+    """The one writer lock of a lock file (held while it is read, merged and written)."""
+    with file_lock(path.parent / ".emtk3s" / "locks" / f"{path.name}.lock"):
+        yield
+
+
+def write(path: Path, lock: Lock) -> bool:
+    """Write a whole new lock (resolve) under the writer lock; returns whether it changed."""
+    with writer(path):
+        return write_if_changed(path, lock.to_json().encode())
+
+
+def save_pins(path: Path, pins: Iterable[Pin]) -> tuple[Lock, bool]:
+    """Merge pins into the lock file as it is now (another run may have pinned other sources
+    meanwhile) and write it, all under the writer lock. Returns the merged lock and whether
+    the file changed."""
+    pins = list(pins)
+    with writer(path):
+        current = require(path)
+        merged = current.with_pins(pins)
+        return merged, write_if_changed(path, merged.to_json().encode())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,7 @@ class GenerateContext:
     other sources already fetched (local name -> verified cache path) and a scratch directory."""
 
     release: Release
-    components: dict[str, Component]
+    components: Mapping[str, Component]
     inputs: dict[str, Path]
     workdir: Path
     cache_root: Path

@@ -15,8 +15,9 @@ from typing import Any
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import InputError, IntegrityError, LockedError
 from emtk3s.infra.http import Download, Fetched, Policy, fetch_many
+from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
-from emtk3s.model.lock import Lock, Source
+from emtk3s.model.lock import Lock, Pin, Source
 from emtk3s.model.release import Release
 from emtk3s.stages.context import StageRun
 
@@ -58,20 +59,20 @@ class FetchResult:
 
 
 def _pin(
-    src: Source, sha: str, size: int, origin: str, what: str, locked: bool, result: FetchResult
-) -> None:
+    src: Source, sha: str, size: int, origin: str, pname: str, locked: bool, result: FetchResult
+) -> Pin | None:
+    """The pin this fetch learnt for ``src`` (None when the lock knew it all already)."""
+    pin = Pin(pname, src.name, sha, size, origin)
+    if src.sha256 is None and locked:
+        raise LockedError(
+            f"{pin.what} is unpinned and --locked was given",
+            "run emtk3s fetch without --locked to pin it, and review the lock diff",
+        )
+    if src.pinned_to(pin) == src:  # checks sha256 and size against the lock
+        return None
     if src.sha256 is None:
-        if locked:
-            raise LockedError(
-                f"{what} is unpinned and --locked was given",
-                "run emtk3s fetch without --locked to pin it, and review the lock diff",
-            )
-        src.sha256, src.size, src.origin = sha, size, origin
-        result.pinned.append(what)
-    elif src.size is None:
-        src.size = size
-    elif src.size != size:
-        raise IntegrityError(f"{what}: {size} bytes, the lock pins {src.size}", "check the mirror")
+        result.pinned.append(pin.what)
+    return pin
 
 
 def _generate(
@@ -82,10 +83,10 @@ def _generate(
     src: Source,
     locked: bool,
     result: FetchResult,
-) -> None:
+) -> Pin | None:
     what = f"{pname}/{src.name}"
     if src.sha256 is not None and cache.has(src.sha256, src.name):
-        return
+        return None
     pdef = pkgs.PACKAGES.get(pname)
     comp = lock.components[lock.packages[pname].component]
     rule = pdef.rule_for(src.name, comp) if pdef else None
@@ -112,8 +113,8 @@ def _generate(
             ) from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _pin(src, sha, size, "generated", what, locked, result)
     result.generated.append(what)
+    return _pin(src, sha, size, "generated", pname, locked, result)
 
 
 def fetch(
@@ -128,7 +129,10 @@ def fetch(
     policy: Policy | None = None,
     quiet: bool = False,
 ) -> FetchResult:
-    result = FetchResult()
+    """Download (and make) the sources of the named packages. The lock value is not changed:
+    what fetch learnt are pins, merged into the lock file under its writer lock at the end
+    (``result.lock`` is the merged lock)."""
+    result = FetchResult(lock=lock)
     wanted = packages or sorted(lock.packages)
     downloads: list[Download] = []
     seen: set[tuple[str, str]] = set()
@@ -151,23 +155,30 @@ def fetch(
                 Download(src.name, url, src.sha256, src.size, release.http_allowed(src.mirror))
             )
     if offline:
-        result.lock = lock
         return result
     result.fetched = fetch_many(cache, downloads, policy, quiet=quiet)
     by_url = {f.url: f for f in result.fetched}
+    pins: list[Pin] = []
     for pname in wanted:
         for src in lock.packages[pname].sources:
             if src.generated:
                 continue
             f = by_url[release.mirror(src.mirror) + src.path]
-            _pin(src, f.sha256, f.size, "fetch", f"{pname}/{src.name}", locked, result)
+            pin = _pin(src, f.sha256, f.size, "fetch", pname, locked, result)
+            if pin is not None:
+                pins.append(pin)
+    # generated sources are made from the package's downloads as just pinned
+    current = lock.with_pins(pins)
     for pname in wanted:
-        for src in lock.packages[pname].sources:
+        for src in current.packages[pname].sources:
             if src.generated:
-                _generate(release, lock, cache, pname, src, locked, result)
-    if not locked:
-        result.lock_changed = lock.save(lock_path)
-    result.lock = lock
+                pin = _generate(release, current, cache, pname, src, locked, result)
+                if pin is not None:
+                    pins.append(pin)
+    if pins and not locked:
+        result.lock, result.lock_changed = lockmod.save_pins(lock_path, pins)
+    else:
+        result.lock = current
     return result
 
 

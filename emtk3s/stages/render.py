@@ -11,6 +11,7 @@ import json
 import posixpath
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -145,7 +146,7 @@ def context(
 
 
 def source_entries(
-    pdef: pkgs.PackageDef, sources: list[Source], comp: Component
+    pdef: pkgs.PackageDef, sources: Sequence[Source], comp: Component
 ) -> list[dict[str, Any]]:
     """The package's Sources as its template sees them: ``index`` (its SourceN number), the
     rule's ``key`` (templates name sources by key, never by position) and flags."""

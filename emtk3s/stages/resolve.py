@@ -16,6 +16,7 @@ from typing import Any
 from emtk3s.infra import checks as validate
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import InputError, LockedError
+from emtk3s.infra.fsutil import write_if_changed
 from emtk3s.infra.git import TagCheckout, fetch_tag
 from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
@@ -183,8 +184,8 @@ def resolve(
             name=pdef.name,
             version=component_version(comp.tag),
             component=pdef.component,
-            sources=_sources(
-                pdef, comp, checkouts[pdef.component], prev_pkg, comps, release, checkouts
+            sources=tuple(
+                _sources(pdef, comp, checkouts[pdef.component], prev_pkg, comps, release, checkouts)
             ),
         )
     new = Lock(digest, release.k3s.tag, comps, packages)
@@ -195,8 +196,27 @@ def resolve(
             "run emtk3s resolve without --locked and review the diff",
         )
     if changed:
-        new.save(lock_path)
+        new, changed = _write(lock_path, new)
     return ResolveResult(new, changed=changed, network=True, changes=changes)
+
+
+def _write(lock_path: Path, new: Lock) -> tuple[Lock, bool]:
+    """Write the new lock under the lock file's writer lock, keeping the pins a fetch made
+    meanwhile for sources the new lock still has unpinned (same name and path)."""
+    with lockmod.writer(lock_path):
+        now = lockmod.load(lock_path)
+        if now is not None:
+            keep = []
+            for pin in now.pins():
+                plock = new.packages.get(pin.package)
+                was = now.packages[pin.package].source(pin.source)
+                if plock is None:
+                    continue
+                for s in plock.sources:
+                    if s.name == pin.source and s.path == was.path and s.sha256 is None:
+                        keep.append(pin)
+            new = new.with_pins(keep)
+        return new, write_if_changed(lock_path, new.to_json().encode())
 
 
 NAME = "resolve"

@@ -3,7 +3,7 @@ spec rendered from accepted values parses with `rpmspec -P`."""
 
 from __future__ import annotations
 
-import copy
+import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -88,11 +88,15 @@ RELEASE = manifest.load(ROOT / "release.toml", environ={})
 def test_rendered_spec_from_accepted_values_parses(
     tmp_path_factory: object, root_tag: str, release_no: int, author: str
 ) -> None:
-    lock = copy.deepcopy(BASE_LOCK)
-    lock.components["k3s-root"].tag = root_tag
+    lock = BASE_LOCK  # an immutable value: changed copies are made with replace()
+    root = dataclasses.replace(lock.components["k3s-root"], tag=root_tag)
+    lock = dataclasses.replace(lock, components={**lock.components, "k3s-root": root})
     try:
         validate.tag(root_tag)
-        lock.packages["k3s-iptables-helpers"].version = component_version(root_tag)
+        helpers = dataclasses.replace(
+            lock.packages["k3s-iptables-helpers"], version=component_version(root_tag)
+        )
+        lock = dataclasses.replace(lock, packages={**lock.packages, helpers.name: helpers})
         rel = manifest.from_dict(
             {
                 "release": {"k3s": "v1.32.4+k3s1", "release": release_no},
