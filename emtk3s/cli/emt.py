@@ -223,7 +223,7 @@ def check_updates_cmd() -> None:
     help="A toolchain chroot directory.",
 )
 def root_diff_cmd(emt_repo: Path, chroot: Path | None) -> None:
-    """k3s-root's binaries against EMT's SPECS (and a chroot): counts and per-binary actions."""
+    """The binaries a package's tree bundles against EMT's SPECS (and a chroot): counts, actions."""
 
     def go(ctx: Ctx) -> Result:
         from emtk3s.emt import rootdiff

@@ -32,8 +32,14 @@ DEFAULT_IMAGES = (
     "edge-image-desktop-virtualization.json",
 )
 VERSION_RECORD = "toolkit/imageconfigs/k3s-version.json"
-#: packages that go onto the image (build-only subpackages stay out of the package list)
-RUNTIME_PACKAGES = ("k3s", "k3s-iptables-helpers", "fuse-overlayfs", "slirp4netns")
+
+
+def runtime_packages() -> tuple[str, ...]:
+    """Packages that go onto the image (their description says ``on_image``); build-only
+    ones stay out of the package list."""
+    from emtk3s.model.package import PACKAGES
+
+    return tuple(n for n, p in sorted(PACKAGES.items()) if p.on_image)
 
 
 @dataclass
@@ -179,7 +185,7 @@ def plan(emt: Path, specs_dir: Path, lock: Lock, images: list[str]) -> Plan:
         pl, pl_text = {"packages": []}, ""
     listed = pl.setdefault("packages", [])
     for pkg in pkgs:
-        if pkg in RUNTIME_PACKAGES and pkg not in listed:
+        if pkg in runtime_packages() and pkg not in listed:
             listed.append(pkg)
     p.files[pl_path] = _dump(pl, pl_text or "{\n  x\n}\n")
 

@@ -1,6 +1,6 @@
-"""root-diff: k3s-root's binaries against EMT's SPECS (and a toolchain chroot): which EMT already
-ships, at which version, and what needs doing. Versions of k3s-root's side come from the lock
-(the buildroot tag k3s-root pins, with k3s-root's own overrides winning)."""
+"""root-diff: the binaries a package's tree bundles from other projects (its description's
+``bundle``) against EMT's SPECS (and a toolchain chroot): which EMT already ships, at which
+version, and what needs doing. The bundled versions come from the lock, through the bundle."""
 
 from __future__ import annotations
 
@@ -9,50 +9,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emtk3s.infra.errors import InputError
+from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock
 
-# (path in k3s-root's tree, buildroot package, kind): from k3s-root's scripts/package layout
-BINARIES: tuple[tuple[str, str, str], ...] = (
-    ("bin/busybox", "busybox", "direct"),
-    ("bin/coreutils", "coreutils", "direct"),
-    ("bin/conntrack", "conntrack-tools", "direct"),
-    ("bin/ethtool", "ethtool", "direct"),
-    ("bin/ipset", "ipset", "direct"),
-    ("bin/find", "findutils", "direct"),
-    ("bin/xargs", "findutils", "direct"),
-    ("bin/fuse-overlayfs", "fuse-overlayfs", "direct"),
-    ("bin/nsenter", "util-linux", "direct"),
-    ("bin/blkid", "util-linux", "direct"),
-    ("bin/losetup", "util-linux", "direct"),
-    ("bin/pigz", "pigz", "direct"),
-    ("bin/unpigz", "pigz", "link"),
-    ("bin/slirp4netns", "slirp4netns", "direct"),
-    ("bin/ip", "iproute2", "direct"),
-    ("bin/aux/nft", "nftables", "direct"),
-    ("bin/aux/mount", "busybox", "link"),
-    ("bin/aux/modprobe", "busybox", "link"),
-    ("bin/aux/xtables-legacy-multi", "iptables", "direct"),
-    ("bin/aux/xtables-nft-multi", "iptables", "direct"),
-    ("bin/aux/iptables-legacy", "iptables", "link"),
-    ("bin/aux/iptables-nft", "iptables", "link"),
-    ("bin/aux/ebtables-legacy", "ebtables", "direct"),
-    ("bin/aux/iptables-detect.sh", "k3s-root", "direct"),
-    ("bin/aux/xtables-set-mode.sh", "k3s-root", "direct"),
-    *(
-        (f"bin/aux/{c}", "k3s-root", "link")
-        for c in (
-            "iptables",
-            "iptables-save",
-            "iptables-restore",
-            "ip6tables",
-            "ip6tables-save",
-            "ip6tables-restore",
-        )
-    ),
-)
 
-#: buildroot package -> EMT / Azure Linux spec name
-EMT_NAMES = {"iproute2": "iproute", "k3s-root": "k3s-iptables-helpers"}
+def bundle() -> pkgs.Bundle:
+    """The bundle of the (first) package whose description has one."""
+    for pdef in pkgs.select([]):
+        if pdef.bundle is not None:
+            return pdef.bundle
+    raise InputError("no package describes a bundle", "root-diff needs a package with bundle=")
 
 
 @dataclass
@@ -63,11 +30,14 @@ class Row:
     in_chroot: bool | None
     spec: str  # EMT spec path relative to the checkout, "" if none
     emt_version: str
-    k3s_root_version: str
+    bundled_version: str
     action: str
+    key: str  # the bundle's key: the JSON names the bundled version <key>_version
 
     def to_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        d = self.__dict__.copy()
+        d[f"{d.pop('key')}_version"] = d.pop("bundled_version")
+        return d
 
 
 def _spec_version(spec: Path) -> str:
@@ -102,16 +72,12 @@ def _in_chroot(chroot: Path, binary: str) -> bool:
 def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, Any]:
     import rpm
 
-    br = lock.components.get("buildroot")
-    root = lock.components.get("k3s-root")
-    versions: dict[str, str] = dict(br.facts.get("packages", {})) if br else {}
-    if root:
-        versions.update(root.facts.get("overlay_versions", {}))
-        versions["k3s-root"] = root.tag.removeprefix("v")
+    b = bundle()
+    versions = b.versions(lock.components)
     rows = []
     spec_cache: dict[str, tuple[str, str]] = {}
-    for binary, pkg, kind in BINARIES:
-        emt_name = EMT_NAMES.get(pkg, pkg)
+    for binary, pkg, kind in ((x.path, x.project, x.kind) for x in b.binaries):
+        emt_name = b.emt_names.get(pkg, pkg)
         if emt_name not in spec_cache:
             spec = _find_spec(emt, emt_name)
             spec_cache[emt_name] = (
@@ -142,6 +108,7 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
                 emt_v,
                 ours,
                 action,
+                b.key,
             )
         )
     counts = {
@@ -152,8 +119,7 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
         "missing": sum(not r.spec and not r.in_chroot for r in rows),
     }
     return {
-        "k3s_root": root.tag if root else None,
-        "buildroot": br.tag if br else None,
+        **b.header(lock.components),
         "counts": counts,
         "binaries": [r.to_dict() for r in rows],
     }
@@ -161,20 +127,22 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
 
 def markdown(report: dict[str, Any]) -> str:
     c = report["counts"]
+    b = bundle()
+    name = b.key.replace("_", "-")
     out = [
-        f"# k3s-root {report['k3s_root']} (buildroot {report['buildroot']}) against EMT",
+        f"# {b.title.format(**report)} against EMT",
         "",
         "| total | direct | links | overlapped | missing |",
         "|---|---|---|---|---|",
         f"| {c['total']} | {c['direct']} | {c['links']} | {c['overlapped']} | {c['missing']} |",
         "",
-        "| binary | package | kind | in chroot | spec present | EMT version | k3s-root version | action needed |",
+        f"| binary | package | kind | in chroot | spec present | EMT version | {name} version | action needed |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in report["binaries"]:
         chroot = "-" if r["in_chroot"] is None else ("yes" if r["in_chroot"] else "no")
         out.append(
             f"| {r['binary']} | {r['package']} | {r['kind']} | {chroot} | {r['spec'] or 'no'} | "
-            f"{r['emt_version'] or '-'} | {r['k3s_root_version']} | {r['action']} |"
+            f"{r['emt_version'] or '-'} | {r[f'{b.key}_version']} | {r['action']} |"
         )
     return "\n".join(out) + "\n"

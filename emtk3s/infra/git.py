@@ -54,7 +54,7 @@ class TagCheckout:
 
     def github_archive(self, prefix: str) -> bytes:
         """The tar.gz GitHub serves for this tag: `git archive --format=tar --prefix=P/` then
-        `gzip -n` (checked against public records: buildroot's and EMT's hashes of GitHub
+        `gzip -n` (checked against public records: upstream recipes' and EMT's hashes of GitHub
         archives are reproduced byte for byte)."""
         import subprocess
 

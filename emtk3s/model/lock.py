@@ -22,7 +22,7 @@ from emtk3s.infra.fsutil import file_lock, write_if_changed
 from emtk3s.model.release import DEFAULT_MIRRORS
 
 LOCK_VERSION = 1
-GENERATED = "generated"  # Source.mirror of a file emtk3s makes (vendor tarball, buildroot dl)
+GENERATED = "generated"  # Source.mirror of a file emtk3s makes (e.g. a Go vendor tarball)
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ class Source:
 
     name: str  # the local file name (Source: ...#/<name>)
     mirror: str  # which configured base serves it (github, raw, k3s_charts)
-    path: str  # path below the base, e.g. /k3s-io/k3s-root/archive/refs/tags/v0.14.1.tar.gz
+    path: str  # path below the base, e.g. /owner/repo/archive/refs/tags/v1.0.tar.gz
     sha256: str | None
     size: int | None
     origin: str  # how the hash became known: git-blob, public-record, fetch; "" if unpinned

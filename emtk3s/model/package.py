@@ -51,6 +51,8 @@ class ComponentDef:
     tag: Callable[[ResolveContext], str]
     facts: Callable[[TagCheckout], dict[str, Any]] | None = None
     needs: tuple[str, ...] = ()  # components whose facts ``tag`` reads
+    always: bool = False  # in every lock, whichever packages are selected (the K3s tag itself)
+    release_key: str | None = None  # a [release] key of release.toml that pins this tag
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,7 @@ class SourceRule:
     ``git_path``: the file is a blob of the component's tree; resolve hashes it from git, so the
     source is pinned before any HTTPS download (and fetch then cross-checks the two channels).
 
-    ``generate``: the file is made by emtk3s (a Go vendor tarball, buildroot's downloads) from the
+    ``generate``: the file is made by emtk3s (a Go vendor tarball, a recipe's downloads) from the
     package's other sources; fetch runs the maker after the downloads, stores the result in the
     cache and pins its sha256. The maker must be deterministic: with the lock pinned, a different
     result is an integrity error. ``path`` is then only a label ("generated:<what>").
@@ -96,6 +98,27 @@ class SourceRule:
 
 
 @dataclass(frozen=True)
+class Bundled:
+    """One binary in a package's tree that comes from another project."""
+
+    path: str  # in the tree, e.g. bin/aux/nft
+    project: str  # the upstream project (as the bundling recipe names it)
+    kind: str  # direct | link
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a package's tree bundles from other projects (for ``emtk3s root-diff``)."""
+
+    key: str  # the report's name for the bundling package (JSON keys ``<key>``, ``<key>_version``)
+    binaries: tuple[Bundled, ...]
+    emt_names: Mapping[str, str]  # project -> EMT / Azure Linux spec name, where they differ
+    versions: Callable[[Mapping[str, Component]], dict[str, str]]  # project -> version bundled
+    header: Callable[[Mapping[str, Component]], dict[str, str | None]]  # the report's header
+    title: str  # str.format over ``header``
+
+
+@dataclass(frozen=True)
 class PackageDef:
     name: str
     component: str
@@ -103,6 +126,10 @@ class PackageDef:
     sources: tuple[SourceRule, ...]
     components: tuple[str, ...] = ()  # further components whose facts the template reads
     home: Path | None = None  # the package's folder (set when the packages are discovered)
+    # further values its template reads, made from the lock's components (render's own keys win)
+    context: Callable[[Mapping[str, Component]], dict[str, Any]] | None = None
+    on_image: bool = False  # a runtime package: `emt integrate` puts it on the EMT image
+    bundle: Bundle | None = None  # what its tree bundles from other projects (root-diff)
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own
@@ -171,7 +198,8 @@ def select(names: tuple[str, ...] | list[str]) -> list[PackageDef]:
 
 
 def component_order(names: list[str]) -> list[str]:
-    """The named components and everything they need, dependencies first (k3s always first)."""
+    """The named components and everything they need, dependencies first (the components
+    every lock has come first)."""
     order: list[str] = []
 
     def visit(n: str, path: tuple[str, ...]) -> None:
@@ -189,6 +217,6 @@ def component_order(names: list[str]) -> list[str]:
             visit(dep, path + (n,))
         order.append(n)
 
-    for n in ["k3s", *names]:
+    for n in [*(c.name for c in COMPONENTS.values() if c.always), *names]:
         visit(n, ())
     return order

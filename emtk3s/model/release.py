@@ -126,7 +126,11 @@ def from_dict(
     rel = raw.get("release")
     if not isinstance(rel, dict) or "k3s" not in rel:
         raise InputError(f"{where}: [release] k3s is missing", 'add k3s = "v1.32.4+k3s1"')
-    allowed_keys = {"k3s", "k3s_root", "arches", "airgap_images", "release", "packages"}
+    # components may be pinned by a [release] key of their own (their description's release_key)
+    from emtk3s.model.package import COMPONENTS
+
+    pins = {c.release_key: c.name for c in COMPONENTS.values() if c.release_key}
+    allowed_keys = {"k3s", "arches", "airgap_images", "release", "packages", *pins}
     bad = set(rel) - allowed_keys
     if bad:
         raise InputError(
@@ -140,8 +144,9 @@ def from_dict(
     for comp, tag in raw_over.items():
         validate.package_name(comp)
         overrides[comp] = validate.tag(tag, f"overrides.{comp}")
-    if rel.get("k3s_root") is not None:
-        overrides["k3s-root"] = validate.tag(rel["k3s_root"], "release.k3s_root")
+    for key, comp in pins.items():
+        if rel.get(key) is not None:
+            overrides[comp] = validate.tag(rel[key], f"release.{key}")
     arches = tuple(rel.get("arches", ["x86_64"]))
     for arch in arches:
         if arch not in ARCHES:

@@ -1,7 +1,7 @@
 """fetch: every source in the lock, into the cache; pins what the lock left unpinned.
 
 Downloads run first (in parallel); then each package's generated sources (vendor tarballs,
-buildroot downloads) are made from the package's verified inputs, cached and pinned.
+a recipe's downloads) are made from the package's verified inputs, cached and pinned.
 """
 
 from __future__ import annotations

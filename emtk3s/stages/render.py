@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from emtk3s import packages as folders
 from emtk3s.infra import checks as validate
 from emtk3s.infra import stamps
 from emtk3s.infra.errors import DriftError, InputError
@@ -127,11 +128,6 @@ def context(
             "commit_time": comp.commit_time,
             "facts": comp.facts,
         },
-        "k3s": {"tag": lock.k3s},
-        "k3s_root": {
-            "tag": lock.components["k3s-root"].tag if "k3s-root" in lock.components else "",
-            "buildroot": lock.components["buildroot"].tag if "buildroot" in lock.components else "",
-        },
         "arches": list(release.arches),
         "airgap_images": release.airgap_images,
         "sources": sources,
@@ -139,6 +135,11 @@ def context(
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or []),
     }
+    extra = pdef.context(lock.components) if pdef.context else {}
+    clash = sorted(set(extra) & set(ctx))
+    if clash:
+        raise InputError(f"{pdef.name}: its context redefines {clash[0]!r}", "rename the key")
+    ctx.update(extra)
     check_values(ctx)
     for p in patches:
         validate.file_name(p, "patch name")
@@ -301,6 +302,10 @@ class InputKeys:
             if f.is_file():
                 parts += [str(f.relative_to(COMMON_TEMPLATES)), f.read_bytes()]
         parts.append(json.dumps(history, sort_keys=True))
+        # every package's code: a package's context may come from another package's folder
+        packages_dir = Path(folders.__file__).parent
+        for f in sorted(packages_dir.rglob("*.py")):
+            parts += [str(f.relative_to(packages_dir)), f.read_bytes()]
         self.shared = stamps.digest(*parts)
         self.templates = templates
 
@@ -311,9 +316,6 @@ class InputKeys:
         for f in sorted(tdir.rglob("*")):
             if f.is_file():
                 parts += [str(f.relative_to(tdir)), f.read_bytes()]
-        assert pdef.home is not None
-        for f in sorted(pdef.home.rglob("*.py")):
-            parts.append(f.read_bytes())
         return stamps.digest(*parts)
 
 

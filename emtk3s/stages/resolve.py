@@ -81,10 +81,11 @@ def _sources(
     checkouts: dict[str, TagCheckout] | None = None,
 ) -> list[Source]:
     known = known_hashes()
-    # hashes other components record for files they download (buildroot's .hash files)
-    recorded: dict[str, str] = {}
+    # hashes other components record for files they download (a "hashes" fact: file -> sha256)
+    recorded: dict[str, tuple[str, str]] = {}
     for c in (comps or {}).values():
-        recorded.update(c.facts.get("hashes", {}))
+        for fname, fsha in c.facts.get("hashes", {}).items():
+            recorded[fname] = (fsha, f"{c.name}-hash")
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
@@ -116,7 +117,7 @@ def _sources(
         elif upstream and upstream in known:
             sha, origin = known[upstream], "public-record"
         elif upstream and name in recorded:
-            sha, origin = recorded[name], "buildroot-hash"
+            sha, origin = recorded[name]
         elif rule.archive_of and checkouts and rule.archive_of in checkouts:
             arch_comp = (comps or {}).get(rule.archive_of)
             assert arch_comp is not None

@@ -90,7 +90,7 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
     """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
 
     ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
-    k3s spec's k3s-root tree); everything else in %prep, %autopatch included, runs for real.
+    k3s spec's tree from another package); everything else in %prep, %autopatch included, runs for real.
     """
     cmd = [
         "rpmbuild",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emtk3s.model.package import ComponentDef, PackageDef, SourceRule
-from emtk3s.packages.k3s_root.pins import pinned_by_k3s_root
+from emtk3s.packages.k3s_root.pins import k3s_root_context, pinned_by_k3s_root
 
 COMPONENTS = (
     ComponentDef(
@@ -18,6 +18,8 @@ PACKAGE = PackageDef(
     name="fuse-overlayfs",
     component="fuse-overlayfs",
     summary="FUSE implementation of overlayfs for rootless containers",
+    context=k3s_root_context,
+    on_image=True,
     sources=(
         # the URL buildroot downloads (its .hash pins these bytes)
         SourceRule(

@@ -14,6 +14,7 @@ from emtk3s.model.package import (
     SourceRule,
 )
 from emtk3s.packages.k3s import upstream as k3s_up
+from emtk3s.packages.k3s_root.pins import k3s_root_context
 
 
 def _k3s_tag(ctx: ResolveContext) -> str:
@@ -21,7 +22,9 @@ def _k3s_tag(ctx: ResolveContext) -> str:
 
 
 #: the K3s tag everything starts from (release.toml's k3s tag)
-COMPONENTS = (ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=k3s_up.read_facts),)
+COMPONENTS = (
+    ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=k3s_up.read_facts, always=True),
+)
 
 
 def _vendor(ctx: GenerateContext) -> Path:
@@ -41,6 +44,8 @@ PACKAGE = PackageDef(
     component="k3s",
     components=("k3s-root",),  # the k3s-root tag names the k3s-root-dist it builds with
     summary="Lightweight Kubernetes, built from source for the Edge Microvisor Toolkit",
+    context=k3s_root_context,  # the k3s-root tag names the k3s-root-dist it builds with
+    on_image=True,
     sources=(
         SourceRule(
             "k3s-{version}.tar.gz",

@@ -8,6 +8,7 @@ PACKAGE = PackageDef(
     name="k3s-iptables-helpers",
     component="k3s-root",
     summary="Iptables back-end detection helpers from k3s-root",
+    on_image=True,
     sources=(
         SourceRule(
             "iptables-detect.sh",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from emtk3s.model.package import GenerateContext, PackageDef, SourceRule
+from emtk3s.packages.k3s_root.bundle import BUNDLE
 from emtk3s.packages.k3s_root.components import COMPONENTS
 
 __all__ = ["COMPONENTS", "PACKAGE"]
@@ -32,6 +33,7 @@ PACKAGE = PackageDef(
     component="k3s-root",
     components=("buildroot",),
     summary="The k3s-root userspace for K3s, built from source with buildroot",
+    bundle=BUNDLE,
     sources=(
         SourceRule(
             "k3s-root-{version}.tar.gz",

@@ -35,6 +35,7 @@ COMPONENTS = (
         tag=_k3s_root_tag,
         facts=k3s_root_up.read_facts,
         needs=("k3s",),
+        release_key="k3s_root",  # release.toml: k3s_root = "v0.14.1"
     ),
     ComponentDef(
         "buildroot",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from emtk3s.model.package import ComponentDef, PackageDef, SourceRule
-from emtk3s.packages.k3s_root.pins import pinned_by_k3s_root
+from emtk3s.packages.k3s_root.pins import k3s_root_context, pinned_by_k3s_root
 
 COMPONENTS = (
     ComponentDef(
@@ -18,6 +18,8 @@ PACKAGE = PackageDef(
     name="slirp4netns",
     component="slirp4netns",
     summary="User-mode networking for unprivileged network namespaces",
+    context=k3s_root_context,
+    on_image=True,
     sources=(
         SourceRule(
             "slirp4netns-{version}.tar.gz",
