@@ -259,3 +259,23 @@ def _overlay_main(args: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(_overlay_main(sys.argv[1:]))
+
+
+def run_generator(
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    writable: Sequence[Path],
+    readable: Sequence[Path] = (),
+    net: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """Run a generator (upstream code run at fetch or resolve time: ``go mod vendor``,
+    buildroot's Makefile) in a sandbox over the host's system directories, read-only, with
+    only ``writable`` (and ``readable``, read-only) bound in at their own paths, no
+    capabilities, and no network unless ``net``. Output is captured as text."""
+    require()
+    binds = [Bind(p, str(p), writable=True) for p in writable]
+    binds += [Bind(p, str(p)) for p in readable if p.exists()]
+    sb = Sandbox(root=None, binds=tuple(binds), net=net, caps=NO_CAPS, cwd=str(cwd), env=env)
+    return subprocess.run(command(sb, argv), capture_output=True, text=True)
