@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import shutil
 import ssl
 import subprocess
@@ -19,9 +20,11 @@ import pytest
 
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import IntegrityError, UpstreamError
+from emtk3s.infra.git import fetch_tag, ls_remote_tags
 from emtk3s.infra.http import Download, Fetched, Policy, fetch_one
 from emtk3s.model.package import PACKAGES
 from tests.conftest import Project, make_project
+from tests.fixtures.upstream import Upstream
 
 PKG = "k3s-iptables-helpers"
 
@@ -336,3 +339,49 @@ def test_size_cap_is_configurable_from_the_environment(project: Project) -> None
         env=env,
     )
     assert bad.returncode == 2 and "EMTK3S_MAX_DOWNLOAD" in bad.stderr
+
+
+# --- git: no redirect git would follow on its own (issue #13.5) --------------------------------
+
+
+def _git_redirect(scripted: Scripted, target: str, n: int = 3) -> str:
+    scripted.replies += [
+        (302, {"Location": target + "/info/refs?service=git-upload-pack"}, b"", None)
+    ] * n
+    return scripted.url.removesuffix("/f") + "/moved/k3s-root.git"
+
+
+def test_git_redirect_through_a_refused_url_is_not_followed(
+    tmp_path: Path, scripted: Scripted, upstream: Upstream
+) -> None:
+    real = f"{upstream.base}/k3s-io/k3s-root.git"
+    hostile = real.replace("http://", "http://user:secret@")
+    url = _git_redirect(scripted, hostile)
+    with pytest.raises(UpstreamError, match="redirects to a refused URL"):
+        fetch_tag(tmp_path / "cache", url, "v0.14.1")
+    with pytest.raises(UpstreamError, match="redirects to a refused URL"):
+        ls_remote_tags(url)
+
+
+def test_git_redirect_to_an_acceptable_url_is_followed_by_emtk3s(
+    tmp_path: Path, scripted: Scripted, upstream: Upstream
+) -> None:
+    real = f"{upstream.base}/k3s-io/k3s-root.git"
+    url = _git_redirect(scripted, real)
+    co = fetch_tag(tmp_path / "cache", url, "v0.14.1")
+    assert len(co.info.commit) == 40
+    assert "v0.14.1" in ls_remote_tags(url)
+
+
+def test_git_itself_never_follows_redirects(scripted: Scripted, upstream: Upstream) -> None:
+    """git runs with the environment emtk3s gives it: a redirect git meets is not followed."""
+    from emtk3s.infra import git as git_mod
+
+    real = f"{upstream.base}/k3s-io/k3s-root.git"
+    scripted.replies += [
+        (302, {"Location": real + "/info/refs?service=git-upload-pack"}, b"", None)
+    ] * 3
+    url = scripted.url.removesuffix("/f") + "/moved/k3s-root.git"
+    env = {**os.environ, **git_mod._SAFE_ENV}
+    proc = subprocess.run(["git", "ls-remote", "--tags", url], env=env, capture_output=True)
+    assert proc.returncode != 0 and b"v0.14.1" not in proc.stdout
