@@ -51,6 +51,9 @@ class ComponentDef:
     tag: Callable[[ResolveContext], str]
     facts: Callable[[TagCheckout], dict[str, Any]] | None = None
     needs: tuple[str, ...] = ()  # components whose facts ``tag`` reads
+    #: (component, fact) the tag is read from: an [overrides] tag is written back there, so
+    #: that every value derived from the fact (source names, paths, hashes) follows it
+    pinned_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ COMPONENTS = (
         tag=_k3s_root_tag,
         facts=k3s_root_up.read_facts,
         needs=("k3s",),
+        pinned_by=("k3s", "VERSION_ROOT"),
     ),
     ComponentDef(
         "buildroot",
@@ -42,5 +43,6 @@ COMPONENTS = (
         tag=_buildroot_tag,
         facts=buildroot_up.read_facts,
         needs=("k3s-root",),
+        pinned_by=("k3s-root", "buildroot_version"),
     ),
 )
