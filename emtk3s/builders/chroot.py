@@ -1,6 +1,11 @@
 """The chroot backend: build an SRPM inside an EMT toolchain (worker) chroot, as EMT's pipeline
 does — no network, BuildRequires from a local repository, the cached chroot left clean.
 
+Every command in the chroot runs in the build sandbox (infra/sandbox.py): own mount, pid,
+network, ipc and uts namespaces, only the capabilities a root build needs, a private /dev, a
+fresh /proc, killed with its parent. Nothing is mounted in the host's namespace; a start-up
+sweep (:func:`sweep`) removes what an older emtk3s, which did mount there, left behind.
+
 A chroot is a directory or a tarball (the toolkit's ``worker_chroot.tar.gz``); a tarball is
 unpacked once into the cache, keyed by its sha256. Each build runs on an overlay (or, where
 overlayfs is not available, a copy) of it, so the cached tree never changes.
@@ -9,22 +14,25 @@ overlayfs is not available, a copy) of it, so the cached tree never changes.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.builders.rpmbuild import BuildInfo, stamped_build
-from emtk3s.infra import rpmtools
+from emtk3s.infra import rpmtools, sandbox
 from emtk3s.infra.cache import Cache, sha256_file
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.fsutil import file_lock
 from emtk3s.infra.paths import Project, data_file
+from emtk3s.infra.sandbox import Sandbox
 from emtk3s.stages.srpm import SrpmInfo
 
-INSIDE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 REPO_INSIDE = "/emtk3s-repo"
 
 
@@ -75,74 +83,126 @@ def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
     return dest / "root", f"tar:{sha}"
 
 
+CHROOTS_LOCK = ".in-use"
+
+
+def _mountinfo_points() -> list[str]:
+    """Mount points of this process's mount namespace (octal escapes decoded)."""
+    out = []
+    with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as fh:
+        for line in fh:
+            fields = line.split()
+            if len(fields) > 4:
+                out.append(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+    return out
+
+
+def sweep(scratch: Path) -> list[str]:
+    """Start-up sweep: unmount whatever an older emtk3s (which mounted in the host's namespace)
+    left under ``scratch``, then remove build roots no running build holds. Returns what was
+    unmounted. Refuses to delete a tree that still has a mount inside."""
+    if not scratch.is_dir():
+        return []
+    base = os.path.realpath(scratch)
+    stale = [m for m in _mountinfo_points() if m.startswith(base + "/")]
+    for m in sorted(stale, key=lambda p: p.count("/"), reverse=True):
+        subprocess.run(["umount", "-l", m], capture_output=True)
+    left = [m for m in _mountinfo_points() if m.startswith(base + "/")]
+    if left:
+        raise EnvironmentProblem(
+            f"{left[0]}: still mounted (left by an earlier emtk3s build)",
+            f"unmount it (umount -l {left[0]}) before removing {scratch}",
+        )
+    for d in sorted(scratch.glob("root-*")):
+        try:
+            fh = open(d / CHROOTS_LOCK, "a+")  # noqa: SIM115 (held only for the check below)
+        except OSError:
+            fh = None  # an older version's tree: no lock file; nothing is mounted in it now
+        try:
+            if fh is not None:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # a build running now
+            shutil.rmtree(d, ignore_errors=True)
+        finally:
+            if fh is not None:
+                fh.close()
+    return stale
+
+
+@dataclass
+class BuildRoot:
+    """A throwaway root: what is written below ``top`` appears at ``/`` inside; ``run``
+    executes a command in it, sandboxed (infra/sandbox.py)."""
+
+    top: Path
+    lower: Path
+    repo: Path | None
+    sb: Sandbox
+
+    def run(self, argv: list[str], log: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+        return sandbox.run(self.sb, argv, log=log)
+
+    def run_logged(self, argv: list[str], log: Path) -> None:
+        log.unlink(missing_ok=True)
+        proc = self.run(argv, log)
+        if proc.returncode != 0:
+            tail = log.read_text(errors="replace").strip().splitlines()[-15:]
+            raise BuildError(
+                f"{argv[0]} failed in the chroot with exit code {proc.returncode}; log: {log}",
+                "read the log; the last lines are shown above",
+                details="\n".join(tail) + "\n",
+            )
+
+
 @contextlib.contextmanager
-def build_root(root: Path, scratch: Path, repo: Path | None) -> Iterator[Path]:
-    """A throwaway root over ``root``: overlayfs when it mounts, a copy otherwise; /proc,
-    /dev and the local repository (read-only) mounted in; everything undone on exit."""
+def build_root(
+    root: Path, scratch: Path, repo: Path | None, env: dict[str, str] | None = None
+) -> Iterator[BuildRoot]:
+    """A throwaway root over ``root``: an overlay mounted only inside each sandboxed command's
+    private mount namespace, or a copy where overlayfs does not mount; the local repository
+    bound read-only; the scratch tree removed on exit. Nothing is mounted in the host's
+    namespace, so a killed build leaves no mount behind."""
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="root-", dir=scratch))
-    merged, upper, wdir = work / "merged", work / "upper", work / "work"
-    for d in (merged, upper, wdir):
-        d.mkdir()
-    mounts: list[Path] = []
+    lock = open(work / CHROOTS_LOCK, "w")  # noqa: SIM115 (held for the build's lifetime)
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        ov = subprocess.run(
-            [
-                "mount",
-                "-t",
-                "overlay",
-                "overlay",
-                "-o",
-                f"lowerdir={root},upperdir={upper},workdir={wdir}",
-                str(merged),
-            ],
-            capture_output=True,
-        )
-        if ov.returncode == 0:
-            mounts.append(merged)
+        upper, wdir, merged = work / "upper", work / "work", work / "merged"
+        for d in (upper, wdir, merged):
+            d.mkdir()
+        ov = sandbox.Overlay(root, upper, wdir, merged)
+        top: Path
+        base: Path | sandbox.Overlay
+        if sandbox.overlay_works(ov):
+            top, base = upper, ov
         else:
             _run(["cp", "-a", "--reflink=auto", f"{root}/.", str(merged)], "copying the chroot")
-        for sub, args in (("proc", ["-t", "proc", "proc"]), ("dev", ["--bind", "/dev"])):
-            target = merged / sub
-            target.mkdir(exist_ok=True)
-            _run(["mount", *args, str(target)], f"mounting /{sub} in the chroot")
-            mounts.append(target)
-        if repo is not None:
-            target = merged / REPO_INSIDE.lstrip("/")
-            target.mkdir(exist_ok=True)
-            _run(
-                ["mount", "--bind", "-o", "ro", str(repo), str(target)],
-                "mounting the local repository",
-            )
-            _run(
-                ["mount", "-o", "remount,bind,ro", str(target)],
-                "making the local repository read-only",
-            )
-            mounts.append(target)
-        yield merged
-    finally:
-        for m in reversed(mounts):
-            subprocess.run(["umount", "-l", str(m)], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def _inside(merged: Path, *cmd: str, net: bool = False) -> list[str]:
-    base = [] if net else ["unshare", "--net", "--"]
-    # HOME=/root as for any root build; Debian's rpm keeps its database under $HOME (~/.rpmdb)
-    env = ["/usr/bin/env", "-i", f"PATH={INSIDE_PATH}", "HOME=/root", "LC_ALL=C", "TZ=UTC"]
-    return [*base, "chroot", str(merged), *env, *cmd]
-
-
-def missing_requires(merged: Path, requires: list[str]) -> list[str]:
-    out = []
-    for req in requires:
-        name = req.split()[0]
-        proc = subprocess.run(
-            _inside(merged, "rpm", "-q", "--whatprovides", name), capture_output=True
+            top, base = merged, merged
+        binds = (sandbox.Bind(repo, REPO_INSIDE),) if repo is not None else ()
+        sb = sandbox.Sandbox(
+            root=base,
+            binds=binds,
+            caps=sandbox.BUILD_CAPS,
+            env={"HOME": "/root", **(env or {})},
         )
-        if proc.returncode != 0:
-            out.append(name)
-    return out
+        yield BuildRoot(top, root, repo, sb)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        lock.close()
+
+
+def missing_requires(br: BuildRoot, requires: list[str]) -> list[str]:
+    names = sorted({req.split()[0] for req in requires})
+    if not names:
+        return []
+    proc = br.run(["rpm", "-q", "--whatprovides", *names])
+    if proc.returncode == 0:
+        return []
+    out = proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
+    missing = {m.group(1) for m in re.finditer(r"no package provides (\S+)", out)}
+    return [n for n in names if n in missing] or names
 
 
 def _repo_index(repo: Path) -> dict[str, Path]:
@@ -162,14 +222,15 @@ def _repo_index(repo: Path) -> dict[str, Path]:
     return index
 
 
-def install_requires(merged: Path, requires: list[str], repo: Path | None, log: Path) -> None:
+def install_requires(br: BuildRoot, requires: list[str], log: Path) -> None:
     """Install missing BuildRequires from the local repository: with tdnf or dnf inside the
     chroot when it has one (EMT's worker chroot has tdnf), else by resolving them in the local
     repository and installing the RPM files with the chroot's own rpm."""
-    missing = missing_requires(merged, requires)
+    repo = br.repo
+    missing = missing_requires(br, requires)
     if not missing:
         return
-    if repo is not None and (merged / "usr/bin/tdnf").exists():
+    if repo is not None and (br.lower / "usr/bin/tdnf").exists():
         cmd = [
             "tdnf",
             "-y",
@@ -178,8 +239,8 @@ def install_requires(merged: Path, requires: list[str], repo: Path | None, log: 
             "install",
             *missing,
         ]
-        rpmtools.run_logged(_inside(merged, *cmd), log.with_suffix(".deps.log"))
-    elif repo is not None and (merged / "usr/bin/dnf").exists():
+        br.run_logged(cmd, log.with_suffix(".deps.log"))
+    elif repo is not None and (br.lower / "usr/bin/dnf").exists():
         cmd = [
             "dnf",
             "-y",
@@ -189,7 +250,7 @@ def install_requires(merged: Path, requires: list[str], repo: Path | None, log: 
             "install",
             *missing,
         ]
-        rpmtools.run_logged(_inside(merged, *cmd), log.with_suffix(".deps.log"))
+        br.run_logged(cmd, log.with_suffix(".deps.log"))
     elif repo is not None:
         index = _repo_index(repo)
         files: list[Path] = []
@@ -213,10 +274,8 @@ def install_requires(merged: Path, requires: list[str], repo: Path | None, log: 
             inside = [f"{REPO_INSIDE}/{f.relative_to(repo)}" for f in files]
             # system libraries of a non-RPM chroot are not in its rpm database: their
             # auto-generated Requires (libc.so.6…) cannot be checked here, only the packages'
-            rpmtools.run_logged(
-                _inside(merged, "rpm", "-i", "--nodeps", *inside), log.with_suffix(".deps.log")
-            )
-    still = missing_requires(merged, requires)
+            br.run_logged(["rpm", "-i", "--nodeps", *inside], log.with_suffix(".deps.log"))
+    still = missing_requires(br, requires)
     if still:
         raise EnvironmentProblem(
             f"BuildRequires not available in the chroot: {', '.join(still)}",
@@ -227,12 +286,14 @@ def install_requires(merged: Path, requires: list[str], repo: Path | None, log: 
 def rebuild_chroot(
     project: Project, info: SrpmInfo, chroot: Path, repo: Path | None = None, force: bool = False
 ) -> BuildInfo:
-    for tool in ("unshare", "chroot", "mount"):
-        rpmtools.need(tool)
+    sandbox.require()
     if os.geteuid() != 0:
         raise EnvironmentProblem(
-            "the chroot backend needs root (mount, chroot)", "run as root or use --backend mock"
+            "the chroot backend needs root (overlay mounts, a root-owned build tree)",
+            "run as root or use --backend mock",
         )
+    scratch = project.work / "chroots"
+    sweep(scratch)
     root, root_key = prepare(chroot, project.cache)
     if not (root / "usr/bin/rpmbuild").exists():
         raise EnvironmentProblem(
@@ -250,15 +311,14 @@ def rebuild_chroot(
         )
 
     def run(work: Path, log: Path) -> list[Path]:
-        with build_root(root, project.work / "chroots", repo) as merged:
-            builddir = merged / "builddir"
+        env = {"SOURCE_DATE_EPOCH": str(hdr["buildtime"])}
+        with build_root(root, scratch, repo, env) as br:
+            builddir = br.top / "builddir"
             builddir.mkdir(exist_ok=True)
             shutil.copyfile(info.path, builddir / info.path.name)
             shutil.copyfile(data_file("emt.macros"), builddir / "emt.macros")
-            install_requires(merged, hdr["requires"], repo, log)
-            cmd = _inside(
-                merged,
-                f"SOURCE_DATE_EPOCH={hdr['buildtime']}",
+            install_requires(br, hdr["requires"], log)
+            cmd = [
                 "rpmbuild",
                 "--rebuild",
                 "--load",
@@ -266,8 +326,8 @@ def rebuild_chroot(
                 "--define",
                 "_topdir /builddir/build",
                 f"/builddir/{info.path.name}",
-            )
-            rpmtools.run_logged(cmd, log)
+            ]
+            br.run_logged(cmd, log)
             made = sorted((builddir / "build" / "RPMS").rglob("*.rpm"))
             out = []
             for f in made:

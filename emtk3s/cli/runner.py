@@ -5,7 +5,9 @@ Each command module builds its result with a library call and hands it to :func:
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -15,7 +17,7 @@ from typing import Any
 
 import click
 
-from emtk3s.infra.errors import Emtk3sError
+from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem
 from emtk3s.infra.paths import Project
 from emtk3s.model import release as manifest
 from emtk3s.stages.context import Options, StageRun
@@ -43,6 +45,29 @@ class Ctx:
         return StageRun(project, self.release(project), options)
 
 
+#: errno -> (what happened, how to fix it): the machine, not emtk3s, refuses a write
+_ENV_ERRNOS = {
+    errno.ENOSPC: ("no space left on device", "free disk space and run again"),
+    errno.EDQUOT: ("disk quota exceeded", "free space within the quota and run again"),
+    errno.EROFS: (
+        "read-only file system",
+        "make it writable, or point emtk3s elsewhere (-C DIR, EMTK3S_CACHE)",
+    ),
+    errno.EACCES: ("permission denied", "fix the permissions or run as the owner"),
+    errno.EPERM: ("operation not permitted", "fix the permissions or run as the owner"),
+}
+
+
+def environment_error(exc: OSError) -> EnvironmentProblem | None:
+    """A disk-full, read-only or permission error, as exit 6 naming the path (None: a bug)."""
+    if exc.errno not in _ENV_ERRNOS:
+        return None
+    what, hint = _ENV_ERRNOS[exc.errno]
+    path = exc.filename if exc.filename is not None else exc.filename2
+    where = f"{os.fsdecode(path)}: " if path is not None else ""
+    return EnvironmentProblem(f"{where}{what}", hint)
+
+
 def emit(
     ctx: Ctx, command: str, result: dict[str, Any], human: Callable[[dict[str, Any]], None]
 ) -> None:
@@ -59,7 +84,13 @@ def run(
 ) -> None:
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
     try:
-        result, human = fn(ctx)
+        try:
+            result, human = fn(ctx)
+        except OSError as os_exc:
+            mapped = environment_error(os_exc)
+            if mapped is None:
+                raise
+            raise mapped from os_exc
     except Emtk3sError as exc:
         if ctx.debug:
             traceback.print_exc()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from emtk3s.infra.errors import InputError
@@ -72,6 +73,10 @@ def sha256(value: str, what: str = "sha256") -> str:
     return value
 
 
+def is_sha256(value: object) -> bool:
+    return isinstance(value, str) and bool(_SHA256.match(value))
+
+
 def free_text(value: str, what: str) -> str:
     """One line of prose for a spec (a changelog author, a summary): no macros, no controls."""
     if not isinstance(value, str) or not _FREE_TEXT.match(value):
@@ -132,3 +137,88 @@ _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:/=@-]{0,299}$")
 def is_label(value: str) -> bool:
     """A generated source's label (e.g. generated:go-mod-vendor:<commit>)."""
     return isinstance(value, str) and bool(_LABEL.match(value)) and ".." not in value
+
+
+# --- values read back from a lock file (hand-edited or hostile): the same strictness ---------
+
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+# an RPM Version: no '-' (it separates Version and Release), no spaces, no macros
+_RPM_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~^]{0,63}$")
+# a path below a mirror base: leading '/', no '//' (a host), no '..', no '@' or ':' (userinfo,
+# port), no query or fragment
+_MIRROR_PATH = re.compile(r"^/[A-Za-z0-9._~+=,-][A-Za-z0-9._~+=,/-]{0,499}$")
+# a fact read from an upstream tag (a version, a module path, a config file, a hash)
+_FACT_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}$")
+_FACT_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}$")
+_ORIGIN = re.compile(r"^(?:[a-z][a-z0-9-]{0,39})?$")
+
+
+def repo(value: object, what: str = "repository") -> str:
+    if not isinstance(value, str) or not _REPO.match(value) or ".." in value:
+        raise InputError(f"{what} {_show(value)} is not owner/name", "e.g. k3s-io/k3s-root")
+    return value
+
+
+def rpm_version(value: object, what: str = "version") -> str:
+    if not isinstance(value, str) or not _RPM_VERSION.match(value):
+        raise InputError(
+            f"{what} {_show(value)} is not an RPM version", "letters, digits and . + ~ ^ _ only"
+        )
+    return value
+
+
+def mirror_path(value: object, what: str = "path") -> str:
+    if (
+        not isinstance(value, str)
+        or not _MIRROR_PATH.match(value)
+        or "//" in value
+        or any(seg in (".", "..") for seg in value.split("/"))
+    ):
+        raise InputError(
+            f"{what} {_show(value)} is not a path below a mirror",
+            "it must start with / and hold letters, digits and . _ ~ + = , - / only",
+        )
+    return value
+
+
+def origin(value: object, what: str = "origin") -> str:
+    if not isinstance(value, str) or not _ORIGIN.match(value):
+        raise InputError(f"{what} {_show(value)} is not a known kind of origin", "")
+    return value
+
+
+def size(value: object, what: str = "size") -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < (1 << 50):
+        raise InputError(f"{what} {_show(value)} is not a byte count", "")
+    return value
+
+
+def facts(value: object, what: str, depth: int = 0) -> None:
+    """A component's facts: nested tables of plain keys and values. A key starting with ``_``
+    holds a note (one line of prose, :func:`free_text`); every other string is a token."""
+    if depth > 8:
+        raise InputError(f"{what}: nested too deeply", "re-resolve")
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if not isinstance(k, str) or not _FACT_KEY.match(k):
+                raise InputError(f"{what}: key {_show(k)} is not allowed", "re-resolve")
+            if k.startswith("_"):
+                if v is not None:
+                    free_text(v, f"{what}.{k}")
+                continue
+            facts(v, f"{what}.{k}", depth + 1)
+    elif isinstance(value, list | tuple):
+        for i, v in enumerate(value):
+            facts(v, f"{what}[{i}]", depth + 1)
+    elif isinstance(value, str):
+        if not _FACT_VALUE.match(value) or ".." in value or "//" in value:
+            raise InputError(
+                f"{what} {_show(value)} is not allowed in a fact",
+                "letters, digits and . + _ / ~ = , - only; re-resolve or restore the lock",
+            )
+    elif value is None or isinstance(value, bool | int):
+        return
+    else:
+        raise InputError(f"{what}: unexpected value type {type(value).__name__}", "re-resolve")

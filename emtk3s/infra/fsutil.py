@@ -43,12 +43,33 @@ def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise
 
 
+_DEST_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
+
+
+def copy_file(src: Path, dest: Path) -> None:
+    """``shutil.copyfile``, but a full or read-only destination is reported against ``dest``
+    (shutil names the source), and no partial ``dest`` is left."""
+    try:
+        shutil.copyfile(src, dest)
+    except OSError as exc:
+        if exc.errno in _DEST_ERRNOS:
+            with contextlib.suppress(OSError):
+                os.unlink(dest)
+            raise OSError(exc.errno, os.strerror(exc.errno), str(dest)) from None
+        raise
+
+
 def copy_into(src: Path, dest_dir: Path) -> Path:
     """Copy ``src`` into ``dest_dir`` under its own name; the name appears only when complete."""
     dest_dir.mkdir(parents=True, exist_ok=True)
     dest = dest_dir / src.name
     tmp = dest_dir / f".{src.name}.tmp"
-    shutil.copyfile(src, tmp)
+    try:
+        copy_file(src, tmp)
+    except OSError as exc:
+        if exc.errno in _DEST_ERRNOS:
+            raise OSError(exc.errno, os.strerror(exc.errno), str(dest)) from None
+        raise
     os.replace(tmp, dest)
     return dest
 

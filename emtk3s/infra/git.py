@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError, UpstreamError
@@ -16,14 +17,57 @@ if TYPE_CHECKING:  # gitpython is imported when a tag is fetched, not at start-u
     import git
 
 # Never let a remote pick a transport that runs a command, whatever the user's git config says.
+# git never follows a redirect itself: emtk3s follows them first, checking every hop as it would
+# check a mirror URL (resolve_redirects), and gives git the URL they end at.
 _SAFE_ENV = {
     "GIT_TERMINAL_PROMPT": "0",
     "GIT_ALLOW_PROTOCOL": "https:http:file",
     "GIT_CONFIG_NOSYSTEM": "1",
-    "GIT_CONFIG_COUNT": "1",
+    "GIT_CONFIG_COUNT": "2",
     "GIT_CONFIG_KEY_0": "protocol.ext.allow",
     "GIT_CONFIG_VALUE_0": "never",
+    "GIT_CONFIG_KEY_1": "http.followRedirects",
+    "GIT_CONFIG_VALUE_1": "false",
 }
+_INFO_REFS = "/info/refs?service=git-upload-pack"
+MAX_REDIRECTS = 10
+
+
+def resolve_redirects(url: str, allow_http: bool = False, timeout: float = 30.0) -> str:
+    """The smart-HTTP URL ``url`` ends at after redirects, every hop checked like a mirror URL
+    (a refused hop is an UpstreamError). Local and file:// URLs are returned as they are; when
+    the server cannot be reached, ``url`` is returned and git reports the failure."""
+    if not url.startswith(("http://", "https://")):
+        return url
+    import requests
+
+    current = url.rstrip("/")
+    with requests.Session() as session:
+        session.verify = True
+        for _ in range(MAX_REDIRECTS):
+            try:
+                resp = session.get(
+                    current + _INFO_REFS, allow_redirects=False, timeout=timeout, stream=True
+                )
+            except requests.RequestException:
+                return current
+            with resp:
+                if not resp.is_redirect:
+                    return current
+                target = urljoin(current + _INFO_REFS, resp.headers["Location"])
+            try:
+                validate.url(target, f"redirect target of {url}", allow_http=allow_http)
+            except InputError as exc:
+                raise UpstreamError(
+                    f"git remote {url} redirects to a refused URL: {exc.message}",
+                    "fix the mirror; a redirect is followed only to a URL emtk3s would accept",
+                ) from None
+            if not target.endswith(_INFO_REFS):
+                raise UpstreamError(
+                    f"git remote {url} redirects to {target}, which is not a git URL", ""
+                )
+            current = target.removesuffix(_INFO_REFS)
+    raise UpstreamError(f"git remote {url}: more than {MAX_REDIRECTS} redirects", "")
 
 
 @dataclass(frozen=True)
@@ -103,6 +147,7 @@ def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) ->
     validate.git_url(url, allow_http=allow_http)
     validate.tag(tag)
     repo_dir = _repo_dir(cache_root, url)
+    remote = resolve_redirects(url, allow_http)
     env = dict(_SAFE_ENV)
     with file_lock(repo_dir.with_suffix(".lock")):
         if not (repo_dir / "HEAD").exists():
@@ -116,7 +161,7 @@ def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) ->
                 "--no-tags",
                 "--force",
                 "--",
-                url,
+                remote,
                 f"+{ref}:{ref}",
                 env={**os.environ, **env},
             )
@@ -140,8 +185,9 @@ def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
     import git
 
     validate.git_url(url, allow_http=allow_http)
+    remote = resolve_redirects(url, allow_http)
     try:
-        out = str(git.cmd.Git().ls_remote("--tags", "--", url, env={**os.environ, **_SAFE_ENV}))
+        out = str(git.cmd.Git().ls_remote("--tags", "--", remote, env={**os.environ, **_SAFE_ENV}))
     except git.GitCommandError as exc:
         err = " ".join(str(exc.stderr).split())[:300]
         raise UpstreamError(f"git ls-remote {url} failed: {err}", "check the mirror URL") from None

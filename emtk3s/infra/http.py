@@ -1,21 +1,33 @@
-"""HTTPS downloads: parallel, retried with backoff, resumed with Range, atomic, verified."""
+"""HTTPS downloads: parallel, retried with backoff, atomic, verified. A partial download is
+resumed only with ``If-Range`` and the validator of the response that started it, and only a
+206 whose ``Content-Range`` starts where we asked is appended; anything else starts over. The
+bytes as served are hashed (``Accept-Encoding: identity``; an encoding we did not ask for is
+refused), a download the lock does not size is capped, and every redirect hop is checked."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urljoin
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.cache import Cache
-from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, IntegrityError, UpstreamError
+from emtk3s.infra.errors import (
+    Emtk3sError,
+    EnvironmentProblem,
+    InputError,
+    IntegrityError,
+    UpstreamError,
+)
 from emtk3s.infra.fsutil import file_lock
 
 if TYPE_CHECKING:  # requests is imported when something is downloaded, not at start-up
@@ -43,12 +55,28 @@ class Fetched:
     attempts: int
 
 
+MAX_REDIRECTS = 10
+MAX_ENV = "EMTK3S_MAX_DOWNLOAD"
+DEFAULT_MAX_UNPINNED = 4 << 30  # 4 GiB: above any source emtk3s packages
+
+
+def max_unpinned_from_env() -> int:
+    """The size cap of a download whose size the lock does not pin (``EMTK3S_MAX_DOWNLOAD``)."""
+    raw = os.environ.get(MAX_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_UNPINNED
+    if not raw.isdigit() or int(raw) <= 0:
+        raise InputError(f"{MAX_ENV}={raw!r} is not a positive number of bytes", "e.g. 4294967296")
+    return int(raw)
+
+
 @dataclass
 class Policy:
     retries: int = 4
     backoff: float = 0.5  # seconds; doubles each attempt
     timeout: float = 30.0  # connect and read timeout, per request
     jobs: int = 8
+    max_unpinned: int = field(default_factory=max_unpinned_from_env)  # bytes
 
 
 def _partial_path(cache: Cache, dl: Download) -> Path:
@@ -56,17 +84,67 @@ def _partial_path(cache: Cache, dl: Download) -> Path:
     return cache.partial_dir / f"{key}.part"
 
 
+def _validator_path(part: Path) -> Path:
+    """Beside a ``.part``: the validator (strong ETag or Last-Modified) of the response that
+    started it. A ``.part`` without one is never resumed."""
+    return part.with_suffix(".validator")
+
+
+def _validator_of(resp: requests.Response) -> str | None:
+    etag = resp.headers.get("ETag", "")
+    if etag and not etag.startswith("W/"):  # If-Range takes only a strong validator
+        return etag
+    return resp.headers.get("Last-Modified") or None
+
+
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+
+
+def _check_hop(dl: Download, url: str, target: str) -> None:
+    """Every redirect target passes the same check as a configured mirror URL."""
+    try:
+        validate.url(target, f"redirect target of {dl.name}", allow_http=dl.allow_http)
+    except InputError as exc:
+        raise UpstreamError(
+            f"{dl.name}: {url} redirects to a refused URL: {exc.message}",
+            "fix the mirror; a redirect is followed only to a URL emtk3s would accept as a mirror",
+        ) from None
+
+
+def _get(
+    session: requests.Session, dl: Download, headers: dict[str, str], policy: Policy
+) -> requests.Response:
+    """GET ``dl.url``, following redirects one hop at a time, each hop checked."""
+    url = dl.url
+    for _ in range(MAX_REDIRECTS + 1):
+        resp = session.get(
+            url, headers=headers, stream=True, timeout=policy.timeout, allow_redirects=False
+        )
+        if not resp.is_redirect:
+            return resp
+        target = urljoin(url, resp.headers["Location"])
+        resp.close()
+        _check_hop(dl, url, target)
+        url = target
+    raise UpstreamError(f"{dl.name}: {dl.url}: more than {MAX_REDIRECTS} redirects", "")
+
+
 def _download_once(session: requests.Session, dl: Download, part: Path, policy: Policy) -> None:
-    """One HTTP request, appending to ``part`` (resume) when it already holds bytes."""
+    """One HTTP request, appending to ``part`` (resume) when it already holds bytes and a
+    validator says the server still serves the same file (If-Range)."""
+    vpath = _validator_path(part)
     have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": USER_AGENT}
+    validator = vpath.read_text().strip() if have and vpath.exists() else ""
+    if have and not validator:  # nothing proves the server still has the same bytes
+        part.unlink()
+        have = 0
+    # the bytes as served are what is hashed and pinned: no transfer decoding
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if have:
         headers["Range"] = f"bytes={have}-"
-    with session.get(
-        dl.url, headers=headers, stream=True, timeout=policy.timeout, allow_redirects=True
-    ) as resp:
-        # a redirect must not downgrade to plain http off loopback
-        validate.url(resp.url, f"redirect target of {dl.name}", allow_http=dl.allow_http)
+        headers["If-Range"] = validator
+    cap = dl.size if dl.size is not None else policy.max_unpinned
+    with _get(session, dl, headers, policy) as resp:
         if resp.status_code == 416 and have:
             part.unlink()
             raise _Retry("server refused our range; starting over")
@@ -79,21 +157,68 @@ def _download_once(session: requests.Session, dl: Download, part: Path, policy: 
             raise _Retry(f"HTTP {resp.status_code}")
         if resp.status_code not in (200, 206):
             raise UpstreamError(f"{dl.name}: {dl.url} answered HTTP {resp.status_code}", "")
-        mode = "ab" if resp.status_code == 206 and have else "wb"
+        encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+        if encoding not in ("", "identity"):
+            raise UpstreamError(
+                f"{dl.name}: {dl.url} answered with Content-Encoding {encoding}, "
+                "which emtk3s did not ask for",
+                "fix the mirror: it must serve the file's own bytes (Accept-Encoding: identity)",
+            )
+        if resp.status_code == 206:
+            m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+            if not have or m is None or int(m.group(1)) != have:
+                part.unlink(missing_ok=True)
+                vpath.unlink(missing_ok=True)
+                raise _Retry(
+                    f"server answered range {resp.headers.get('Content-Range')!r} "
+                    f"to a request from byte {have}; starting over"
+                )
+            mode = "ab"
+        else:
+            mode = "wb"  # a full body: the validator changed, or the server ignores ranges
+            have = 0
+            new_validator = _validator_of(resp)
+            if new_validator and "\n" not in new_validator:
+                vpath.write_text(new_validator + "\n")
+            else:
+                vpath.unlink(missing_ok=True)
+        expected_len = resp.headers.get("Content-Length")
+        if expected_len is not None and expected_len.isdigit():
+            if dl.size is None and have + int(expected_len) > cap:
+                raise _too_big(dl, cap, part)
+        import urllib3
+
         with open(part, mode) as fh:
-            for chunk in resp.iter_content(chunk_size=1 << 16):
-                fh.write(chunk)
-                if dl.size is not None and fh.tell() > dl.size:
-                    raise IntegrityError(
-                        f"{dl.name}: {dl.url} sent more than the {dl.size} bytes the lock pins",
-                        "check the mirror",
-                    )
+            try:
+                for chunk in resp.raw.stream(1 << 16, decode_content=False):
+                    fh.write(chunk)
+                    if fh.tell() > cap:
+                        if dl.size is not None:
+                            raise IntegrityError(
+                                f"{dl.name}: {dl.url} sent more than the {dl.size} bytes the "
+                                "lock pins",
+                                "check the mirror",
+                            )
+                        raise _too_big(dl, cap, part)
+            except urllib3.exceptions.ProtocolError as exc:
+                raise _Retry(f"connection closed mid-body ({type(exc).__name__})") from None
+            except urllib3.exceptions.ReadTimeoutError:
+                raise _Retry("read timed out") from None
             fh.flush()
             os.fsync(fh.fileno())
-        expected_len = resp.headers.get("Content-Length")
-        if expected_len is not None and resp.status_code == 200:
-            if part.stat().st_size != int(expected_len):
+        if expected_len is not None and expected_len.isdigit():
+            if part.stat().st_size != have + int(expected_len):
                 raise _Retry("connection closed before the end of the body")
+
+
+def _too_big(dl: Download, cap: int, part: Path) -> IntegrityError:
+    part.unlink(missing_ok=True)
+    _validator_path(part).unlink(missing_ok=True)
+    return IntegrityError(
+        f"{dl.name}: {dl.url} is larger than {cap} bytes, the limit for a download the lock "
+        "does not pin yet",
+        f"check the mirror; raise the limit with {MAX_ENV}=BYTES if the file is really this big",
+    )
 
 
 class _Retry(Exception):
@@ -187,6 +312,7 @@ def fetch_one(
                 f"kept aside in {actual}; check the mirror or the lock",
             )
         sha = cache.add_file(part, dl.sha256, dl.name)
+        _validator_path(part).unlink(missing_ok=True)
         return Fetched(dl.name, dl.url, sha, size, downloaded=True, attempts=attempt)
 
 

@@ -1,14 +1,22 @@
 """Safe extraction of tar archives from upstream: every member is checked before anything is
 written, and an archive with one bad member is refused whole.
 
-Refused: absolute names, ``..`` components, symlinks or hardlinks whose target leaves the
-destination, device nodes and FIFOs, a member or a total size over the limit.
+Refused: absolute names, ``..`` components, a member whose parent directory is a symlink (or
+hardlink) member of the archive, symlinks or hardlinks whose target leaves the destination or
+passes through another link member, device nodes and FIFOs, a member or a total size over the
+limit. After extraction every path is resolved with ``realpath(strict=True)`` (a loop, a dangling
+or an over-long chain is refused, never resolved halfway) and must lie inside the destination.
+
+These checks do not rely on tarfile's ``data`` filter, which Pythons without the fix for
+CVE-2025-4517 (before 3.9.23, 3.10.18, 3.11.13, 3.12.11, 3.13.4) let symlink chains longer than
+PATH_MAX through: no such chain survives the checks above, whatever the Python.
 """
 
 from __future__ import annotations
 
 import os
 import posixpath
+import sys
 import tarfile
 from pathlib import Path
 
@@ -16,6 +24,36 @@ from emtk3s.infra.errors import InputError
 
 DEFAULT_MAX_TOTAL = 8 << 30  # 8 GiB unpacked
 DEFAULT_MAX_MEMBERS = 500_000
+#: whether this Python's tarfile data filter has the CVE-2025-4517 fix (informational: the
+#: checks here do not depend on it)
+PYTHON_TARFILE_FIXED = (
+    sys.version_info >= (3, 11, 13)
+    and (sys.version_info[:2] != (3, 12) or sys.version_info >= (3, 12, 11))
+    and (sys.version_info[:2] != (3, 13) or sys.version_info >= (3, 13, 4))
+)
+
+
+def _refuse(archive: str, what: str) -> InputError:
+    return InputError(f"{archive}: {what}", "refusing to unpack it")
+
+
+def _walk(start: list[str], target: str, links: set[str]) -> list[str] | None:
+    """Resolve ``target`` lexically from the directory ``start`` (a list of components); None
+    if it leaves the root or passes through a link member on the way."""
+    stack = list(start)
+    comps = [c for c in target.split("/") if c not in ("", ".")]
+    for i, comp in enumerate(comps):
+        if comp == "..":
+            if not stack:
+                return None
+            stack.pop()
+            continue
+        stack.append(comp)
+        # the last component may name another link (itself checked); a directory on the way
+        # may not: the lexical walk cannot know where it really goes
+        if i < len(comps) - 1 and "/".join(stack) in links:
+            return None
+    return stack
 
 
 def _inside(name: str) -> bool:
@@ -31,49 +69,60 @@ def check_members(
     for m in tf:
         members.append(m)
         if len(members) > max_members:
-            raise InputError(f"{archive}: more than {max_members} members", "refusing to unpack it")
+            raise _refuse(archive, f"more than {max_members} members")
         name = m.name
         if not name or name.startswith("/") or "\x00" in name or not _inside(name):
-            raise InputError(
-                f"{archive}: member {name!r} points outside the target", "refusing to unpack it"
-            )
+            raise _refuse(archive, f"member {name!r} points outside the target")
         if any(part == ".." for part in name.split("/")):
-            raise InputError(
-                f"{archive}: member {name!r} has a '..' component", "refusing to unpack it"
-            )
+            raise _refuse(archive, f"member {name!r} has a '..' component")
         if m.ischr() or m.isblk() or m.isfifo() or m.isdev():
-            raise InputError(
-                f"{archive}: member {name!r} is a device node or FIFO", "refusing to unpack it"
-            )
-        if m.issym():
-            target = m.linkname
-            if target.startswith("/") or not _inside(
-                posixpath.join(posixpath.dirname(name), target)
-            ):
-                raise InputError(
-                    f"{archive}: symlink {name!r} -> {target!r} points outside the target",
-                    "refusing to unpack it",
-                )
-        elif m.islnk():
-            if m.linkname.startswith("/") or not _inside(m.linkname):
-                raise InputError(
-                    f"{archive}: hardlink {name!r} -> {m.linkname!r} points outside the target",
-                    "refusing to unpack it",
-                )
-        elif not (m.isfile() or m.isdir()):
-            raise InputError(
-                f"{archive}: member {name!r} has an unsupported type", "refusing to unpack it"
-            )
+            raise _refuse(archive, f"member {name!r} is a device node or FIFO")
+        if not (m.issym() or m.islnk() or m.isfile() or m.isdir()):
+            raise _refuse(archive, f"member {name!r} has an unsupported type")
         if m.size < 0 or m.size > max_total_bytes:
-            raise InputError(
-                f"{archive}: member {name!r} declares {m.size} bytes", "refusing to unpack it"
-            )
+            raise _refuse(archive, f"member {name!r} declares {m.size} bytes")
         total += m.size
         if total > max_total_bytes:
-            raise InputError(
-                f"{archive}: unpacks to more than {max_total_bytes} bytes", "refusing to unpack it"
-            )
+            raise _refuse(archive, f"unpacks to more than {max_total_bytes} bytes")
+    # links are checked against the whole archive: a link member may come after its users
+    links = {posixpath.normpath(m.name) for m in members if m.issym() or m.islnk()}
+    for m in members:
+        parts = posixpath.normpath(m.name).split("/")
+        for i in range(1, len(parts)):
+            if "/".join(parts[:i]) in links:
+                raise _refuse(
+                    archive,
+                    f"member {m.name!r} lies below the link member {'/'.join(parts[:i])!r}",
+                )
+        if m.issym():
+            if m.linkname.startswith("/") or _walk(parts[:-1], m.linkname, links) is None:
+                raise _refuse(
+                    archive,
+                    f"symlink {m.name!r} -> {m.linkname!r} points outside the target "
+                    "or through another link",
+                )
+        elif m.islnk():
+            if m.linkname.startswith("/") or _walk([], m.linkname, links) is None:
+                raise _refuse(
+                    archive,
+                    f"hardlink {m.name!r} -> {m.linkname!r} points outside the target "
+                    "or to another link",
+                )
     return members
+
+
+def _check_extracted(archive: str, dest_dir: Path, members: list[tarfile.TarInfo]) -> None:
+    """Every extracted path, resolved strictly (no half-resolved chain), lies inside."""
+    real_dest = os.path.realpath(dest_dir, strict=True)
+    for m in members:
+        path = dest_dir / m.name
+        try:
+            # a symlink member's own target was checked above; its directory is resolved here
+            p = os.path.realpath(path.parent if m.issym() else path, strict=True)
+        except OSError as exc:
+            raise _refuse(archive, f"{m.name!r} does not resolve ({exc.strerror})") from None
+        if not (p == real_dest or p.startswith(real_dest + os.sep)):
+            raise _refuse(archive, f"{m.name!r} resolved outside the target")
 
 
 def safe_extract(
@@ -103,9 +152,5 @@ def safe_extract(
         ) from None
     except EOFError:
         raise InputError(f"{archive_path.name}: truncated archive", "download it again") from None
-    real_dest = os.path.realpath(dest_dir)
-    for m in members:
-        p = os.path.realpath(dest_dir / m.name)
-        if not (p == real_dest or p.startswith(real_dest + os.sep)):
-            raise InputError(f"{archive_path.name}: {m.name!r} resolved outside the target", "")
+    _check_extracted(archive_path.name, dest_dir, members)
     return [m.name for m in members]

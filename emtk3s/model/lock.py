@@ -218,6 +218,7 @@ class Lock:
             validate.package_name(p.name)
             for s in p.sources:
                 s.check(p.name)
+        check_fields(lock, where)
         return lock
 
     def pins(self) -> list[Pin]:
@@ -279,3 +280,42 @@ def save_pins(path: Path, pins: Iterable[Pin]) -> tuple[Lock, bool]:
         current = require(path)
         merged = current.with_pins(pins)
         return merged, write_if_changed(path, merged.to_json().encode())
+
+
+def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
+    """Every field of a lock read from disk, with the patterns release.toml's values meet: a
+    hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line
+    (issue #13.6). Raises InputError naming the field."""
+    w = f"{where}:"
+    if not isinstance(lock.release_digest, str) or not (
+        lock.release_digest == "" or validate.is_sha256(lock.release_digest)
+    ):
+        raise InputError(
+            f"{w} release_digest {lock.release_digest!r} is not a sha256", "re-resolve"
+        )
+    validate.tag(lock.k3s, f"{w} k3s")
+    for key, c in lock.components.items():
+        validate.package_name(key)
+        if c.name != key:
+            raise InputError(f"{w} component {key!r} is named {c.name!r}", "re-resolve")
+        validate.repo(c.repo, f"{w} {key}.repo")
+        if c.commit_time is not None and (
+            isinstance(c.commit_time, bool) or not isinstance(c.commit_time, int)
+        ):
+            raise InputError(f"{w} {key}.commit_time is not a timestamp", "re-resolve")
+        if not isinstance(c.facts, Mapping):
+            raise InputError(f"{w} {key}.facts is not a table", "re-resolve")
+        validate.facts(c.facts, f"{w} {key}.facts")
+    for key, p in lock.packages.items():
+        if p.name != key:
+            raise InputError(f"{w} package {key!r} is named {p.name!r}", "re-resolve")
+        validate.rpm_version(p.version, f"{w} {key}.version")
+        if p.component not in lock.components:
+            raise InputError(f"{w} {key}.component {p.component!r} is not in the lock", "")
+        if not isinstance(p.sources, list | tuple):
+            raise InputError(f"{w} {key}.sources is not a list", "re-resolve")
+        for s in p.sources:
+            if not s.generated:
+                validate.mirror_path(s.path, f"{w} {key}/{s.name} path")
+            validate.size(s.size, f"{w} {key}/{s.name} size")
+            validate.origin(s.origin, f"{w} {key}/{s.name} origin")

@@ -53,6 +53,9 @@ class ComponentDef:
     needs: tuple[str, ...] = ()  # components whose facts ``tag`` reads
     always: bool = False  # in every lock, whichever packages are selected (the K3s tag itself)
     release_key: str | None = None  # a [release] key of release.toml that pins this tag
+    #: (component, fact) the tag is read from: an [overrides] tag is written back there, so
+    #: that every value derived from the fact (source names, paths, hashes) follows it
+    pinned_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

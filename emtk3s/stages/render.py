@@ -38,21 +38,35 @@ _SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*$")
 SPEC_HEADER = "# Rendered by emtk3s from templates/{tpl}/; edit the template, not this file.\n"
 
 
-def check_values(value: Any, where: str = "context") -> None:
-    """Refuse any string that could carry spec or shell syntax into a template."""
+#: context keys whose values are prose (spaces allowed): a summary, a changelog entry, a note
+PROSE_KEYS = frozenset({"summary", "description", "author", "date", "lines"})
+#: every other string is a token: a name, a version, a URL, a hash — no space, no ';', no quote
+_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*$")
+
+
+def check_values(value: Any, where: str = "context", prose: bool = False) -> None:
+    """Refuse any string that could carry spec or shell syntax into a template: prose (under
+    :data:`PROSE_KEYS` or a ``_note`` key) may not hold a newline, %, `, $ or \\; every other
+    string is a token (letters, digits and . + _ : / ~ @ = , # ? & [ ] - only)."""
     if isinstance(value, str):
         if not _SAFE_VALUE.match(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a newline, %, `, $ or \\",
                 "such a value could inject spec syntax; fix the input (release.toml or the lock)",
             )
+        if not prose and not _TOKEN_VALUE.match(value):
+            raise InputError(
+                f"value {value[:60]!r} for {where} carries a space, ';', a quote or another "
+                "character a name, version or URL does not need",
+                "such a value could inject spec or shell syntax; fix the input (the lock)",
+            )
     elif isinstance(value, dict):
         for k, v in value.items():
             check_values(k, where)
-            check_values(v, f"{where}.{k}")
+            check_values(v, f"{where}.{k}", prose or k in PROSE_KEYS or k.startswith("_"))
     elif isinstance(value, list | tuple):
         for i, v in enumerate(value):
-            check_values(v, f"{where}[{i}]")
+            check_values(v, f"{where}[{i}]", prose)
     elif value is None or isinstance(value, bool | int | float):
         return
     else:

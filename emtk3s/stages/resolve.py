@@ -135,6 +135,37 @@ def _sources(
     return out
 
 
+def check_overrides(release: Release) -> None:
+    """An [overrides] entry names a known component (a typo must not be ignored)."""
+    for name in release.overrides:
+        if name not in pkgs.COMPONENTS:
+            raise InputError(
+                f"{release.path or 'release.toml'}: [overrides] {name}: no such component",
+                f"use one of {', '.join(sorted(pkgs.COMPONENTS))}",
+            )
+
+
+def apply_override(
+    cdef: pkgs.ComponentDef, comps: dict[str, Component], override: str | None
+) -> None:
+    """An overridden tag that another component's fact pins is written back into that fact,
+    so that every value derived from it (source names, paths, archive hashes, the spec) follows
+    the override; the upstream value is kept as a note. A component whose tag is derived from
+    another's facts in a way emtk3s cannot write back cannot be overridden."""
+    if override is None or cdef.pinned_by is None:
+        return
+    comp_name, fact = cdef.pinned_by
+    owner = comps.get(comp_name)
+    if owner is None:
+        return  # the owner was not resolved (not needed by the selected packages)
+    upstream_value = owner.facts.get(fact)
+    if upstream_value != override:
+        owner.facts[fact] = override
+        owner.facts[f"_{fact}_upstream"] = (
+            f"{comp_name} pins {upstream_value}; release.toml overrides it"
+        )
+
+
 def resolve(
     release: Release,
     cache: Cache,
@@ -156,6 +187,7 @@ def resolve(
         )
     selected = pkgs.select(list(release.packages))
     wanted = sorted({c for p in selected for c in (p.component, *p.components)})
+    check_overrides(release)
     comps: dict[str, Component] = {}
     checkouts: dict[str, TagCheckout] = {}
     for name in pkgs.component_order(wanted):
@@ -163,6 +195,7 @@ def resolve(
         ctx = pkgs.ResolveContext(release, comps)
         tag = release.overrides.get(name) or cdef.tag(ctx)
         validate.tag(tag, f"{name} tag")
+        apply_override(cdef, comps, release.overrides.get(name))
         url = f"{release.mirror('github')}/{cdef.repo}.git"
         co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))
         facts = cdef.facts(co) if cdef.facts else {}

@@ -16,7 +16,7 @@ from typing import Any
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import Cache, sha256_file
 from emtk3s.infra.errors import BuildError, IntegrityError
-from emtk3s.infra.fsutil import copy_into, file_lock
+from emtk3s.infra.fsutil import copy_file, copy_into, file_lock
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.model.lock import Lock
 from emtk3s.stages.context import StageRun
@@ -145,16 +145,16 @@ def build_srpm(
             (top / d).mkdir(parents=True)
         for name, sha in sources:
             dest = top / "SOURCES" / name
-            shutil.copyfile(cache.blob_path(sha), dest)  # verified just above
+            copy_file(cache.blob_path(sha), dest)  # verified just above
             os.chmod(dest, 0o644)
             os.utime(dest, (epoch, epoch))
         for p in patches:
             dest = top / "SOURCES" / p.name
-            shutil.copyfile(p, dest)
+            copy_file(p, dest)
             os.chmod(dest, 0o644)
             os.utime(dest, (epoch, epoch))
         spec_copy = top / "SPECS" / spec.name
-        shutil.copyfile(spec, spec_copy)
+        copy_file(spec, spec_copy)
         os.utime(spec_copy, (epoch, epoch))
         # The SRPM header keeps the expanded spec (RPMTAG_SPEC) with %{SOURCEn} paths in it: a
         # relative _topdir (rpmbuild run inside it) keeps the bytes independent of where the

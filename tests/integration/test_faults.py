@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -256,3 +258,74 @@ def test_lock_edited_to_a_wrong_hash_stops_the_build(proj: Project) -> None:
     assert (
         list((proj.root / "SRPMS").glob("*.rpm")) == [] if (proj.root / "SRPMS").exists() else True
     )
+
+
+# --- the machine refuses a write: documented exit 6 naming the path (issue #13.14) --------------
+
+
+@pytest.fixture()
+def ro_dir(tmp_path: Path) -> Iterator[Path]:
+    """An empty read-only file system (root ignores file modes; a read-only mount it cannot)."""
+    d = tmp_path / "ro"
+    d.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,ro", "tmpfs", str(d)]).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def _one_line_env_error(res: object, needle: str) -> None:
+    code, err = res.code, res.err  # type: ignore[attr-defined]
+    assert code == 6, err
+    last = err.strip().splitlines()[-1]
+    assert "internal error" not in err and "Traceback" not in err
+    assert needle in last, last
+
+
+def test_empty_read_only_cache_is_exit_6_naming_it(proj: Project, ro_dir: Path) -> None:
+    proj.cache = ro_dir / "cache"
+    res = proj.run("fetch", check=False)
+    _one_line_env_error(res, f"{ro_dir}/cache: read-only file system")
+
+
+@pytest.mark.parametrize("out", ["SPECS", "SRPMS"])
+def test_read_only_output_directory_is_exit_6_naming_it(
+    proj: Project, ro_dir: Path, out: str
+) -> None:
+    proj.run("all", "--until", "render" if out == "SRPMS" else "fetch")
+    target = proj.root / out
+    target.mkdir(exist_ok=True)
+    subprocess.run(["mount", "--bind", str(ro_dir), str(target)], check=True)
+    try:
+        res = proj.run("render" if out == "SPECS" else "srpm", check=False)
+        _one_line_env_error(res, f"{target}/")
+        assert "read-only file system" in res.err
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+    assert not list(target.glob(".*"))
+
+
+def test_disk_full_while_building_the_srpm_names_the_staging_path_not_the_cache(
+    proj: Project, tmp_path: Path
+) -> None:
+    proj.run("all", "--until", "validate")
+    small = tmp_path / "small"
+    small.mkdir()
+    used = int(
+        subprocess.run(
+            ["du", "-sk", str(proj.root)], capture_output=True, text=True
+        ).stdout.split()[0]
+    )
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={used + 200}k", "tmpfs", str(small)]
+    ).returncode:
+        pytest.skip("cannot mount a tmpfs here")
+    try:
+        shutil.copytree(proj.root, small / "proj", symlinks=True)
+        proj.root = small / "proj"
+        res = proj.run("srpm", check=False)
+        _one_line_env_error(res, "no space left on device")
+        assert str(proj.cache) not in res.err and str(small / "proj") in res.err
+        assert not list((proj.root / "SRPMS").glob("*")) if (proj.root / "SRPMS").exists() else True
+    finally:
+        subprocess.run(["umount", "-l", str(small)], check=False)

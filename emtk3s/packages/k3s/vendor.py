@@ -6,10 +6,11 @@ The RPM build then uses `-mod=vendor` with no network."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
-import subprocess
 from pathlib import Path
 
+from emtk3s.infra import sandbox
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.infra.tarballs import deterministic_tar
@@ -42,6 +43,28 @@ def go_env(work: Path, cache_root: Path) -> dict[str, str]:
     return env
 
 
+#: where a download may come from when GOPROXY is not set (no "direct": no arbitrary VCS host)
+DEFAULT_GOPROXY = "https://proxy.golang.org"
+
+
+def check_goproxy(env: dict[str, str]) -> list[Path]:
+    """Refuse a GOPROXY that lets go fetch from any host ("direct"); set the default when unset.
+    Returns the local directories of file:// proxies (bound read-only into the sandbox)."""
+    env.setdefault("GOPROXY", DEFAULT_GOPROXY)
+    local = []
+    for entry in re.split(r"[,|]", env["GOPROXY"]):
+        if entry in ("direct", ""):
+            raise InputError(
+                f"GOPROXY {env['GOPROXY']!r} lets go download from any host ({entry or 'empty'!r})",
+                "set GOPROXY to your module proxy(s) or a file:// mirror, without 'direct'",
+            )
+        if entry.startswith("file://"):
+            local.append(Path(entry.removeprefix("file://")))
+        elif entry != "off" and not entry.startswith(("https://", "http://")):
+            raise InputError(f"GOPROXY entry {entry!r} is not a URL", "use https:// or file://")
+    return local
+
+
 def make_vendor(
     source_tarball: Path, out: Path, mtime: int, work: Path, cache_root: Path, label: str = ""
 ) -> Path:
@@ -58,8 +81,20 @@ def make_vendor(
     if len(tops) != 1 or not (tops[0] / "go.mod").is_file():
         raise InputError(f"{label}: expected one top directory with a go.mod", "")
     top = tops[0]
-    proc = subprocess.run(
-        [go, "mod", "vendor"], cwd=top, env=go_env(work, cache_root), capture_output=True, text=True
+    env = go_env(work, cache_root)
+    proxies = check_goproxy(env)
+    modcache = Path(env["GOMODCACHE"])
+    modcache.mkdir(parents=True, exist_ok=True)
+    goroot = Path(go).resolve().parent.parent
+    # upstream code (go.mod, module downloads) runs in the generator sandbox: the host's system
+    # read-only, the work tree and module cache writable, network only for a remote GOPROXY
+    proc = sandbox.run_generator(
+        [go, "mod", "vendor"],
+        cwd=top,
+        env=env,
+        writable=[work, modcache],
+        readable=[goroot, *proxies],
+        net=any(not p.startswith("file://") for p in env["GOPROXY"].split(",") if p != "off"),
     )
     if proc.returncode != 0:
         msg = " ".join(proc.stderr.split())[:400]

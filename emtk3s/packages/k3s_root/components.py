@@ -36,6 +36,7 @@ COMPONENTS = (
         facts=k3s_root_up.read_facts,
         needs=("k3s",),
         release_key="k3s_root",  # release.toml: k3s_root = "v0.14.1"
+        pinned_by=("k3s", "VERSION_ROOT"),
     ),
     ComponentDef(
         "buildroot",
@@ -43,5 +44,6 @@ COMPONENTS = (
         tag=_buildroot_tag,
         facts=buildroot_up.read_facts,
         needs=("k3s-root",),
+        pinned_by=("k3s-root", "buildroot_version"),
     ),
 )

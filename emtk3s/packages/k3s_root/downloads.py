@@ -11,6 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from emtk3s.infra import sandbox
 from emtk3s.infra.errors import BuildError, InputError
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.infra.tarballs import deterministic_tar
@@ -28,8 +29,11 @@ def _top(archive: Path, dest: Path, label: str) -> Path:
     return tops[0]
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str, net: bool = False) -> None:
+    if cmd[0] == "make":  # buildroot's Makefile is upstream code: the generator sandbox runs it
+        proc = sandbox.run_generator(cmd, cwd=cwd, env=env, writable=[Path(env["HOME"])], net=net)
+    else:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = " ".join((proc.stderr or proc.stdout).split())[-400:]
         raise BuildError(
@@ -72,7 +76,11 @@ def make_dl(
         (br / ".config").write_bytes(cfg.read_bytes() + common.read_bytes())
         _run(["make", "-s", "olddefconfig"], br, env, f"buildroot make olddefconfig ({arch})")
         _run(
-            ["make", "-s", "source", f"BR2_DL_DIR={dl}"], br, env, f"buildroot make source ({arch})"
+            ["make", "-s", "source", f"BR2_DL_DIR={dl}"],
+            br,
+            env,
+            f"buildroot make source ({arch})",
+            net=True,  # buildroot downloads; nothing else of the host is writable
         )
     deterministic_tar(dl, out, "dl", mtime)
     return out

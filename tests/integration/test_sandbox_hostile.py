@@ -1,0 +1,229 @@
+"""Hostile specs against the chroot backend's build sandbox (issue #13.1, #13.2): a %build that
+tries to write outside, join the host's namespaces, reach a loopback listener, see or make host
+devices, and leave a process behind — each attempt must fail, and a build killed with SIGTERM or
+SIGKILL must leave no mount behind. Runs against the real debootstrap test chroot."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from emtk3s.builders import chroot as chroot_backend
+from tests.conftest import Project, make_project
+from tests.fixtures import chroot, cpkgs
+from tests.fixtures.upstream import Upstream
+
+HELPERS = "k3s-iptables-helpers"
+PROBE = Path(__file__).parent.parent / "fixtures" / "hostile_probe.py"
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="the chroot backend needs root")
+
+
+def _hostile_spec(name: str, build: str) -> str:
+    return cpkgs.HEADER.format(name=name, summary="Hostile fixture") + (
+        "Source0:        probe.py\n\n%description\nTries every way out of the build sandbox.\n\n"
+        f"%prep\n\n%build\n{build}\n\n%install\nmkdir -p %{{buildroot}}%{{_datadir}}/{name}\n"
+        f"touch %{{buildroot}}%{{_datadir}}/{name}/x\n\n%files\n%{{_datadir}}/{name}/x\n\n"
+        "%changelog\n* Fri Nov 08 2024 Fixture <fixture@example.invalid> - 1.0-1\n- Fixture.\n"
+    )
+
+
+def _write(specs: Path, name: str, build: str) -> None:
+    d = specs / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / f"{name}.spec").write_text(_hostile_spec(name, build))
+    data = PROBE.read_bytes()
+    (d / "probe.py").write_bytes(data)
+    sig = {"probe.py": hashlib.sha256(data).hexdigest()}
+    (d / f"{name}.signatures.json").write_text(json.dumps({"Signatures": sig}) + "\n")
+
+
+def _host_processes_with(tag: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if tag.encode() in (d / "cmdline").read_bytes():
+                    out.append(int(d.name))
+            except OSError:
+                continue
+    return out
+
+
+def _mounts_under(path: Path) -> list[str]:
+    base = os.path.realpath(path)
+    with open("/proc/self/mountinfo") as fh:
+        return [ln.split()[4] for ln in fh if ln.split()[4].startswith(base + "/")]
+
+
+class Hostile:
+    def __init__(self, project: Project, mark: Path, log: str, hits: list[bytes], tag: str):
+        self.project, self.mark, self.log, self.hits, self.tag = project, mark, log, hits, tag
+
+    def probe(self, name: str) -> str:
+        m = re.search(rf"^PROBE {re.escape(name)} (\S+) (.*)$", self.log, re.M)
+        assert m, f"probe {name} did not run:\n{self.log[-3000:]}"
+        return f"{m.group(1)} {m.group(2)}"
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Iterator[Hostile]:
+    root = chroot.worker_chroot()
+    tmp = tmp_path_factory.mktemp("hostile")
+    p = make_project(tmp / "proj", upstream)
+    p.write_release(packages=[HELPERS])
+    p.run("all", "--until", "validate")
+    hits: list[bytes] = []
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(5)
+    srv.settimeout(60)
+
+    def serve() -> None:
+        try:
+            while True:
+                conn, _ = srv.accept()
+                hits.append(conn.recv(64))
+                conn.close()
+        except OSError:
+            return
+
+    threading.Thread(target=serve, daemon=True).start()
+    mark = tmp / f"escaped-{uuid.uuid4().hex[:8]}"
+    tag = f"emtk3s-hostile-{uuid.uuid4().hex[:8]}"
+    with open("/proc/1/cmdline", "rb") as fh:
+        host_init = os.path.basename(fh.read().split(b"\0")[0].decode())
+    port = srv.getsockname()[1]
+    _write(
+        p.root / "SPECS",
+        "fixture-hostile",
+        f"python3 %{{SOURCE0}} {mark} {port} {tag} {host_init}",
+    )
+    res = p.run(
+        "chain", "-p", "fixture-hostile", "--backend", "chroot", "--chroot", str(root), check=False
+    )
+    log = (p.root / ".emtk3s" / "logs" / "build-fixture-hostile.log").read_text(errors="replace")
+    assert res.code == 0, res.err + log[-3000:]
+    time.sleep(0.5)
+    yield Hostile(p, mark, log, hits, tag)
+    srv.close()
+    for pid in _host_processes_with(tag):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_build_cannot_write_outside(hostile: Hostile) -> None:
+    for probe in ("write-proc-root", "write-chroot-escape", "mount"):
+        assert hostile.probe(probe).startswith("contained"), hostile.probe(probe)
+    assert not list(hostile.mark.parent.glob(hostile.mark.name + "*"))
+
+
+def test_build_cannot_join_host_namespaces(hostile: Hostile) -> None:
+    for ns in ("mnt", "net", "pid", "uts", "ipc"):
+        assert hostile.probe(f"setns-{ns}").startswith("contained"), hostile.probe(f"setns-{ns}")
+    assert hostile.probe("nsenter-write").startswith("contained")
+    assert hostile.probe("host-pid1-visible").startswith("contained")
+
+
+def test_build_cannot_reach_a_loopback_listener(hostile: Hostile) -> None:
+    assert hostile.probe("loopback").startswith("contained"), hostile.probe("loopback")
+    assert hostile.hits == []
+
+
+def test_build_sees_no_host_devices(hostile: Hostile) -> None:
+    assert hostile.probe("host-devices").startswith("contained"), hostile.probe("host-devices")
+    assert hostile.probe("mknod").startswith("contained"), hostile.probe("mknod")
+
+
+def test_no_process_stays_behind(hostile: Hostile) -> None:
+    assert hostile.probe("left-behind").startswith("contained")
+    assert _host_processes_with(hostile.tag) == []
+
+
+def test_no_mount_is_ever_made_in_the_host_namespace(hostile: Hostile) -> None:
+    assert _mounts_under(hostile.project.root / ".emtk3s") == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_build_leaves_no_mount_and_no_process(
+    tmp_path: Path, upstream: Upstream, sig: signal.Signals
+) -> None:
+    root = chroot.worker_chroot()
+    p = make_project(tmp_path / "proj", upstream)
+    p.write_release(packages=[HELPERS])
+    p.run("all", "--until", "validate")
+    tag = f"emtk3s-killed-{uuid.uuid4().hex[:8]}"
+    _write(
+        p.root / "SPECS",
+        "fixture-slow",
+        f"bash -c 'exec -a {tag} sleep 600' &\necho started\nsleep 600",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "emtk3s",
+        "-C",
+        str(p.root),
+        "chain",
+        "-p",
+        "fixture-slow",
+        "--backend",
+        "chroot",
+        "--chroot",
+        str(root),
+    ]
+    proc = subprocess.Popen(cmd, env=p.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = p.root / ".emtk3s" / "logs" / "build-fixture-slow.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if log.exists() and "started" in log.read_text(errors="replace"):
+            break
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the slow build never started")
+    assert _host_processes_with(tag), "the build's sleeper should be running"
+    proc.send_signal(sig)
+    proc.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while _host_processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _host_processes_with(tag) == []
+    assert _mounts_under(p.root / ".emtk3s") == []
+    # the next run sweeps the scratch tree the killed run left
+    chroot_backend.sweep(p.root / ".emtk3s" / "work" / "chroots")
+    assert list((p.root / ".emtk3s" / "work" / "chroots").glob("root-*")) == []
+
+
+def test_sweep_unmounts_what_an_older_version_left(tmp_path: Path) -> None:
+    """An older emtk3s mounted proc, the host's /dev and an overlay in the host's namespace;
+    the sweep unmounts them before anything is deleted, so host device nodes survive."""
+    scratch = tmp_path / "work" / "chroots"
+    old = scratch / "root-old" / "merged"
+    (old / "dev").mkdir(parents=True)
+    (old / "proc").mkdir()
+    subprocess.run(["mount", "--bind", "/dev", str(old / "dev")], check=True)
+    subprocess.run(["mount", "-t", "proc", "proc", str(old / "proc")], check=True)
+    try:
+        assert len(_mounts_under(scratch)) >= 2
+        gone = chroot_backend.sweep(scratch)
+        assert len(gone) >= 2
+        assert _mounts_under(scratch) == []
+        assert not (scratch / "root-old").exists()
+        assert Path("/dev/null").exists()
+    finally:
+        for m in reversed(_mounts_under(scratch)):
+            subprocess.run(["umount", "-l", m], check=False)
