@@ -136,8 +136,6 @@ def context(
         "arches": list(release.arches),
         "airgap_images": release.airgap_images,
         "selinux": release.selinux,
-        "sources": sources,
-        "src": {s["key"]: s for s in sources if s["key"]},
         "pending": pending,
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or []),
@@ -257,7 +255,17 @@ PENDING = "PENDING"
 def pending_sources(lock: Lock, pkg: str) -> list[str]:
     """Generated sources of ``pkg`` not pinned yet: rendered as PENDING; srpm and emt
     integrate refuse the package until `emtk3s fetch` (or `vendor`) pins them."""
-    return [s.name for s in lock.packages[pkg].sources if s.generated and not s.pinned]
+    plock = lock.packages[pkg]
+    pdef = pkgs.PACKAGES.get(pkg)
+    comp = lock.components.get(plock.component)
+    if pdef is None or comp is None:
+        return []
+    out = []
+    for s in plock.sources:
+        rule = pdef.rule_for(s.name, comp) if s.generated and not s.pinned else None
+        if rule is not None and rule.may_be_pending:
+            out.append(s.name)
+    return out
 
 
 def refuse_pending(lock: Lock, pkg: str, what: str) -> None:
@@ -281,7 +289,8 @@ def not_renderable(lock: Lock, pkg: str) -> str:
     ]
     if unverified:
         return f"upstream tag {unverified[0]} not verified (run emtk3s resolve --refresh)"
-    unpinned = [s.name for s in plock.sources if s.sha256 is None and not s.generated]
+    pending = pending_sources(lock, pkg)
+    unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         return f"source {unpinned[0]} not pinned (run emtk3s fetch)"
     return ""

@@ -718,6 +718,174 @@ def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
     assert "1" * 64 in res.err
 
 
+def test_chain_orders_k3s_root_before_k3s(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The default release's DAG, from the rendered specs: k3s BuildRequires k3s-root-dist."""
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = make_project(tmp_path / "p", up)
+    p.write_release(k3s="v1.32.5+k3s1")  # every package
+    p.run("all", "--until", "render", "--nodeps")
+    from emtk3s.builders import graph as plan
+
+    graph = plan.plan(plan.specs_in(p.root / "SPECS"))
+    order = graph.order()
+    assert set(order) == {
+        "fuse-overlayfs",
+        "k3s",
+        "k3s-iptables-helpers",
+        "k3s-root",
+        "slirp4netns",
+    }
+    assert order.index("k3s-root") < order.index("k3s")
+    assert graph.nodes["k3s"].deps == ["k3s-root"]
+    assert "k3s-root-dist" in graph.nodes["k3s-root"].provides
+
+
+def test_airgap_images_are_an_opt_in_subpackage(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    for goarch in ("amd64", "arm64"):
+        up.files[
+            f"/k3s-io/k3s/releases/download/v1.32.5+k3s1/k3s-airgap-images-{goarch}.tar.zst"
+        ] = goarch.encode()
+    off = _project(tmp_path, up, proxy, "off")
+    off.run("all", "--until", "render")
+    assert "airgap" not in (off.root / "SPECS/k3s/k3s.spec").read_text().split("%prep")[0]
+    assert not [s for s in off.lock["packages"]["k3s"]["sources"] if "airgap" in s["name"]]
+    on = _project(tmp_path, up, proxy, "on")
+    on.write_release(k3s="v1.32.5+k3s1", packages=["k3s"], airgap_images=True)
+    on.run("all", "--until", "srpm")
+    srpm = next((on.root / "SRPMS").glob("k3s-*.src.rpm"))
+    top = tmp_path / "rpmbuild"
+    b = _rpmbuild(srpm, top, _k3s_root_dir(tmp_path))
+    assert b.returncode == 0, b.stdout[-2000:] + b.stderr[-2000:]
+    sub = next((top / "RPMS" / "x86_64").glob("k3s-airgap-images-*.rpm"))
+    files = subprocess.run(
+        ["rpm", "-qpl", str(sub)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert files == [
+        "/usr/share/k3s/images",
+        "/usr/share/k3s/images/k3s-airgap-images-amd64.tar.zst",
+    ]
+
+
+def test_patches_are_files_applied_by_autopatch_and_srpm_proves_they_apply(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    shutil.copytree(REPO / "emtk3s/packages/k3s/templates", p.root / "templates/k3s")
+    good = "--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n fixture k3s\n+patched for EMT\n"
+    (p.root / "templates/k3s/0001-emt-readme.patch").write_text(good)
+    p.run("all", "--until", "srpm")
+    spec = (p.root / "SPECS/k3s/k3s.spec").read_text()
+    assert "Patch0:         0001-emt-readme.patch" in spec and "%autopatch -p1" in spec
+    assert (p.root / "SPECS/k3s/0001-emt-readme.patch").read_text() == good
+    prep_log = (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+    assert "0001-emt-readme.patch" in prep_log
+    # a patch that no longer applies stops the SRPM with a clear error
+    (p.root / "templates/k3s/0001-emt-readme.patch").write_text(
+        good.replace("fixture k3s", "other text")
+    )
+    res = p.run("all", "--until", "srpm", check=False)
+    assert res.code == 5
+    assert "a patch does not apply" in res.err and "prep-k3s.log" in res.err
+    assert (
+        "FAILED" in (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+        or "Hunk" in (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+    )
+
+
+def test_srpm_twice_identical_and_rpmlint_on_the_k3s_srpm(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    p.run("all", "--until", "srpm")
+    srpm = next((p.root / "SRPMS").glob("k3s-*.src.rpm"))
+    first = hashlib.sha256(srpm.read_bytes()).hexdigest()
+    p.run("srpm", "--force")
+    assert hashlib.sha256(srpm.read_bytes()).hexdigest() == first
+    lint = subprocess.run(
+        ["rpmlint", "-c", str(REPO / "emtk3s/data/rpmlint.toml"), str(srpm)],
+        capture_output=True,
+        text=True,
+    )
+    assert " 0 errors" in lint.stdout, lint.stdout
+
+
+def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
+    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN and
+    no get-module-version calls: the k3s package cannot name its sources, and says so."""
+    files = k3s_tree.k3s_files()
+    files["scripts/version.sh"] = (
+        "#!/bin/bash\nVERSION_CNIPLUGINS=v1.3.0-k3s1\nVERSION_ROOT=${VERSION_ROOT:-v0.12.2}\n"
+        'if [ -z "$VERSION_CRICTL" ]; then\n    VERSION_CRICTL="v0.0.0"\nfi\n'
+    )
+    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.28.5+k3s1")
+    from tests.fixtures import k3s_root_tree
+
+    fresh_upstream.commit_tag("k3s-io/k3s-root", k3s_root_tree.k3s_root_files(), "v0.12.2")
+    p = make_project(tmp_path / "p", fresh_upstream)
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s-iptables-helpers"])
+    p.run("resolve")
+    facts = p.lock["components"]["k3s"]["facts"]
+    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.3.0-k3s1"
+    # the k3s package needs VERSION_FLANNEL_PLUGIN, which this era does not name: a clear error
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
+    res = p.run("resolve", check=False)
+    assert res.code == 2 and "its files name no 'VERSION_" in res.err, res.err
+
+
+def test_default_release_chain_in_the_chroot_in_dag_order(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every package of the release, built in the chroot backend in dependency order: k3s's
+    BuildRequires k3s-root-dist is the RPM the chain built a moment before, installed into the
+    chroot from the local repository, and the k3s build embeds that tree."""
+    from tests.fixtures import chroot
+
+    root = chroot.worker_chroot()
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = make_project(tmp_path / "p", up)
+    p.write_release(k3s="v1.32.5+k3s1", arches=["x86_64"])  # every package
+    p.run("all", "--until", "validate")
+    res = p.run(
+        "--json", "chain", "--backend", "chroot", "--chroot", str(root), "-j", "2", timeout=1200
+    )
+    doc = res.json["result"]
+    status = {e["package"]: e["status"] for e in doc["packages"]}
+    assert status == dict.fromkeys(
+        ("fuse-overlayfs", "k3s", "k3s-iptables-helpers", "k3s-root", "slirp4netns"), "built"
+    )
+    assert doc["order"].index("k3s-root") < doc["order"].index("k3s")
+    deps_log = (p.root / ".emtk3s/logs/build-k3s.deps.log").read_text()
+    assert "k3s-root-dist" in deps_log
+    log = (p.root / ".emtk3s/logs/build-k3s.log").read_text()
+    assert "/usr/share/k3s-root/k3s-root-amd64.tar" in log
+    rpms = {Path(r).name for e in doc["packages"] for r in e["rpms"]}
+    assert (
+        "k3s-1.32.5+k3s1-1.emt3.x86_64.rpm" in rpms
+        and "k3s-root-dist-0.14.1-1.emt3.x86_64.rpm" in rpms
+    )
+
+
 def test_default_release_renders_with_the_vendor_tarball_pending(tmp_path: Path) -> None:
     """The committed lock (v1.32.4+k3s1, commit from nixpkgs' public record): SPECS/k3s renders
     with the vendor tarball PENDING; srpm and emt integrate refuse the package."""
@@ -755,7 +923,12 @@ def test_default_release_renders_with_the_vendor_tarball_pending(tmp_path: Path)
     assert res.returncode == 3, res.stderr
     assert "k3s-vendor-1.32.4+k3s1.tar.gz is PENDING" in res.stderr
     emt = emt_checkout.make(tmp_path / "emt")
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(f): f.read_bytes() for f in sorted(emt.rglob("*")) if f.is_file()}
+
+    before = snapshot()
     res = run("emt", "integrate", "--emt-repo", str(emt))
     assert res.returncode == 3, res.stderr
     assert "PENDING" in res.stderr
-    assert not (emt / "SPECS" / "k3s").exists()
+    assert snapshot() == before  # nothing written

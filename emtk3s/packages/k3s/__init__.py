@@ -64,7 +64,7 @@ PACKAGE = PackageDef(
             "github",
             "generated:go-mod-vendor:{commit}",
             generate=_vendor,
-            key="vendor",
+            may_be_pending=True,
         ),
         # what scripts/download and scripts/build clone, from the repositories and at the
         # versions the tag's own scripts name (upstream.read_facts: facts[clones])
