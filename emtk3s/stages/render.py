@@ -136,6 +136,8 @@ def context(
         "arches": list(release.arches),
         "airgap_images": release.airgap_images,
         "selinux": release.selinux,
+        "sources": sources,
+        "src": {s["key"]: s for s in sources if s["key"]},
         "pending": pending,
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or []),

@@ -65,6 +65,7 @@ PACKAGE = PackageDef(
             "generated:go-mod-vendor:{commit}",
             generate=_vendor,
             may_be_pending=True,
+            key="vendor",
         ),
         # what scripts/download and scripts/build clone, from the repositories and at the
         # versions the tag's own scripts name (upstream.read_facts: facts[clones])
