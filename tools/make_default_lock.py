@@ -5,8 +5,11 @@ upstream repositories, with the same code resolve runs, where upstream hosts are
 
 MIRROR_ROOT holds bare clones named <owner>+<repo>/repo (k3s-io+k3s-root, buildroot+buildroot,
 containers+fuse-overlayfs, rootless-containers+slirp4netns). The K3s repository itself was too
-large to clone there: its commit stays null (unverified, `emtk3s resolve --refresh` fills it) and
-its facts are the public record of EMT's spec for v1.32.4+k3s1 (`facts._source` says so).
+large to clone there: its commit comes from a public record (nixpkgs' versions.nix for
+v1.32.4+k3s1, `facts._commit_source` says so; the commit time is the release date) and its
+facts are the public record of EMT's spec and patches for v1.32.4+k3s1 (`facts._source`). The
+Go vendor tarball cannot be made without the module proxy: it stays unpinned, and SPECS/k3s
+names it PENDING until `emtk3s vendor` (or fetch) runs with network.
 With network access, plain `emtk3s resolve` replaces all of this.
 """
 
@@ -33,17 +36,63 @@ MIRRORS = {
 }
 rel = manifest.load(Path("release.toml"), environ={})
 K3S_FACTS = {
-    "_source": "public record: EMT's SPECS/k3s/k3s.spec for v1.32.4+k3s1 (not read from the tag here)",
+    "_source": "public record: EMT's SPECS/k3s/k3s.spec and its patches for v1.32.4+k3s1 "
+    "(scripts/build, scripts/version.sh context lines); go: the Go of the release notes "
+    "(1.23.6); not read from the tag here",
+    "_commit_source": "public record: nixpkgs pkgs/applications/networking/cluster/k3s/1_32/"
+    "versions.nix (k3sCommit for 1.32.4+k3s1); commit_time: the release date 2025-04-23",
     "VERSION_ROOT": "v0.14.1",
     "VERSION_CNIPLUGINS": "v1.6.0-k3s1",
     "VERSION_FLANNEL_PLUGIN": "v1.6.0-flannel1",
+    "VERSION_RUNC": "v1.2.5",
+    "VERSION_CONTAINERD": "v2.0.4-k3s2",
+    "go": "1.23.6",
+    "golang": {"assigned": True, "stamped": True},
     "modules": {
-        "runc": {"module": "github.com/opencontainers/runc", "version": "v1.2.5"},
-        "containerd": {"module": "github.com/k3s-io/containerd/v2", "version": "v2.0.4-k3s2"},
+        "runc": {
+            "var": "VERSION_RUNC",
+            "path": "github.com/opencontainers/runc",
+            "module": "github.com/opencontainers/runc",
+            "version": "v1.2.5",
+        },
+        "containerd": {
+            "var": "VERSION_CONTAINERD",
+            "path": "github.com/containerd/containerd/v2",
+            "module": "github.com/k3s-io/containerd/v2",
+            "version": "v2.0.4-k3s2",
+        },
+    },
+    "clones": {
+        "VERSION_RUNC": {
+            "repo": "opencontainers/runc",
+            "dir": "build/src/github.com/opencontainers/runc",
+            "version": "v1.2.5",
+            "from": "public record (EMT's spec)",
+        },
+        "VERSION_CONTAINERD": {
+            "repo": "k3s-io/containerd",
+            "dir": "build/src/github.com/containerd/containerd",
+            "version": "v2.0.4-k3s2",
+            "from": "public record (EMT's spec)",
+        },
+        "VERSION_CNIPLUGINS": {
+            "repo": "rancher/plugins",
+            "dir": "build/src/github.com/containernetworking/plugins",
+            "version": "v1.6.0-k3s1",
+            "from": "public record (EMT's spec and k3s-build.patch)",
+        },
+        "VERSION_FLANNEL_PLUGIN": {
+            "repo": "flannel-io/cni-plugin",
+            "dir": "build/src/github.com/containernetworking/plugins/plugins/meta/flannel",
+            "version": "v1.6.0-flannel1",
+            "from": "public record (EMT's spec and flannel.patch)",
+        },
     },
     "charts": {"traefik-crd": "34.2.1+up34.2.0", "traefik": "34.2.1+up34.2.0"},
 }
-comps = {"k3s": Component("k3s", "k3s-io/k3s", rel.k3s.tag, None, None, K3S_FACTS)}
+K3S_COMMIT = "6b330558e47a257134434508c851193bb4e9bf9d"
+K3S_TIME = 1745366400  # 2025-04-23T00:00:00Z, the v1.32.4+k3s1 release date
+comps = {"k3s": Component("k3s", "k3s-io/k3s", rel.k3s.tag, K3S_COMMIT, K3S_TIME, K3S_FACTS)}
 checkouts = {}
 selected = pkgs.select(list(rel.packages))
 wanted = sorted({c for p in selected for c in (p.component, *p.components)})

@@ -156,6 +156,12 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
                 click.echo(f"{'up to date' if check else 'unchanged'}: {p.specs / n}")
             for n, why in d["skipped"].items():
                 click.echo(f"skipped: {n}: {why}")
+            for n, names in d["pending"].items():
+                for name in names:
+                    click.echo(
+                        f"PENDING: {n}/{name} is generated and not pinned yet; srpm and emt "
+                        "integrate refuse it until emtk3s fetch (or vendor) pins it with network"
+                    )
 
         return r.to_dict(), human
 

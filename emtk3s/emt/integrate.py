@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra.errors import InputError
+from emtk3s.infra.errors import InputError, IntegrityError
 from emtk3s.infra.fsutil import replace_dir, write_bytes
 from emtk3s.model.lock import Lock
 
@@ -135,8 +135,17 @@ def plan(emt: Path, specs_dir: Path, lock: Lock, images: list[str]) -> Plan:
     if not pkgs:
         raise InputError(f"{specs_dir}: nothing rendered", "run emtk3s render first")
     fields = {}
+    from emtk3s.stages.render import PENDING, refuse_pending
+
     for pkg in pkgs:
         src = specs_dir / pkg
+        refuse_pending(lock, pkg, "emt integrate")
+        sigs_file = src / f"{pkg}.signatures.json"
+        if sigs_file.is_file() and f'"{PENDING}"' in sigs_file.read_text(errors="replace"):
+            raise IntegrityError(
+                f"emt integrate: {sigs_file} names a {PENDING} source",
+                "run emtk3s fetch (or emtk3s vendor) with network, render, then integrate",
+            )
         p.spec_dirs[emt / "SPECS" / pkg] = {
             f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()
         }

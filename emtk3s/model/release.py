@@ -42,6 +42,8 @@ class Release:
     release: int = 1
     packages: tuple[str, ...] = field(default=())
     path: Path | None = None
+    # build K3s with SELinux support (upstream's SELINUX=true; docs/packages/k3s.md)
+    selinux: bool = True
 
     def digest(self) -> str:
         """sha256 of what resolve depends on (mirrors excluded: a mirror serves the same bytes)."""
@@ -66,6 +68,7 @@ class Release:
             "overrides": dict(sorted(self.overrides.items())),
             "arches": list(self.arches),
             "airgap_images": self.airgap_images,
+            "selinux": self.selinux,
             "release": self.release,
             "mirrors": dict(self.mirrors),
             "allow_http": list(self.allow_http),
@@ -130,7 +133,7 @@ def from_dict(
     from emtk3s.model.package import COMPONENTS
 
     pins = {c.release_key: c.name for c in COMPONENTS.values() if c.release_key}
-    allowed_keys = {"k3s", "arches", "airgap_images", "release", "packages", *pins}
+    allowed_keys = {"k3s", "arches", "airgap_images", "selinux", "release", "packages", *pins}
     bad = set(rel) - allowed_keys
     if bad:
         raise InputError(
@@ -154,6 +157,9 @@ def from_dict(
     airgap = rel.get("airgap_images", False)
     if not isinstance(airgap, bool):
         raise InputError(f"{where}: release.airgap_images must be true or false", "")
+    selinux = rel.get("selinux", True)
+    if not isinstance(selinux, bool):
+        raise InputError(f"{where}: release.selinux must be true or false", "e.g. selinux = true")
     release_no = rel.get("release", 1)
     if (
         not isinstance(release_no, int)
@@ -197,4 +203,5 @@ def from_dict(
         release=release_no,
         packages=packages,
         path=path,
+        selinux=selinux,
     )

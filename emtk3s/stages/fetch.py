@@ -101,8 +101,11 @@ def _generate(
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"gen-{pname}-", dir=scratch))
     try:
-        ctx = pkgs.GenerateContext(release, lock.components, inputs, work, cache.root)
-        made = rule.generate(ctx)
+        ctx = pkgs.GenerateContext(
+            release, lock.components, inputs, work, cache.root, src.origin if src.sha256 else ""
+        )
+        res = rule.generate(ctx)
+        made, origin = res if isinstance(res, tuple) else (res, "generated")
         size = made.stat().st_size
         try:
             sha = cache.add_file(made, src.sha256, src.name)
@@ -114,7 +117,7 @@ def _generate(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result.generated.append(what)
-    return _pin(src, sha, size, "generated", pname, locked, result)
+    return _pin(src, sha, size, origin, pname, locked, result)
 
 
 def fetch(

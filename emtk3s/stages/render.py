@@ -119,7 +119,8 @@ def context(
             f"{pdef.name}: upstream {comp.repo} {comp.tag} has no verified commit in the lock",
             "run emtk3s resolve --refresh with network access or a mirror",
         )
-    unpinned = [s.name for s in plock.sources if s.sha256 is None]
+    pending = pending_sources(lock, pdef.name)
+    unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         raise InputError(
             f"{pdef.name}: source {unpinned[0]} is not pinned yet (no sha256 in the lock)",
@@ -144,8 +145,10 @@ def context(
         },
         "arches": list(release.arches),
         "airgap_images": release.airgap_images,
+        "selinux": release.selinux,
         "sources": sources,
         "src": {s["key"]: s for s in sources if s["key"]},
+        "pending": pending,
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or []),
     }
@@ -175,6 +178,7 @@ def source_entries(
                 "name": s.name,
                 "url": spec_source_url(s.upstream_url, s.name),
                 "sha256": s.sha256,
+                "pending": s.sha256 is None,
                 "airgap": rule.airgap if rule else False,
                 "arch": rule.arch if rule else "",
             }
@@ -230,7 +234,7 @@ def render_package(
         raise InputError(f"{spec_tpl}:{exc.lineno}: {exc.message}", "fix the template") from None
     out = Rendered(pdef.name)
     out.files[f"{pdef.name}.spec"] = (SPEC_HEADER.format(tpl=pdef.name) + text).encode()
-    sigs = {"Signatures": {s["name"]: s["sha256"] for s in ctx["sources"]}}
+    sigs = {"Signatures": {s["name"]: s["sha256"] or PENDING for s in ctx["sources"]}}
     out.files[f"{pdef.name}.signatures.json"] = (
         json.dumps(sigs, indent=2, sort_keys=True) + "\n"
     ).encode()
@@ -245,6 +249,7 @@ class RenderResult:
     unchanged: list[str] = field(default_factory=list)
     drift: dict[str, str] = field(default_factory=dict)  # package -> unified diff
     skipped: dict[str, str] = field(default_factory=dict)  # package -> why it cannot render yet
+    pending: dict[str, list[str]] = field(default_factory=dict)  # package -> PENDING sources
 
     @property
     def unrendered(self) -> dict[str, str]:
@@ -256,7 +261,39 @@ class RenderResult:
             "unchanged": self.unchanged,
             "drift": sorted(self.drift),
             "skipped": self.skipped,
+            "pending": self.pending,
         }
+
+
+#: what SPECS/ shows for a source that can only be pinned with network (a generated file)
+PENDING = "PENDING"
+
+
+def pending_sources(lock: Lock, pkg: str) -> list[str]:
+    """Generated sources of ``pkg`` not pinned yet: rendered as PENDING; srpm and emt
+    integrate refuse the package until `emtk3s fetch` (or `vendor`) pins them."""
+    plock = lock.packages[pkg]
+    pdef = pkgs.PACKAGES.get(pkg)
+    comp = lock.components.get(plock.component)
+    if pdef is None or comp is None:
+        return []
+    out = []
+    for s in plock.sources:
+        rule = pdef.rule_for(s.name, comp) if s.generated and not s.pinned else None
+        if rule is not None and rule.may_be_pending:
+            out.append(s.name)
+    return out
+
+
+def refuse_pending(lock: Lock, pkg: str, what: str) -> None:
+    from emtk3s.infra.errors import IntegrityError
+
+    if pkg in lock.packages and pending_sources(lock, pkg):
+        name = pending_sources(lock, pkg)[0]
+        raise IntegrityError(
+            f"{what}: {pkg}'s source {name} is {PENDING} (generated, not pinned in the lock)",
+            "run emtk3s fetch (or emtk3s vendor) where the module proxy is reachable, then render",
+        )
 
 
 def not_renderable(lock: Lock, pkg: str) -> str:
@@ -269,7 +306,8 @@ def not_renderable(lock: Lock, pkg: str) -> str:
     ]
     if unverified:
         return f"upstream tag {unverified[0]} not verified (run emtk3s resolve --refresh)"
-    unpinned = [s.name for s in plock.sources if s.sha256 is None]
+    pending = pending_sources(lock, pkg)
+    unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         return f"source {unpinned[0]} not pinned (run emtk3s fetch)"
     return ""
@@ -361,6 +399,8 @@ def render(
     store = project.stamps
     for pdef in pkgs.select(names) if names else []:
         target = project.specs / pdef.name
+        if pending_sources(lock, pdef.name):
+            result.pending[pdef.name] = pending_sources(lock, pdef.name)
         if keys is None:
             out = render_package(release, lock, pdef, project.templates, history.get(pdef.name))
             diff = _diff(target, out.files)

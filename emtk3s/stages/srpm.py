@@ -115,6 +115,9 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
 def build_srpm(
     project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
 ) -> SrpmInfo:
+    from emtk3s.stages.render import refuse_pending
+
+    refuse_pending(lock, pkg, "srpm")
     spec, sources, patches = _inputs(project, lock, pkg)
     epoch = source_date_epoch(lock, pkg)
     macros = data_file("emt.macros").read_bytes()

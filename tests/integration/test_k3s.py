@@ -1,11 +1,18 @@
 """K3s from its tag: every component version read from the tag's own files, the Go vendor tarball
-made deterministically with Debian's go and a file:// GOPROXY, and an offline build with it."""
+made deterministically with Debian's go and a file:// GOPROXY, and the RPM built from a fixture
+tree whose scripts fail the way upstream's do (tests/fixtures/k3s_tree.py) — then the installed
+binary is run: its server and agent start-up check passes only if the package did it right."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import signal
 import subprocess
+import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +22,10 @@ from tests.fixtures import gomodules, k3s_tree
 from tests.fixtures.upstream import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
+MACROS = str(REPO / "emtk3s/data/emt.macros")
+GO_VERSION = subprocess.run(
+    ["go", "env", "GOVERSION"], capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"}
+).stdout.strip()
 
 EMT_SHIPS = {  # reference.md: what EMT's hand-written spec for v1.32.4+k3s1 carries
     "VERSION_ROOT": "v0.14.1",
@@ -31,7 +42,9 @@ NEW = {
     "cni": "v1.6.1-k3s1",
     "flannel": "v1.6.1-flannel1",
     "chart": "34.2.2+up34.2.1",
+    "k8s": "v1.32.5-k3s1",
 }
+TAG = "v1.32.5+k3s1"
 
 
 def test_show_k3s_lists_the_versions_emt_ships(project: Project) -> None:
@@ -49,10 +62,27 @@ def test_show_k3s_lists_the_versions_emt_ships(project: Project) -> None:
         "traefik-crd": facts["charts"]["traefik-crd"],
     }
     assert got == EMT_SHIPS
-    assert (
-        facts["modules"]["containerd"]["module"] == "github.com/k3s-io/containerd/v2"
-    )  # the replace wins
-    assert facts["go"] == "1.19"
+    # the module each VERSION_* comes from is version.sh's own get-module-version argument
+    assert facts["modules"]["containerd"] == {
+        "var": "VERSION_CONTAINERD",
+        "path": "github.com/containerd/containerd/v2",
+        "module": "github.com/k3s-io/containerd/v2",  # the replace wins, as `go list -m`
+        "version": "v2.0.4-k3s2",
+    }
+    assert facts["modules"]["k8s_k3s"]["version"] == "v1.32.4-k3s1"
+    assert facts["go"] == "1.19"  # go.mod's minimum
+    # what the scripts clone, and where
+    clones = facts["clones"]
+    assert clones["VERSION_CONTAINERD"] == {
+        "repo": "k3s-io/containerd",
+        "dir": "build/src/github.com/containerd/containerd",
+        "version": "v2.0.4-k3s2",
+        "from": "scripts/download",
+    }
+    assert clones["VERSION_CNIPLUGINS"]["dir"] == "build/src/github.com/containernetworking/plugins"
+    assert clones["VERSION_FLANNEL_PLUGIN"]["dir"].endswith("plugins/plugins/meta/flannel")
+    assert clones["VERSION_FLANNEL_PLUGIN"]["from"] == "scripts/build"
+    assert facts["golang"] == {"assigned": True, "stamped": True, "readonly_list": False}
     sources = {s["name"]: s for s in doc["package"]["sources"]}
     # every downloaded source is pinned by EMT's public signatures; the vendor tarball is ours
     for name, s in sources.items():
@@ -61,6 +91,30 @@ def test_show_k3s_lists_the_versions_emt_ships(project: Project) -> None:
         else:
             assert s["origin"] == "public-record", name
     assert "k3s-root-amd64.tar" not in str(sources) and "airgap" not in str(sources)
+
+
+def test_resolve_follows_the_tags_own_module_paths_and_clones(
+    fresh_upstream: Upstream, tmp_path: Path
+) -> None:
+    """Defect 10: an era whose version.sh asks for github.com/containerd/containerd (no /v2)
+    and whose download clones containerd from another place resolves from those files."""
+    files = k3s_tree.k3s_files(containerd_module="github.com/containerd/containerd")
+    files["scripts/download"] = str(files["scripts/download"]).replace(
+        "CONTAINERD_DIR=build/src/github.com/containerd/containerd",
+        "CONTAINERD_DIR=build/src/github.com/k3s-io/containerd-fork",
+    )
+    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.32.8+k3s1", modes=k3s_tree.MODES)
+    p = make_project(tmp_path / "p", fresh_upstream)
+    p.write_release(k3s="v1.32.8+k3s1", packages=["k3s"])
+    p.run("resolve")
+    facts = p.lock["components"]["k3s"]["facts"]
+    assert facts["modules"]["containerd"]["path"] == "github.com/containerd/containerd"
+    assert facts["modules"]["containerd"]["version"] == "v2.0.4-k3s2"
+    assert facts["clones"]["VERSION_CONTAINERD"]["dir"] == (
+        "build/src/github.com/k3s-io/containerd-fork"
+    )
+    names = [s["name"] for s in p.lock["packages"]["k3s"]["sources"]]
+    assert "containerd-v2.0.4-k3s2.tar.gz" in names
 
 
 def test_unparsable_go_mod_names_file_and_line(fresh_upstream: Upstream, tmp_path: Path) -> None:
@@ -75,10 +129,7 @@ def test_unparsable_go_mod_names_file_and_line(fresh_upstream: Upstream, tmp_pat
     assert res.code == 2 and "v1.32.9+k3s1:go.mod:" in res.err and "cannot parse require" in res.err
 
 
-@pytest.fixture()
-def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
-    """A K3s tag whose components are not in any public record (so fixture bytes get pinned)."""
-    up = fresh_upstream
+def _newer_tag(up: Upstream, tag: str = TAG, **kw: object) -> None:
     up.commit_tag(
         "k3s-io/k3s",
         k3s_tree.k3s_files(
@@ -87,33 +138,38 @@ def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
             cni=NEW["cni"],
             flannel=NEW["flannel"],
             chart=NEW["chart"],
+            k8s=NEW["k8s"],
+            **kw,  # type: ignore[arg-type]
         ),
-        "v1.32.5+k3s1",
+        tag,
         modes=k3s_tree.MODES,
     )
-    for repo, tag in (
-        ("opencontainers/runc", NEW["runc"]),
-        ("k3s-io/containerd", NEW["containerd"]),
-        ("rancher/plugins", NEW["cni"]),
-        ("flannel-io/cni-plugin", NEW["flannel"]),
+
+
+@pytest.fixture()
+def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
+    """A K3s tag whose components are not in any public record (so fixture bytes get pinned).
+    Its version.sh forces `go list -mod=readonly`, as newer tags do (defect 6)."""
+    up = fresh_upstream
+    _newer_tag(up, readonly=True)
+    for key, version in (
+        ("runc", NEW["runc"]),
+        ("containerd", NEW["containerd"]),
+        ("cni", NEW["cni"]),
+        ("flannel", NEW["flannel"]),
     ):
-        up.commit_tag(repo, {"README.md": f"fixture {tag}\n"}, tag)
+        repo, files = k3s_tree.COMPONENT_TREES[key]
+        up.commit_tag(repo, files(version), version)
     for chart in ("traefik-crd", "traefik"):
         up.files[f"/k3s-charts/assets/{chart}/{chart}-{NEW['chart']}.tgz"] = chart.encode()
-    mods = dict(gomodules.MODULES)
-    mods["github.com/k3s-io/containerd/v2"] = (
-        NEW["containerd"],
-        "containerd",
-        "containerd fixture",
-    )
-    mods["github.com/opencontainers/runc"] = (NEW["runc"], "runc", "runc fixture")
+    mods = gomodules.modules(containerd=NEW["containerd"], runc=NEW["runc"], k8s=NEW["k8s"])
     proxy = gomodules.write_proxy(tmp_path / "goproxy", mods)
     return up, proxy
 
 
-def _project(tmp: Path, up: Upstream, proxy: str, name: str) -> Project:
+def _project(tmp: Path, up: Upstream, proxy: str, name: str, **release: object) -> Project:
     p = make_project(tmp / name, up)
-    p.write_release(k3s="v1.32.5+k3s1", packages=["k3s"])
+    p.write_release(k3s=TAG, packages=["k3s"], **release)
     return p
 
 
@@ -121,7 +177,13 @@ def _go_env(proxy: str) -> dict[str, str]:
     return {"GOPROXY": proxy, "GOSUMDB": "off", "GONOSUMDB": "*", "GOFLAGS": ""}
 
 
-def test_vendor_tarball_is_deterministic_and_builds_offline(
+def _vendor_source(p: Project) -> dict[str, object]:
+    return next(
+        s for s in p.lock["packages"]["k3s"]["sources"] if str(s["name"]).startswith("k3s-vendor-")
+    )
+
+
+def test_vendor_tarball_is_deterministic_records_its_go_and_builds_offline(
     newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     up, proxy = newer
@@ -130,19 +192,15 @@ def test_vendor_tarball_is_deterministic_and_builds_offline(
     a = _project(tmp_path, up, proxy, "a")
     a.run("resolve")
     res = a.run("--json", "fetch").json["result"]
-    assert res["generated"] == ["k3s/k3s-vendor-1.32.5+k3s1.tar.gz"]
-    src = next(
-        s for s in a.lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor-")
-    )
-    assert src["origin"] == "generated" and src["pinned"]
+    assert res["generated"] == [f"k3s/k3s-vendor-{TAG[1:]}.tar.gz"]
+    src = _vendor_source(a)
+    # defect 9: the lock records which Go made the tarball
+    assert src["origin"] == f"generated by {GO_VERSION}" and src["pinned"]
     b = _project(tmp_path, up, proxy, "b")  # another project, another cache: the same bytes
     b.run("resolve")
     b.run("fetch")
-    src_b = next(
-        s for s in b.lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor-")
-    )
-    assert src_b["sha256"] == src["sha256"]
-    vendor = next((a.cache / "blobs").rglob(src["sha256"]))
+    assert _vendor_source(b)["sha256"] == src["sha256"]
+    vendor = next((a.cache / "blobs").rglob(str(src["sha256"])))
     with tarfile.open(vendor) as tf:
         names = tf.getnames()
         assert "vendor/modules.txt" in names
@@ -150,7 +208,7 @@ def test_vendor_tarball_is_deterministic_and_builds_offline(
         assert {m.uid for m in tf.getmembers()} == {0}
     # offline build with the vendor tree: no proxy, no network
     k3s_src = next(
-        s for s in a.lock["packages"]["k3s"]["sources"] if s["name"] == "k3s-1.32.5+k3s1.tar.gz"
+        s for s in a.lock["packages"]["k3s"]["sources"] if s["name"] == f"k3s-{TAG[1:]}.tar.gz"
     )
     work = tmp_path / "build"
     work.mkdir()
@@ -165,10 +223,9 @@ def test_vendor_tarball_is_deterministic_and_builds_offline(
         "GOFLAGS": "-mod=vendor",
         "GOTOOLCHAIN": "local",
         "GOCACHE": str(work / "gocache"),
-        "CGO_ENABLED": "0",
     }
     subprocess.run(
-        ["go", "build", "-ldflags", "-X main.version=v1.32.5+k3s1", "-o", "k3s", "."],
+        ["go", "build", "-ldflags", f"-X main.version={TAG}", "-o", "k3s", "./cmd/server"],
         cwd=top,
         env=env,
         check=True,
@@ -177,7 +234,7 @@ def test_vendor_tarball_is_deterministic_and_builds_offline(
     out = subprocess.run([str(top / "k3s")], capture_output=True, text=True, check=True).stdout
     assert out.split() == [
         "k3s",
-        "v1.32.5+k3s1",
+        TAG,
         "containerd",
         "fixture",
         "runc",
@@ -187,6 +244,442 @@ def test_vendor_tarball_is_deterministic_and_builds_offline(
         "kubernetes",
         "fixture",
     ]
+
+
+def test_vendor_refuses_a_too_old_go_and_another_go_than_the_lock_records(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 9: a go older than go.mod's go line is refused with a clear error; so is a go
+    other than the one that made the tarball the lock pins."""
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    files = k3s_tree.k3s_files(
+        runc=NEW["runc"],
+        containerd=NEW["containerd"],
+        cni=NEW["cni"],
+        flannel=NEW["flannel"],
+        chart=NEW["chart"],
+        k8s=NEW["k8s"],
+    )
+    files["go.mod"] = str(files["go.mod"]).replace("\ngo 1.19\n", "\ngo 1.99.1\n")
+    up.commit_tag("k3s-io/k3s", files, "v1.32.5+k3s2", modes=k3s_tree.MODES)
+    old = make_project(tmp_path / "old", up)
+    old.write_release(k3s="v1.32.5+k3s2", packages=["k3s"])
+    old.run("resolve")
+    res = old.run("vendor", check=False)
+    assert res.code == 6, res.err
+    assert f"{GO_VERSION} is older than go 1.99.1" in res.err and "go.mod requires" in res.err
+    assert "docs/packages/k3s.md#vendoring" in res.err
+    assert "Traceback" not in res.err
+    assert not _vendor_source(old)["pinned"]
+    # the lock says go1.23.7 made the pinned tarball: this go may not silently re-make it
+    a = _project(tmp_path, up, proxy, "a")
+    a.run("resolve")
+    a.run("vendor")
+    lock = a.lock
+    src = next(s for s in lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor"))
+    src["origin"] = "generated by go1.23.7"
+    c = _project(tmp_path, up, proxy, "c")
+    (c.root / "emtk3s.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    res = c.run("vendor", check=False)
+    assert res.code == 6, res.err
+    assert f"made by go1.23.7, this go is {GO_VERSION}" in res.err
+
+
+def test_sigterm_during_vendoring_leaves_no_go_and_no_scratch(
+    newer: tuple[Upstream, str], tmp_path: Path
+) -> None:
+    """Issue 13 item 14: SIGTERM while `go mod vendor` runs kills go (and its children) and
+    removes the scratch tree."""
+    up, proxy = newer
+    fake = tmp_path / "fakebin"
+    fake.mkdir()
+    pids = tmp_path / "pids"
+    (fake / "go").write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = env ]; then echo {GO_VERSION}; exit 0; fi\n'
+        f"sleep 300 &\necho $$ $! > {pids}\nwait\n"
+    )
+    (fake / "go").chmod(0o755)
+    p = _project(tmp_path, up, proxy, "p")
+    p.run("resolve")
+    env = {**p.env(), "PATH": f"{fake}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emtk3s", "-C", str(p.root), "vendor"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while not (pids.exists() and len(pids.read_text().split()) == 2):
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()
+        time.sleep(0.1)
+    go_pid, child_pid = (int(x) for x in pids.read_text().split())
+    assert list((p.cache / "tmp").glob("gen-k3s-*"))  # the scratch tree exists while go runs
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    for pid in (go_pid, child_pid):
+        assert not _alive(pid), pid
+    assert not list((p.cache / "tmp").glob("gen-k3s-*"))
+    assert not _vendor_source(p)["pinned"]
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody reaped yet is dead: this container's init may not reap)."""
+    for _ in range(50):
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return False
+        if state in ("Z", "X"):
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def _k3s_root_dir(tmp: Path) -> Path:
+    """The k3s-root-dist payload (the k3s-root package's output; a stand-in tree here)."""
+    root_dir = tmp / "k3s-root"
+    tree = tmp / "k3s-root-tree"
+    (tree / "bin" / "aux").mkdir(parents=True)
+    (tree / "bin" / "busybox").write_text("fixture busybox\n")
+    (tree / "etc").mkdir()
+    root_dir.mkdir()
+    for goarch in ("amd64", "arm64"):
+        subprocess.run(
+            ["tar", "-cf", str(root_dir / f"k3s-root-{goarch}.tar"), "-C", str(tree), "bin", "etc"],
+            check=True,
+        )
+    return root_dir
+
+
+def _rpmbuild(
+    srpm: Path, top: Path, root_dir: Path, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            "rpmbuild",
+            "--rebuild",
+            "--nodeps",
+            "--load",
+            MACROS,
+            "--define",
+            f"_topdir {top}",
+            "--define",
+            f"k3s_root_dir {root_dir}",
+            *extra,
+            str(srpm),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GOPROXY": "off", "HOME": str(top)},
+    )
+
+
+def _unpack(rpm_file: Path, root: Path) -> None:
+    root.mkdir(exist_ok=True)
+    cpio = subprocess.run(["rpm2cpio", str(rpm_file)], capture_output=True, check=True).stdout
+    subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=root, check=True)
+
+
+def _q(rpm_file: Path, *what: str) -> str:
+    return subprocess.run(
+        ["rpm", "-qp", *what, str(rpm_file)], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The RPMs of the fixture release (module scope: one real build for the tests below)."""
+    tmp = tmp_path_factory.mktemp("k3sbuild")
+    up = Upstream(tmp / "upstream").start()
+    from tests.fixtures import k3s_release
+
+    k3s_release.populate(up)
+    mp = pytest.MonkeyPatch()
+    try:
+        _newer_tag(up, readonly=True)
+        for key, version in (
+            ("runc", NEW["runc"]),
+            ("containerd", NEW["containerd"]),
+            ("cni", NEW["cni"]),
+            ("flannel", NEW["flannel"]),
+        ):
+            repo, files = k3s_tree.COMPONENT_TREES[key]
+            up.commit_tag(repo, files(version), version)
+        for chart in ("traefik-crd", "traefik"):
+            up.files[f"/k3s-charts/assets/{chart}/{chart}-{NEW['chart']}.tgz"] = chart.encode()
+        mods = gomodules.modules(containerd=NEW["containerd"], runc=NEW["runc"], k8s=NEW["k8s"])
+        proxy = gomodules.write_proxy(tmp / "goproxy", mods)
+        for k, v in _go_env(proxy).items():
+            mp.setenv(k, v)
+        p = _project(tmp, up, proxy, "p")
+        p.run("all", "--until", "srpm")
+        srpm = next((p.root / "SRPMS").glob("k3s-*.src.rpm"))
+        top = tmp / "rpmbuild"
+        build = _rpmbuild(srpm, top, _k3s_root_dir(tmp))
+        (tmp / "build.log").write_text(build.stdout + build.stderr)
+        assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+        rpms = top / "RPMS" / "x86_64"
+        yield {
+            "main": next(rpms.glob(f"k3s-{TAG[1:]}-1.emt3.x86_64.rpm")),
+            "links": next(rpms.glob("k3s-links-*.rpm")),
+            "spec": p.root / "SPECS/k3s/k3s.spec",
+            "log": tmp / "build.log",
+            "tmp": tmp,
+        }
+    finally:
+        mp.undo()
+        up.stop()
+
+
+def test_the_installed_binary_starts_server_and_agent(built: dict[str, Path]) -> None:
+    """Defects 1-3 and 6: the RPM builds from a tree whose scripts fail like upstream's (a
+    containerd at k3s-io/..., a CNI `git clone`, VERSION_GOLANG from curl, build-upload, go list
+    -mod=readonly), and the installed binary's server and agent start-up check passes."""
+    log = built["log"].read_text()
+    assert "a package build must never upload" not in log
+    assert "git clone" not in log  # bin/cni came from the pinned plugins tree
+    root = built["tmp"] / "image"
+    _unpack(built["main"], root)
+    for role in ("server", "agent"):
+        data = built["tmp"] / f"data-{role}"
+        res = subprocess.run(
+            [str(root / "usr/bin/k3s"), role],
+            capture_output=True,
+            text=True,
+            env={"PATH": "/usr/bin:/bin", "K3S_DATA_DIR": str(data)},
+        )
+        assert res.returncode == 0, res.stdout + res.stderr
+        lines = res.stdout.splitlines()
+        # defect 3: the stamped Go is the one that compiled the binary
+        assert lines[-1] == f"k3s-{role} {TAG} started ({GO_VERSION})"
+        # defect 2: the CNI binary carries flannel's plugin from the pinned sources
+        assert f"cni: CNI Plugin flannel version {NEW['flannel']}+v0.26.4" in lines
+        # defect 1: the shim was built from the containerd tree scripts/build pushes into
+        assert f"shim: containerd-shim-runc-v2 k3s-io/containerd {NEW['containerd']}" in lines
+        assert f"runc: runc version {NEW['runc'][1:]}" in lines
+        assert "selinux: true" in lines  # defect 8: the default release builds with SELinux
+    version = (root / "usr/share/k3s/version").read_text()
+    assert f"K3S_VERSION={TAG}" in version and "K3S_SELINUX=true" in version
+
+
+def test_the_build_is_dynamic_and_declares_what_it_needs(built: dict[str, Path]) -> None:
+    """Defect 5: no STATIC_BUILD (it cannot link on EMT: no static libseccomp); the embedded
+    binaries link glibc dynamically and the package requires what they need."""
+    spec = built["spec"].read_text()
+    assert "STATIC_BUILD=false" in spec and "glibc-static" not in spec
+    data = built["tmp"] / "data-server" / "data" / "current" / "bin"
+    dyn = subprocess.run(
+        ["readelf", "-d", str(data / "k3s")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "libc.so.6" in dyn
+    requires = _q(built["main"], "--requires")
+    for need in ("libseccomp", "glibc", "iptables", "conntrack-tools"):
+        assert need in requires.split(), requires
+
+
+def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> None:
+    """Defect 7: what upstream's read-only install leaves out is in the package."""
+    files = _q(built["main"], "-l").split()
+    assert {
+        "/usr/bin/k3s",
+        "/usr/bin/k3s-killall.sh",
+        "/usr/bin/k3s-uninstall.sh",
+        "/usr/share/k3s/install.sh",
+        "/usr/share/k3s/version",
+    } <= set(files)
+    assert not [f for f in files if f.startswith(("/etc", "/var", "/opt", "/usr/local"))]
+    assert _q(built["main"], "--scripts").strip() == ""
+    assert f"k3s = {TAG[1:]}-1.emt3" in _q(built["main"], "--provides")
+    links = _q(built["links"], "-l").split()
+    assert links == ["/usr/bin/crictl", "/usr/bin/ctr", "/usr/bin/kubectl"]
+    conflicts = _q(built["links"], "--conflicts").split()
+    assert {"kubernetes-client", "cri-tools", "containerd"} <= set(conflicts)
+    root = built["tmp"] / "image-links"
+    _unpack(built["links"], root)
+    assert os.readlink(root / "usr/bin/kubectl") == "k3s"
+    # the uninstaller removes the cluster's state, never a file an RPM owns
+    fake = built["tmp"] / "fake-root"
+    for rel in (
+        "var/lib/rancher/k3s/server/db/state.db",
+        "etc/rancher/k3s/k3s.yaml",
+        "etc/rancher/k3s/owned-by-rpm.yaml",
+        "etc/systemd/system/k3s.service",
+        "etc/systemd/system/k3s.service.env",
+        "var/lib/kubelet/pods/x",
+        "usr/bin/k3s",
+    ):
+        (fake / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fake / rel).write_text("x\n")
+    stub = built["tmp"] / "stubbin"
+    stub.mkdir(exist_ok=True)
+    (stub / "rpm").write_text(
+        '#!/bin/sh\ncase "$2" in */owned-by-rpm.yaml|*/etc/rancher/k3s) exit 0 ;; esac\nexit 1\n'
+    )
+    (stub / "rpm").chmod(0o755)
+    image = built["tmp"] / "image"
+    if not image.exists():
+        _unpack(built["main"], image)
+    res = subprocess.run(
+        ["sh", str(image / "usr/bin/k3s-uninstall.sh")],
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": f"{stub}:/usr/bin:/bin",
+            "K3S_UNINSTALL_ROOT": str(fake),
+            "K3S_KILLALL": "true",
+        },
+    )
+    assert res.returncode == 0, res.stderr
+    left = sorted(str(f.relative_to(fake)) for f in fake.rglob("*") if f.is_file())
+    assert left == ["etc/rancher/k3s/owned-by-rpm.yaml", "usr/bin/k3s"], left
+    assert "keeping" in res.stdout and "owned-by-rpm.yaml" in res.stdout
+    killall = (image / "usr/bin/k3s-killall.sh").read_text()
+    subprocess.run(["sh", "-n", str(image / "usr/bin/k3s-killall.sh")], check=True)
+    for step in ("containerd-shim", "umount", "ip link delete", "iptables", "KUBE-"):
+        assert step in killall
+
+
+def test_aarch64_spec_parses_preps_and_installs_what_package_cli_makes(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 4: package-cli names the arm64 artifact k3s-arm64; the aarch64 spec installs
+    exactly that, and `rpmbuild -bp --target aarch64` passes. Defect 6 (build-upload): a tag
+    whose package-cli no longer calls build-upload preps too."""
+    up, proxy = newer
+    _newer_tag(up, readonly=True, upload=False)  # moves the tag: package-cli without upload
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    p.run("all", "--until", "srpm")
+    spec = p.root / "SPECS/k3s/k3s.spec"
+    parsed = subprocess.run(
+        ["rpmspec", "-P", "--target", "aarch64", "--load", MACROS, str(spec)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    install = next(line for line in parsed.splitlines() if "dist/artifacts/" in line)
+    artifact = install.split("dist/artifacts/")[1].split()[0]
+    assert "k3s-root-arm64.tar" in parsed
+    # %prep for aarch64, for real (rpmbuild -bp; the k3s-root step needs the installed package)
+    topdir = tmp_path / "bp"
+    for d in ("SOURCES", "SPECS", "BUILD"):
+        (topdir / d).mkdir(parents=True)
+    for s in p.lock["packages"]["k3s"]["sources"]:
+        shutil.copy(next((p.cache / "blobs").rglob(s["sha256"])), topdir / "SOURCES" / s["name"])
+    bp = subprocess.run(
+        [
+            "rpmbuild",
+            "-bp",
+            "--nodeps",
+            "--target",
+            "aarch64",
+            "--load",
+            MACROS,
+            "--define",
+            f"_topdir {topdir}",
+            "--define",
+            "_emtk3s_prep_check 1",
+            str(spec),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert bp.returncode == 0, bp.stdout[-3000:] + bp.stderr[-3000:]
+    tree = next((topdir / "BUILD").iterdir())
+    assert "build-upload" not in (tree / "scripts/package-cli").read_text()
+    assert "-mod=readonly" not in (tree / "scripts/version.sh").read_text()
+    assert (
+        'VERSION_GOLANG="$("${GO:-go}" env GOVERSION)"' in (tree / "scripts/version.sh").read_text()
+    )
+    flannel = tree / "build/src/github.com/containernetworking/plugins/plugins/meta/flannel"
+    assert "package flannel" in (flannel / "flannel.go").read_text()
+    # what the tag's own package-cli, as %prep left it, makes for ARCH=arm64 (the CLI is pure
+    # Go: it cross-builds) is exactly what the aarch64 %install installs
+    (tree / "bin" / "cni").write_text("x")
+    work = tmp_path / "cli"
+    work.mkdir()
+    res = subprocess.run(
+        ["./scripts/package-cli"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(work),
+            "ARCH": "arm64",
+            "GOARCH": "arm64",
+            "GOFLAGS": "-mod=vendor",
+            "GOPROXY": "off",
+            "GOCACHE": str(work / "gocache"),
+        },
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    made = [f.name for f in (tree / "dist/artifacts").iterdir()]
+    assert made == [artifact] == ["k3s-arm64"]
+
+
+def test_prep_fails_loudly_when_the_golang_line_is_gone(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 3: the VERSION_GOLANG edit is checked — a version.sh without the line while
+    scripts/build still stamps it stops %prep (never a binary that refuses to start)."""
+    up, proxy = newer
+    files = k3s_tree.k3s_files(
+        runc=NEW["runc"],
+        containerd=NEW["containerd"],
+        cni=NEW["cni"],
+        flannel=NEW["flannel"],
+        chart=NEW["chart"],
+        k8s=NEW["k8s"],
+    )
+    files["scripts/version.sh"] = "\n".join(
+        line
+        for line in str(files["scripts/version.sh"]).splitlines()
+        if not line.startswith("VERSION_GOLANG=")
+    )
+    up.commit_tag("k3s-io/k3s", files, TAG, modes=k3s_tree.MODES)
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    p = _project(tmp_path, up, proxy, "p")
+    p.run("resolve")
+    assert p.lock["components"]["k3s"]["facts"]["golang"]["assigned"] is False
+    (p.root / "templates/k3s").mkdir(parents=True)
+    for f in (REPO / "emtk3s/packages/k3s/templates").iterdir():
+        shutil.copy(f, p.root / "templates/k3s" / f.name)
+    # a harmless patch makes srpm run %prep (rpmbuild -bp)
+    (p.root / "templates/k3s/0001-readme.patch").write_text(
+        "--- a/README.md\n+++ b/README.md\n@@ -1 +1,2 @@\n fixture k3s\n+EMT\n"
+    )
+    res = p.run("all", "--until", "srpm", check=False)
+    assert res.code == 5, res.err
+    log = (p.root / ".emtk3s/logs/prep-k3s.log").read_text()
+    assert "stamps VERSION_GOLANG but scripts/version.sh assigns no VERSION_GOLANG= line" in log
+
+
+def test_selinux_is_a_release_option(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Defect 8: SELINUX follows release.toml (default true, as upstream builds)."""
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    on = _project(tmp_path, up, proxy, "on")
+    on.run("all", "--until", "render")
+    assert "export SELINUX=true" in (on.root / "SPECS/k3s/k3s.spec").read_text()
+    off = _project(tmp_path, up, proxy, "off", selinux=False)
+    off.run("all", "--until", "render")
+    spec = (off.root / "SPECS/k3s/k3s.spec").read_text()
+    assert "export SELINUX=false" in spec and "K3S_SELINUX=false" in spec
+    bad = _project(tmp_path, up, proxy, "bad", selinux="yes")
+    res = bad.run("resolve", check=False)
+    assert res.code == 2 and "release.selinux must be true or false" in res.err
 
 
 def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
@@ -200,7 +693,7 @@ def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
     a.run("fetch")
     lock = json.loads((a.root / "emtk3s.lock").read_text())
     # 1. the proxy serves other bytes for the same module version: go.sum (upstream's) refuses
-    mods = dict(gomodules.MODULES)
+    mods = gomodules.modules(containerd=NEW["containerd"], runc=NEW["runc"], k8s=NEW["k8s"])
     mods["github.com/opencontainers/runc"] = (NEW["runc"], "runc", "tampered")
     monkeypatch.setenv("GOPROXY", gomodules.write_proxy(tmp_path / "goproxy2", mods))
     c = _project(tmp_path, up, proxy, "c")
@@ -208,10 +701,7 @@ def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
     res = c.run("fetch", check=False)
     assert res.code == 5, res.err
     assert "github.com/opencontainers/runc@v1.2.6: checksum mismatch" in res.err
-    assert not any(
-        s["name"].startswith("k3s-vendor") and s["pinned"]
-        for s in c.lock["packages"]["k3s"]["sources"]
-    )
+    assert not _vendor_source(c)["pinned"]
     # 2. a lock edited to another vendor hash: the regenerated tarball is refused
     monkeypatch.setenv("GOPROXY", proxy)
     src = next(s for s in lock["packages"]["k3s"]["sources"] if s["name"].startswith("k3s-vendor-"))
@@ -222,120 +712,10 @@ def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
     res = d.run("fetch", "--locked", check=False)
     assert res.code == 3, res.err
     assert (
-        "k3s-vendor-1.32.5+k3s1.tar.gz" in res.err
+        f"k3s-vendor-{TAG[1:]}.tar.gz" in res.err
         and "differs from the one the lock pins" in res.err
     )
     assert "1" * 64 in res.err
-
-
-def test_k3s_rpm_builds_from_the_fixture_with_our_k3s_root(
-    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The rendered spec really builds: vendor tree, pinned component sources, the k3s-root tree
-    from (a stand-in for) the k3s-root-dist package, no upload, the read-only install layout."""
-    up, proxy = newer
-    for k, v in _go_env(proxy).items():
-        monkeypatch.setenv(k, v)
-    p = _project(tmp_path, up, proxy, "p")
-    p.run("all", "--until", "srpm")
-    spec = (p.root / "SPECS/k3s/k3s.spec").read_text()
-    assert "%global k3s_root_version 0.14.1" in spec and "%global go_version 1.19" in spec
-    assert "BuildRequires:  k3s-root-dist = %{k3s_root_version}" in spec
-    for prebuilt in ("releases/download", "k3s-root-amd64.tar#", "k3s-airgap-images-amd64.tar.zst"):
-        assert prebuilt not in spec
-    macros = str(REPO / "emtk3s/data/emt.macros")
-    for arch in ("x86_64", "aarch64"):
-        parsed = subprocess.run(
-            [
-                "rpmspec",
-                "-P",
-                "--target",
-                arch,
-                "--load",
-                macros,
-                str(p.root / "SPECS/k3s/k3s.spec"),
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        goarch = "amd64" if arch == "x86_64" else "arm64"
-        assert f"k3s-root-{goarch}.tar" in parsed
-    # the k3s-root-dist payload (the k3s-root package's output; a stand-in tree here)
-    root_dir = tmp_path / "k3s-root"
-    tree = tmp_path / "tree"
-    (tree / "bin" / "aux").mkdir(parents=True)
-    (tree / "bin" / "busybox").write_text("fixture busybox\n")
-    (tree / "etc").mkdir()
-    root_dir.mkdir()
-    subprocess.run(
-        ["tar", "-cf", str(root_dir / "k3s-root-amd64.tar"), "-C", str(tree), "bin", "etc"],
-        check=True,
-    )
-    srpm = next((p.root / "SRPMS").glob("k3s-*.src.rpm"))
-    top = tmp_path / "rpmbuild"
-    build = subprocess.run(
-        [
-            "rpmbuild",
-            "--rebuild",
-            "--nodeps",
-            "--load",
-            macros,
-            "--define",
-            f"_topdir {top}",
-            "--define",
-            f"k3s_root_dir {root_dir}",
-            str(srpm),
-        ],
-        capture_output=True,
-        text=True,
-        env={**dict(__import__("os").environ), "GOPROXY": "off"},
-    )
-    assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
-    assert "a package build must never upload" not in build.stdout + build.stderr
-    rpm_file = next((top / "RPMS" / "x86_64").glob("k3s-1.32.5+k3s1-1.emt3.x86_64.rpm"))
-    files = subprocess.run(
-        ["rpm", "-qpl", str(rpm_file)], capture_output=True, text=True, check=True
-    ).stdout.split()
-    assert (
-        "/usr/bin/k3s" in files
-        and "/usr/share/k3s/install.sh" in files
-        and "/usr/share/k3s/version" in files
-    )
-    assert not [f for f in files if f.startswith(("/etc", "/var", "/opt", "/usr/local"))]
-    scripts = subprocess.run(
-        ["rpm", "-qp", "--scripts", str(rpm_file)], capture_output=True, text=True, check=True
-    )
-    assert scripts.stdout.strip() == ""
-    provides = subprocess.run(
-        ["rpm", "-qp", "--provides", str(rpm_file)], capture_output=True, text=True, check=True
-    ).stdout
-    assert "k3s = 1.32.5+k3s1-1.emt3" in provides
-    root = tmp_path / "image"
-    root.mkdir()
-    cpio = subprocess.run(["rpm2cpio", str(rpm_file)], capture_output=True, check=True).stdout
-    subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=root, check=True)
-    out = subprocess.run(
-        [str(root / "usr/bin/k3s")], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.split()[:2] == ["k3s", "v1.32.5+k3s1"]  # git_version.sh carried the real tag
-    version = (root / "usr/share/k3s/version").read_text()
-    assert "K3S_VERSION=v1.32.5+k3s1" in version and "K3S_ROOT_VERSION=v0.14.1" in version
-    # the install script defaults to the embedded binary on a read-only /usr
-    wrapper = (
-        (root / "usr/share/k3s/install.sh")
-        .read_text()
-        .replace("/usr/share/k3s", str(root / "usr/share/k3s"))
-    )
-    (root / "w.sh").write_text(wrapper)
-    res = subprocess.run(
-        ["sh", str(root / "w.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "/usr/bin:/bin"},
-    )
-    assert res.stdout.strip() == "skip=true bin=/usr/bin ro=true"
 
 
 def test_chain_orders_k3s_root_before_k3s(
@@ -381,32 +761,9 @@ def test_airgap_images_are_an_opt_in_subpackage(
     on = _project(tmp_path, up, proxy, "on")
     on.write_release(k3s="v1.32.5+k3s1", packages=["k3s"], airgap_images=True)
     on.run("all", "--until", "srpm")
-    root_dir = tmp_path / "k3s-root"
-    tree = tmp_path / "tree"
-    (tree / "bin").mkdir(parents=True)
-    (tree / "bin" / "busybox").write_text("x\n")
-    root_dir.mkdir()
-    subprocess.run(
-        ["tar", "-cf", str(root_dir / "k3s-root-amd64.tar"), "-C", str(tree), "bin"], check=True
-    )
     srpm = next((on.root / "SRPMS").glob("k3s-*.src.rpm"))
     top = tmp_path / "rpmbuild"
-    b = subprocess.run(
-        [
-            "rpmbuild",
-            "--rebuild",
-            "--nodeps",
-            "--load",
-            str(REPO / "emtk3s/data/emt.macros"),
-            "--define",
-            f"_topdir {top}",
-            "--define",
-            f"k3s_root_dir {root_dir}",
-            str(srpm),
-        ],
-        capture_output=True,
-        text=True,
-    )
+    b = _rpmbuild(srpm, top, _k3s_root_dir(tmp_path))
     assert b.returncode == 0, b.stdout[-2000:] + b.stderr[-2000:]
     sub = next((top / "RPMS" / "x86_64").glob("k3s-airgap-images-*.rpm"))
     files = subprocess.run(
@@ -472,7 +829,8 @@ def test_srpm_twice_identical_and_rpmlint_on_the_k3s_srpm(
 
 
 def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
-    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN."""
+    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN and
+    no get-module-version calls: the k3s package cannot name its sources, and says so."""
     files = k3s_tree.k3s_files()
     files["scripts/version.sh"] = (
         "#!/bin/bash\nVERSION_CNIPLUGINS=v1.3.0-k3s1\nVERSION_ROOT=${VERSION_ROOT:-v0.12.2}\n"
@@ -490,7 +848,7 @@ def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
     # the k3s package needs VERSION_FLANNEL_PLUGIN, which this era does not name: a clear error
     p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
     res = p.run("resolve", check=False)
-    assert res.code == 2 and "VERSION_FLANNEL_PLUGIN" in res.err
+    assert res.code == 2 and "its files name no 'VERSION_" in res.err, res.err
 
 
 def test_default_release_chain_in_the_chroot_in_dag_order(
@@ -526,3 +884,51 @@ def test_default_release_chain_in_the_chroot_in_dag_order(
         "k3s-1.32.5+k3s1-1.emt3.x86_64.rpm" in rpms
         and "k3s-root-dist-0.14.1-1.emt3.x86_64.rpm" in rpms
     )
+
+
+def test_default_release_renders_with_the_vendor_tarball_pending(tmp_path: Path) -> None:
+    """The committed lock (v1.32.4+k3s1, commit from nixpkgs' public record): SPECS/k3s renders
+    with the vendor tarball PENDING; srpm and emt integrate refuse the package."""
+    from tests.fixtures import emt_checkout
+
+    lock = json.loads((REPO / "emtk3s.lock").read_text())
+    comp = lock["components"]["k3s"]
+    assert comp["commit"] == "6b330558e47a257134434508c851193bb4e9bf9d"
+    assert "nixpkgs" in comp["facts"]["_commit_source"]
+    p = tmp_path / "p"
+    p.mkdir()
+    shutil.copy(REPO / "release.toml", p / "release.toml")
+    shutil.copy(REPO / "emtk3s.lock", p / "emtk3s.lock")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMTK3S_")}
+    env["EMTK3S_CACHE"] = str(tmp_path / "cache")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "emtk3s", "-C", str(p), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+
+    res = run("render", "-p", "k3s")
+    assert res.returncode == 0, res.stderr
+    assert "PENDING: k3s/k3s-vendor-1.32.4+k3s1.tar.gz" in res.stdout
+    spec = (p / "SPECS/k3s/k3s.spec").read_text()
+    assert "# PENDING: k3s-vendor-1.32.4+k3s1.tar.gz" in spec
+    assert "%global k3s_commit 6b330558e47a257134434508c851193bb4e9bf9d" in spec
+    sigs = json.loads((p / "SPECS/k3s/k3s.signatures.json").read_text())["Signatures"]
+    assert sigs["k3s-vendor-1.32.4+k3s1.tar.gz"] == "PENDING"
+    assert (p / "SPECS/k3s/k3s.spec").read_bytes() == (REPO / "SPECS/k3s/k3s.spec").read_bytes()
+    res = run("srpm", "-p", "k3s")
+    assert res.returncode == 3, res.stderr
+    assert "k3s-vendor-1.32.4+k3s1.tar.gz is PENDING" in res.stderr
+    emt = emt_checkout.make(tmp_path / "emt")
+
+    def snapshot() -> dict[str, bytes]:
+        return {str(f): f.read_bytes() for f in sorted(emt.rglob("*")) if f.is_file()}
+
+    before = snapshot()
+    res = run("emt", "integrate", "--emt-repo", str(emt))
+    assert res.returncode == 3, res.stderr
+    assert "PENDING" in res.stderr
+    assert snapshot() == before  # nothing written

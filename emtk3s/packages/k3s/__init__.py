@@ -27,7 +27,17 @@ COMPONENTS = (
 )
 
 
-def _vendor(ctx: GenerateContext) -> Path:
+#: the clones the spec's %prep lays out (local file name prefix, the VERSION_* that names it,
+#: the template's key)
+CLONED = (
+    ("runc", "VERSION_RUNC", "runc"),
+    ("containerd", "VERSION_CONTAINERD", "containerd"),
+    ("rancher-plugins", "VERSION_CNIPLUGINS", "rancher_plugins"),
+    ("flannel", "VERSION_FLANNEL_PLUGIN", "flannel"),
+)
+
+
+def _vendor(ctx: GenerateContext) -> tuple[Path, str]:
     from emtk3s.packages.k3s.vendor import make_vendor
 
     comp = ctx.components["k3s"]
@@ -35,7 +45,7 @@ def _vendor(ctx: GenerateContext) -> Path:
     name = f"k3s-{version}.tar.gz"
     out = ctx.workdir / f"k3s-vendor-{version}.tar.gz"
     return make_vendor(
-        ctx.inputs[name], out, comp.commit_time or 0, ctx.workdir, ctx.cache_root, name
+        ctx.inputs[name], out, comp.commit_time or 0, ctx.workdir, ctx.cache_root, name, ctx.origin
     )
 
 
@@ -59,33 +69,19 @@ PACKAGE = PackageDef(
             "github",
             "generated:go-mod-vendor:{commit}",
             generate=_vendor,
+            may_be_pending=True,
             key="vendor",
         ),
-        # what scripts/download clones and scripts/build compiles, at the versions go.mod and
-        # scripts/version.sh name
-        SourceRule(
-            "runc-{facts[modules][runc][version]}.tar.gz",
-            "github",
-            "/opencontainers/runc/archive/refs/tags/{facts[modules][runc][version]}.tar.gz",
-            key="runc",
-        ),
-        SourceRule(
-            "containerd-{facts[modules][containerd][version]}.tar.gz",
-            "github",
-            "/k3s-io/containerd/archive/refs/tags/{facts[modules][containerd][version]}.tar.gz",
-            key="containerd",
-        ),
-        SourceRule(
-            "rancher-plugins-{facts[VERSION_CNIPLUGINS]}.tar.gz",
-            "github",
-            "/rancher/plugins/archive/refs/tags/{facts[VERSION_CNIPLUGINS]}.tar.gz",
-            key="rancher_plugins",
-        ),
-        SourceRule(
-            "flannel-{facts[VERSION_FLANNEL_PLUGIN]}.tar.gz",
-            "github",
-            "/flannel-io/cni-plugin/archive/refs/tags/{facts[VERSION_FLANNEL_PLUGIN]}.tar.gz",
-            key="flannel",
+        # what scripts/download and scripts/build clone, from the repositories and at the
+        # versions the tag's own scripts name (upstream.read_facts: facts[clones])
+        *(
+            SourceRule(
+                f"{local}-{{facts[clones][{var}][version]}}.tar.gz",
+                "github",
+                f"/{{facts[clones][{var}][repo]}}/archive/refs/tags/{{facts[clones][{var}][version]}}.tar.gz",
+                key=key,
+            )
+            for local, var, key in CLONED
         ),
         SourceRule(
             "traefik-crd-{facts[charts][traefik-crd]}.tgz",

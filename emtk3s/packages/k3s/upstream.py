@@ -1,7 +1,19 @@
-"""Facts from a K3s tag's own files: ``scripts/version.sh`` (hard-coded VERSION_* values)."""
+"""Facts from a K3s tag's own files, read without running them.
+
+- ``scripts/version.sh``: hard-coded ``VERSION_*`` values, and which module each computed
+  ``VERSION_*``/``PKG_*`` comes from (its own ``get-module-version <path>`` and
+  ``get-module-path <path>`` calls), whether it assigns ``VERSION_GOLANG`` (a network lookup)
+  and whether its ``go list`` forces ``-mod=readonly``;
+- ``go.mod``: what ``go list -m`` answers for those modules (a replace wins) and the minimum Go;
+- ``scripts/download`` and ``scripts/build``: which repositories they ``git clone``, at which
+  ``VERSION_*`` and into which directory (the k3s package's Sources and where ``%prep`` puts
+  them), and whether the build stamps ``VERSION_GOLANG`` into the binary;
+- ``manifests/*.yaml``: the charts.
+"""
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +29,41 @@ _ASSIGN = re.compile(
     r"""(?:\$\{(?P=name):?-(?P<q1>["']?)(?P<dflt>[^"'}$`\s]*)(?P=q1)\}"""
     r"""|(?P<q2>["']?)(?P<val>[^"'$`\s;]*)(?P=q2))\s*(?:#.*)?$"""
 )
+# VERSION_RUNC=$(get-module-version github.com/opencontainers/runc)
+_MODULE_CALL = re.compile(
+    r"""^\s*(?:export\s+)?(?P<var>[A-Z][A-Z0-9_]*)=["']?\$\(\s*get-module-(?P<kind>version|path)"""
+    r"""\s+["']?(?P<path>[A-Za-z0-9][A-Za-z0-9._~/+-]*)["']?\s*\)"""
+)
+_GOLANG_ASSIGN = re.compile(r"^\s*(?:export\s+)?VERSION_GOLANG=", re.M)
+_GOLANG_STAMP = re.compile(r"-X\s+\S+=\$\{?VERSION_GOLANG\b")
+_READONLY = re.compile(r"\bgo[\"'}]*\s+list\b[^\n]*-mod=readonly")
+# NAME_DIR=build/src/github.com/opencontainers/runc    WORKDIR=$TMPDIR/src/github.com/...
+_DIR_ASSIGN = re.compile(r"^\s*(?:local\s+)?(?P<var>[A-Z][A-Z0-9_]*)=(?P<val>[^\s;&|#]+)\s*$")
+_CLONE = re.compile(r"\bgit\s+clone\b(?P<args>[^\n;&|]*)")
+_BRANCH = re.compile(r"--branch[= ]+[\"']?\$\{?(?P<var>[A-Z][A-Z0-9_]*)\}?[\"']?")
 
 #: The values a build of this toolkit needs from version.sh.
 REQUIRED = ("VERSION_ROOT",)
+
+#: What upstream's 1.32-era scripts clone, used for a tag whose scripts do not say it readably.
+DEFAULT_CLONES: dict[str, dict[str, str]] = {
+    "VERSION_RUNC": {
+        "repo": "opencontainers/runc",
+        "dir": "build/src/github.com/opencontainers/runc",
+    },
+    "VERSION_CONTAINERD": {
+        "repo": "k3s-io/containerd",
+        "dir": "build/src/github.com/containerd/containerd",
+    },
+    "VERSION_CNIPLUGINS": {
+        "repo": "rancher/plugins",
+        "dir": "build/src/github.com/containernetworking/plugins",
+    },
+    "VERSION_FLANNEL_PLUGIN": {
+        "repo": "flannel-io/cni-plugin",
+        "dir": "build/src/github.com/containernetworking/plugins/plugins/meta/flannel",
+    },
+}
 
 
 def parse_version_sh(text: str, where: str = "scripts/version.sh") -> dict[str, str]:
@@ -44,6 +88,24 @@ def parse_version_sh(text: str, where: str = "scripts/version.sh") -> dict[str, 
     return found
 
 
+def parse_module_calls(text: str) -> dict[str, tuple[str, str]]:
+    """VAR -> (version|path, module) for each ``VAR=$(get-module-version|path <module>)``."""
+    calls: dict[str, tuple[str, str]] = {}
+    for line in text.splitlines():
+        m = _MODULE_CALL.match(line)
+        if m:
+            calls.setdefault(m.group("var"), (m.group("kind"), m.group("path")))
+    return calls
+
+
+def short_name(var: str) -> str:
+    """VERSION_CONTAINERD -> containerd, VERSION_K8S_K3S -> k8s_k3s, PKG_CONTAINERD_K3S -> ..."""
+    for prefix in ("VERSION_", "PKG_"):
+        if var.startswith(prefix):
+            var = var[len(prefix) :]
+    return var.lower()
+
+
 def require(facts: dict[str, str], names: tuple[str, ...], where: str) -> None:
     for name in names:
         if name not in facts:
@@ -53,16 +115,6 @@ def require(facts: dict[str, str], names: tuple[str, ...], where: str) -> None:
             )
 
 
-#: name -> the module whose effective version version.sh reads with `go list -m`
-MODULES = {
-    "containerd": "github.com/containerd/containerd/v2",
-    "runc": "github.com/opencontainers/runc",
-    "kubernetes": "k8s.io/kubernetes",
-    "flannel": "github.com/flannel-io/flannel",
-    "crictl": "sigs.k8s.io/cri-tools",
-    "cri-dockerd": "github.com/Mirantis/cri-dockerd",
-    "kube-router": "github.com/cloudnativelabs/kube-router/v2",
-}
 _CHART = re.compile(
     r"^\s*chart:\s*\S*/static/charts/(?P<file>[A-Za-z0-9][A-Za-z0-9._+-]*\.tgz)\s*$"
 )
@@ -88,27 +140,113 @@ def parse_charts(files: dict[str, str]) -> dict[str, str]:
     return charts
 
 
+def _repo_of(url: str, paths: dict[str, str]) -> str | None:
+    """owner/name of a clone URL (``https://github.com/x/y.git``, ``https://${PKG_X}``)."""
+    for var, path in paths.items():
+        url = url.replace("${" + var + "}", path).replace("$" + var, path)
+    url = url.strip("\"'")
+    if "$" in url:
+        return None
+    url = re.sub(r"^https?://", "", url).removesuffix(".git").rstrip("/")
+    parts = url.split("/")
+    if len(parts) >= 4 and re.fullmatch(r"v[0-9]+", parts[-1]):  # a module's /vN suffix
+        parts = parts[:-1]
+    if len(parts) != 3 or parts[0] != "github.com":
+        return None
+    return f"{parts[1]}/{parts[2]}"
+
+
+def parse_clones(text: str, paths: dict[str, str]) -> dict[str, dict[str, str]]:
+    """VERSION_* -> {repo, dir} for each ``git clone --branch=$VERSION_* <url> <dir>`` of a
+    script. ``$TMPDIR``-style scratch GOPATHs become ``build/``; a relative directory is taken
+    inside the previous clone (scripts/build clones flannel's plugin into the plugins tree)."""
+    dirs: dict[str, str] = {}
+    clones: dict[str, dict[str, str]] = {}
+    last = ""
+    for line in text.splitlines():
+        a = _DIR_ASSIGN.match(line)
+        if a and ("/" in a.group("val")):
+            val = a.group("val").strip("\"'")
+            val = re.sub(r"^\$\{?(TMPDIR|TMP_DIR|GOPATH)\}?/", "build/", val)
+            dirs[a.group("var")] = val
+        m = _CLONE.search(line)
+        if not m:
+            continue
+        b = _BRANCH.search(m.group("args"))
+        if not b:
+            continue
+        words = [w for w in _BRANCH.sub(" ", m.group("args")).split() if not w.startswith("-")]
+        if len(words) < 2:
+            continue
+        repo = _repo_of(words[0], paths)
+        dest = words[1].strip("\"'")
+        for var, val in dirs.items():
+            dest = dest.replace("${" + var + "}", val).replace("$" + var, val)
+        if repo is None or "$" in dest:
+            continue
+        if not dest.startswith("build/"):
+            if not last:
+                continue
+            dest = posixpath.join(last, dest)
+        dest = posixpath.normpath(dest)
+        if not dest.startswith("build/src/") or ".." in dest:
+            continue
+        clones.setdefault(b.group("var"), {"repo": repo, "dir": dest})
+        last = dest
+    return clones
+
+
 def read_facts(checkout: TagCheckout) -> dict[str, Any]:
-    """Everything resolve learns from a K3s tag's files, without running them: version.sh's
-    hard-coded values, go.mod's module versions (a replace wins, as `go list -m` answers), the
-    Go version, and the charts of manifests/*.yaml."""
+    """Everything resolve learns from a K3s tag's files, without running them."""
     from emtk3s.packages.k3s import gomod
 
     tag = checkout.info.tag
-    text = checkout.read("scripts/version.sh").decode("utf-8", "replace")
-    facts: dict[str, Any] = dict(parse_version_sh(text, f"{tag}:scripts/version.sh"))
+
+    def text_of(path: str) -> str:
+        return checkout.read(path).decode("utf-8", "replace") if checkout.exists(path) else ""
+
+    version_sh = text_of("scripts/version.sh")
+    facts: dict[str, Any] = dict(parse_version_sh(version_sh, f"{tag}:scripts/version.sh"))
+    calls = parse_module_calls(version_sh)
+    modules: dict[str, dict[str, str]] = {}
+    paths: dict[str, str] = {}
     if checkout.exists("go.mod"):
         mod = gomod.parse(checkout.read("go.mod").decode("utf-8", "replace"), f"{tag}:go.mod")
-        modules: dict[str, dict[str, str]] = {}
-        for name, path in MODULES.items():
+        for var, (kind, path) in sorted(calls.items()):
             eff = mod.effective(path)
-            if eff:
-                modules[name] = {
-                    "module": eff[0],
-                    "version": validate.tag(eff[1], f"{tag}:go.mod {path}"),
-                }
-        facts["modules"] = modules
-        facts["go"] = mod.toolchain.removeprefix("go") if mod.toolchain else mod.go
+            if not eff:
+                continue  # version.sh then falls back to v0.0.0: nothing to fetch
+            if kind == "path":
+                paths[var] = eff[0]
+                continue
+            modules[short_name(var)] = {
+                "var": var,
+                "path": path,
+                "module": eff[0],
+                "version": validate.tag(eff[1], f"{tag}:go.mod {path}"),
+            }
+            facts.setdefault(var, modules[short_name(var)]["version"])
+        facts["go"] = mod.go  # the minimum Go go.mod accepts (not the compiler to use)
+        if mod.toolchain:
+            facts["toolchain"] = mod.toolchain
+    facts["modules"] = modules
+    facts["module_paths"] = paths
+    build = text_of("scripts/build")
+    facts["golang"] = {
+        "assigned": bool(_GOLANG_ASSIGN.search(version_sh)),
+        "stamped": bool(_GOLANG_STAMP.search(build)),
+        "readonly_list": bool(_READONLY.search(version_sh)),
+    }
+    clones: dict[str, dict[str, str]] = {}
+    for script in ("scripts/download", "scripts/build"):
+        for var, c in parse_clones(text_of(script), paths).items():
+            clones.setdefault(var, {**c, "from": script})
+    for var, c in DEFAULT_CLONES.items():
+        if var not in clones:
+            clones[var] = {**c, "from": "default (1.32 layout; the scripts do not say)"}
+    facts["clones"] = {
+        var: {**c, "version": facts[var]} for var, c in sorted(clones.items()) if var in facts
+    }
     manifests = {
         f"{tag}:{p}": checkout.read(p).decode("utf-8", "replace")
         for p in checkout.list_dir("manifests")
