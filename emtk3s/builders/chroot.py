@@ -132,7 +132,7 @@ def sweep(scratch: Path) -> list[str]:
 
 
 @dataclass
-class BuildRoot:
+class BuildSession:
     """A throwaway root: what is written below ``top`` appears at ``/`` inside; ``run``
     executes a command in it, sandboxed (infra/sandbox.py)."""
 
@@ -159,7 +159,7 @@ class BuildRoot:
 @contextlib.contextmanager
 def build_root(
     root: Path, scratch: Path, repo: Path | None, env: dict[str, str] | None = None
-) -> Iterator[BuildRoot]:
+) -> Iterator[BuildSession]:
     """A throwaway root over ``root``: an overlay mounted only inside each sandboxed command's
     private mount namespace, or a copy where overlayfs does not mount; the local repository
     bound read-only; the scratch tree removed on exit. Nothing is mounted in the host's
@@ -187,13 +187,13 @@ def build_root(
             caps=sandbox.BUILD_CAPS,
             env={"HOME": "/root", **(env or {})},
         )
-        yield BuildRoot(top, root, repo, sb)
+        yield BuildSession(top, root, repo, sb)
     finally:
         shutil.rmtree(work, ignore_errors=True)
         lock.close()
 
 
-def missing_requires(br: BuildRoot, requires: list[str]) -> list[str]:
+def missing_requires(br: BuildSession, requires: list[str]) -> list[str]:
     names = sorted({req.split()[0] for req in requires})
     if not names:
         return []
@@ -222,7 +222,7 @@ def _repo_index(repo: Path) -> dict[str, Path]:
     return index
 
 
-def install_requires(br: BuildRoot, requires: list[str], log: Path) -> None:
+def install_requires(br: BuildSession, requires: list[str], log: Path) -> None:
     """Install missing BuildRequires from the local repository: with tdnf or dnf inside the
     chroot when it has one (EMT's worker chroot has tdnf), else by resolving them in the local
     repository and installing the RPM files with the chroot's own rpm."""

@@ -155,7 +155,7 @@ _ORIGIN = re.compile(r"^(?:[a-z][a-z0-9-]{0,39})?$")
 
 def repo(value: object, what: str = "repository") -> str:
     if not isinstance(value, str) or not _REPO.match(value) or ".." in value:
-        raise InputError(f"{what} {_show(value)} is not owner/name", "e.g. k3s-io/k3s-root")
+        raise InputError(f"{what} {_show(value)} is not owner/name", "e.g. k3s-io/k3s")
     return value
 
 

@@ -1,5 +1,5 @@
 """The one way emtk3s runs code it did not write: builds (rpmbuild in a chroot) and generators
-(``go mod vendor``, buildroot's Makefile) run under bubblewrap with
+(``go mod vendor``, an upstream Makefile) run under bubblewrap with
 
 - their own mount, pid, network, ipc, uts (and, where the kernel allows, cgroup) namespaces;
 - no capabilities but the few a build needs (:data:`BUILD_CAPS`; generators get none), dropped
@@ -10,7 +10,7 @@
 - nothing of the host's file system but what is bound in (a chroot, or the host's system
   directories read-only for generators, plus the working directories the caller names);
 - no network at all unless the caller asks for it (a generator that must download); then the
-  host's network, and the caller restricts where it goes by configuration (GOPROXY, buildroot's
+  host's network, and the caller restricts where it goes by configuration (GOPROXY, a build system's
   primary site) — per-destination filtering is not done (see docs/reliability.md);
 - death with its parent (``--die-with-parent``), and every process of the build killed when it
   ends (the pid namespace's init exits, the kernel kills the rest).
@@ -37,7 +37,7 @@ from emtk3s.infra.errors import EnvironmentProblem
 #: cpio), read files whatever their mode. Not: mount, setns, chroot, mknod, ptrace, net admin,
 #: module loading, raw I/O, or anything else of CAP_SYS_ADMIN.
 BUILD_CAPS: tuple[str, ...] = ("CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID")
-#: Generators (go mod vendor, buildroot's make) write only below their own working directory.
+#: Generators (go mod vendor, an upstream make) write only below their own working directory.
 NO_CAPS: tuple[str, ...] = ()
 INSIDE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Host directories a generator sees (read-only): the system's programs and libraries.
@@ -271,7 +271,7 @@ def run_generator(
     net: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Run a generator (upstream code run at fetch or resolve time: ``go mod vendor``,
-    buildroot's Makefile) in a sandbox over the host's system directories, read-only, with
+    an upstream Makefile) in a sandbox over the host's system directories, read-only, with
     only ``writable`` (and ``readable``, read-only) bound in at their own paths, no
     capabilities, and no network unless ``net``. Output is captured as text."""
     require()

@@ -243,7 +243,7 @@ def read_facts(checkout: TagCheckout) -> dict[str, Any]:
             clones.setdefault(var, {**c, "from": script})
     for var, c in DEFAULT_CLONES.items():
         if var not in clones:
-            clones[var] = {**c, "from": "default (1.32 layout; the scripts do not say)"}
+            clones[var] = {**c, "from": "default/1.32-layout"}
     facts["clones"] = {
         var: {**c, "version": facts[var]} for var, c in sorted(clones.items()) if var in facts
     }
