@@ -48,7 +48,7 @@ def main() -> None:
     def run(jobs: int) -> None:
         cache_dir = work / f"cache-{jobs}-{time.monotonic_ns()}"
         arm_latency()
-        fetch_many(Cache(cache_dir), downloads, Policy(jobs=jobs), quiet=True)
+        fetch_many(Cache(cache_dir), downloads, Policy(jobs=jobs))  # no handler: silent
         shutil.rmtree(cache_dir)
 
     seq, seq_med = best_of(args.repeat, lambda: run(1))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import sha256_file
@@ -27,28 +26,6 @@ class BuildInfo:
     skipped: bool
     log: Path
     backend: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "srpm": str(self.srpm),
-            "rpms": [str(p) for p in self.rpms],
-            "skipped": self.skipped,
-            "log": str(self.log),
-            "backend": self.backend,
-        }
-
-
-@dataclass
-class BuildResult:
-    builds: list[BuildInfo] = field(default_factory=list)
-    repo: Path | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "builds": [b.to_dict() for b in self.builds],
-            "repo": str(self.repo) if self.repo else None,
-        }
 
 
 def stamped_build(

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from emtk3s.builders.graph import Graph
 from emtk3s.builders.rpmbuild import BuildInfo, publish_repo
@@ -20,56 +20,56 @@ from emtk3s.infra import rpmtools
 from emtk3s.infra.cache import sha256_file
 from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
 from emtk3s.infra.fsutil import copy_into, file_lock, write_text
+from emtk3s.infra.jsonout import dumps
 from emtk3s.infra.paths import Project
 from emtk3s.model.lock import Lock
+from emtk3s.model.status import BuildStatus
 from emtk3s.stages.srpm import SrpmInfo, build_srpm
+
+#: statuses after which a dependent cannot build
+DEAD = (BuildStatus.FAILED, BuildStatus.SKIPPED)
 
 
 @dataclass
 class Entry:
     """One package's build, whichever backend ran it (``build``, ``all`` and ``chain``)."""
 
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("skipped",)
+
     package: str
-    status: str = "pending"  # built | up to date | failed | skipped
+    status: BuildStatus = BuildStatus.PENDING
     rpms: list[str] = field(default_factory=list)
     log: str = ""
     error: str = ""
-    seconds: float = 0.0
+    seconds: float = field(default=0.0, metadata={"json": lambda s: round(s, 2)})
     srpm: str = ""
     backend: str = ""
-    exc: Emtk3sError | None = field(default=None, repr=False, compare=False)  # why it failed
+    # why it failed (raised again by the build stage: its own category and exit code)
+    exc: Emtk3sError | None = field(
+        default=None, repr=False, compare=False, metadata={"json": False}
+    )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "status": self.status,
-            "skipped": self.status == "up to date",
-            "srpm": self.srpm,
-            "backend": self.backend,
-            "rpms": self.rpms,
-            "log": self.log,
-            "error": self.error,
-            "seconds": round(self.seconds, 2),
-        }
+    @property
+    def skipped(self) -> bool:
+        """Up to date: nothing was built."""
+        return self.status == BuildStatus.UP_TO_DATE
 
 
 @dataclass
 class ChainResult:
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("packages", "failed")
+
     order: list[str]
-    entries: dict[str, Entry]
+    entries: dict[str, Entry] = field(metadata={"json": False})
     repo: str
 
     @property
-    def failed(self) -> list[str]:
-        return [n for n, e in self.entries.items() if e.status == "failed"]
+    def packages(self) -> list[Entry]:
+        return [self.entries[n] for n in self.order]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "order": self.order,
-            "repo": self.repo,
-            "packages": [self.entries[n].to_dict() for n in self.order],
-            "failed": self.failed,
-        }
+    @property
+    def failed(self) -> list[str]:
+        return [n for n, e in self.entries.items() if e.status == BuildStatus.FAILED]
 
 
 def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
@@ -153,12 +153,12 @@ def run_chain(
             e.srpm = str(info.path)
             res = build(info, repo)
             e.rpms, e.log, e.backend = [str(p) for p in res.rpms], str(res.log), res.backend
-            e.status = "up to date" if res.skipped else "built"
+            e.status = BuildStatus.UP_TO_DATE if res.skipped else BuildStatus.BUILT
             if not res.skipped:
                 with publish_lock, file_lock(project.locks / "repo.lock"):
                     publish_repo(project, force=need_repo)
         except Emtk3sError as exc:
-            e.status, e.error, e.exc = "failed", str(exc), exc
+            e.status, e.error, e.exc = BuildStatus.FAILED, str(exc), exc
             e.log = e.log or str(project.logs / f"build-{name}.log")
         e.seconds = time.monotonic() - t0
         return e
@@ -171,24 +171,24 @@ def run_chain(
                 if len(running) >= jobs or stop.is_set():
                     break
                 deps = graph.nodes[name].deps
-                if any(entries[d].status in ("failed", "skipped") for d in deps):
-                    entries[name].status = "skipped"
+                if any(entries[d].status in DEAD for d in deps):
+                    entries[name].status = BuildStatus.SKIPPED
                     entries[name].error = "a dependency failed: " + ", ".join(
-                        d for d in deps if entries[d].status in ("failed", "skipped")
+                        d for d in deps if entries[d].status in DEAD
                     )
                     pending.discard(name)
                     if on_event:
                         on_event(entries[name])
                     continue
-                if all(entries[d].status in ("built", "up to date") for d in deps):
+                if all(entries[d].status.ok for d in deps):
                     pending.discard(name)
-                    entries[name].status = "building"
+                    entries[name].status = BuildStatus.BUILDING
                     running[pool.submit(one, name)] = name
             if not running:
                 if pending and stop.is_set():
                     for name in sorted(pending):
                         entries[name].status, entries[name].error = (
-                            "skipped",
+                            BuildStatus.SKIPPED,
                             "stopped after a failure",
                         )
                     pending.clear()
@@ -197,16 +197,17 @@ def run_chain(
             for fut in done:
                 running.pop(fut)
                 e = fut.result()
-                if e.status == "failed" and not keep_going:
+                if e.status == BuildStatus.FAILED and not keep_going:
                     stop.set()
                 if on_event:
                     on_event(e)
             if stop.is_set() and not running:
                 for name in sorted(pending):
-                    entries[name].status, entries[name].error = "skipped", "stopped after a failure"
+                    entries[name].status, entries[name].error = (
+                        BuildStatus.SKIPPED,
+                        "stopped after a failure",
+                    )
                 pending.clear()
     result = ChainResult(order, entries, str(repo))
-    write_text(
-        project.state / "chain-last.json", json.dumps(result.to_dict(), indent=2, sort_keys=True)
-    )
+    write_text(project.state / "chain-last.json", dumps(result))
     return result

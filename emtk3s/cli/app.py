@@ -13,12 +13,12 @@ from emtk3s import __version__
 from emtk3s.cli import chain as cli_chain
 from emtk3s.cli import emt as cli_emt
 from emtk3s.cli import vendor as cli_k3s
-from emtk3s.cli.runner import Ctx, package_opt, run
+from emtk3s.cli.runner import Ctx, package_opt, run, setup_logging
 from emtk3s.infra.http import Policy
 from emtk3s.model import lock as lockmod
+from emtk3s.stages import build, render, resolve, srpm, validate
 from emtk3s.stages import fetch as fetch_stage
-from emtk3s.stages import render, resolve, srpm, validate
-from emtk3s.stages.all import STAGES, run_all
+from emtk3s.stages.all import STAGES, AllResult, run_all
 from emtk3s.stages.context import Options
 
 
@@ -68,6 +68,7 @@ def main(
 ) -> None:
     """Turn an upstream K3s release into from-source RPMs for the Edge Microvisor Toolkit."""
     cctx.obj = Ctx(project_dir, release_file, cache_dir, mirrors, as_json, debug, quiet or as_json)
+    setup_logging(cctx.obj)
 
 
 @main.command("resolve")
@@ -82,22 +83,22 @@ def main(
 def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None:
     """release.toml -> emtk3s.lock (tags, commits, sources)."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    def go(ctx: Ctx) -> tuple[resolve.ResolveResult, Callable[[resolve.ResolveResult], None]]:
         p = ctx.project()
         r = resolve.run(
             ctx.stage_run(p, Options(refresh=refresh, repin=repin, locked=locked, offline=offline))
         )
 
-        def human(d: dict[str, Any]) -> None:
-            for name, c in d["components"].items():
-                click.echo(f"{name:10} {c['tag']:16} {c['commit']}")
-            for ch in d["changes"]:
+        def human(r: resolve.ResolveResult) -> None:
+            for name, c in sorted(r.lock.components.items()):
+                click.echo(f"{name:10} {c.tag:16} {c.commit}")
+            for ch in r.changes:
                 click.echo(f"changed: {ch['component']} {ch['old']} -> {ch['new']}")
-            for u in d["unpinned"]:
+            for u in r.unpinned:
                 click.echo(f"unpinned: {u} (emtk3s fetch pins it)")
-            click.echo(f"lock {'updated' if d['changed'] else 'unchanged'}: {p.lock_file}")
+            click.echo(f"lock {'updated' if r.changed else 'unchanged'}: {p.lock_file}")
 
-        return r.to_dict(), human
+        return r, human
 
     run("resolve", go)
 
@@ -114,27 +115,24 @@ def fetch_cmd(
 ) -> None:
     """Download every source into the verified cache."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    def go(ctx: Ctx) -> tuple[fetch_stage.FetchResult, Callable[[fetch_stage.FetchResult], None]]:
         p = ctx.project()
         opts = Options(
             packages=packages,
             offline=offline,
             locked=locked,
             policy=Policy(retries=retries, timeout=timeout, jobs=jobs),
-            quiet=ctx.quiet,
         )
         r = fetch_stage.run(ctx.stage_run(p, opts))
 
-        def human(d: dict[str, Any]) -> None:
-            click.echo(
-                f"fetch: {d['downloaded']} downloaded, {d['cached']} cached, cache {p.cache.root}"
-            )
-            for m in d["missing"]:
+        def human(r: fetch_stage.FetchResult) -> None:
+            click.echo(f"fetch: {r.downloaded} downloaded, {r.cached} cached, cache {p.cache.root}")
+            for m in r.missing:
                 click.echo(f"missing: {m}")
-            for m in d["pinned"]:
+            for m in r.pinned:
                 click.echo(f"pinned: {m}")
 
-        return r.to_dict(), human
+        return r, human
 
     run("fetch", go)
 
@@ -145,25 +143,25 @@ def fetch_cmd(
 def render_cmd(packages: tuple[str, ...], check: bool) -> None:
     """Lock + templates/ -> SPECS/<pkg>/ (spec, signatures.json, patches)."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    def go(ctx: Ctx) -> tuple[render.RenderResult, Callable[[render.RenderResult], None]]:
         p = ctx.project()
         r = render.run(ctx.stage_run(p, Options(packages=packages, check=check)))
 
-        def human(d: dict[str, Any]) -> None:
-            for n in d["written"]:
+        def human(r: render.RenderResult) -> None:
+            for n in r.written:
                 click.echo(f"rendered: {p.specs / n}")
-            for n in d["unchanged"]:
+            for n in r.unchanged:
                 click.echo(f"{'up to date' if check else 'unchanged'}: {p.specs / n}")
-            for n, why in d["skipped"].items():
+            for n, why in r.skipped.items():
                 click.echo(f"skipped: {n}: {why}")
-            for n, names in d["pending"].items():
+            for n, names in r.pending.items():
                 for name in names:
                     click.echo(
                         f"PENDING: {n}/{name} is generated and not pinned yet; srpm and emt "
                         "integrate refuse it until emtk3s fetch (or vendor) pins it with network"
                     )
 
-        return r.to_dict(), human
+        return r, human
 
     run("render", go)
 
@@ -173,15 +171,15 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
 def validate_cmd(packages: tuple[str, ...]) -> None:
     """rpmspec -P for each arch, no network command in build sections, rpmlint."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    def go(ctx: Ctx) -> tuple[validate.LintResult, Callable[[validate.LintResult], None]]:
         p = ctx.project()
         r = validate.run(ctx.stage_run(p, Options(packages=packages)))
 
-        def human(d: dict[str, Any]) -> None:
-            for n in d["checked"] + d["skipped"]:
+        def human(r: validate.LintResult) -> None:
+            for n in r.checked + r.skipped:
                 click.echo(f"valid: {p.specs / n}")
 
-        return r.to_dict(), human
+        return r, human
 
     run("validate", go)
 
@@ -192,16 +190,16 @@ def validate_cmd(packages: tuple[str, ...]) -> None:
 def srpm_cmd(packages: tuple[str, ...], force: bool) -> None:
     """SPECS/ + cache -> SRPMS/ (reproducible: same inputs, same bytes)."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    def go(ctx: Ctx) -> tuple[srpm.SrpmResult, Callable[[srpm.SrpmResult], None]]:
         p = ctx.project()
         r = srpm.run(ctx.stage_run(p, Options(packages=packages, force=force)))
 
-        def human(d: dict[str, Any]) -> None:
-            for s in d["srpms"]:
-                how = "up to date" if s["skipped"] else "built"
-                click.echo(f"{how}: {s['srpm']} ({s['nevr']}, sha256 {s['sha256']})")
+        def human(r: srpm.SrpmResult) -> None:
+            for s in r.srpms:
+                how = "up to date" if s.skipped else "built"
+                click.echo(f"{how}: {s.path} ({s.nevr}, sha256 {s.sha256})")
 
-        return r.to_dict(), human
+        return r, human
 
     run("srpm", go)
 
@@ -235,9 +233,7 @@ def build_cmd(
 ) -> None:
     """SRPMS/ -> RPMS/<arch>/ (then a local repo with createrepo_c). Use `chain` for many."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
-        from emtk3s.stages import build
-
+    def go(ctx: Ctx) -> tuple[build.BuildResult, Callable[[build.BuildResult], None]]:
         p = ctx.project()
         opts = Options(
             packages=packages,
@@ -249,14 +245,13 @@ def build_cmd(
         )
         r = build.run(ctx.stage_run(p, opts))
 
-        def human(d: dict[str, Any]) -> None:
-            for b in d["builds"]:
-                how = "up to date" if b["skipped"] else "built"
-                for rpm_path in b["rpms"]:
-                    click.echo(f"{how}: {rpm_path}")
-                click.echo(f"log: {b['log']}")
+        def human(r: build.BuildResult) -> None:
+            for b in r.builds:
+                for rpm_path in b.rpms:
+                    click.echo(f"{b.status}: {rpm_path}")
+                click.echo(f"log: {b.log}")
 
-        return r.to_dict(), human
+        return r, human
 
     run("build", go)
 
@@ -301,7 +296,7 @@ def all_cmd(
 ) -> None:
     """Run the chain; stages whose inputs did not change are skipped."""
 
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+    def go(ctx: Ctx) -> tuple[AllResult, Callable[[AllResult], None]]:
         p = ctx.project()
         opts = Options(
             packages=packages,
@@ -309,51 +304,56 @@ def all_cmd(
             locked=locked,
             nodeps=nodeps,
             policy=Policy(jobs=jobs),
-            quiet=ctx.quiet,
             backend=backend,
             chroot=chroot,
             mock_repo=mock_repo,
         )
         r = run_all(ctx.stage_run(p, opts), until=until)
 
-        def human(d: dict[str, Any]) -> None:
-            st = d["stages"]
-            res = st["resolve"]
-            click.echo(
-                f"resolve:  {res['k3s']} lock {'updated' if res['changed'] else 'unchanged'}"
-                f"{' (upstream contacted)' if res['network'] else ' (no network)'}"
-            )
-            if "fetch" in st:
-                f = st["fetch"]
-                click.echo(
-                    f"fetch:    {f['downloaded']} downloaded, {f['cached']} cached, "
-                    f"{len(f['missing'])} missing"
-                )
-            if "render" in st:
-                rr = st["render"]
-                click.echo(
-                    f"render:   {len(rr['written'])} written, {len(rr['unchanged'])} unchanged -> {d['outputs']['specs']}"
-                )
-            if "validate" in st:
-                v = st["validate"]
-                click.echo(
-                    f"validate: {len(v['checked'])} checked, {len(v['skipped'])} up to date (rpmspec -P, rpmlint)"
-                )
-            if "srpm" in st:
-                for s in st["srpm"]["srpms"]:
-                    click.echo(f"srpm:     {'up to date' if s['skipped'] else 'built'} {s['srpm']}")
-            if "build" in st:
-                for b in st["build"]["builds"]:
-                    for rpm_path in b["rpms"]:
-                        click.echo(
-                            f"build:    {'up to date' if b['skipped'] else 'built'} {rpm_path}"
-                        )
-            if d["stopped"]:
-                click.echo(f"stopped:  {d['stopped']}")
+        def human(r: AllResult) -> None:
+            for line in summary(r):
+                click.echo(line)
 
-        return r.to_dict(), human
+        return r, human
 
     run("all", go)
+
+
+def summary(r: AllResult) -> list[str]:
+    """One line per stage result (and per SRPM and RPM) of an ``all`` run."""
+    st = r.stages
+    res: resolve.ResolveResult = st["resolve"]
+    lines = [
+        f"resolve:  {res.k3s} lock {'updated' if res.changed else 'unchanged'}"
+        f"{' (upstream contacted)' if res.network else ' (no network)'}"
+    ]
+    if "fetch" in st:
+        f: fetch_stage.FetchResult = st["fetch"]
+        lines.append(
+            f"fetch:    {f.downloaded} downloaded, {f.cached} cached, {len(f.missing)} missing"
+        )
+    if "render" in st:
+        rr: render.RenderResult = st["render"]
+        lines.append(
+            f"render:   {len(rr.written)} written, {len(rr.unchanged)} unchanged"
+            f" -> {r.outputs['specs']}"
+        )
+    if "validate" in st:
+        v: validate.LintResult = st["validate"]
+        lines.append(
+            f"validate: {len(v.checked)} checked, {len(v.skipped)} up to date (rpmspec -P, rpmlint)"
+        )
+    if "srpm" in st:
+        srpms: srpm.SrpmResult = st["srpm"]
+        for s in srpms.srpms:
+            lines.append(f"srpm:     {'up to date' if s.skipped else 'built'} {s.path}")
+    if "build" in st:
+        built: build.BuildResult = st["build"]
+        for b in built.builds:
+            lines += [f"build:    {b.status} {rpm_path}" for rpm_path in b.rpms]
+    if r.stopped:
+        lines.append(f"stopped:  {r.stopped}")
+    return lines
 
 
 @main.command("show")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from emtk3s.cli.runner import Ctx, package_opt, run
+from emtk3s.infra.jsonout import jsonable
 
 if TYPE_CHECKING:
     from emtk3s.builders.scheduler import Entry
@@ -90,15 +91,15 @@ def chain_cmd(
                 f"chain: {', '.join(result.failed)} failed; logs: "
                 + ", ".join(result.entries[n].log for n in result.failed),
                 "read the logs; packages that depend on them were skipped",
-                details=_table(result.to_dict()),
+                details=_table(jsonable(result)),
             )
-            err.result = result.to_dict()
+            err.result = jsonable(result)
             raise err
 
         def human(d: dict[str, Any]) -> None:
             click.echo(_table(d), nl=False)
 
-        return result.to_dict(), human
+        return jsonable(result), human
 
     run("chain", go)
 

@@ -7,22 +7,25 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import sys
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem
+from emtk3s.infra.jsonout import jsonable
 from emtk3s.infra.paths import Project
 from emtk3s.model import release as manifest
 from emtk3s.stages.context import Options, StageRun
 
 Human = Callable[[dict[str, Any]], None]
+R = TypeVar("R")
 
 
 @dataclass
@@ -68,20 +71,30 @@ def environment_error(exc: OSError) -> EnvironmentProblem | None:
     return EnvironmentProblem(f"{where}{what}", hint)
 
 
-def emit(
-    ctx: Ctx, command: str, result: dict[str, Any], human: Callable[[dict[str, Any]], None]
-) -> None:
+def setup_logging(ctx: Ctx) -> None:
+    """The library logs to module loggers (``emtk3s.*``); the command line picks the handler:
+    progress lines on stderr, none with -q or --json, everything with --debug."""
+    logger = logging.getLogger("emtk3s")
+    for h in list(logger.handlers):
+        logger.removeHandler(h)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.setLevel(logging.DEBUG if ctx.debug else logging.WARNING if ctx.quiet else logging.INFO)
+
+
+def emit(ctx: Ctx, command: str, result: R, human: Callable[[R], None]) -> None:
+    """--json: one document (the result through the one encoder); else the human lines."""
     if ctx.json:
-        click.echo(
-            json.dumps({"ok": True, "command": command, "result": result}, indent=2, sort_keys=True)
-        )
+        doc = {"ok": True, "command": command, "result": jsonable(result)}
+        click.echo(json.dumps(doc, indent=2, sort_keys=True))
     elif not ctx.quiet:
         human(result)
 
 
-def run(
-    command: str, fn: Callable[[Ctx], tuple[dict[str, Any], Callable[[dict[str, Any]], None]]]
-) -> None:
+def run(command: str, fn: Callable[[Ctx], tuple[R, Callable[[R], None]]]) -> None:
+    """Run a command: ``fn`` returns its typed result and how to print it for a human."""
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
     try:
         try:

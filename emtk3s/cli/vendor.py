@@ -35,9 +35,7 @@ def vendor_cmd(packages: tuple[str, ...]) -> None:
             for n, pl in sorted(lock.packages.items())
             if any(s.path.startswith(GO_VENDOR) for s in pl.sources)
         ]
-        r = fetch_stage.fetch(
-            ctx.release(p), lock, p.cache, p.lock_file, packages=names, quiet=ctx.quiet
-        )
+        r = fetch_stage.fetch(ctx.release(p), lock, p.cache, p.lock_file, packages=names)
         after = r.lock or lock
         made = {
             f"{n}/{s.name}": s.sha256

@@ -67,7 +67,7 @@ def bump(
     try:
         rel = manifest.load(project.release_file, mirrors)
         r = resolve(rel, project.cache, project.lock_file)
-        fetched = fetch_stage.fetch(rel, r.lock, project.cache, project.lock_file, quiet=True)
+        fetched = fetch_stage.fetch(rel, r.lock, project.cache, project.lock_file)
         lock = fetched.lock or r.lock
     except BaseException:
         # leave the tree as it was: release.toml and the lock are restored

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import logging
 import os
 import re
 import sys
@@ -29,6 +30,8 @@ from emtk3s.infra.errors import (
     UpstreamError,
 )
 from emtk3s.infra.fsutil import file_lock
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # requests is imported when something is downloaded, not at start-up
     import requests
@@ -317,9 +320,11 @@ def fetch_one(
 
 
 class _Progress:
-    """rich progress bars on a terminal, plain lines otherwise (CI logs)."""
+    """rich progress bars on a terminal, plain lines otherwise (CI logs); nothing when this
+    module's logger is not enabled for INFO (the CLI's -q and --json)."""
 
-    def __init__(self, total: int, quiet: bool) -> None:
+    def __init__(self, total: int) -> None:
+        quiet = not log.isEnabledFor(logging.INFO)
         self.quiet = quiet
         self.bar = None
         if not quiet and sys.stderr.isatty():
@@ -339,27 +344,23 @@ class _Progress:
             self.bar.update(self.task, advance=1, description=f.name)
         elif not self.quiet:
             how = "downloaded" if f.downloaded else "cached"
-            print(f"fetch: {how} {f.name} {f.size} bytes sha256 {f.sha256}", file=sys.stderr)
+            log.info("fetch: %s %s %s bytes sha256 %s", how, f.name, f.size, f.sha256)
 
     def log(self, line: str) -> None:
         if not self.quiet:
-            (self.bar.console.print if self.bar is not None else _eprint)(line)
+            (self.bar.console.print if self.bar is not None else log.info)(line)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
 
 
-def _eprint(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
 def fetch_many(
-    cache: Cache, downloads: Sequence[Download], policy: Policy | None = None, quiet: bool = False
+    cache: Cache, downloads: Sequence[Download], policy: Policy | None = None
 ) -> list[Fetched]:
     """Fetch in parallel; every download is tried, then the first error is raised."""
     policy = policy or Policy()
-    progress = _Progress(len(downloads), quiet)
+    progress = _Progress(len(downloads))
     results: dict[int, Fetched] = {}
     errors: list[Emtk3sError] = []
     # verified cache hits need no session (and no import of requests)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emtk3s.infra.errors import Emtk3sError
+from emtk3s.infra.jsonout import jsonable
 from emtk3s.stages import build, fetch, render, resolve, srpm, validate
 from emtk3s.stages.context import StageRun
 
@@ -18,12 +19,9 @@ STAGES = tuple(m.NAME for m in PIPELINE)
 
 @dataclass
 class AllResult:
-    stages: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, Any] = field(default_factory=dict)  # stage name -> its result
     stopped: str | None = None  # why the chain stopped early (offline, --until)
     outputs: dict[str, str] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"stages": self.stages, "stopped": self.stopped, "outputs": self.outputs}
 
 
 def run_all(r: StageRun, until: str = "build") -> AllResult:
@@ -41,9 +39,9 @@ def run_all(r: StageRun, until: str = "build") -> AllResult:
         except Emtk3sError as exc:
             if exc.result is not None:  # the stage's partial result (a build's table)
                 res.stages[stage.NAME] = exc.result
-            exc.result = res.to_dict()
+            exc.result = jsonable(res)
             raise
-        res.stages[stage.NAME] = out.to_dict()
+        res.stages[stage.NAME] = out
         r = r.after(out)
         if stage.NAME == until:
             break

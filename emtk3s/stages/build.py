@@ -6,22 +6,24 @@ result shape (one :class:`~emtk3s.builders.scheduler.Entry` per package)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from emtk3s.infra.errors import BuildError, Emtk3sError
+from emtk3s.infra.jsonout import jsonable
+from emtk3s.model.status import BuildStatus
 from emtk3s.stages import srpm as srpm_stage
 from emtk3s.stages.context import StageRun
+
+if TYPE_CHECKING:
+    from emtk3s.builders.scheduler import Entry
 
 NAME = "build"
 
 
 @dataclass
 class BuildResult:
-    builds: list[Any] = field(default_factory=list)  # scheduler.Entry, in build order
+    builds: list[Entry] = field(default_factory=list)  # in build order
     repo: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"builds": [b.to_dict() for b in self.builds], "repo": self.repo}
 
 
 def run(r: StageRun) -> BuildResult:
@@ -54,7 +56,7 @@ def run(r: StageRun) -> BuildResult:
     )
     entries = [chain.entries[n] for n in chain.order]
     result = BuildResult(entries, chain.repo if entries else None)
-    failed = [e for e in entries if e.status == "failed"]
+    failed = [e for e in entries if e.status == BuildStatus.FAILED]
     if failed:
         first = failed[0].exc
         err: Emtk3sError
@@ -66,6 +68,6 @@ def run(r: StageRun) -> BuildResult:
                 + ", ".join(e.log for e in failed),
                 "read the logs (emtk3s chain --keep-going builds what does not depend on them)",
             )
-        err.result = result.to_dict()
+        err.result = jsonable(result)
         raise err
     return result

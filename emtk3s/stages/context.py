@@ -1,8 +1,8 @@
 """What every stage's ``run`` gets: the project, the release, the options of this run, and
 what the stages before it left (the lock value, packages they could not prepare, SRPMs).
 
-A stage is a module of this package with ``NAME`` and ``run(StageRun) -> Result``; a result has
-``to_dict()`` (the ``--json`` shape) and may carry ``lock`` (a new lock value), ``unrendered``
+A stage is a module of this package with ``NAME`` and ``run(StageRun) -> Result``; a result is
+a dataclass (its ``--json`` form comes from :mod:`emtk3s.infra.jsonout`) and may carry ``lock`` (a new lock value), ``unrendered``
 or ``uncached`` (package -> why a later stage cannot handle it) and ``srpms``. ``all`` threads one ``StageRun`` through them.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from emtk3s.infra.paths import Project
 from emtk3s.model import lock as lockmod
@@ -41,7 +41,6 @@ class Options:
     policy: Policy | None = None
     jobs: int = 1  # parallel builds
     keep_going: bool = False
-    quiet: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,4 +79,6 @@ class StageRun:
 
 
 class StageResult(Protocol):
-    def to_dict(self) -> dict[str, Any]: ...
+    """A dataclass (its --json form comes from infra.jsonout)."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]

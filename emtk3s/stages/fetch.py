@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import InputError, IntegrityError, LockedError
@@ -24,12 +24,14 @@ from emtk3s.stages.context import StageRun
 
 @dataclass
 class FetchResult:
-    fetched: list[Fetched] = field(default_factory=list)
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("downloaded", "cached", "files")
+
+    fetched: list[Fetched] = field(default_factory=list, metadata={"json": False})
     generated: list[str] = field(default_factory=list)  # made by this run
     missing: list[str] = field(default_factory=list)  # offline: not in the cache
     pinned: list[str] = field(default_factory=list)  # newly pinned by this fetch
-    lock_changed: bool = False
-    lock: Lock | None = None  # the lock with the new pins
+    lock_changed: bool = field(default=False, metadata={"json": False})
+    lock: Lock | None = field(default=None, metadata={"json": False})  # with the new pins
 
     @property
     def uncached(self) -> dict[str, str]:
@@ -44,18 +46,16 @@ class FetchResult:
     def downloaded(self) -> int:
         return sum(1 for f in self.fetched if f.downloaded)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "downloaded": self.downloaded,
-            "cached": sum(1 for f in self.fetched if not f.downloaded),
-            "generated": self.generated,
-            "missing": self.missing,
-            "pinned": self.pinned,
-            "files": [
-                {"name": f.name, "sha256": f.sha256, "size": f.size, "downloaded": f.downloaded}
-                for f in self.fetched
-            ],
-        }
+    @property
+    def cached(self) -> int:
+        return sum(1 for f in self.fetched if not f.downloaded)
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        return [
+            {"name": f.name, "sha256": f.sha256, "size": f.size, "downloaded": f.downloaded}
+            for f in self.fetched
+        ]
 
 
 def _pin(
@@ -130,7 +130,6 @@ def fetch(
     offline: bool = False,
     locked: bool = False,
     policy: Policy | None = None,
-    quiet: bool = False,
 ) -> FetchResult:
     """Download (and make) the sources of the named packages. The lock value is not changed:
     what fetch learnt are pins, merged into the lock file under its writer lock at the end
@@ -159,7 +158,7 @@ def fetch(
             )
     if offline:
         return result
-    result.fetched = fetch_many(cache, downloads, policy, quiet=quiet)
+    result.fetched = fetch_many(cache, downloads, policy)
     by_url = {f.url: f for f in result.fetched}
     pins: list[Pin] = []
     for pname in wanted:
@@ -199,5 +198,4 @@ def run(r: StageRun) -> FetchResult:
         offline=o.offline,
         locked=o.locked,
         policy=o.policy,
-        quiet=o.quiet,
     )

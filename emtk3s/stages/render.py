@@ -247,22 +247,14 @@ def render_package(
 class RenderResult:
     written: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    drift: dict[str, str] = field(default_factory=dict)  # package -> unified diff
+    # package -> unified diff (the JSON lists the packages; the diff goes to stderr)
+    drift: dict[str, str] = field(default_factory=dict, metadata={"json": sorted})
     skipped: dict[str, str] = field(default_factory=dict)  # package -> why it cannot render yet
     pending: dict[str, list[str]] = field(default_factory=dict)  # package -> PENDING sources
 
     @property
     def unrendered(self) -> dict[str, str]:
         return self.skipped
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "written": self.written,
-            "unchanged": self.unchanged,
-            "drift": sorted(self.drift),
-            "skipped": self.skipped,
-            "pending": self.pending,
-        }
 
 
 #: what SPECS/ shows for a source that can only be pinned with network (a generated file)

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.cache import Cache
@@ -35,23 +35,27 @@ def known_hashes() -> dict[str, str]:
 
 @dataclass
 class ResolveResult:
-    lock: Lock
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("k3s", "components", "unpinned")
+
+    lock: Lock = field(metadata={"json": False})
     changed: bool  # the lock file was (or would be) rewritten
     network: bool  # upstream was contacted
     changes: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def k3s(self) -> str:
+        return self.lock.k3s
+
+    @property
+    def components(self) -> dict[str, dict[str, Any]]:
         return {
-            "k3s": self.lock.k3s,
-            "changed": self.changed,
-            "network": self.network,
-            "changes": self.changes,
-            "components": {
-                n: {"tag": c.tag, "commit": c.commit, "commit_time": c.commit_time}
-                for n, c in sorted(self.lock.components.items())
-            },
-            "unpinned": [f"{p}/{s}" for p, s in self.lock.unpinned()],
+            n: {"tag": c.tag, "commit": c.commit, "commit_time": c.commit_time}
+            for n, c in sorted(self.lock.components.items())
         }
+
+    @property
+    def unpinned(self) -> list[str]:
+        return [f"{p}/{s}" for p, s in self.lock.unpinned()]
 
 
 def input_digest(release: Release) -> str:

@@ -11,7 +11,6 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import Cache, sha256_file
@@ -25,21 +24,11 @@ from emtk3s.stages.context import StageRun
 @dataclass
 class SrpmInfo:
     package: str
-    path: Path
+    path: Path = field(metadata={"json_name": "srpm"})
     sha256: str
     nevr: str
     skipped: bool
     log: Path
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "srpm": str(self.path),
-            "sha256": self.sha256,
-            "nevr": self.nevr,
-            "skipped": self.skipped,
-            "log": str(self.log),
-        }
 
 
 NAME = "srpm"
@@ -48,9 +37,6 @@ NAME = "srpm"
 @dataclass
 class SrpmResult:
     srpms: list[SrpmInfo] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"srpms": [s.to_dict() for s in self.srpms]}
 
 
 def source_date_epoch(lock: Lock, pkg: str) -> int:

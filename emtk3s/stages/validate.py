@@ -7,7 +7,6 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.errors import BuildError
@@ -24,9 +23,6 @@ NETWORK_COMMANDS = re.compile(
 class LintResult:
     checked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"checked": self.checked, "skipped": self.skipped}
 
 
 def parse_spec(spec: Path, arch: str) -> str:
