@@ -84,6 +84,7 @@ def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
 
 
 CHROOTS_LOCK = ".in-use"
+SWEEP_LOCK = ".sweep.lock"
 
 
 def _mountinfo_points() -> list[str]:
@@ -113,6 +114,12 @@ def sweep(scratch: Path) -> list[str]:
             f"{left[0]}: still mounted (left by an earlier emtk3s build)",
             f"unmount it (umount -l {left[0]}) before removing {scratch}",
         )
+    with file_lock(scratch / SWEEP_LOCK):
+        _remove_unheld(scratch)
+    return stale
+
+
+def _remove_unheld(scratch: Path) -> None:
     for d in sorted(scratch.glob("root-*")):
         try:
             fh = open(d / CHROOTS_LOCK, "a+")  # noqa: SIM115 (held only for the check below)
@@ -128,7 +135,6 @@ def sweep(scratch: Path) -> list[str]:
         finally:
             if fh is not None:
                 fh.close()
-    return stale
 
 
 @dataclass
@@ -165,9 +171,10 @@ def build_root(
     bound read-only; the scratch tree removed on exit. Nothing is mounted in the host's
     namespace, so a killed build leaves no mount behind."""
     scratch.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="root-", dir=scratch))
-    lock = open(work / CHROOTS_LOCK, "w")  # noqa: SIM115 (held for the build's lifetime)
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    with file_lock(scratch / SWEEP_LOCK):  # a sweep never sees the tree before it is held
+        work = Path(tempfile.mkdtemp(prefix="root-", dir=scratch))
+        lock = open(work / CHROOTS_LOCK, "w")  # noqa: SIM115 (held for the build's lifetime)
+        fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         upper, wdir, merged = work / "upper", work / "work", work / "merged"
         for d in (upper, wdir, merged):

@@ -128,6 +128,8 @@ def test_build_cannot_write_outside(hostile: Hostile) -> None:
     for probe in ("write-proc-root", "write-chroot-escape", "mount"):
         assert hostile.probe(probe).startswith("contained"), hostile.probe(probe)
     assert not list(hostile.mark.parent.glob(hostile.mark.name + "*"))
+    assert hostile.probe("write-root").startswith("contained")
+    assert not (chroot.worker_chroot() / "usr" / "share" / hostile.tag).exists()
 
 
 def test_build_cannot_join_host_namespaces(hostile: Hostile) -> None:
