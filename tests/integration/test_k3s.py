@@ -884,6 +884,19 @@ def test_default_release_chain_in_the_chroot_in_dag_order(
         "k3s-1.32.5+k3s1-1.emt3.x86_64.rpm" in rpms
         and "k3s-root-dist-0.14.1-1.emt3.x86_64.rpm" in rpms
     )
+    # the chain's k3s, with the chain's k3s-root tree embedded, starts
+    k3s_rpm = next(Path(r) for e in doc["packages"] for r in e["rpms"] if "/k3s-1.32" in r)
+    image = tmp_path / "image"
+    _unpack(k3s_rpm, image)
+    started = subprocess.run(
+        [str(image / "usr/bin/k3s"), "server"],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "K3S_DATA_DIR": str(tmp_path / "data")},
+    )
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert started.stdout.splitlines()[-1].startswith("k3s-server v1.32.5+k3s1 started (go")
+    assert (tmp_path / "data/data/current/bin/busybox").exists()  # k3s-root's tree
 
 
 def test_default_release_renders_with_the_vendor_tarball_pending(tmp_path: Path) -> None:
