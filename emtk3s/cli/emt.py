@@ -86,15 +86,15 @@ def integrate_cmd(
             "diff": diff,
             "recovered": recovered,
         }
-        if dry_run:
+        if dry_run or plan.refused:
             for d in plan.decisions:
                 click.echo(f"decision: {d.line()}", err=True)
-            if plan.refused:
-                err = integrate.refusal(plan)
-                err.details = diff
-                err.result = out
-                raise err
-        else:
+        if plan.refused:
+            err = integrate.refusal(plan)
+            err.details = diff if dry_run else ""
+            err.result = out
+            raise err
+        if not dry_run:
             out["changed"] = integrate.apply(plan)
         if run_checks and not dry_run:
             specs = [f"SPECS/{d.package}/{d.package}.spec" for d in plan.decisions]

@@ -384,6 +384,17 @@ def _license_map(p: Plan, specs_dir: Path, pkgs: list[str]) -> None:
             raise InputError(f"{script} failed: {msg}", "check the EMT checkout")
         p.change.files[LICENSES_JSON] = tj.read_bytes()
         p.change.files[LICENSES_MAP] = tm.read_bytes()
+    placed = {
+        s
+        for d in json.loads(p.change.files[LICENSES_JSON])["licenses"].values()
+        for s in d["specs"]
+    }
+    for dec in p.decisions:
+        if dec.package in pkgs and dec.package not in placed:
+            dec.notes.append(
+                "rule emt-attribution: license_map.py places it under no origin "
+                "(its changelog attribution is not one EMT knows)"
+            )
 
 
 def _source_clashes(emt: Path, pkgs: list[str], dirs: dict[str, dict[str, bytes]]) -> list[str]:
