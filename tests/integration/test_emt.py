@@ -350,3 +350,31 @@ def test_compat_cli_exit_codes_and_json(tmp_path: Path) -> None:
         "same-minor",
     )
     assert up.returncode == 9 and "same-minor" in up.stderr
+
+
+def test_emt_sources_lists_every_upload_and_copies_them(project: Project, tmp_path: Path) -> None:
+    p = project
+    p.write_release(packages=["k3s-iptables-helpers", "k3s-root"])
+    p.run("all", "--until", "render")
+    files = p.run("--json", "emt", "sources").json["result"]["files"]
+    names = {f["name"]: f for f in files}
+    # generated tarballs included: k3s-root's buildroot download tarball
+    assert "k3s-root-0.14.1-dl.tar.gz" in names and names["k3s-root-0.14.1-dl.tar.gz"]["cached"]
+    assert "k3s-iptables-helpers-0.14.1-LICENSE" in names and "LICENSE" not in names
+    sigs = json.loads((p.root / "SPECS/k3s-root/k3s-root.signatures.json").read_text())[
+        "Signatures"
+    ]
+    assert {n: names[n]["sha256"] for n in sigs} == sigs
+    upload = tmp_path / "upload"
+    p.run("emt", "sources", "--copy-to", str(upload))
+    assert sorted(x.name for x in upload.iterdir()) == sorted([*names, "SHA256SUMS"])
+    check = subprocess.run(
+        ["sha256sum", "-c", "SHA256SUMS"], cwd=upload, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    # validate knows EMT's rules: a spec that the linter would change fails naming the rule
+    p.run("validate")
+    spec = p.root / "SPECS/k3s-iptables-helpers/k3s-iptables-helpers.spec"
+    spec.write_text(spec.read_text().replace("#nospeccleaner\n", ""))
+    res = p.run("validate", check=False)
+    assert res.code == 5 and "rule emt-linter-changelog" in res.err, res.err
