@@ -64,15 +64,7 @@ def integrate_cmd(
         lock = lockmod.require(p.lock_file)
         pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
         if pkgs:  # what goes into EMT is what the templates render, not a hand edit
-            render.render(
-                ctx.release(p),
-                lock,
-                p.templates,
-                p.specs,
-                pkgs,
-                check=True,
-                history=load_history(p.root),
-            )
+            render.render(ctx.release(p), lock, p, pkgs, check=True, history=load_history(p.root))
         recovered = "" if dry_run else integrate.recover(emt_repo)
         chosen = list(images) or integrate.default_images(emt_repo)
         plan = integrate.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade)
