@@ -60,6 +60,9 @@ def integrate_cmd(
         from emtk3s.model.changelog import load_history
         from emtk3s.stages import render
 
+        from emtk3s.emt import checkout
+
+        checkout.require(emt_repo)
         p = ctx.project()
         lock = lockmod.require(p.lock_file)
         pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []

@@ -426,8 +426,10 @@ def plan(
         raise InputError(f"{specs_dir}: nothing rendered", "run emtk3s render first")
     record = _record(root)
     recorded = record.get("integrated", {})
-    if not isinstance(recorded, dict):
-        raise checkout.bad_shape(root / VERSION_RECORD, '"integrated": {path: sha256}')
+    if not isinstance(recorded, dict) or not isinstance(record.get("packages", {}), dict):
+        raise checkout.bad_shape(
+            root / VERSION_RECORD, '{"packages": {name: version}, "integrated": {path: sha256}}'
+        )
     fields: dict[str, tuple[str, str, str]] = {}
     removed: dict[str, list[str]] = {}
     from emtk3s.stages.render import PENDING, refuse_pending
