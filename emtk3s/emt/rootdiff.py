@@ -75,7 +75,6 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
         emt_name = b.emt_names.get(pkg, pkg)
         if emt_name not in spec_cache:
             spec_cache[emt_name] = _find_spec(emt, emt_name) or ("", "")
-            )
         spec_rel, emt_v = spec_cache[emt_name]
         ours = versions.get(pkg, "unknown")
         if not spec_rel:

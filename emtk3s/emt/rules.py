@@ -159,6 +159,26 @@ def layout(text: str) -> list[str]:
     for cat, vals in values.items():
         if vals != sorted(vals):
             out.append(f"{cat} not sorted: {', '.join(vals)}")
+    # each subpackage's dependency tags are sorted too, and every section starts after a blank
+    block: dict[str, list[str]] = {}
+    for n, line in enumerate(lines):
+        if line.startswith("%package"):
+            block = {}
+        m = re.match(r"(BuildRequires|Requires|Conflicts|Provides|Obsoletes):\s*(.*)$", line)
+        if m:
+            block.setdefault(m.group(1), []).append(m.group(2))
+            vals = block[m.group(1)]
+            if len(vals) > 1 and vals[-2] > vals[-1] and n > len(pre):
+                out.append(f"line {n + 1}: {m.group(1)} not sorted ({vals[-2]} before {vals[-1]})")
+        if (
+            SECTION.match(line)
+            and n > 0
+            and lines[n - 1].strip()
+            and not line.startswith("%changelog")
+        ):
+            prev = lines[n - 1]
+            if not prev.startswith(("%if", "%endif", "%else", "#")):
+                out.append(f"line {n + 1}: no blank line before {line.split()[0]}")
     body = text[: text.find("\n%changelog")] if "\n%changelog" in text else text
     header = True  # the linter keeps the spec's leading comment block as written
     for n, line in enumerate(body.splitlines(), 1):

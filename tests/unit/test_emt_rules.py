@@ -44,6 +44,17 @@ def test_each_layout_rule_fires() -> None:
         )
 
 
+def test_subpackage_order_and_section_spacing_rules() -> None:
+    text = _spec("k3s")
+    bad = text.replace("Conflicts:      containerd\n", "").replace(
+        "Conflicts:      moby-containerd-cc\n",
+        "Conflicts:      moby-containerd-cc\nConflicts:      containerd\n",
+    )
+    assert any("Conflicts not sorted" in f for f in rules.check_spec(bad))
+    bad = text.replace("aarch64\n\n%description", "aarch64\n%description", 1)
+    assert any("no blank line before %description" in f for f in rules.check_spec(bad))
+
+
 def test_changelog_and_attribution_rules() -> None:
     text = _spec("slirp4netns")
     assert any(
