@@ -55,12 +55,10 @@ def integrate_cmd(
     configs and the version record; as one change."""
 
     def go(ctx: Ctx) -> Result:
-        from emtk3s.emt import emtci, integrate
+        from emtk3s.emt import checkout, emtci, integrate
         from emtk3s.infra.errors import BuildError
         from emtk3s.model.changelog import load_history
         from emtk3s.stages import render
-
-        from emtk3s.emt import checkout
 
         checkout.require(emt_repo)
         p = ctx.project()

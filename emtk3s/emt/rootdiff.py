@@ -4,7 +4,6 @@ version, and what needs doing. The bundled versions come from the lock, through 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
