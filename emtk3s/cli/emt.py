@@ -145,7 +145,13 @@ def sources_cmd(copy_to: Path | None) -> None:
         def human(d: dict[str, Any]) -> None:
             for f in d["files"]:
                 size = "-" if f["size"] is None else str(f["size"])
-                state = "" if f["cached"] else "  (not in the cache: run emtk3s fetch)"
+                state = (
+                    ""
+                    if f["cached"]
+                    else "  (not in the cache: run emtk3s fetch)"
+                    if f["pinned"]
+                    else "  (PENDING: generated, not pinned yet)"
+                )
                 click.echo(f"{f['sha256']}  {size:>10}  {f['name']}  [{f['package']}]{state}")
             if d["copied_to"]:
                 click.echo(f"copied {len(d['files'])} files to {d['copied_to']}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -38,14 +39,16 @@ def listing(specs_dir: Path, cache: Cache) -> list[dict[str, Any]]:
                     "EMT's source server keys files by basename; rename one in its package",
                 )
             seen[name] = pkg
-            path = cache.blob_path(sha)
+            pinned = bool(re.fullmatch(r"[0-9a-f]{64}", str(sha)))
+            path = cache.blob_path(sha) if pinned else None
             out.append(
                 {
                     "package": pkg,
                     "name": name,
                     "sha256": sha,
-                    "size": path.stat().st_size if path.is_file() else None,
-                    "cached": path.is_file(),
+                    "size": path.stat().st_size if path and path.is_file() else None,
+                    "cached": bool(path and path.is_file()),
+                    "pinned": pinned,
                 }
             )
     return out
@@ -54,6 +57,12 @@ def listing(specs_dir: Path, cache: Cache) -> list[dict[str, Any]]:
 def copy_to(files: list[dict[str, Any]], dest: Path, cache: Cache) -> Path:
     """Copy every file under its basename into ``dest`` (flat, as the source server serves
     them) with a ``SHA256SUMS`` beside them; verified bytes only."""
+    pending = [f["name"] for f in files if not f["pinned"]]
+    if pending:
+        raise IntegrityError(
+            f"not pinned yet (generated, PENDING): {', '.join(pending)}",
+            "run emtk3s fetch (or emtk3s vendor) with network, then render",
+        )
     missing = [f["name"] for f in files if not f["cached"]]
     if missing:
         raise IntegrityError(
