@@ -28,38 +28,137 @@ def emt_group() -> None:
     multiple=True,
     help="Image config file name under toolkit/imageconfigs (repeatable; default: the edge images).",
 )
-@click.option("--dry-run", is_flag=True, help="Print the unified diff; write nothing.")
-def integrate_cmd(emt_repo: Path, images: tuple[str, ...], dry_run: bool) -> None:
-    """Copy SPECS/ in, update cgmanifest.json, the k3s package list, image configs, version record."""
+@click.option(
+    "--dry-run", is_flag=True, help="Print the decisions and the unified diff; write nothing."
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Remove other copies of our specs (e.g. SPECS-EXTENDED/<pkg>) and overwrite hand edits.",
+)
+@click.option("--allow-downgrade", is_flag=True, help="Accept a version older than EMT's.")
+@click.option(
+    "--check",
+    "run_checks",
+    is_flag=True,
+    help="Then run EMT's own CI checks the checkout contains, per spec (exit 5 when one fails).",
+)
+def integrate_cmd(
+    emt_repo: Path,
+    images: tuple[str, ...],
+    dry_run: bool,
+    replace: bool,
+    allow_downgrade: bool,
+    run_checks: bool,
+) -> None:
+    """Copy SPECS/ in, update cgmanifest.json, the license map, the k3s package list, image
+    configs and the version record; as one change."""
 
     def go(ctx: Ctx) -> Result:
-        from emtk3s.emt import integrate
+        from emtk3s.emt import checkout, emtci, integrate
+        from emtk3s.infra.errors import BuildError
+        from emtk3s.model.changelog import load_history
+        from emtk3s.stages import render
 
+        checkout.require(emt_repo)
         p = ctx.project()
         lock = lockmod.require(p.lock_file)
+        pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
+        if pkgs:  # what goes into EMT is what the templates render, not a hand edit
+            render.render(ctx.release(p), lock, p, pkgs, check=True, history=load_history(p.root))
+        recovered = "" if dry_run else integrate.recover(emt_repo)
         chosen = list(images) or integrate.default_images(emt_repo)
-        plan = integrate.plan(emt_repo, p.specs, lock, chosen)
-        diff = plan.diff(emt_repo)
-        changed = plan.changed if dry_run else integrate.apply(plan)
-        out = {
+        plan = integrate.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade)
+        diff = plan.diff()
+        out: dict[str, Any] = {
             "emt_repo": str(emt_repo),
             "dry_run": dry_run,
-            "changed": changed,
+            "decisions": [d.to_dict() for d in plan.decisions],
+            "changed": plan.changed,
             "images": chosen,
             "diff": diff,
+            "recovered": recovered,
         }
+        if dry_run or plan.refused:
+            for d in plan.decisions:
+                click.echo(f"decision: {d.line()}", err=True)
+        if plan.refused:
+            err = integrate.refusal(plan)
+            err.details = diff if dry_run else ""
+            err.result = out
+            raise err
+        if not dry_run:
+            out["changed"] = integrate.apply(plan)
+        if run_checks and not dry_run:
+            specs = [f"SPECS/{d.package}/{d.package}.spec" for d in plan.decisions]
+            rep = emtci.run_all(plan.root, specs)
+            out["checks"] = rep.to_dict()
+            if rep.failed:
+                failed = BuildError(
+                    "EMT checks failed: "
+                    + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failed),
+                    "the output of each is in the report above",
+                    details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failed),
+                )
+                failed.result = out
+                raise failed
 
         def human(d: dict[str, Any]) -> None:
             if dry_run:
                 click.echo(d["diff"], nl=False)
+            else:
+                for dec in d["decisions"]:
+                    click.echo(f"decision: {integrate.Decision(**dec).line()}")
+            if d["recovered"]:
+                click.echo(f"an interrupted integrate was {d['recovered']}")
             for c in d["changed"]:
                 click.echo(f"{'would change' if dry_run else 'changed'}: {c}")
             if not d["changed"]:
                 click.echo(f"up to date: {emt_repo}")
+            for r in d.get("checks", {}).get("results", []):
+                extra = f" ({r['output'].splitlines()[-1]})" if r["status"] == "skipped" else ""
+                click.echo(f"check {r['check']}: {r['spec'] or '(checkout)'}: {r['status']}{extra}")
 
         return out, human
 
     run("emt integrate", go)
+
+
+@emt_group.command("sources")
+@click.option(
+    "--copy-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Copy every file (by basename, with SHA256SUMS) into this directory for upload.",
+)
+def sources_cmd(copy_to: Path | None) -> None:
+    """Every file EMT's source server needs for SPECS/ (generated tarballs included)."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.emt import sources
+
+        p = ctx.project()
+        files = sources.listing(p.specs, p.cache)
+        out: dict[str, Any] = {"files": files, "copied_to": None}
+        if copy_to:
+            out["copied_to"] = str(sources.copy_to(files, copy_to, p.cache))
+
+        def human(d: dict[str, Any]) -> None:
+            for f in d["files"]:
+                size = "-" if f["size"] is None else str(f["size"])
+                state = (
+                    ""
+                    if f["cached"]
+                    else "  (not in the cache: run emtk3s fetch)"
+                    if f["pinned"]
+                    else "  (PENDING: generated, not pinned yet)"
+                )
+                click.echo(f"{f['sha256']}  {size:>10}  {f['name']}  [{f['package']}]{state}")
+            if d["copied_to"]:
+                click.echo(f"copied {len(d['files'])} files to {d['copied_to']}")
+
+        return out, human
+
+    run("emt sources", go)
 
 
 @click.group("compat")

@@ -4,11 +4,11 @@ version, and what needs doing. The bundled versions come from the lock, through 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from emtk3s.emt import checkout
 from emtk3s.infra.errors import InputError
 from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock
@@ -40,25 +40,18 @@ class Row:
         return d
 
 
-def _spec_version(spec: Path) -> str:
-    try:
-        import rpm
+def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
+    """(path relative to the checkout, version) of the newest spec of that name in any SPECS*."""
+    import rpm
 
-        from emtk3s.builders.graph import _load_macros
-
-        _load_macros()
-        return str(rpm.spec(str(spec)).sourceHeader[rpm.RPMTAG_VERSION])
-    except Exception:  # a spec our macros cannot parse: read the tag as written
-        m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)
-        return m.group(1) if m else "?"
-
-
-def _find_spec(emt: Path, name: str) -> Path | None:
-    for base in ("SPECS", "SPECS-EXTENDED"):
-        p = emt / base / name / f"{name}.spec"
-        if p.is_file():
-            return p
-    return None
+    found = checkout.find_specs(emt, name)
+    if not found:
+        return None
+    best = found[0]
+    for ex in found[1:]:
+        if rpm.labelCompare(("0", ex.version, "1"), ("0", best.version, "1")) > 0:
+            best = ex
+    return best.rel, best.version
 
 
 def _in_chroot(chroot: Path, binary: str) -> bool:
@@ -72,6 +65,7 @@ def _in_chroot(chroot: Path, binary: str) -> bool:
 def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, Any]:
     import rpm
 
+    emt = checkout.require(emt)
     b = bundle()
     versions = b.versions(lock.components)
     rows = []
@@ -79,10 +73,7 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
     for binary, pkg, kind in ((x.path, x.project, x.kind) for x in b.binaries):
         emt_name = b.emt_names.get(pkg, pkg)
         if emt_name not in spec_cache:
-            spec = _find_spec(emt, emt_name)
-            spec_cache[emt_name] = (
-                (str(spec.relative_to(emt)), _spec_version(spec)) if spec else ("", "")
-            )
+            spec_cache[emt_name] = _find_spec(emt, emt_name) or ("", "")
         spec_rel, emt_v = spec_cache[emt_name]
         ours = versions.get(pkg, "unknown")
         if not spec_rel:

@@ -72,10 +72,35 @@ def rpmlint(paths: list[Path]) -> str:
 NAME = "validate"
 
 
+def emt_rules(project: Project, packages: list[str]) -> None:
+    """EMT's pull-request rules (emtk3s.emt.rules): a BuildError naming the rule."""
+    import json
+
+    from emtk3s.emt import rules
+
+    names: list[tuple[str, str]] = []
+    for pkg in packages:
+        spec = project.specs / pkg / f"{pkg}.spec"
+        found = rules.check_spec(spec.read_text(encoding="utf-8"))
+        if found:
+            raise BuildError(
+                f"{spec}: {found[0]}",
+                "fix the template (docs/emt.md lists EMT's rules)",
+                details="\n".join(found),
+            )
+        sig = project.specs / pkg / f"{pkg}.signatures.json"
+        if sig.is_file():
+            names += [(pkg, n) for n in json.loads(sig.read_text()).get("Signatures", {})]
+    found = rules.check_source_names(names)
+    if found:
+        raise BuildError(found[0], "rename the Source in its package definition", "\n".join(found))
+
+
 def validate_specs(project: Project, packages: list[str], arches: list[str]) -> LintResult:
     result = LintResult()
     cfg = data_file("rpmlint.toml").read_bytes()
     store = project.stamps
+    emt_rules(project, packages)
     for pkg in packages:
         spec = project.specs / pkg / f"{pkg}.spec"
         key = stamps.digest(spec.read_bytes(), cfg, ",".join(arches))

@@ -126,7 +126,7 @@ def test_tampered_upstream_file_is_refused_and_never_cached(
     p.run("resolve")
     path = "/raw/k3s-io/k3s-root/v0.14.1/iptables-detect/xtables-set-mode.sh"
     good = p.lock["packages"][PKG]["sources"][1]
-    assert good["name"] == "xtables-set-mode.sh"
+    assert good["name"] == "k3s-iptables-helpers-0.14.1-xtables-set-mode.sh"
     body = subprocess.run(
         ["git", "cat-file", "blob", "v0.14.1:iptables-detect/xtables-set-mode.sh"],
         cwd=fresh_upstream.repo_dir("k3s-io/k3s-root"),

@@ -1,0 +1,120 @@
+"""An EMT checkout as emtk3s sees it: where it is, which specs it holds (in SPECS, SPECS-EXTENDED,
+SPECS-SIGNED …), and paths inside it that are safe to write (no symlink, no ``..``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from emtk3s.infra.errors import InputError
+
+
+def require(emt: Path) -> Path:
+    """The checkout's real root; an InputError (exit 2) for anything that is not one."""
+    if not (emt / "SPECS").is_dir() or not (emt / "toolkit").is_dir():
+        raise InputError(
+            f"{emt}: not an EMT checkout (no SPECS/ and toolkit/)", "pass --emt-repo PATH"
+        )
+    return emt.resolve()
+
+
+def spec_roots(emt: Path) -> list[Path]:
+    """SPECS, SPECS-EXTENDED, SPECS-SIGNED and any other SPECS* directory, sorted."""
+    return sorted(p for p in emt.iterdir() if p.name.startswith("SPECS") and p.is_dir())
+
+
+@dataclass(frozen=True)
+class ExistingSpec:
+    rel: str  # e.g. SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec
+    version: str
+
+    @property
+    def dir(self) -> str:
+        return str(PurePosixPath(self.rel).parent)
+
+
+def spec_version(spec: Path) -> str:
+    m = re.search(r"^Version:\s*([^\s%]+)\s*$", spec.read_text(errors="replace"), re.M)
+    if m:  # a literal Version tag: no need to run the spec's shell macros
+        return m.group(1)
+    try:
+        import rpm
+
+        from emtk3s.builders.graph import _load_macros
+
+        _load_macros()
+        return str(rpm.spec(str(spec)).sourceHeader[rpm.RPMTAG_VERSION])
+    except Exception:  # a spec our macros cannot parse: read the tag as written
+        m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)
+        return m.group(1) if m else "?"
+
+
+def find_specs(emt: Path, name: str) -> list[ExistingSpec]:
+    """Every ``<SPECS*>/<dir>/<name>.spec`` in the checkout."""
+    out = []
+    for root in spec_roots(emt):
+        for spec in sorted(root.glob(f"*/{name}.spec")):
+            if spec.is_file():
+                out.append(ExistingSpec(str(spec.relative_to(emt)), spec_version(spec)))
+    return out
+
+
+def safe_path(emt: Path, rel: str, what: str) -> Path:
+    """``emt/rel`` after refusing an absolute path, ``..`` and any symlink on the way."""
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise InputError(
+            f"{what} {rel!r}: not a path inside the EMT checkout",
+            "name a file under the checkout (no absolute path, no '..')",
+        )
+    cur = emt
+    for part in pure.parts:
+        cur = cur / part
+        if cur.is_symlink():
+            raise InputError(
+                f"{cur}: a symlink inside the EMT checkout; emtk3s writes only inside the checkout",
+                "replace the symlink with the real directory or file",
+            )
+    return cur
+
+
+def load_json(path: Path, shape: str) -> tuple[Any, str]:
+    """(data, text) of a JSON file; exit 2 naming the file when missing or not valid JSON."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            f"{path}: missing in the EMT checkout", "is --emt-repo the EMT repository root?"
+        ) from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise InputError(f"{path}: not a UTF-8 JSON file", f"restore it: {shape}") from None
+    try:
+        return json.loads(text), text
+    except ValueError as exc:
+        raise InputError(f"{path}: not valid JSON ({exc})", "fix the EMT checkout") from None
+
+
+def bad_shape(path: Path, shape: str) -> InputError:
+    return InputError(f"{path}: unexpected JSON shape", f"expected {shape}; fix the file")
+
+
+def source_basenames(emt: Path) -> dict[str, tuple[str, str]]:
+    """basename -> (spec dir relative to the checkout, sha256) from every signatures.json:
+    EMT's source server keys sources by basename alone."""
+    out: dict[str, tuple[str, str]] = {}
+    for root in spec_roots(emt):
+        for sig in sorted(root.glob("*/*.signatures.json")):
+            try:
+                data = json.loads(sig.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError):
+                continue
+            sigs = data.get("Signatures") if isinstance(data, dict) else None
+            if not isinstance(sigs, dict):
+                continue
+            for name, sha in sigs.items():
+                if isinstance(name, str) and isinstance(sha, str):
+                    out.setdefault(name, (str(sig.parent.relative_to(emt)), sha))
+    return out

@@ -1,0 +1,169 @@
+"""Run EMT's own pull-request checks, whichever the checkout holds, on our integrated specs.
+
+| check | EMT workflow | what runs |
+|---|---|---|
+| spec-guidelines | check-spec.yml | ``toolkit/scripts/check_spec_guidelines.py --specs SPEC`` |
+| spec-linter | lint-specs.yml | a spec-cleaner patched with ``.github/workflows/azurelinux-spec-cleaner.patch`` (``EMTK3S_SPEC_CLEANER`` or ``spec-cleaner`` on PATH); any diff fails |
+| license-map | check-license-map.yml | ``toolkit/scripts/license_map.py`` in check mode over SPECS* |
+| cgmanifest | check-package-cgmanifest.yml | ``.github/workflows/validate-cg-manifest.sh SPEC`` with its download step stubbed (no network) and its ``sudo`` writes kept in a scratch HOME |
+
+A check whose script or tool is absent is reported as skipped with the reason, never as passed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SPEC_GUIDELINES = "toolkit/scripts/check_spec_guidelines.py"
+LINTER_PATCH = ".github/workflows/azurelinux-spec-cleaner.patch"
+LICENSE_MAP = "toolkit/scripts/license_map.py"
+LICENSES_JSON = "LICENSES-AND-NOTICES/SPECS/data/licenses.json"
+LICENSES_MAP = "LICENSES-AND-NOTICES/SPECS/LICENSES-MAP.md"
+CGMANIFEST_CHECK = ".github/workflows/validate-cg-manifest.sh"
+TIMEOUT = 600
+
+
+@dataclass
+class CheckResult:
+    check: str
+    spec: str  # relative to the checkout; "" for a checkout-wide check
+    status: str  # passed | failed | skipped
+    output: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Report:
+    results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"results": [r.to_dict() for r in self.results], "failed": len(self.failed)}
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(
+            cmd,
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {TIMEOUT}s"
+    return proc.returncode, (proc.stdout + proc.stderr).strip()
+
+
+def _has_pyrpm() -> bool:
+    try:
+        import pyrpm.spec  # type: ignore[import-not-found,import-untyped,unused-ignore]  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def spec_guidelines(emt: Path, specs: list[str]) -> list[CheckResult]:
+    if not (emt / SPEC_GUIDELINES).is_file():
+        return [CheckResult("spec-guidelines", "", "skipped", f"no {SPEC_GUIDELINES}")]
+    if not _has_pyrpm():
+        return [CheckResult("spec-guidelines", "", "skipped", "python-rpm-spec not installed")]
+    out = []
+    for spec in specs:
+        code, text = _run(
+            [sys.executable, SPEC_GUIDELINES, "--toolchain_specs", "", "--specs", spec], emt
+        )
+        out.append(CheckResult("spec-guidelines", spec, "passed" if code == 0 else "failed", text))
+    return out
+
+
+def spec_cleaner_command() -> str | None:
+    return os.environ.get("EMTK3S_SPEC_CLEANER") or shutil.which("spec-cleaner")
+
+
+def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
+    if not (emt / LINTER_PATCH).is_file():
+        return [CheckResult("spec-linter", "", "skipped", f"no {LINTER_PATCH}")]
+    exe = spec_cleaner_command()
+    if not exe:
+        return [
+            CheckResult(
+                "spec-linter",
+                "",
+                "skipped",
+                f"spec-cleaner not installed: pip install spec-cleaner==1.2.0 from its source "
+                f"with {LINTER_PATCH} applied, or set EMTK3S_SPEC_CLEANER",
+            )
+        ]
+    out = []
+    for spec in specs:
+        code, text = _run([exe, "-d", "--diff-prog=git --no-pager diff", spec], emt)
+        diff = "\n".join(
+            line for line in text.splitlines() if "is not being processed due to" not in line
+        ).strip()
+        ok = code == 0 and not diff
+        out.append(CheckResult("spec-linter", spec, "passed" if ok else "failed", text))
+    return out
+
+
+def license_map(emt: Path) -> list[CheckResult]:
+    if not (emt / LICENSE_MAP).is_file() or not (emt / LICENSES_JSON).is_file():
+        return [CheckResult("license-map", "", "skipped", f"no {LICENSE_MAP}")]
+    if not _has_pyrpm():
+        return [CheckResult("license-map", "", "skipped", "python-rpm-spec not installed")]
+    dirs = [d for d in ("SPECS", "SPECS-EXTENDED", "SPECS-SIGNED") if (emt / d).is_dir()]
+    code, text = _run([sys.executable, LICENSE_MAP, LICENSES_JSON, LICENSES_MAP, *dirs], emt)
+    return [CheckResult("license-map", "", "passed" if code == 0 else "failed", text)]
+
+
+def cgmanifest(emt: Path, specs: list[str]) -> list[CheckResult]:
+    if not (emt / CGMANIFEST_CHECK).is_file():
+        return [CheckResult("cgmanifest", "", "skipped", f"no {CGMANIFEST_CHECK}")]
+    for tool in ("jq", "git", "make", "rpmspec", "bash"):
+        if shutil.which(tool) is None:
+            return [CheckResult("cgmanifest", "", "skipped", f"{tool} not installed")]
+    if _run(["git", "rev-parse", "--show-toplevel"], emt)[0] != 0:
+        return [CheckResult("cgmanifest", "", "skipped", "the checkout is not a git work tree")]
+    out = []
+    with tempfile.TemporaryDirectory(prefix="emtk3s-cgcheck-") as tmp:
+        t = Path(tmp)
+        (t / "bin").mkdir()
+        (t / "lua").mkdir()
+        # the download step: every URL "exists" (EMT's CI fetches it; we are offline)
+        (t / "bin" / "wget").write_text('#!/bin/sh\necho "Remote file exists."\n')
+        # its sudo writes Lua modules into rpm's Lua directory: a scratch one via HOME
+        (t / "bin" / "sudo").write_text('#!/bin/sh\nexec "$@"\n')
+        for f in ("wget", "sudo"):
+            os.chmod(t / "bin" / f, 0o755)
+        (t / ".rpmmacros").write_text(f"%_rpmluadir {t / 'lua'}\n")
+        env = {**os.environ, "HOME": str(t), "PATH": f"{t / 'bin'}:{os.environ.get('PATH', '')}"}
+        for spec in specs:
+            code, text = _run(["bash", CGMANIFEST_CHECK, spec], emt, env)
+            bad = emt / "bad_registrations.txt"
+            if bad.is_file():
+                bad.unlink()
+            out.append(CheckResult("cgmanifest", spec, "passed" if code == 0 else "failed", text))
+    return out
+
+
+def run_all(emt: Path, specs: list[str]) -> Report:
+    rep = Report()
+    rep.results += spec_guidelines(emt, specs)
+    rep.results += spec_linter(emt, specs)
+    rep.results += license_map(emt)
+    rep.results += cgmanifest(emt, specs)
+    return rep
