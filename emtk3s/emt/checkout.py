@@ -28,7 +28,7 @@ def spec_roots(emt: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class ExistingSpec:
-    rel: str  # e.g. SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec
+    rel: str  # e.g. SPECS-EXTENDED/<name>/<name>.spec
     version: str
 
     @property
