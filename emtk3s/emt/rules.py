@@ -11,7 +11,8 @@ needed). Each finding names its rule; docs/emt.md lists them with the EMT check 
   sorted, no blank line inside it, no literal /usr, /etc or /var outside %changelog (the linter
   turns them into macros, some wrongly: ``/usr/lib/tmpfiles.d`` becomes ``%{_lib}/tmpfiles.d``;
   write ``%{_usr}/lib/tmpfiles.d``).
-- emt-linter-changelog: the linter drops the first %changelog entry when it is the only one, so a
+- emt-linter-changelog: the linter drops the first %changelog entry when it is the only one (and
+  every line of that entry not starting with "- "), so a
   spec with a single entry carries the ``#nospeccleaner`` line, and one with more does not.
 - emt-unique-source-basename: EMT's source server keys files by basename alone: every Source
   basename is unique and carries a version (no bare LICENSE or README.md).
@@ -210,6 +211,16 @@ def check_spec(text: str) -> list[str]:
             "rule emt-linter-changelog: a single %changelog entry without #nospeccleaner "
             "(EMT's spec-cleaner drops it)"
         )
+    log = _changelog(text).splitlines()
+    start = next((i for i, ln in enumerate(log) if ln.startswith("*")), len(log))
+    log = log[start + 1 :]  # the newest entry's lines, up to the next header
+    first = log[: next((i for i, ln in enumerate(log) if ln.startswith("*")), len(log))]
+    for ln in first:
+        if ln.strip() and not ln.startswith("- "):
+            out.append(
+                f"rule emt-linter-changelog: {ln.strip()[:40]!r} in the newest entry does not "
+                "start with '- ' (the linter drops such lines)"
+            )
     if entries > 1 and skip:
         out.append("rule emt-linter-changelog: #nospeccleaner with more than one changelog entry")
     return out
