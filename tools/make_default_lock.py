@@ -103,8 +103,10 @@ for name in pkgs.component_order(wanted):
     tag = rel.overrides.get(name) or cdef.tag(pkgs.ResolveContext(rel, comps))
     co = fetch_tag(Path("/tmp/emtk3s-default-lock-cache"), "file://" + MIRRORS[cdef.repo], tag)
     facts = cdef.facts(co) if cdef.facts else {}
-    comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)
     checkouts[name] = co
+    if cdef.derived is not None:  # buildroot: show-info on both trees, run contained
+        facts.update(cdef.derived(co, checkouts, rel))
+    comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)
 packages = {}
 for pdef in selected:
     comp = comps[pdef.component]
@@ -120,4 +122,4 @@ for n, c in comps.items():
     print(n, c.tag, c.commit, c.commit_time)
 for p in packages.values():
     for s in p.sources:
-        print(p.name, s.name, s.origin, s.sha256)
+        print(p.name, s.name, s.origin, s.sha256 or f"pending (sha512 {s.sha512})")

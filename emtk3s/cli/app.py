@@ -157,8 +157,9 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
             for n, names in r.pending.items():
                 for name in names:
                     click.echo(
-                        f"PENDING: {n}/{name} is generated and not pinned yet; srpm and emt "
-                        "integrate refuse it until emtk3s fetch (or vendor) pins it with network"
+                        f"PENDING: {n}/{name} has no sha256 yet (generated, or pinned upstream by "
+                        "sha512 only); srpm and emt integrate refuse it until emtk3s fetch (or "
+                        "vendor) pins it with network"
                     )
 
         return r, human
@@ -358,13 +359,41 @@ def summary(r: AllResult) -> list[str]:
 
 @main.command("show")
 @click.argument("name", required=False)
-def show_cmd(name: str | None) -> None:
+@click.option(
+    "--downloads", is_flag=True, help="A package's sources: name, URL, hash and where it came from."
+)
+def show_cmd(name: str | None, downloads: bool) -> None:
     """Print what the lock holds (a component or package, or everything)."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
         lock = lockmod.require(p.lock_file)
         data = json.loads(lock.to_json())
+        if downloads:
+            from emtk3s.infra.errors import InputError
+
+            if name is None or name not in data["packages"]:
+                raise InputError(
+                    f"--downloads needs a package of the lock, not {name!r}",
+                    f"choose from {', '.join(sorted(data['packages']))}",
+                )
+            rows = [
+                {
+                    "name": s.name,
+                    "url": s.upstream_url,
+                    "sha256": s.sha256,
+                    "sha512": s.sha512,
+                    "origin": s.origin or "unpinned",
+                }
+                for s in lock.packages[name].sources
+            ]
+
+            def table(d: dict[str, Any]) -> None:
+                for r in d["downloads"]:
+                    sha = r["sha256"] or f"pending (sha512 {r['sha512'][:16]}...)"
+                    click.echo(f"{r['name']}  {sha}  {r['origin']}  {r['url']}")
+
+            return {"package": name, "downloads": rows}, table
         if name is not None:
             if name in data["packages"]:
                 out = {

@@ -96,9 +96,11 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def url(value: str, what: str = "URL", allow_http: bool = False) -> str:
-    """An http(s) URL: https always; plain http only for loopback or when allowed by name."""
-    if not isinstance(value, str) or not _URL_CHARS.match(value):
+def url(value: str, what: str = "URL", allow_http: bool = False, escapes: bool = False) -> str:
+    """An http(s) URL: https always; plain http only for loopback or when allowed by name.
+    ``escapes``: %XX escapes allowed (a download URL, never shown in a spec)."""
+    bare = re.sub(r"%[0-9A-F]{2}", "-", value) if escapes and isinstance(value, str) else value
+    if not isinstance(value, str) or not _URL_CHARS.match(bare):
         raise InputError(
             f"{what} {_show(value)} has characters not allowed in a URL",
             "remove spaces, quotes, % escapes and shell characters",
@@ -168,9 +170,13 @@ def rpm_version(value: object, what: str = "version") -> str:
 
 
 def mirror_path(value: object, what: str = "path") -> str:
+    """A path below a mirror; %XX escapes allowed (a backup mirror's urlencoded names: a
+    mirror path is fetched, never shown in a spec)."""
+    bare = re.sub(r"%[0-9A-F]{2}", "-", value) if isinstance(value, str) else value
     if (
         not isinstance(value, str)
-        or not _MIRROR_PATH.match(value)
+        or not isinstance(bare, str)
+        or not _MIRROR_PATH.match(bare)
         or "//" in value
         or any(seg in (".", "..") for seg in value.split("/"))
     ):

@@ -106,7 +106,9 @@ _CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
 def _check_hop(dl: Download, url: str, target: str) -> None:
     """Every redirect target passes the same check as a configured mirror URL."""
     try:
-        validate.url(target, f"redirect target of {dl.name}", allow_http=dl.allow_http)
+        validate.url(
+            target, f"redirect target of {dl.name}", allow_http=dl.allow_http, escapes=True
+        )
     except InputError as exc:
         raise UpstreamError(
             f"{dl.name}: {url} redirects to a refused URL: {exc.message}",
@@ -255,7 +257,7 @@ def fetch_one(
     log: Callable[[str], None] | None = None,
 ) -> Fetched:
     policy = policy or Policy()
-    validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http)
+    validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http, escapes=True)
     if dl.sha256 and cache.has(dl.sha256, dl.name):
         size = cache.blob_path(dl.sha256).stat().st_size
         return Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
@@ -365,7 +367,7 @@ def fetch_many(
     errors: list[Emtk3sError] = []
     # verified cache hits need no session (and no import of requests)
     for i, dl in enumerate(downloads):
-        validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http)
+        validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http, escapes=True)
         if dl.sha256 and cache.has(dl.sha256, dl.name):
             size = cache.blob_path(dl.sha256).stat().st_size
             results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)

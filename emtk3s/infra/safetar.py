@@ -62,7 +62,11 @@ def _inside(name: str) -> bool:
 
 
 def check_members(
-    tf: tarfile.TarFile, archive: str, max_total_bytes: int, max_members: int
+    tf: tarfile.TarFile,
+    archive: str,
+    max_total_bytes: int,
+    max_members: int,
+    skip_outside_links: bool = False,
 ) -> list[tarfile.TarInfo]:
     members = []
     total = 0
@@ -86,6 +90,7 @@ def check_members(
             raise _refuse(archive, f"unpacks to more than {max_total_bytes} bytes")
     # links are checked against the whole archive: a link member may come after its users
     links = {posixpath.normpath(m.name) for m in members if m.issym() or m.islnk()}
+    skipped: set[int] = set()
     for m in members:
         parts = posixpath.normpath(m.name).split("/")
         for i in range(1, len(parts)):
@@ -96,6 +101,9 @@ def check_members(
                 )
         if m.issym():
             if m.linkname.startswith("/") or _walk(parts[:-1], m.linkname, links) is None:
+                if skip_outside_links:  # never created (a rootfs overlay's -> /sbin/init)
+                    skipped.add(id(m))
+                    continue
                 raise _refuse(
                     archive,
                     f"symlink {m.name!r} -> {m.linkname!r} points outside the target "
@@ -108,7 +116,7 @@ def check_members(
                     f"hardlink {m.name!r} -> {m.linkname!r} points outside the target "
                     "or to another link",
                 )
-    return members
+    return [m for m in members if id(m) not in skipped]
 
 
 def _check_extracted(archive: str, dest_dir: Path, members: list[tarfile.TarInfo]) -> None:
@@ -131,15 +139,22 @@ def safe_extract(
     *,
     max_total_bytes: int = DEFAULT_MAX_TOTAL,
     max_members: int = DEFAULT_MAX_MEMBERS,
+    skip_outside_links: bool = False,
 ) -> list[str]:
     """Check every member, then extract into ``dest_dir``; returns the member names.
 
     Modes are kept (minus setuid/setgid/sticky), owners are not (files belong to the caller).
+    ``skip_outside_links``: a symlink whose target leaves the destination is left out instead of
+    refusing the archive (a tree we only read may carry such links as data, e.g. a build system's
+    rootfs overlays); nothing is ever written through one, and a link that is not extracted
+    cannot be followed.
     """
     dest_dir.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive_path, "r:*") as tf:
-            members = check_members(tf, archive_path.name, max_total_bytes, max_members)
+            members = check_members(
+                tf, archive_path.name, max_total_bytes, max_members, skip_outside_links
+            )
             for m in members:
                 m.mode &= 0o777 if m.isdir() else 0o755 if m.mode & 0o111 else 0o644
                 m.uid = m.gid = 0

@@ -9,6 +9,7 @@ written only by :func:`write` and :func:`save_pins`, each under the one writer l
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -56,10 +57,24 @@ class Source:
     sha256: str | None
     size: int | None
     origin: str  # how the hash became known: git-blob, public-record, fetch; "" if unpinned
+    # the upstream URL the spec shows when fetch gets the file elsewhere (a listed download: its
+    # primary site, maybe plain http, while fetch uses an https backup); "" = mirror + path
+    url: str = ""
+    # what the upstream records when it has no sha256 (e.g. GNU's sha512 sums only); fetch
+    # verifies it and then records the sha256
+    sha512: str | None = None
 
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self) | {"pinned": self.pinned}
+        if not self.url:
+            del d["url"]
+        if self.sha512 is None:
+            del d["sha512"]
+        return d
 
     @property
     def generated(self) -> bool:
@@ -68,7 +83,9 @@ class Source:
     @property
     def upstream_url(self) -> str:
         """The canonical upstream URL (what the spec and cgmanifest show); "" if generated."""
-        return "" if self.generated else DEFAULT_MIRRORS[self.mirror] + self.path
+        if self.generated:
+            return ""
+        return self.url or DEFAULT_MIRRORS[self.mirror] + self.path
 
     def pinned_to(self, pin: Pin) -> Source:
         """This source with what a fetch learnt (checked against what is pinned already)."""
@@ -95,7 +112,16 @@ class Source:
         else:
             if self.mirror not in DEFAULT_MIRRORS:
                 raise InputError(f"lock: {pkg}/{self.name}: unknown mirror {self.mirror!r}", "")
-            validate.url(self.upstream_url, f"lock: {pkg}/{self.name} URL")
+            # percent escapes only in a fetch path (a backup mirror's urlencoded names); a spec
+            # never shows one (rpm would read it as a macro)
+            where = DEFAULT_MIRRORS[self.mirror] + self.path
+            validate.url(where, f"lock: {pkg}/{self.name} URL", escapes=True)
+            if self.url:
+                # plain http only for a file pinned by hash before its download
+                pinned = self.sha256 is not None or self.sha512 is not None
+                validate.url(self.url, f"lock: {pkg}/{self.name} upstream URL", allow_http=pinned)
+        if self.sha512 is not None and not re.fullmatch(r"[0-9a-f]{128}", self.sha512):
+            raise InputError(f"lock: {pkg}/{self.name}: sha512 is not 128 hex digits", "re-resolve")
         if self.sha256 is not None:
             validate.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
 
@@ -173,7 +199,7 @@ class Lock:
                     "name": p.name,
                     "version": p.version,
                     "component": p.component,
-                    "sources": [asdict(s) | {"pinned": s.pinned} for s in p.sources],
+                    "sources": [s.to_dict() for s in p.sources],
                 }
                 for k, p in sorted(self.packages.items())
             },

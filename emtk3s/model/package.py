@@ -56,6 +56,9 @@ class ComponentDef:
     #: (component, fact) the tag is read from: an [overrides] tag is written back there, so
     #: that every value derived from the fact (source names, paths, hashes) follows it
     pinned_by: tuple[str, str] | None = None
+    # facts that need the trees of the components this one needs too (run after ``facts``,
+    # with this tag's checkout, the checkouts resolved so far and the release)
+    derived: Callable[[TagCheckout, dict[str, TagCheckout], Release], dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,22 @@ class Bundle:
 
 
 @dataclass(frozen=True)
+class ListedSource:
+    """A Source an upstream lists itself (e.g. every download a build system's own list names),
+    made by a package's ``listed`` rule from the resolved components' facts. ``url`` is what the
+    spec shows; fetch gets the file from ``mirror`` + ``path``. Pinned by the hash the upstream
+    records for it (``origin`` says which), or left for fetch to pin over TLS."""
+
+    name: str
+    mirror: str
+    path: str
+    url: str
+    sha256: str | None
+    sha512: str | None
+    origin: str
+
+
+@dataclass(frozen=True)
 class PackageDef:
     name: str
     component: str
@@ -138,6 +157,8 @@ class PackageDef:
     context: Callable[[Mapping[str, Component]], dict[str, Any]] | None = None
     on_image: bool = False  # a runtime package: `emt integrate` puts it on the EMT image
     bundle: Bundle | None = None  # what its tree bundles from other projects (root-diff)
+    # Sources read from the components' facts, after the rule-made ones (an upstream's list)
+    listed: Callable[[dict[str, Component]], list[ListedSource]] | None = None
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own
@@ -175,6 +196,7 @@ def source_format(comp: Component) -> dict[str, Any]:
 
 def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:
     from emtk3s import packages as folders
+    from emtk3s.model.release import DEFAULT_MIRRORS
 
     comps: dict[str, ComponentDef] = {}
     packages: dict[str, PackageDef] = {}
@@ -184,6 +206,7 @@ def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:
         mod = importlib.import_module(f"{folders.__name__}.{info.name}")
         for c in getattr(mod, "COMPONENTS", ()):
             comps[c.name] = c
+        DEFAULT_MIRRORS.update(getattr(mod, "MIRRORS", {}))  # a package's own upstream bases
         pkg = getattr(mod, "PACKAGE", None)
         if pkg is not None:
             packages[pkg.name] = replace(pkg, home=Path(str(mod.__file__)).parent)

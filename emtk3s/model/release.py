@@ -22,6 +22,12 @@ DEFAULT_MIRRORS: dict[str, str] = {
     "raw": "https://raw.githubusercontent.com",
     "k3s_charts": "https://k3s.io/k3s-charts",
 }
+#: (a package folder adds its own upstream bases with a MIRRORS table: see model/package.py)
+
+
+def _package_mirrors() -> None:
+    """Make sure the package folders' MIRRORS are in DEFAULT_MIRRORS (discovery adds them)."""
+    import emtk3s.model.package  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Release:
 
 
 def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+    _package_mirrors()
     out = {}
     for name in DEFAULT_MIRRORS:
         value = environ.get(f"EMTK3S_MIRROR_{name.upper()}")
@@ -86,6 +93,7 @@ def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
 
 
 def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
+    _package_mirrors()
     out = {}
     for item in flags:
         name, sep, value = item.partition("=")
@@ -121,6 +129,7 @@ def from_dict(
     mirror_overrides: dict[str, str] | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
+    _package_mirrors()
     where = str(path or "release.toml")
     known = {"release", "mirrors", "changelog", "overrides"}
     unknown = set(raw) - known

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from emtk3s.infra.cache import Cache
+from emtk3s.infra.cache import Cache, sha256_file
 from emtk3s.infra.errors import InputError, IntegrityError, LockedError
 from emtk3s.infra.http import Download, Fetched, Policy, fetch_many
 from emtk3s.model import lock as lockmod
@@ -73,6 +73,24 @@ def _pin(
     if src.sha256 is None:
         result.pinned.append(pin.what)
     return pin
+
+
+def _check_sha512(cache: Cache, src: Source, f: Fetched, what: str) -> None:
+    """A file the upstream pins only by sha512 (e.g. GNU tarballs' sha512 sums): verified
+    before its sha256 is recorded; a mismatch moves the bytes to quarantine."""
+    import hashlib
+
+    path = cache.blob_path(f.sha256)
+    h = hashlib.sha512()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    if h.hexdigest() != src.sha512:
+        kept = cache.quarantine(path, src.name, sha256_file(path))
+        raise IntegrityError(
+            f"{what}: sha512 mismatch: the upstream records {src.sha512}, got {h.hexdigest()}",
+            f"the bytes are kept aside in {kept} and not used; check the mirror",
+        )
 
 
 def _generate(
@@ -166,7 +184,11 @@ def fetch(
             if src.generated:
                 continue
             f = by_url[release.mirror(src.mirror) + src.path]
-            pin = _pin(src, f.sha256, f.size, "fetch", pname, locked, result)
+            origin = "fetch"
+            if src.sha512 is not None and (src.sha256 is None or f.downloaded):
+                _check_sha512(cache, src, f, f"{pname}/{src.name}")
+                origin = "fetch-sha512-verified"
+            pin = _pin(src, f.sha256, f.size, origin, pname, locked, result)
             if pin is not None:
                 pins.append(pin)
     # generated sources are made from the package's downloads as just pinned

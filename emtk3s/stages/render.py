@@ -274,6 +274,10 @@ def pending_sources(lock: Lock, pkg: str) -> list[str]:
         rule = pdef.rule_for(s.name, comp) if s.generated and not s.pinned else None
         if rule is not None and rule.may_be_pending:
             out.append(s.name)
+        elif s.sha256 is None and s.sha512 is not None:
+            # pinned by the upstream's sha512 only (e.g. GNU tarballs' sums): fetch
+            # verifies it and records the sha256
+            out.append(s.name)
     return out
 
 

@@ -85,11 +85,8 @@ def _sources(
     checkouts: dict[str, TagCheckout] | None = None,
 ) -> list[Source]:
     known = known_hashes()
-    # hashes other components record for files they download (a "hashes" fact: file -> sha256)
-    recorded: dict[str, tuple[str, str]] = {}
-    for c in (comps or {}).values():
-        for fname, fsha in c.facts.get("hashes", {}).items():
-            recorded[fname] = (fsha, f"{c.name}-hash")
+    # (a hash another component records pins only that component's own downloads, see
+    # PackageDef.listed; never a source of another package, issue 12 item 7)
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
@@ -120,8 +117,6 @@ def _sources(
             sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-blob"
         elif upstream and upstream in known:
             sha, origin = known[upstream], "public-record"
-        elif upstream and name in recorded:
-            sha, origin = recorded[name]
         elif rule.archive_of and checkouts and rule.archive_of in checkouts:
             arch_comp = (comps or {}).get(rule.archive_of)
             assert arch_comp is not None
@@ -136,6 +131,46 @@ def _sources(
             elif size is None and prev.sha256 == sha:
                 size = prev.size
         out.append(Source(name, mirror, path, sha, size, origin))
+    if pdef.listed is not None:
+        out += _listed(pdef, comps or {}, old, known)
+    names = [s.name for s in out]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup is not None:
+        raise InputError(
+            f"{pdef.name}: two sources are named {dup}", "report it: the list is ambiguous"
+        )
+    return out
+
+
+def _listed(
+    pdef: pkgs.PackageDef,
+    comps: dict[str, Component],
+    old: PackageLock | None,
+    known: dict[str, str],
+) -> list[Source]:
+    """The package's Sources from an upstream's own list, pinned by the hash that upstream
+    records for that file, by a public record of its URL, or by a previous lock's fetch."""
+    assert pdef.listed is not None
+    out = []
+    for ls in pdef.listed(comps):
+        name = validate.file_name(ls.name, f"{pdef.name} source name")
+        sha, origin = ls.sha256, ls.origin if ls.sha256 else ""
+        if sha is None and ls.url in known:
+            sha, origin = known[ls.url], "public-record"
+        size = None
+        prev = (
+            next((s for s in old.sources if s.name == name and s.path == ls.path), None)
+            if old
+            else None
+        )
+        if prev is not None and prev.sha256:
+            if sha is None:
+                sha, origin = prev.sha256, prev.origin
+            if sha == prev.sha256:
+                size = prev.size
+        src = Source(name, ls.mirror, ls.path, sha, size, origin or ls.origin, ls.url, ls.sha512)
+        src.check(pdef.name)
+        out.append(src)
     return out
 
 
@@ -203,6 +238,8 @@ def resolve(
         url = f"{release.mirror('github')}/{cdef.repo}.git"
         co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))
         facts = cdef.facts(co) if cdef.facts else {}
+        if cdef.derived is not None:
+            facts.update(cdef.derived(co, checkouts, release))
         comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)
         checkouts[name] = co
 

@@ -1,9 +1,13 @@
-"""k3s-root built natively from fixture trees with the upstream layout: the tag's facts, a
-buildroot `make source` download tarball, %prep with the overlay and patches (ours replacing the
-host-headers one), an offline %build, and k3s-root's packaging layout in the dist tarballs."""
+"""k3s-root built natively from fixture trees with the upstream layout: buildroot's show-info
+run contained at resolve, one Source per download pinned by the fixture buildroot's own hash
+files (a sha512-only one verified at fetch), k3s-root's own scripts with their container paths
+redirected, `rpmbuild --rebuild` with no network (unshare --net) from the per-file Sources
+alone, and k3s-root's packaging layout in the dist tarballs."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import tarfile
 from pathlib import Path
@@ -11,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Project, make_project
-from tests.fixtures import autotools_projects, k3s_root_tree
+from tests.fixtures import buildroot_tree, k3s_root_tree
 from tests.fixtures.upstream import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
@@ -21,9 +25,26 @@ PREBUILT = ("releases/download", "k3s-root-amd64.tar#", "k3s-airgap-images")
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Project:
+    """The SRPM made by the pipeline, rebuilt by rpmbuild in a new network namespace."""
     p = make_project(tmp_path_factory.mktemp("root") / "proj", upstream)
     p.write_release(packages=["k3s-root"])
-    p.run("all", "--nodeps")
+    res = p.run("--json", "all", "--until", "srpm").json["result"]
+    srpm = res["stages"]["srpm"]["srpms"][0]["srpm"]
+    top = p.root / "offline-build"
+    proc = subprocess.run(
+        ["unshare", "--map-root-user", "--net", "--", "rpmbuild", "--rebuild", "--nodeps"]
+        + ["--load", MACROS, "--define", f"_topdir {top}", srpm],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (p.root / "RPMS").mkdir(exist_ok=True)
+    for rpm_file in (top / "RPMS").rglob("*.rpm"):
+        dest = p.root / "RPMS" / rpm_file.parent.name
+        dest.mkdir(exist_ok=True)
+        rpm_file.replace(dest / rpm_file.name)
+    (p.root / "rpmbuild.log").write_text(proc.stdout + proc.stderr)
     return p
 
 
@@ -68,26 +89,44 @@ def test_dist_tarballs_have_k3s_roots_layout(built: Project) -> None:
     assert {i.uid for i in m.values()} == {0}
 
 
-def test_lock_prep_and_offline_build(built: Project) -> None:
+def test_every_download_is_its_own_pinned_source(built: Project) -> None:
     lock = built.lock
     facts = lock["components"]["k3s-root"]["facts"]
-    assert (
-        facts["buildroot_version"] == "2024.02.7" and facts["container_file"] == "Dockerfile.dapper"
-    )
+    assert facts["buildroot_version"] == "2024.02.7"
+    assert facts["container_file"] == "Dockerfile.dapper"
+    br = lock["components"]["buildroot"]["facts"]
     srcs = {s["name"]: s for s in lock["packages"]["k3s-root"]["sources"]}
-    assert srcs["k3s-root-0.14.1-dl.tar.gz"]["origin"] == "generated"
-    with tarfile.open(
-        next((built.cache / "blobs").rglob(srcs["k3s-root-0.14.1-dl.tar.gz"]["sha256"]))
-    ) as tf:
-        names = tf.getnames()
-    assert "dl/fuse-overlayfs/fuse-overlayfs-fixture.tar.gz" in names  # buildroot's make source ran
-    log = (built.root / ".emtk3s/logs/build-k3s-root.log").read_text()
-    assert "download" not in log.lower() or "no network" not in log
-    spec = built.root / "SPECS/k3s-root/k3s-root.spec"
-    text = spec.read_text()
+    # the fixture's show-info list, host-tar left out (the EMT tool set has tar >= 1.35)
+    files = {(d["dl_dir"], d["_file"]) for d in br["downloads"]}
+    want = {(d.pkgdir, d.file) for d in buildroot_tree.DOWNLOADS if d.package != "host-tar"}
+    assert want <= files and ("tar", "tar-1.35.cpio.gz") not in files
+    assert br["host_tools"]["BR2_TAR_HOST_DEPENDENCY"] == ["tar", "1.35"]
+    assert not any(s.endswith("-dl.tar.gz") for s in srcs)
+    q = srcs["musl-compat-headers-queue.h-rev-1.70"]
+    assert q["url"] == "http://cvsweb.netbsd.org/bsdweb.cgi/src/sys/sys/queue.h?rev=1.70"
+    assert q["path"] == "/musl-compat-headers/queue.h%3Frev%3D1.70"
+    assert q["origin"] == "buildroot-sha256"
+    # pinned by sha512 only in buildroot: verified at fetch, the sha256 recorded after
+    ipset = srcs["ipset-7.16.tar.bz2"]
+    assert ipset["sha512"] and ipset["origin"] == "fetch-sha512-verified" and ipset["sha256"]
+    spec = (built.root / "SPECS/k3s-root/k3s-root.spec").read_text()
+    assert "sys/queue.h?rev=1.70#/musl-compat-headers-queue.h-rev-1.70\n" in spec
+    assert "'dl/musl-compat-headers/queue.h?rev=1.70'" in spec
+    sigs = (built.root / "SPECS/k3s-root/k3s-root.signatures.json").read_text()
+    assert all(name in sigs for name in srcs)
+    # License: from show-info, in SPDX terms, target packages only (host-binutils' GPL-3.0+ not)
+    assert (
+        "License:        Apache-2.0 AND BSD-3-Clause AND GPL-2.0-only AND GPL-2.0-or-later AND "
+        "Zlib AND bzip2-1.0.6 AND (LicenseRef-Public-Domain OR CC0-1.0)\n" in spec
+    )
     for bad in PREBUILT:
-        assert bad not in text
-    assert "/usr/src" not in text.replace("# no fixed /usr/src path.", "")
+        assert bad not in spec
+
+
+def test_offline_build_ran_k3s_roots_own_scripts(built: Project) -> None:
+    log = (built.root / "rpmbuild.log").read_text()
+    assert "patched by k3s-root" not in log  # the patch's content, not its output
+    spec = built.root / "SPECS/k3s-root/k3s-root.spec"
     for arch, brarch in (("x86_64", "amd64"), ("aarch64", "arm64")):
         parsed = subprocess.run(
             ["rpmspec", "-P", "--target", arch, "--load", MACROS, str(spec)],
@@ -95,27 +134,51 @@ def test_lock_prep_and_offline_build(built: Project) -> None:
             text=True,
             check=True,
         ).stdout
-        assert f"source/buildroot/{brarch}config" in parsed
-        # rpm 4.18's rpmspec -P prints no %build line: check %prep and %build together
-        build = parsed[parsed.index("%prep") : parsed.index("%install")]
+        assert f"BUILDARCH={brarch} bash source/scripts/patch" in parsed
+        prep = parsed[parsed.index("%prep") : parsed.index("%install")]
         for cmd in ("curl", "wget ", "git clone", "docker", "dapper"):
-            assert cmd not in build
+            assert cmd not in prep
+    # the build used k3s-root's scripts/patch (its patch landed) and our headers hook ran
+    assert "rsync -am" in log and "bash source/scripts/build" in log
 
 
-def test_generated_download_tarball_is_reproducible(
-    built: Project, tmp_path: Path, upstream: Upstream
-) -> None:
-    other = make_project(tmp_path / "other", upstream)
-    other.write_release(packages=["k3s-root"])
-    other.run("resolve")
-    other.run("fetch")
-    a = next(
-        s for s in built.lock["packages"]["k3s-root"]["sources"] if s["name"].endswith("-dl.tar.gz")
-    )
-    b = next(
-        s for s in other.lock["packages"]["k3s-root"]["sources"] if s["name"].endswith("-dl.tar.gz")
-    )
-    assert a["sha256"] == b["sha256"]
+def test_host_tool_fallback_is_what_buildroot_would_do(tmp_path: Path, built: Project) -> None:
+    """Without the EMT assumption on make's command line, the fixture buildroot (like the real
+    one) adds host-tar when the machine's tar is too old: show-info then lists its download."""
+    from emtk3s.packages.k3s_root import showinfo
+
+    tree = tmp_path / "br"
+    tree.mkdir()
+    for rel, text in buildroot_tree.files().items():
+        f = tree / rel
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(text if isinstance(text, str) else text.decode())
+    (tree / "support/dependencies/check-host-tar.sh").chmod(0o755)
+    (tree / ".config").write_text("BR2_PACKAGE_PIGZ=y\n")
+    old_tar = tree / "fake-bin"  # inside the tree: the sandbox shows only the host system
+    old_tar.mkdir()
+    (old_tar / "tar").write_text("#!/bin/sh\necho 'tar (GNU tar) 1.26'\n")
+    (old_tar / "tar").chmod(0o755)
+    env = {"PATH": f"{old_tar}:/usr/bin:/bin", "HOME": str(tree), "LC_ALL": "C"}
+    plain = json.loads(showinfo.contained(["make", "-s", "show-info"], tree, env))
+    assert "host-tar" in plain
+    args, requires = showinfo.host_overrides(tree)
+    assert "BR2_TAR_HOST_DEPENDENCY=" in args and "BR2_LZIP_HOST_DEPENDENCY=host-lzip" in args
+    forced = json.loads(showinfo.contained(["make", "-s", "show-info", *args], tree, env))
+    assert "host-tar" not in forced and requires["BR2_TAR_HOST_DEPENDENCY"] == ["tar", "1.35"]
+
+
+def test_changed_replaced_file_stops_resolve(fresh_upstream: Upstream, tmp_path: Path) -> None:
+    up = fresh_upstream
+    files = k3s_root_tree.k3s_root_files()
+    files["patches/0100-package-linux-headers-install.patch"] = "a changed upstream patch\n"
+    up.commit_tag("k3s-io/k3s-root", files, "v0.14.1", 1731092757)
+    p = make_project(tmp_path / "p", up)
+    p.write_release(packages=["k3s-root"])
+    r = p.run("resolve", check=False)
+    assert r.code == 2
+    assert "patches/0100-package-linux-headers-install.patch changed" in r.err
+    assert "REPLACED" in r.err and "Traceback" not in r.err
 
 
 def test_v0_15_2_era_packs_an_srpm(fresh_upstream: Upstream, tmp_path: Path) -> None:
@@ -136,12 +199,16 @@ def test_v0_15_2_era_packs_an_srpm(fresh_upstream: Upstream, tmp_path: Path) -> 
             "iptables-detect/xtables-set-mode.sh": 0o755,
         },
     )
-    br = {
-        "Makefile": autotools_projects.FIXTURE_MAKEFILE,
-        **autotools_projects.buildroot_build_files(),
-        "package/fuse-overlayfs/fuse-overlayfs.mk": "FUSE_OVERLAYFS_VERSION = 1.13\n",
-    }
-    up.commit_tag("buildroot/buildroot", br, "2025.02.14", 1780000000)
+    files.update(k3s_root_tree.scripts_v015())
+    up.commit_tag("k3s-io/k3s-root", files, "v0.15.2", 1781000000)
+    fo = b"fixture fuse-overlayfs 1.13 download\n"
+    up.files["/buildroot-sources/fuse-overlayfs/fuse-overlayfs-1.13.tar.gz"] = fo
+    buildroot_tree.commit(
+        up,
+        "2025.02.14",
+        {"fuse-overlayfs": ("fuse-overlayfs-1.13.tar.gz", hashlib.sha256(fo).hexdigest())},
+        when=1780000000,
+    )
     p = make_project(tmp_path / "p", up)
     p.write_release(packages=["k3s-root"], k3s_root="v0.15.2")
     res = p.run("--json", "all", "--until", "srpm").json["result"]
@@ -152,6 +219,8 @@ def test_v0_15_2_era_packs_an_srpm(fresh_upstream: Upstream, tmp_path: Path) -> 
     assert p.lock["components"]["buildroot"]["facts"]["packages"]["fuse-overlayfs"] == "1.13"
     text = (p.root / "SPECS/k3s-root/k3s-root.spec").read_text()
     assert "buildroot 2025.02.14" in text and "(Dockerfile)" in text
+    # v0.15.1+ scripts find the tree from their own path; the spec's check found no /source left
+    assert "SOURCE=" in (up.make_repo("k3s-io/k3s-root") / "scripts/patch").read_text()
     for bad in PREBUILT:
         assert bad not in text
 

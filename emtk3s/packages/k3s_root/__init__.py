@@ -1,31 +1,19 @@
 """k3s-root built from source natively (no Dapper, no Docker): buildroot at the version k3s-root
-pins, k3s-root's overlay and patches, every download pre-fetched into one Source."""
+pins, with k3s-root's own scripts/patch, scripts/build and scripts/package; every download
+buildroot makes is a Source of its own (buildroot's show-info list, pinned by buildroot's hashes)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from emtk3s.model.package import GenerateContext, PackageDef, SourceRule
+from emtk3s.model.package import PackageDef, SourceRule
 from emtk3s.packages.k3s_root.bundle import BUNDLE
 from emtk3s.packages.k3s_root.components import COMPONENTS
+from emtk3s.packages.k3s_root.downloads import listed
 
-__all__ = ["COMPONENTS", "PACKAGE"]
+__all__ = ["COMPONENTS", "MIRRORS", "PACKAGE"]
 
-
-def _dl(ctx: GenerateContext) -> Path:
-    from emtk3s.packages.k3s_root.downloads import make_dl
-
-    root = ctx.components["k3s-root"]
-    version = root.tag.removeprefix("v")
-    br_name = f"buildroot-{root.facts['buildroot_version']}.tar.gz"
-    return make_dl(
-        ctx.inputs[br_name],
-        ctx.inputs[f"k3s-root-{version}.tar.gz"],
-        list(ctx.release.arches),
-        ctx.workdir / f"k3s-root-{version}-dl.tar.gz",
-        root.commit_time or 0,
-        ctx.workdir,
-    )
+#: buildroot's backup of every download it knows, over https (the per-download Sources are
+#: fetched from here; point it at a mirror like the others: EMTK3S_MIRROR_BUILDROOT)
+MIRRORS = {"buildroot": "https://sources.buildroot.net"}
 
 
 PACKAGE = PackageDef(
@@ -49,12 +37,8 @@ PACKAGE = PackageDef(
             archive_of="buildroot",
             key="buildroot",
         ),
-        SourceRule(
-            "k3s-root-{version}-dl.tar.gz",
-            "github",
-            "generated:buildroot-make-source:{commit}",
-            generate=_dl,
-            key="dl",
-        ),
     ),
+    listed=listed,
+    # buildroot's facts for the template: the download list, License, host tools
+    context=lambda comps: {"br": comps["buildroot"].facts if "buildroot" in comps else {}},
 )

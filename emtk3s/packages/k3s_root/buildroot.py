@@ -1,60 +1,51 @@
-"""Facts from a buildroot tag: the version each package of interest pins (package/<n>/<n>.mk)
-and the sha256 buildroot records for its download (package/<n>/<n>.hash)."""
+"""Facts from a buildroot tag together with the k3s-root tag that pins it: everything buildroot's
+own ``make show-info`` knows for k3s-root's configuration (see showinfo.py) — each package's
+version (k3s-root's overlay included), every download with the hash buildroot records for it in
+that package's own hash file, licenses — and k3s-root's License: tag derived from them."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from emtk3s.infra import checks as validate
-from emtk3s.packages.k3s_root.upstream import mk_version
+from emtk3s.infra.errors import InputError
+from emtk3s.packages.k3s_root import licenses as lic
+from emtk3s.packages.k3s_root import showinfo
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
+    from emtk3s.model.release import Release
 
-#: The packages k3s-root builds (issue 3) and their libraries; read when present.
-PACKAGES = (
-    "busybox",
-    "coreutils",
-    "findutils",
-    "util-linux",
-    "iproute2",
-    "iptables",
-    "nftables",
-    "ipset",
-    "ebtables",
-    "ethtool",
-    "conntrack-tools",
-    "pigz",
-    "fuse-overlayfs",
-    "slirp4netns",
-    "libseccomp",
-    "libcap",
-    "libfuse3",
-    "slirp",
-    "libglib2",
-    "libnftnl",
-    "libmnl",
-    "libnetfilter-conntrack",
-)
-_HASH = re.compile(r"^sha256\s+(?P<sha>[0-9a-f]{64})\s+(?P<file>\S+)\s*$")
+#: k3s-root's own license (its LICENSE file), first term of the package's License: tag
+K3S_ROOT_LICENSE = "Apache-2.0"
 
 
 def read_facts(co: TagCheckout) -> dict[str, Any]:
-    versions: dict[str, str] = {}
-    hashes: dict[str, str] = {}
-    for pkg in PACKAGES:
-        mk = f"package/{pkg}/{pkg}.mk"
-        if not co.exists(mk):
+    """What the buildroot tree alone says (the rest needs k3s-root's tree: :func:`derived`)."""
+    return {"tree": co.info.tag}
+
+
+def derived(co: TagCheckout, checkouts: dict[str, TagCheckout], release: Release) -> dict[str, Any]:
+    kr = checkouts.get("k3s-root")
+    if kr is None:
+        raise InputError("buildroot is resolved without k3s-root", "resolve k3s-root first")
+    arches = sorted(release.arches)
+    info = showinfo.show_info_facts(co, kr, arches)
+    packages = {}
+    for name, data in sorted(info["licenses"].items()):
+        try:  # a version that is no tag (a file name, a query) pins nothing
+            packages[name] = validate.tag(str(data.get("version") or ""), f"{name} version")
+        except InputError:
             continue
-        v = mk_version(co.read(mk).decode("utf-8", "replace"), pkg)
-        if v:
-            versions[pkg] = validate.tag(v, f"{co.info.tag}:{mk} version")
-        hfile = f"package/{pkg}/{pkg}.hash"
-        if co.exists(hfile):
-            for line in co.read(hfile).decode("utf-8", "replace").splitlines():
-                m = _HASH.match(line)
-                # downloads are plain file names; entries with a path are license files
-                if m and "/" not in m.group("file"):
-                    hashes[validate.file_name(m.group("file"), f"{hfile} entry")] = m.group("sha")
-    return {"packages": versions, "hashes": hashes}
+    downloaders = {p for d in info["downloads"] for p in d["packages"]}
+    return {
+        "packages": packages,
+        "downloads": info["downloads"],
+        "licenses": info["licenses"],
+        # each term a note of its own (an SPDX term holds spaces: `X WITH Y`, `(A OR B)`)
+        "license": [
+            {"_term": t} for t in lic.license_terms(info["licenses"], downloaders, K3S_ROOT_LICENSE)
+        ],
+        "host_tools": info["host_tools"],
+        "show_info": info["show_info"],
+    }

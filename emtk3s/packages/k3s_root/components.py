@@ -1,5 +1,5 @@
 """k3s-root's components: the k3s-root tag the K3s tag pins (VERSION_ROOT), and the buildroot tag
-that k3s-root pins (whose package files give the versions k3s-root builds)."""
+that k3s-root pins; buildroot's facts are read with k3s-root's tree applied (show-info)."""
 
 from __future__ import annotations
 
@@ -45,5 +45,6 @@ COMPONENTS = (
         facts=buildroot_up.read_facts,
         needs=("k3s-root",),
         pinned_by=("k3s-root", "buildroot_version"),
+        derived=buildroot_up.derived,
     ),
 )
