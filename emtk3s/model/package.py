@@ -204,6 +204,8 @@ def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:
         if not info.ispkg:
             continue
         mod = importlib.import_module(f"{folders.__name__}.{info.name}")
+        if getattr(getattr(mod, "__spec__", None), "_initializing", False):
+            raise RuntimeError(f"package folder {info.name} is still being imported")
         for c in getattr(mod, "COMPONENTS", ()):
             comps[c.name] = c
         DEFAULT_MIRRORS.update(getattr(mod, "MIRRORS", {}))  # a package's own upstream bases
@@ -213,18 +215,45 @@ def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:
     return comps, packages
 
 
-COMPONENTS, PACKAGES = _discover()
+_found: tuple[dict[str, ComponentDef], dict[str, PackageDef]] | None = None
+
+if TYPE_CHECKING:
+    COMPONENTS: dict[str, ComponentDef]
+    PACKAGES: dict[str, PackageDef]
+
+
+def __getattr__(name: str) -> Any:
+    """``COMPONENTS`` and ``PACKAGES``, discovered on first use (not at import: a package
+    folder importing this module while it is itself being imported must not be skipped)."""
+    global _found
+    if name not in ("COMPONENTS", "PACKAGES"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _found is None:
+        _found = _discover()
+    return _found[0] if name == "COMPONENTS" else _found[1]
+
+
+def _components() -> dict[str, ComponentDef]:
+    comps: dict[str, ComponentDef] = __getattr__("COMPONENTS")
+    return comps
+
+
+def _packages() -> dict[str, PackageDef]:
+    found: dict[str, PackageDef] = __getattr__("PACKAGES")
+    return found
 
 
 def select(names: tuple[str, ...] | list[str]) -> list[PackageDef]:
     """The named packages (all when ``names`` is empty), in a stable order."""
     if not names:
-        return [PACKAGES[n] for n in sorted(PACKAGES)]
+        return [_packages()[n] for n in sorted(_packages())]
     out = []
     for n in names:
-        if n not in PACKAGES:
-            raise InputError(f"unknown package {n!r}", f"choose from {', '.join(sorted(PACKAGES))}")
-        out.append(PACKAGES[n])
+        if n not in _packages():
+            raise InputError(
+                f"unknown package {n!r}", f"choose from {', '.join(sorted(_packages()))}"
+            )
+        out.append(_packages()[n])
     return out
 
 
@@ -240,14 +269,14 @@ def component_order(names: list[str]) -> list[str]:
             raise InputError(
                 f"component cycle: {' -> '.join(path + (n,))}", "fix the packages' COMPONENTS"
             )
-        if n not in COMPONENTS:
+        if n not in _components():
             raise InputError(
-                f"unknown component {n!r}", f"choose from {', '.join(sorted(COMPONENTS))}"
+                f"unknown component {n!r}", f"choose from {', '.join(sorted(_components()))}"
             )
-        for dep in COMPONENTS[n].needs:
+        for dep in _components()[n].needs:
             visit(dep, path + (n,))
         order.append(n)
 
-    for n in [*(c.name for c in COMPONENTS.values() if c.always), *names]:
+    for n in [*(c.name for c in _components().values() if c.always), *names]:
         visit(n, ())
     return order

@@ -45,3 +45,18 @@ def test_every_package_is_a_folder_with_its_template() -> None:
     for name, pdef in PACKAGES.items():
         assert pdef.home is not None and pdef.home.parent == ROOT / "packages"
         assert (pdef.template_dir() / f"{name}.spec.j2").is_file()
+
+
+def test_discovery_does_not_depend_on_import_order() -> None:
+    # a package folder imported first (it imports the model, which discovers the folders)
+    # must still be discovered itself
+    import subprocess
+    import sys
+
+    code = (
+        "import emtk3s.packages.k3s.upstream\n"
+        "from emtk3s.model.package import PACKAGES\n"
+        "print(' '.join(sorted(PACKAGES)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == sorted(PACKAGES)
