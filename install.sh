@@ -15,7 +15,8 @@ need=()
 for pair in rpmbuild:rpm rpmspec:rpm rpm2cpio:rpm2cpio cpio:cpio git:git createrepo_c:createrepo-c \
             rpmlint:rpmlint gcc:gcc make:make autoreconf:autoconf automake:automake \
             libtoolize:libtool pkg-config:pkg-config go:golang-go zstd:zstd bwrap:bubblewrap \
-            debootstrap:debootstrap unshare:util-linux patch:patch openssl:openssl; do
+            debootstrap:debootstrap unshare:util-linux patch:patch openssl:openssl \
+            licensecheck:licensecheck; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /usr/lib/python3/dist-packages/rpm/__init__.py ] || need+=(python3-rpm)
@@ -34,5 +35,7 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
 
 if [ "${1:-}" != "--deps-only" ]; then
-  .venv/bin/emtk3s all --offline
+  # exit 11 = "stopped: needs network" (docs/cli.md): expected on a machine without upstream access
+  rc=0; .venv/bin/emtk3s all --offline || rc=$?
+  [ "$rc" = 0 ] || [ "$rc" = 11 ] || exit "$rc"
 fi

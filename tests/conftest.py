@@ -64,10 +64,23 @@ class Project:
         env.update(self.upstream.mirror_env())
         return env
 
-    def run(self, *args: str, check: bool = True, timeout: float = 600) -> Result:
+    def run(
+        self, *args: str, check: bool = True, timeout: float = 600, recheck_json: bool = True
+    ) -> Result:
+        """Run emtk3s in the project. Centrally, for every run of the suite: with --json, stdout
+        is exactly one JSON document whose ok/exit_code agree with the exit code; a failing run
+        without --json is run again with it (recheck_json=False where a rerun is not the same
+        run: fault injection that counts requests) and must fail the same way, as one document."""
         cmd = [sys.executable, "-m", "emtk3s", "-C", str(self.root), *args]
         proc = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=timeout)
         res = Result(proc.returncode, proc.stdout, proc.stderr)
+        if "--json" in args:
+            check_json_contract(res, args)
+        elif proc.returncode != 0 and recheck_json and proc.returncode > 0:
+            again = self.run("--json", *args, check=False, timeout=timeout)
+            assert again.code == res.code, (
+                f"--json {' '.join(args)} exited {again.code}, without --json {res.code}"
+            )
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"{' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
@@ -98,6 +111,24 @@ class Project:
     def lock(self) -> dict[str, Any]:
         data: dict[str, Any] = json.loads((self.root / "emtk3s.lock").read_text())
         return data
+
+
+def check_json_contract(res: Result, args: tuple[str, ...] | list[str]) -> None:
+    """--json: one JSON document on stdout for every outcome, and it agrees with the exit code."""
+    if res.code < 0:  # killed by a signal on purpose: nothing could be printed
+        return
+    try:
+        doc = json.loads(res.out)
+    except ValueError as exc:
+        raise AssertionError(
+            f"--json {' '.join(args)} (exit {res.code}) did not print one JSON document: {exc}\n"
+            f"stdout: {res.out[:2000]}\nstderr: {res.err[-2000:]}"
+        ) from None
+    assert isinstance(doc, dict) and doc.get("ok") is (res.code == 0), (args, res.code, doc)
+    if res.code != 0:
+        assert doc["error"]["exit_code"] == res.code, (args, res.code, doc["error"])
+        assert doc["error"]["message"], doc
+    assert "Traceback" not in res.err or "--debug" in args, res.err
 
 
 def make_project(root: Path, upstream: Upstream) -> Project:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra.errors import BuildError, InputError
+from emtk3s.infra.errors import BuildError, InputError, PreconditionError
 from emtk3s.infra.fsutil import write_if_changed
 from emtk3s.infra.paths import data_file
 
@@ -146,6 +146,6 @@ def specs_in(specs_dir: Path, packages: list[str] | None = None) -> list[Path]:
     for n in names:
         spec = specs_dir / n / f"{n}.spec"
         if not spec.is_file():
-            raise InputError(f"{spec}: no such spec", "run emtk3s render")
+            raise PreconditionError(f"{spec}: no such spec", "run emtk3s render first")
         out.append(spec)
     return out

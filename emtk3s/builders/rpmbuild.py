@@ -50,9 +50,16 @@ def stamped_build(
             if not isinstance(sha, dict):
                 raise store.malformed(store.file(STAGE, info.package), "no sha table")
             before = {store.path(STAGE, info.package, p): str(h) for p, h in sha.items()}
-        if stamp is not None and stamp["key"] == key and not force:
-            if before and all(p.is_file() and sha256_file(p) == h for p, h in before.items()):
+        intact = bool(before) and all(
+            p.is_file() and sha256_file(p) == h for p, h in before.items()
+        )
+        if stamp is not None and intact and not force:
+            if stamp["key"] == key:
                 return BuildInfo(info.package, info.path, sorted(before), True, log, backend)
+            other = stamp.get("backend")
+            if other and other != backend and stamp.get("srpm_sha256") == info.sha256:
+                # a good result of this very SRPM from another backend is kept, never replaced
+                return BuildInfo(info.package, info.path, sorted(before), True, log, str(other))
         work = project.work / f"build-{info.package}"
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
@@ -67,16 +74,72 @@ def stamped_build(
         for old in before:  # inside this project (Stamps.path checks)
             if old not in out:
                 old.unlink(missing_ok=True)
-        store.save(STAGE, info.package, key, sha={store.rel(p): sha256_file(p) for p in out})
+        store.save(
+            STAGE,
+            info.package,
+            key,
+            sha={store.rel(p): sha256_file(p) for p in out},
+            backend=backend,
+            srpm_sha256=info.sha256,
+        )
         shutil.rmtree(work, ignore_errors=True)
         return BuildInfo(info.package, info.path, out, False, log, backend)
+
+
+#: BuildRequires the chain builds itself -> (macro, path inside the RPM's payload): the
+#: rpmbuild backend cannot install them on the host, so it unpacks the chain-built RPM into a
+#: private root and points the spec at it with ``--define "<macro> <root>/<path>"``
+CHAIN_DEPS: dict[str, tuple[str, str]] = {
+    "k3s-root-dist": ("k3s_root_dir", "usr/share/k3s-root"),
+}
+
+
+def chain_built(project: Project, requires: list[str]) -> dict[str, Path]:
+    """Chain-built RPMs in RPMS/ that satisfy the SRPM's BuildRequires (name -> RPM file)."""
+    wanted = {r.split()[0] for r in requires} & set(CHAIN_DEPS)
+    found: dict[str, Path] = {}
+    if not wanted or not project.rpms.is_dir():
+        return found
+    for rpm_file in sorted(project.rpms.glob("*/*.rpm")):
+        if rpm_file.name.endswith(".src.rpm"):
+            continue
+        name = rpm_file.name.rsplit("-", 2)[0]
+        if name in wanted:
+            found[name] = rpm_file  # sorted: the newest version-release last wins
+    return found
+
+
+def deps_root(deps: dict[str, Path], root: Path) -> list[str]:
+    """Unpack chain-built dependency RPMs into ``root``; the --define arguments for the spec."""
+    root.mkdir(parents=True, exist_ok=True)
+    args: list[str] = []
+    for name, rpm_file in sorted(deps.items()):
+        rpmtools.need("rpm2cpio")
+        rpmtools.need("cpio")
+        cpio = subprocess.run(["rpm2cpio", str(rpm_file)], capture_output=True, check=False)
+        if cpio.returncode != 0:
+            raise BuildError(f"rpm2cpio {rpm_file} failed", "rebuild that package (chain)")
+        unpack = subprocess.run(
+            ["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
+            input=cpio.stdout,
+            cwd=root,
+            capture_output=True,
+            check=False,
+        )
+        if unpack.returncode != 0:
+            raise BuildError(f"cpio of {rpm_file} failed: {unpack.stderr.decode()[:200]}", "")
+        macro, rel = CHAIN_DEPS[name]
+        args += ["--define", f"{macro} {root / rel}"]
+    return args
 
 
 def rebuild_rpmbuild(
     project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False
 ) -> BuildInfo:
-    """``rpmbuild --rebuild`` on this host, in a private _topdir."""
+    """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
+    (k3s-root-dist) come from RPMS/, unpacked into a private root the spec is pointed at."""
     hdr = rpmtools.read_header(info.path)
+    deps = chain_built(project, hdr["requires"])
     if hdr["requires"] and not nodeps and not rpmtools.host_has_rpmdb():
         raise EnvironmentProblem(
             f"{info.path.name} has BuildRequires ({', '.join(hdr['requires'][:4])}) and this host has "
@@ -87,13 +150,15 @@ def rebuild_rpmbuild(
 
     def run(work: Path, log: Path) -> list[Path]:
         cmd = ["rpmbuild", "--rebuild", *rpmtools.macro_args(work)]
+        cmd += deps_root(deps, work / "deps-root")
         if nodeps:
             cmd.append("--nodeps")
         cmd.append(str(info.path))
         rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(hdr["buildtime"])})
         return sorted((work / "RPMS").rglob("*.rpm"))
 
-    return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}"], run, force)
+    dep_keys = [f"{n}={sha256_file(p)}" for n, p in sorted(deps.items())]
+    return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}", *dep_keys], run, force)
 
 
 def publish_repo(project: Project, force: bool = False) -> Path | None:

@@ -22,6 +22,7 @@ from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
 from emtk3s.infra.fsutil import copy_into, file_lock, write_text
 from emtk3s.infra.jsonout import dumps
 from emtk3s.infra.paths import Project
+from emtk3s.infra.progress import BuildProgress
 from emtk3s.model.lock import Lock
 from emtk3s.model.status import BuildStatus
 from emtk3s.stages.srpm import SrpmInfo, build_srpm
@@ -44,6 +45,7 @@ class Entry:
     seconds: float = field(default=0.0, metadata={"json": lambda s: round(s, 2)})
     srpm: str = ""
     backend: str = ""
+    category: str = ""  # of the error that failed it (environment, build, ...)
     # why it failed (raised again by the build stage: its own category and exit code)
     exc: Emtk3sError | None = field(
         default=None, repr=False, compare=False, metadata={"json": False}
@@ -126,6 +128,7 @@ def run_chain(
     on_event: Callable[[Entry], None] | None = None,
     srpms: dict[str, SrpmInfo] | None = None,
     need_repo: bool = True,
+    progress: BuildProgress | None = None,
 ) -> ChainResult:
     """Build the graph's packages in dependency order. ``srpms``: SRPMs already made (else
     each is made here); ``need_repo``: the builds install from the local repository (chroot,
@@ -143,6 +146,9 @@ def run_chain(
     def one(name: str) -> Entry:
         e = entries[name]
         t0 = time.monotonic()
+        started_ns = time.time_ns()
+        if progress is not None:
+            progress.start(name, project.logs / f"build-{name}.log")
         try:
             if srpms is not None and name in srpms:
                 info = srpms[name]
@@ -159,7 +165,14 @@ def run_chain(
                     publish_repo(project, force=need_repo)
         except Emtk3sError as exc:
             e.status, e.error, e.exc = BuildStatus.FAILED, str(exc), exc
-            e.log = e.log or str(project.logs / f"build-{name}.log")
+            e.category = exc.category
+            # name a log only if this run wrote it (never an older run's log)
+            log = Path(e.log) if e.log else project.logs / f"build-{name}.log"
+            fresh = log.is_file() and log.stat().st_mtime_ns >= started_ns - 10_000_000
+            e.log = str(log) if fresh else ""
+        finally:
+            if progress is not None:
+                progress.stop(name)
         e.seconds = time.monotonic() - t0
         return e
 
@@ -211,3 +224,14 @@ def run_chain(
     result = ChainResult(order, entries, str(repo))
     write_text(project.state / "chain-last.json", dumps(result))
     return result
+
+
+def chain_error(result: ChainResult, what: str, hint: str) -> Emtk3sError:
+    """The error for a failed chain, of the same class (so the same exit code) as the first
+    package's failure: `chain`, `all` and `build` agree (mock absent: environment, 6)."""
+    first = result.entries[result.failed[0]]
+    cls = type(first.exc) if first.exc is not None else BuildError
+    logs = [result.entries[n].log for n in result.failed if result.entries[n].log]
+    detail = "; ".join(f"{n}: {result.entries[n].error}" for n in result.failed)
+    msg = f"{what}: {detail}" + (f"; logs: {', '.join(logs)}" if logs else "")
+    return cls(msg, hint)

@@ -13,7 +13,7 @@ from emtk3s import __version__
 from emtk3s.cli import chain as cli_chain
 from emtk3s.cli import emt as cli_emt
 from emtk3s.cli import vendor as cli_k3s
-from emtk3s.cli.runner import Ctx, package_opt, run, setup_logging
+from emtk3s.cli.runner import Ctx, MainGroup, date_opt, package_opt, run, setup_logging
 from emtk3s.infra.http import Policy
 from emtk3s.model import lock as lockmod
 from emtk3s.stages import build, render, resolve, srpm, validate
@@ -22,15 +22,16 @@ from emtk3s.stages.all import STAGES, AllResult, run_all
 from emtk3s.stages.context import Options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MainGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="emtk3s")
 @click.option(
     "-C",
     "--project",
     "project_dir",
     type=click.Path(file_okay=False, path_type=Path),
-    default=".",
-    help="Project directory (holds release.toml, emtk3s.lock, SPECS/).",
+    default=None,
+    help="Project directory (holds release.toml, emtk3s.lock, SPECS/); default: the nearest "
+    "directory upwards that holds release.toml.",
 )
 @click.option(
     "--release",
@@ -58,7 +59,7 @@ from emtk3s.stages.context import Options
 @click.pass_context
 def main(
     cctx: click.Context,
-    project_dir: Path,
+    project_dir: Path | None,
     release_file: Path | None,
     cache_dir: Path | None,
     mirrors: tuple[str, ...],
@@ -140,12 +141,13 @@ def fetch_cmd(
 @main.command("render")
 @package_opt
 @click.option("--check", is_flag=True, help="Fail (exit 7) when SPECS/ differs from the templates.")
-def render_cmd(packages: tuple[str, ...], check: bool) -> None:
-    """Lock + templates/ -> SPECS/<pkg>/ (spec, signatures.json, patches)."""
+@date_opt
+def render_cmd(packages: tuple[str, ...], check: bool, date: str | None) -> None:
+    """Lock + templates/ -> SPECS/<pkg>/ (spec, signatures.json, patches, changelog.json)."""
 
     def go(ctx: Ctx) -> tuple[render.RenderResult, Callable[[render.RenderResult], None]]:
         p = ctx.project()
-        r = render.run(ctx.stage_run(p, Options(packages=packages, check=check)))
+        r = render.run(ctx.stage_run(p, Options(packages=packages, check=check, date=date)))
 
         def human(r: render.RenderResult) -> None:
             for n in r.written:
@@ -154,6 +156,9 @@ def render_cmd(packages: tuple[str, ...], check: bool) -> None:
                 click.echo(f"{'up to date' if check else 'unchanged'}: {p.specs / n}")
             for n, why in r.skipped.items():
                 click.echo(f"skipped: {n}: {why}")
+            for n, entries in sorted(r.history.items()):
+                evr = entries[0]["evr"]
+                click.echo(f"changelog: {n} {evr} (new entry in {p.root / 'changelog.json'})")
             for n, names in r.pending.items():
                 for name in names:
                     click.echo(
@@ -284,6 +289,7 @@ def build_cmd(
     help="Worker chroot: a directory or a tarball.",
 )
 @click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
+@date_opt
 def all_cmd(
     packages: tuple[str, ...],
     offline: bool,
@@ -294,6 +300,7 @@ def all_cmd(
     backend: str,
     chroot: Path | None,
     mock_repo: str | None,
+    date: str | None,
 ) -> None:
     """Run the chain; stages whose inputs did not change are skipped."""
 
@@ -308,8 +315,24 @@ def all_cmd(
             backend=backend,
             chroot=chroot,
             mock_repo=mock_repo,
+            date=date,
         )
         r = run_all(ctx.stage_run(p, opts), until=until)
+        if r.needs_network and until == "build":
+            from emtk3s.infra.errors import NeedsNetwork
+            from emtk3s.infra.jsonout import jsonable
+
+            b = r.stages.get("build")
+            built = [e.package for e in b.builds] if b is not None else []
+            err = NeedsNetwork(
+                f"stopped: needs network: {', '.join(r.needs_network)} cannot be built offline"
+                + (f" ({len(built)} other(s) built)" if built else " (nothing built)"),
+                "run emtk3s all with network access or a mirror (EMTK3S_MIRROR_<NAME>)",
+            )
+            doc = jsonable(r)
+            assert isinstance(doc, dict)
+            err.result = doc | {"stopped": "needs network", "detail": r.stopped}
+            raise err
 
         def human(r: AllResult) -> None:
             for line in summary(r):
@@ -355,6 +378,42 @@ def summary(r: AllResult) -> list[str]:
     if r.stopped:
         lines.append(f"stopped:  {r.stopped}")
     return lines
+
+
+@main.command("license-check")
+@package_opt
+def license_check_cmd(packages: tuple[str, ...]) -> None:
+    """License: tags against the sources (SPDX); the changelog says "License verified." only then."""
+
+    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
+        from emtk3s.infra.errors import InputError
+        from emtk3s.model.changelog import load_history
+        from emtk3s.stages.license import license_check
+
+        p = ctx.project()
+        rel = ctx.release(p)
+        lock = lockmod.require(p.lock_file)
+        names = list(packages) or [n for n in sorted(lock.packages) if (p.specs / n).is_dir()]
+        out = license_check(p, lock, rel.release, names)
+        if out["changelog_changed"]:
+            render.render(rel, lock, p, out["changelog_changed"], history=load_history(p.root))
+        failed = [r for r in out["packages"] if not r["verified"]]
+        if failed:
+            err = InputError(
+                "license check failed: "
+                + "; ".join(f"{r['package']}: {', '.join(r['differs'])}" for r in failed),
+                "make the template's License: tag name every license of the source",
+            )
+            err.result = out
+            raise err
+
+        def human(d: dict[str, Any]) -> None:
+            for r in d["packages"]:
+                click.echo(f"license verified: {r['package']} ({r['tag']})")
+
+        return out, human
+
+    run("license-check", go)
 
 
 @main.command("show")

@@ -83,16 +83,29 @@ def chain_cmd(
                     f"{e.status:10} {e.package}" + (f"  ({e.error})" if e.error else ""), err=True
                 )
 
-        result = run_chain(p, graph, lock, build, jobs=jobs, keep_going=keep_going, on_event=event)
-        if result.failed:
-            from emtk3s.infra.errors import BuildError
+        from emtk3s.infra.progress import BuildProgress
 
-            err = BuildError(
-                f"chain: {', '.join(result.failed)} failed; logs: "
-                + ", ".join(result.entries[n].log for n in result.failed),
-                "read the logs; packages that depend on them were skipped",
-                details=_table(jsonable(result)),
+        with BuildProgress() as progress:
+            result = run_chain(
+                p,
+                graph,
+                lock,
+                build,
+                jobs=jobs,
+                keep_going=keep_going,
+                on_event=event,
+                progress=progress,
             )
+        if result.failed:
+            from emtk3s.builders.scheduler import chain_error
+
+            # the class (exit code) of the first failure, as `build` reports it
+            err = chain_error(
+                result,
+                f"chain: {', '.join(result.failed)} failed",
+                "read the logs; packages that depend on them were skipped",
+            )
+            err.details = _table(jsonable(result))
             err.result = jsonable(result)
             raise err
 

@@ -8,14 +8,14 @@ from typing import Any
 
 import click
 
-from emtk3s.cli.runner import Ctx, run
+from emtk3s.cli.runner import Ctx, Group, date_opt, run
 from emtk3s.model import lock as lockmod
 from emtk3s.model import release as manifest
 
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
 
-@click.group("emt")
+@click.group("emt", cls=Group)
 def emt_group() -> None:
     """Work with an EMT checkout."""
 
@@ -161,7 +161,7 @@ def sources_cmd(copy_to: Path | None) -> None:
     run("emt sources", go)
 
 
-@click.group("compat")
+@click.group("compat", cls=Group)
 def compat_group() -> None:
     """K3s version compatibility between cluster templates and hosts (EMT images, Ubuntu)."""
 
@@ -271,19 +271,32 @@ def compat_template(name: str, k3s: str | None, ubuntu: bool) -> None:
 
 @click.command("bump")
 @click.option("--k3s", "k3s", required=True, help="The new K3s tag, e.g. v1.32.7+k3s1.")
-def bump_cmd(k3s: str) -> None:
+@click.option(
+    "--allow-downgrade", is_flag=True, help="Accept an older K3s tag or older components."
+)
+@date_opt
+def bump_cmd(k3s: str, allow_downgrade: bool, date: str | None) -> None:
     """The CVE fast path: new K3s tag -> release.toml, lock, cache, SPECS with a changelog entry."""
 
     def go(ctx: Ctx) -> Result:
         from emtk3s.emt import bump
 
         p = ctx.project()
-        r = bump.bump(p, k3s, manifest.parse_mirror_flags(ctx.mirrors))
+        r = bump.bump(
+            p,
+            k3s,
+            manifest.parse_mirror_flags(ctx.mirrors),
+            date=date,
+            allow_downgrade=allow_downgrade,
+        )
 
         def human(d: dict[str, Any]) -> None:
             click.echo(f"K3s {d['old']} -> {d['new']}")
             for c in d["changes"]:
-                click.echo(f"  {c['component']}: {c['old']} -> {c['new']}")
+                down = " (downgrade)" if c["downgrade"] else ""
+                click.echo(f"  {c['component']}: {c['old']} -> {c['new']}{down}")
+            for w in d["warnings"]:
+                click.echo(f"warning: {w}", err=True)
             for pkg, evr in d["changelog"].items():
                 click.echo(f"  changelog: {pkg} {evr}")
             click.echo("ready to commit: release.toml emtk3s.lock changelog.json SPECS/")

@@ -1,24 +1,35 @@
 """Shared pieces of the command line: the context object, error handling, --json output.
 
 Each command module builds its result with a library call and hands it to :func:`run`.
+
+The contract CI relies on (docs/cli.md):
+- with ``--json`` exactly one JSON document is printed on stdout for every outcome: success,
+  a documented error, a usage error, an internal error, Ctrl-C;
+- the exit code names the outcome (:mod:`emtk3s.infra.errors`);
+- global options may stand before or after the subcommand;
+- Ctrl-C stops within a second (a stalled download included), a second Ctrl-C kills at once.
 """
 
 from __future__ import annotations
 
+import difflib
 import errno
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from types import FrameType
+from typing import Any, NoReturn, TypeVar
 
 import click
 
-from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem
+from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
 from emtk3s.infra.jsonout import jsonable
 from emtk3s.infra.paths import Project
 from emtk3s.model import release as manifest
@@ -27,10 +38,16 @@ from emtk3s.stages.context import Options, StageRun
 Human = Callable[[dict[str, Any]], None]
 R = TypeVar("R")
 
+#: options of the top-level group, accepted after the subcommand as well
+GLOBAL_FLAGS = ("--json", "--debug", "-q", "--quiet")
+GLOBAL_VALUED = ("-C", "--project", "--release", "--cache", "--mirror")
+RELEASE_FILE = "release.toml"
+INTERRUPT_GRACE = 0.8  # seconds between the first Ctrl-C and a forced exit
+
 
 @dataclass
 class Ctx:
-    project_dir: Path
+    project_dir: Path | None  # None: search release.toml from the working directory upwards
     release_file: Path | None
     cache_dir: Path | None
     mirrors: tuple[str, ...]
@@ -38,8 +55,15 @@ class Ctx:
     debug: bool
     quiet: bool
 
+    def root(self) -> Path:
+        if self.project_dir is not None:
+            return self.project_dir
+        if self.release_file is not None:
+            return Path(".")
+        return find_project(Path.cwd())
+
     def project(self) -> Project:
-        return Project.at(self.project_dir, self.cache_dir, self.release_file)
+        return Project.at(self.root(), self.cache_dir, self.release_file)
 
     def release(self, project: Project) -> manifest.Release:
         return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
@@ -84,18 +108,105 @@ def setup_logging(ctx: Ctx) -> None:
     logger.setLevel(logging.DEBUG if ctx.debug else logging.WARNING if ctx.quiet else logging.INFO)
 
 
+def find_project(start: Path) -> Path:
+    """The nearest directory from ``start`` upwards that holds release.toml (as git and cargo
+    find their roots)."""
+    start = start.resolve()
+    for d in (start, *start.parents):
+        if (d / RELEASE_FILE).is_file():
+            return d
+    raise InputError(
+        f"no {RELEASE_FILE} in {start} or any parent directory",
+        "run in a project directory, or name it with -C DIR (or --release FILE)",
+    )
+
+
+# --- one document on stdout -------------------------------------------------------------------
+
+_doc_lock = threading.Lock()
+_state: dict[str, Any] = {"command": "emtk3s", "json": False, "printed": False}
+
+
+def _print_once(text: str) -> bool:
+    """Print the run's one stdout document; False if one was printed already."""
+    with _doc_lock:
+        if _state["printed"]:
+            return False
+        _state["printed"] = True
+    click.echo(text)
+    sys.stdout.flush()
+    return True
+
+
+def error_doc(
+    command: str,
+    category: str,
+    exit_code: int,
+    message: str,
+    hint: str = "",
+    details: str = "",
+    result: Any = None,
+) -> str:
+    err = {
+        "category": category,
+        "exit_code": exit_code,
+        "message": message,
+        "hint": hint,
+        "details": details,
+    }
+    doc: dict[str, Any] = {"ok": False, "command": command, "error": err}
+    if result is not None:
+        doc["result"] = jsonable(result)
+    return json.dumps(doc, indent=2, sort_keys=True)
+
+
 def emit(ctx: Ctx, command: str, result: R, human: Callable[[R], None]) -> None:
     """--json: one document (the result through the one encoder); else the human lines."""
     if ctx.json:
         doc = {"ok": True, "command": command, "result": jsonable(result)}
-        click.echo(json.dumps(doc, indent=2, sort_keys=True))
+        _print_once(json.dumps(doc, indent=2, sort_keys=True))
     elif not ctx.quiet:
         human(result)
+
+
+def _interrupted_exit() -> NoReturn:
+    command = _state["command"]
+    if _state["json"]:
+        _print_once(
+            error_doc(
+                command,
+                "interrupted",
+                130,
+                "interrupted (Ctrl-C)",
+                "run the command again; finished work is kept and skipped",
+            )
+        )
+    sys.stderr.write(f"emtk3s {command}: interrupted\n")
+    sys.stderr.flush()
+    os._exit(130)  # worker threads (a stalled download) must not hold the exit
+
+
+def _on_sigint(signum: int, frame: FrameType | None) -> None:
+    if _state.get("interrupted"):
+        _interrupted_exit()  # second Ctrl-C: at once
+    _state["interrupted"] = True
+    timer = threading.Timer(INTERRUPT_GRACE, _interrupted_exit)
+    timer.daemon = True
+    timer.start()
+    raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+        signal.signal(signal.SIGTERM, _on_sigint)
 
 
 def run(command: str, fn: Callable[[Ctx], tuple[R, Callable[[R], None]]]) -> None:
     """Run a command: ``fn`` returns its typed result and how to print it for a human."""
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
+    _state["command"] = command
+    _state["json"] = ctx.json
     try:
         try:
             result, human = fn(ctx)
@@ -110,33 +221,148 @@ def run(command: str, fn: Callable[[Ctx], tuple[R, Callable[[R], None]]]) -> Non
         if exc.details and not ctx.json:
             sys.stderr.write(exc.details if exc.details.endswith("\n") else exc.details + "\n")
         if ctx.json:
-            err = {
-                "category": exc.category,
-                "exit_code": exc.exit_code,
-                "message": exc.message,
-                "hint": exc.hint,
-                "details": exc.details,
-            }
-            doc: dict[str, Any] = {"ok": False, "command": command, "error": err}
-            if exc.result is not None:
-                doc["result"] = exc.result
-            click.echo(json.dumps(doc, indent=2, sort_keys=True))
+            _print_once(
+                error_doc(
+                    command,
+                    exc.category,
+                    exc.exit_code,
+                    exc.message,
+                    exc.hint,
+                    exc.details,
+                    exc.result,
+                )
+            )
         click.echo(f"emtk3s {command}: error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        click.echo(f"emtk3s {command}: interrupted", err=True)
-        sys.exit(130)
+        _interrupted_exit()
     except Exception as exc:  # a bug: one line unless --debug
         if ctx.debug:
-            raise
-        click.echo(
-            f"emtk3s {command}: internal error: {type(exc).__name__}: {exc} (rerun with --debug and report it)",
-            err=True,
-        )
+            traceback.print_exc()
+        msg = f"internal error: {type(exc).__name__}: {exc}"
+        if ctx.json:
+            _print_once(error_doc(command, "internal", 1, msg, "rerun with --debug and report it"))
+        click.echo(f"emtk3s {command}: {msg} (rerun with --debug and report it)", err=True)
         sys.exit(1)
     emit(ctx, command, result, human)
 
 
+# --- the group: global options anywhere, did-you-mean, usage errors as JSON --------------------
+
+
+def hoist_globals(args: Sequence[str]) -> list[str]:
+    """Move global options that follow the subcommand in front of it (``show k3s --json``)."""
+    args = list(args)
+    head: list[str] = []
+    i = 0
+    while i < len(args):  # the global options before the subcommand
+        a = args[i]
+        if a in GLOBAL_VALUED and i + 1 < len(args):
+            head += args[i : i + 2]
+            i += 2
+        elif a.startswith("-") and a != "--":
+            head.append(a)
+            i += 1
+        else:
+            break
+    rest = args[i:]
+    moved: list[str] = []
+    tail: list[str] = []
+    j = 0
+    while j < len(rest):
+        a = rest[j]
+        if a == "--":
+            tail += rest[j:]
+            break
+        if a in GLOBAL_FLAGS:
+            moved.append(a)
+        elif a in GLOBAL_VALUED and j + 1 < len(rest):
+            moved += rest[j : j + 2]
+            j += 1
+        elif any(a.startswith(o + "=") for o in GLOBAL_VALUED if o.startswith("--")):
+            moved.append(a)
+        else:
+            tail.append(a)
+        j += 1
+    return head + moved + tail
+
+
+def _wants_json(args: Sequence[str]) -> bool:
+    return "--json" in args[: args.index("--")] if "--" in args else "--json" in args
+
+
+def _command_words(args: Sequence[str]) -> str:
+    words, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in GLOBAL_VALUED:
+            skip = True
+        elif a.startswith("-"):
+            continue
+        else:
+            words.append(a)
+            if len(words) == 2:
+                break
+    return " ".join(words) or "emtk3s"
+
+
+class Group(click.Group):
+    """click.Group with did-you-mean for commands (click suggests options itself)."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+
+class MainGroup(Group):
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        argv = hoist_globals(sys.argv[1:] if args is None else args)
+        as_json = _wants_json(argv)
+        _state["json"] = as_json
+        _state["command"] = _command_words(argv)
+        install_signal_handlers()
+        try:
+            rv = super().main(argv, prog_name or "emtk3s", complete_var, False, **extra)
+        except click.ClickException as exc:
+            if as_json:
+                _print_once(
+                    error_doc(
+                        _state["command"],
+                        "usage",
+                        exc.exit_code,
+                        exc.format_message(),
+                        "see emtk3s --help",
+                    )
+                )
+            exc.show()
+            sys.exit(exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            _interrupted_exit()
+        if not standalone_mode:
+            return rv
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
 package_opt = click.option(
     "--package", "-p", "packages", multiple=True, help="Only this package (repeatable)."
+)
+
+date_opt = click.option(
+    "--date",
+    metavar="YYYY-MM-DD",
+    help="Date of a new changelog entry (default: SOURCE_DATE_EPOCH, else derived from the inputs).",
 )

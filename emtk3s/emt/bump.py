@@ -3,9 +3,7 @@ with a changelog entry; and check-updates: newer tags of the same minor upstream
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,14 @@ from emtk3s.infra.fsutil import write_bytes
 from emtk3s.infra.git import ls_remote_tags
 from emtk3s.infra.paths import Project
 from emtk3s.model import release as manifest
-from emtk3s.model.changelog import CHANGELOG_FILE, load_history
+from emtk3s.model.changelog import (
+    ATTRIBUTION,
+    format_date,
+    load_history,
+    parse_date,
+    save_history,
+    user_epoch,
+)
 from emtk3s.model.lock import Lock
 from emtk3s.model.versions import K3sTag
 from emtk3s.stages import fetch as fetch_stage
@@ -36,6 +41,58 @@ def set_k3s_tag(release_file: Path, tag: K3sTag) -> str:
     return m.group("tag")
 
 
+def _vercmp(a: str, b: str) -> int:
+    """rpm's ordering of two upstream versions (a leading v ignored)."""
+    import rpm
+
+    ra, rb = a[1:] if a[:1] == "v" else a, b[1:] if b[:1] == "v" else b
+    return int(rpm.labelCompare(("0", ra, "0"), ("0", rb, "0")))
+
+
+def _versions(lock: Lock) -> dict[str, str]:
+    """Every version a release is made of: the components' tags and what the K3s tag pins
+    (runc, containerd, CNI plugins, flannel, charts, k3s-root, buildroot ...)."""
+    out: dict[str, str] = {}
+    for name, comp in sorted(lock.components.items()):
+        out[name] = comp.tag
+        facts = comp.facts or {}
+        for key, val in sorted(facts.items()):
+            if key.startswith("VERSION_") and isinstance(val, str):
+                out[key[len("VERSION_") :].lower().replace("_", "-")] = val
+        for chart, ver in sorted((facts.get("charts") or {}).items()):
+            if isinstance(ver, str):
+                out[f"chart {chart}"] = ver
+        for mod, info in sorted((facts.get("modules") or {}).items()):
+            if isinstance(info, dict) and isinstance(info.get("version"), str):
+                out[mod] = info["version"]
+    # a fact that merely repeats a component's tag (VERSION_ROOT = k3s-root's tag) is listed once
+    if out.get("root") == out.get("k3s-root"):
+        out.pop("root", None)
+    return out
+
+
+def component_changes(old: Lock | None, new: Lock) -> list[dict[str, Any]]:
+    """Every component whose version differs, old -> new, with "downgrade" set by rpm's order."""
+    before = _versions(old) if old is not None else {}
+    after = _versions(new)
+    changes = []
+    for name in sorted(set(before) | set(after)):
+        o, n = before.get(name), after.get(name)
+        if o == n:
+            continue
+        down = o is not None and n is not None and _vercmp(n, o) < 0
+        changes.append({"component": name, "old": o, "new": n, "downgrade": down})
+    return changes
+
+
+def _describe(c: dict[str, Any]) -> str:
+    if c["old"] is None:
+        return f"{c['component']} {c['new']} (new)"
+    if c["new"] is None:
+        return f"{c['component']} {c['old']} (removed)"
+    return f"{c['component']} {c['old']} -> {c['new']}" + (" (downgrade)" if c["downgrade"] else "")
+
+
 @dataclass
 class BumpResult:
     old: str
@@ -43,6 +100,7 @@ class BumpResult:
     changes: list[dict[str, Any]] = field(default_factory=list)
     rendered: list[str] = field(default_factory=list)
     changelog: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -51,22 +109,41 @@ class BumpResult:
             "changes": self.changes,
             "rendered": self.rendered,
             "changelog": self.changelog,
+            "warnings": self.warnings,
         }
 
 
 def bump(
-    project: Project, tag: str, mirrors: dict[str, str], today: float | None = None
+    project: Project,
+    tag: str,
+    mirrors: dict[str, str],
+    date: str | None = None,
+    allow_downgrade: bool = False,
 ) -> BumpResult:
     new_tag = K3sTag.parse(tag)
     rel_before = manifest.load(project.release_file, mirrors)
     if new_tag == rel_before.k3s:
         raise InputError(f"release.toml already builds {tag}", "nothing to bump")
+    if new_tag < rel_before.k3s and not allow_downgrade:
+        raise InputError(
+            f"{tag} is older than {rel_before.k3s.tag} that release.toml builds (a downgrade)",
+            "pass --allow-downgrade if that is what you want",
+        )
+    epoch = user_epoch(date)
     old_lock_text = project.lock_file.read_text() if project.lock_file.exists() else None
+    prev: Lock | None = Lock.from_json(old_lock_text) if old_lock_text else None
     old_release = project.release_file.read_bytes()
     old = set_k3s_tag(project.release_file, new_tag)
     try:
         rel = manifest.load(project.release_file, mirrors)
         r = resolve(rel, project.cache, project.lock_file)
+        changes = component_changes(prev, r.lock)
+        downs = [c for c in changes if c["downgrade"]]
+        if downs and not allow_downgrade:
+            raise InputError(
+                f"bump to {tag} downgrades {', '.join(_describe(c) for c in downs)}",
+                "pass --allow-downgrade if that is what you want",
+            )
         fetched = fetch_stage.fetch(rel, r.lock, project.cache, project.lock_file)
         lock = fetched.lock or r.lock
     except BaseException:
@@ -75,46 +152,43 @@ def bump(
         if old_lock_text is not None:
             write_bytes(project.lock_file, old_lock_text.encode())
         raise
-    result = BumpResult(old, new_tag.tag, r.changes)
-    old_versions = {}
-    prev: Lock | None = None
-    if old_lock_text:
-        prev = Lock.from_json(old_lock_text)
-        old_versions = {n: p.version for n, p in prev.packages.items()}
+    result = BumpResult(old, new_tag.tag, changes)
+    result.warnings = [f"downgrade: {_describe(c)}" for c in downs]
     history = load_history(project.root)
-    date = render.changelog_date(int(today if today is not None else time.time()))
-    summary = ", ".join(f"{c['component']} {c['old']} -> {c['new']}" for c in r.changes if c["old"])
     for name, plock in sorted(lock.packages.items()):
-        if old_versions.get(name) == plock.version:
+        pold = prev.packages.get(name) if prev is not None else None
+        if pold is not None and pold.version == plock.version:
             continue
         evr = f"{plock.version}-{rel.release}"
+        comp = lock.components[plock.component]
+        if not history.get(name) and prev is not None and pold is not None:
+            # keep the entry the previous version was rendered with (it lived only in SPECS/)
+            history[name], _ = render.changelog_entries(
+                rel_before,
+                prev.components[pold.component],
+                f"{pold.version}-{rel_before.release}",
+                [],
+            )
+        past = [e for e in history.get(name, []) if e.get("evr") != evr]
+        when = epoch if epoch is not None else (comp.commit_time or 0)
+        if past:
+            when = max(when, parse_date(past[0]["date"]))
         entry = {
-            "date": date,
+            "date": format_date(when),
             "author": rel.changelog.author,
             "email": rel.changelog.email,
             "evr": evr,
             "lines": [
-                f"Update to {plock.version} for K3s {new_tag.tag}.",
-                *([f"Components: {summary}."] if summary else []),
-                "License verified.",
+                f"Update to {plock.version} for K3s {new_tag.tag}." if past else f"{ATTRIBUTION}",
+                *([] if past else [f"Built from {comp.repo} {comp.tag}."]),
+                *[f"{_describe(c)}." for c in changes],
             ],
         }
         render.check_values(entry)
-        if not history.get(name) and prev is not None and name in prev.packages:
-            # keep the entry the previous version was rendered with (it lived only in SPECS/)
-            pp = prev.packages[name]
-            history[name] = render.changelog_entries(
-                rel_before, prev.components[pp.component], f"{pp.version}-{rel_before.release}", []
-            )
-        history.setdefault(name, [])
-        history[name] = [e for e in history[name] if e.get("evr") != evr]
-        history[name].insert(0, entry)
+        history[name] = [entry, *past]
         result.changelog[name] = evr
-    write_bytes(
-        project.root / CHANGELOG_FILE,
-        (json.dumps(history, indent=2, sort_keys=True) + "\n").encode(),
-    )
-    rr = render.render(rel, lock, project, history=history)
+    save_history(project.root, history)
+    rr = render.render(rel, lock, project, history=history, epoch=epoch)
     result.rendered = rr.written
     return result
 

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import Any
 
 from emtk3s.emt import checkout, jsontext, txn
-from emtk3s.infra.errors import ConflictError, EnvironmentProblem, InputError, IntegrityError
+from emtk3s.infra.errors import (
+    ConflictError,
+    EnvironmentProblem,
+    InputError,
+    IntegrityError,
+    PreconditionError,
+)
 from emtk3s.model.lock import Lock
 
 PACKAGE_LIST = "packagelists/k3s.json"
@@ -423,7 +429,7 @@ def plan(
     p = Plan(root)
     pkgs = sorted(d.name for d in specs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not pkgs:
-        raise InputError(f"{specs_dir}: nothing rendered", "run emtk3s render first")
+        raise PreconditionError(f"{specs_dir}: nothing rendered", "run emtk3s render first")
     record = _record(root)
     recorded = record.get("integrated", {})
     if not isinstance(recorded, dict) or not isinstance(record.get("packages", {}), dict):

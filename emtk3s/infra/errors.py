@@ -77,3 +77,25 @@ class ConflictError(Emtk3sError):
 
     exit_code = 9
     category = "conflict"
+
+
+class PreconditionError(Emtk3sError):
+    """An earlier stage has not run yet (no lock, nothing rendered, a source not fetched)."""
+
+    exit_code = 10
+    category = "precondition"
+
+
+class NeedsNetwork(Emtk3sError):
+    """--offline stopped before building anything: the cache lacks sources ("stopped: needs
+    network"). The result says which stages finished."""
+
+    exit_code = 11
+    category = "needs-network"
+
+
+class Interrupted(Emtk3sError):
+    """Ctrl-C (SIGINT) or SIGTERM: the work stopped; partial files were cleaned up."""
+
+    exit_code = 130
+    category = "interrupted"

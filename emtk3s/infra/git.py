@@ -190,7 +190,10 @@ def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
         out = str(git.cmd.Git().ls_remote("--tags", "--", remote, env={**os.environ, **_SAFE_ENV}))
     except git.GitCommandError as exc:
         err = " ".join(str(exc.stderr).split())[:300]
-        raise UpstreamError(f"git ls-remote {url} failed: {err}", "check the mirror URL") from None
+        raise UpstreamError(
+            f"git ls-remote {url} failed: {err}",
+            "check the network, or set EMTK3S_MIRROR_GITHUB=URL to a mirror you can reach",
+        ) from None
     tags: dict[str, str] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")

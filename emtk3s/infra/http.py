@@ -12,12 +12,13 @@ import logging
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
 from emtk3s.infra import checks as validate
@@ -46,6 +47,7 @@ class Download:
     sha256: str | None  # None: unpinned, the first download pins it
     size: int | None = None
     allow_http: bool = False
+    mirror: str = ""  # the release.toml mirror name serving it (for "set EMTK3S_MIRROR_<NAME>")
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,13 @@ def _get(
     raise UpstreamError(f"{dl.name}: {dl.url}: more than {MAX_REDIRECTS} redirects", "")
 
 
-def _download_once(session: requests.Session, dl: Download, part: Path, policy: Policy) -> None:
+def _download_once(
+    session: requests.Session,
+    dl: Download,
+    part: Path,
+    policy: Policy,
+    on_bytes: Callable[[int], None] | None = None,
+) -> None:
     """One HTTP request, appending to ``part`` (resume) when it already holds bytes and a
     validator says the server still serves the same file (If-Range)."""
     vpath = _validator_path(part)
@@ -197,6 +205,8 @@ def _download_once(session: requests.Session, dl: Download, part: Path, policy: 
             try:
                 for chunk in resp.raw.stream(1 << 16, decode_content=False):
                     fh.write(chunk)
+                    if on_bytes is not None:
+                        on_bytes(len(chunk))
                     if fh.tell() > cap:
                         if dl.size is not None:
                             raise IntegrityError(
@@ -230,6 +240,36 @@ class _Retry(Exception):
     pass
 
 
+class Unreachable(UpstreamError):
+    """No DNS or no route to the host: retrying cannot help, other downloads stop too."""
+
+
+_UNREACHABLE = (
+    "NameResolutionError",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+    "nodename nor servname",
+    "Network is unreachable",
+    "No route to host",
+)
+
+
+def _unreachable(dl: Download, exc: BaseException) -> Unreachable | None:
+    text = str(exc)
+    if not any(n in text for n in _UNREACHABLE):
+        return None
+    from urllib.parse import urlsplit
+
+    host = urlsplit(dl.url).hostname or dl.url
+    why = "host name not resolved" if "Network" not in text and "route" not in text else "no route"
+    name = dl.mirror or "github"
+    return Unreachable(
+        f"cannot reach {host} ({why}) for {dl.name}",
+        f"no network here? set EMTK3S_MIRROR_{name.upper()}=URL (or --mirror {name}=URL) to a "
+        "mirror you can reach, or work from the cache with --offline",
+    )
+
+
 def _short(exc: BaseException) -> str:
     """One short phrase for a transport error (requests' own text runs to several lines)."""
     text = str(exc)
@@ -255,6 +295,7 @@ def fetch_one(
     policy: Policy | None = None,
     session: requests.Session | None = None,
     log: Callable[[str], None] | None = None,
+    progress: _Progress | None = None,
 ) -> Fetched:
     policy = policy or Policy()
     validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http, escapes=True)
@@ -276,7 +317,11 @@ def fetch_one(
         while True:
             attempt += 1
             try:
-                _download_once(session, dl, part, policy)
+                if progress is not None:
+                    progress.begin(dl, part.stat().st_size if part.exists() else 0)
+                _download_once(
+                    session, dl, part, policy, progress.bytes_for(dl) if progress else None
+                )
                 break
             except requests.exceptions.SSLError:
                 raise UpstreamError(
@@ -289,6 +334,9 @@ def fetch_one(
                 requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
             ) as exc:
+                fatal = _unreachable(dl, exc)
+                if fatal is not None:  # fail fast, once: retries would only print lines
+                    raise fatal from None
                 if attempt > policy.retries:
                     raise UpstreamError(
                         f"{dl.name}: {dl.url} failed after {attempt} attempts: {_short(exc)}",
@@ -322,28 +370,66 @@ def fetch_one(
 
 
 class _Progress:
-    """rich progress bars on a terminal, plain lines otherwise (CI logs); nothing when this
-    module's logger is not enabled for INFO (the CLI's -q and --json)."""
+    """On a terminal (rich): an overall bar and one line per file in flight with its bytes and
+    speed. Without a terminal (CI logs): a line when a download starts and when it ends.
+    Nothing when this module's logger is not enabled for INFO (the CLI's -q and --json)."""
 
     def __init__(self, total: int) -> None:
-        quiet = not log.isEnabledFor(logging.INFO)
-        self.quiet = quiet
-        self.bar = None
-        if not quiet and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+        self.quiet = not log.isEnabledFor(logging.INFO)
+        self.bar: Any = None
+        self.tasks: dict[str, Any] = {}
+        self.lock = threading.Lock()
+        if not self.quiet and sys.stderr.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TransferSpeedColumn,
+            )
 
             self.bar = Progress(
-                TextColumn("fetch"),
-                BarColumn(),
-                MofNCompleteColumn(),
                 TextColumn("{task.description}"),
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                MofNCompleteColumn(),
+                console=Console(stderr=True),
+                transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("", total=total)
+            self.task = self.bar.add_task("fetch", total=total)
+
+    def begin(self, dl: Download, have: int) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            size = f" ({dl.size} bytes)" if dl.size else ""
+            resumed = f", resuming at {have}" if have else ""
+            log.info("fetch: downloading %s%s%s", dl.name, size, resumed)
+            return
+        with self.lock:
+            if dl.name not in self.tasks:
+                self.tasks[dl.name] = self.bar.add_task(f"  {dl.name}", total=dl.size)
+            self.bar.update(self.tasks[dl.name], completed=have)
+
+    def bytes_for(self, dl: Download) -> Callable[[int], None] | None:
+        if self.bar is None:
+            return None
+        bar, task = self.bar, self.tasks.get(dl.name)
+        if task is None:
+            return None
+        return lambda n: bar.update(task, advance=n)
 
     def done(self, f: Fetched) -> None:
         if self.bar is not None:
-            self.bar.update(self.task, advance=1, description=f.name)
+            with self.lock:
+                task = self.tasks.pop(f.name, None)
+            if task is not None:
+                self.bar.remove_task(task)
+            self.bar.update(self.task, advance=1)
         elif not self.quiet:
             how = "downloaded" if f.downloaded else "cached"
             log.info("fetch: %s %s %s bytes sha256 %s", how, f.name, f.size, f.sha256)
@@ -385,12 +471,15 @@ def fetch_many(
     try:
         with ThreadPoolExecutor(max_workers=max(1, policy.jobs)) as pool:
             futures = {
-                pool.submit(fetch_one, cache, dl, policy, session, progress.log): i
+                pool.submit(fetch_one, cache, dl, policy, session, progress.log, progress): i
                 for i, dl in todo
             }
             for fut in as_completed(futures):
                 try:
                     res = fut.result()
+                except Unreachable as exc:  # the same for every other download: stop now
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    raise exc from None
                 except Emtk3sError as exc:
                     errors.append(exc)
                     continue

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from emtk3s.infra import checks as validate
-from emtk3s.infra.errors import InputError, IntegrityError
+from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
 from emtk3s.model.release import DEFAULT_MIRRORS
 
@@ -271,7 +271,7 @@ def load(path: Path) -> Lock | None:
 def require(path: Path) -> Lock:
     lock = load(path)
     if lock is None:
-        raise InputError(f"{path}: no lock file", "run emtk3s resolve first")
+        raise PreconditionError(f"{path}: no lock file", "run emtk3s resolve first")
     return lock
 
 

@@ -22,6 +22,15 @@ class AllResult:
     stages: dict[str, Any] = field(default_factory=dict)  # stage name -> its result
     stopped: str | None = None  # why the chain stopped early (offline, --until)
     outputs: dict[str, str] = field(default_factory=dict)
+    #: --offline, and these asked-for packages could not be built without the network
+    needs_network: list[str] = field(default_factory=list)
+
+    JSON_EXTRA = ("finished",)
+
+    @property
+    def finished(self) -> list[str]:
+        """The stages that ran to the end, in order."""
+        return list(self.stages)
 
 
 def run_all(r: StageRun, until: str = "build") -> AllResult:
@@ -55,4 +64,6 @@ def run_all(r: StageRun, until: str = "build") -> AllResult:
             f"{project.cache.root}; run emtk3s fetch with network or a mirror"
         )
     res.stopped = "; ".join(notes) if notes else None
+    if r.options.offline:
+        res.needs_network = sorted(set(r.unrendered) | set(r.uncached))
     return res

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from emtk3s.infra.errors import BuildError, Emtk3sError
+from emtk3s.infra.errors import Emtk3sError
 from emtk3s.infra.jsonout import jsonable
 from emtk3s.model.status import BuildStatus
 from emtk3s.stages import srpm as srpm_stage
@@ -44,16 +44,20 @@ def run(r: StageRun) -> BuildResult:
     )
     graph = plan.plan(plan.specs_in(project.specs, [i.package for i in srpms]))
     graph.save(project.root / ".emtk3s" / "graph.json")
-    chain = run_chain(
-        project,
-        graph,
-        lock,
-        build,
-        jobs=o.jobs,
-        keep_going=o.keep_going,
-        srpms={i.package: i for i in srpms},
-        need_repo=o.backend != "rpmbuild",
-    )
+    from emtk3s.infra.progress import BuildProgress
+
+    with BuildProgress() as progress:
+        chain = run_chain(
+            project,
+            graph,
+            lock,
+            build,
+            jobs=o.jobs,
+            keep_going=o.keep_going,
+            srpms={i.package: i for i in srpms},
+            need_repo=o.backend != "rpmbuild",
+            progress=progress,
+        )
     entries = [chain.entries[n] for n in chain.order]
     result = BuildResult(entries, chain.repo if entries else None)
     failed = [e for e in entries if e.status == BuildStatus.FAILED]
@@ -63,9 +67,11 @@ def run(r: StageRun) -> BuildResult:
         if len(failed) == 1 and first is not None:
             err = first  # its own category and exit code (a missing tool is not a build failure)
         else:
-            err = BuildError(
-                f"build failed for {', '.join(e.package for e in failed)}; logs: "
-                + ", ".join(e.log for e in failed),
+            from emtk3s.builders.scheduler import chain_error
+
+            err = chain_error(
+                chain,
+                f"build failed for {', '.join(e.package for e in failed)}",
                 "read the logs (emtk3s chain --keep-going builds what does not depend on them)",
             )
         err.result = jsonable(result)

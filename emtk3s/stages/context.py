@@ -41,6 +41,7 @@ class Options:
     policy: Policy | None = None
     jobs: int = 1  # parallel builds
     keep_going: bool = False
+    date: str | None = None  # --date YYYY-MM-DD of a new changelog entry
 
 
 @dataclass(frozen=True)

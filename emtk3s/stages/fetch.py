@@ -172,7 +172,14 @@ def fetch(
             seen.add(key)
             url = release.mirror(src.mirror) + src.path
             downloads.append(
-                Download(src.name, url, src.sha256, src.size, release.http_allowed(src.mirror))
+                Download(
+                    src.name,
+                    url,
+                    src.sha256,
+                    src.size,
+                    release.http_allowed(src.mirror),
+                    mirror=src.mirror,
+                )
             )
     if offline:
         return result

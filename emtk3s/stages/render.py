@@ -10,7 +10,6 @@ import difflib
 import json
 import posixpath
 import re
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,9 @@ from emtk3s.infra import stamps
 from emtk3s.infra.errors import DriftError, InputError
 from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
 from emtk3s.infra.paths import Project
+from emtk3s.model import changelog
 from emtk3s.model import package as pkgs
-from emtk3s.model.changelog import load_history
+from emtk3s.model.changelog import load_history, save_history, user_epoch
 from emtk3s.model.lock import Component, Lock, Source
 from emtk3s.model.release import Release
 from emtk3s.stages.context import StageRun
@@ -74,7 +74,7 @@ def check_values(value: Any, where: str = "context", prose: bool = False) -> Non
 
 
 def changelog_date(epoch: int) -> str:
-    return time.strftime("%a %b %d %Y", time.gmtime(epoch))
+    return changelog.format_date(epoch)
 
 
 def spec_source_url(upstream_url: str, name: str) -> str:
@@ -88,6 +88,7 @@ def spec_source_url(upstream_url: str, name: str) -> str:
 class Rendered:
     package: str
     files: dict[str, bytes] = field(default_factory=dict)
+    changelog: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _environment(tdir: Path) -> jinja2.Environment:
@@ -109,6 +110,7 @@ def context(
     pdef: pkgs.PackageDef,
     patches: list[str],
     history: list[dict[str, Any]] | None = None,
+    epoch: int | None = None,
 ) -> dict[str, Any]:
     plock = lock.packages.get(pdef.name)
     if plock is None:
@@ -150,7 +152,7 @@ def context(
         "src": {s["key"]: s for s in sources if s["key"]},
         "pending": pending,
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
-        "changelog": changelog_entries(release, comp, evr, history or []),
+        "changelog": changelog_entries(release, comp, evr, history or [], epoch)[0],
     }
     extra = pdef.context(lock.components) if pdef.context else {}
     clash = sorted(set(extra) & set(ctx))
@@ -190,23 +192,24 @@ def source_entries(
 
 
 def changelog_entries(
-    release: Release, comp: Any, evr: str, history: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """The history entries (newest first); when none is for the current EVR, a first entry
-    dated with the upstream tag's commit date (no wall-clock time) leads."""
-    if history and history[0].get("evr") == evr:
-        return history
-    first = {
-        "date": changelog_date(comp.commit_time),
-        "author": release.changelog.author,
-        "email": release.changelog.email,
-        "evr": evr,
-        "lines": [
-            f"Original version for Edge Microvisor Toolkit, from {comp.repo} {comp.tag}.",
-            "License verified.",
-        ],
-    }
-    return [first, *[e for e in history if e.get("evr") != evr]]
+    release: Release,
+    comp: Any,
+    evr: str,
+    history: list[dict[str, Any]],
+    epoch: int | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
+    """The %changelog entries for ``evr`` (newest first) and whether a new entry was added
+    (see :mod:`emtk3s.model.changelog`: never rewritten, never dated by the wall clock)."""
+    return changelog.entries_for(
+        history,
+        evr=evr,
+        author=release.changelog.author,
+        email=release.changelog.email,
+        repo=comp.repo,
+        tag=comp.tag,
+        commit_time=comp.commit_time,
+        epoch=epoch,
+    )
 
 
 def render_package(
@@ -215,13 +218,14 @@ def render_package(
     pdef: pkgs.PackageDef,
     templates: Path | None,
     history: list[dict[str, Any]] | None = None,
+    epoch: int | None = None,
 ) -> Rendered:
     tdir = pdef.template_dir(templates)
     spec_tpl = f"{pdef.name}.spec.j2"
     if not (tdir / spec_tpl).is_file():
         raise InputError(f"{tdir / spec_tpl}: template missing", "restore it from git")
     patches = sorted(p.name for p in tdir.glob("*.patch"))
-    ctx = context(release, lock, pdef, patches, history)
+    ctx = context(release, lock, pdef, patches, history, epoch)
     import jinja2
 
     try:
@@ -232,7 +236,7 @@ def render_package(
         ) from None
     except jinja2.TemplateSyntaxError as exc:
         raise InputError(f"{spec_tpl}:{exc.lineno}: {exc.message}", "fix the template") from None
-    out = Rendered(pdef.name)
+    out = Rendered(pdef.name, changelog=ctx["changelog"])
     out.files[f"{pdef.name}.spec"] = (SPEC_HEADER.format(tpl=pdef.name) + text).encode()
     sigs = {"Signatures": {s["name"]: s["sha256"] or PENDING for s in ctx["sources"]}}
     out.files[f"{pdef.name}.signatures.json"] = (
@@ -251,6 +255,15 @@ class RenderResult:
     drift: dict[str, str] = field(default_factory=dict, metadata={"json": sorted})
     skipped: dict[str, str] = field(default_factory=dict)  # package -> why it cannot render yet
     pending: dict[str, list[str]] = field(default_factory=dict)  # package -> PENDING sources
+    #: package -> its changelog entries when render added one (saved to changelog.json);
+    #: the JSON says package -> the new entry's EVR
+    history: dict[str, list[dict[str, Any]]] = field(
+        default_factory=dict,
+        metadata={
+            "json": lambda h: {p: e[0]["evr"] for p, e in sorted(h.items())},
+            "json_name": "changelog_added",
+        },
+    )
 
     @property
     def unrendered(self) -> dict[str, str]:
@@ -374,6 +387,7 @@ def render(
     packages: list[str] | None = None,
     check: bool = False,
     history: dict[str, list[dict[str, Any]]] | None = None,
+    epoch: int | None = None,
 ) -> RenderResult:
     """Render the named packages (by default every package the lock can render; the others
     are listed in ``skipped``) into SPECS/. A package whose inputs digest and SPECS/<pkg>/ match
@@ -397,8 +411,9 @@ def render(
         target = project.specs / pdef.name
         if pending_sources(lock, pdef.name):
             result.pending[pdef.name] = pending_sources(lock, pdef.name)
+        before = history.get(pdef.name) or []
         if keys is None:
-            out = render_package(release, lock, pdef, project.templates, history.get(pdef.name))
+            out = render_package(release, lock, pdef, project.templates, before, epoch)
             diff = _diff(target, out.files)
             if diff:
                 result.drift[pdef.name] = diff
@@ -411,7 +426,9 @@ def render(
             if stamp is not None and stamp.get("tree") == tree_digest(target):
                 result.unchanged.append(pdef.name)
                 continue
-            out = render_package(release, lock, pdef, project.templates, history.get(pdef.name))
+            out = render_package(release, lock, pdef, project.templates, before, epoch)
+            if out.changelog and out.changelog[0] not in before:
+                result.history[pdef.name] = out.changelog
             clean_stale(project.specs, pdef.name)
             if replace_dir(target, out.files):
                 result.written.append(pdef.name)
@@ -429,15 +446,21 @@ def render(
 
 
 def run(r: StageRun) -> RenderResult:
+    """Render; a new changelog entry (a raised release, a new version) is recorded in
+    changelog.json, dated by --date or SOURCE_DATE_EPOCH, else from the inputs."""
     lock = r.need_lock()
     history = load_history(r.project.root)
     packages = list(r.options.packages) or None
+    epoch = user_epoch(r.options.date)
     if not r.chained:
-        return render(r.release, lock, r.project, packages, r.options.check, history)
-    wanted = packages or sorted(lock.packages)
-    renderable = [p for p in wanted if not not_renderable(lock, p)]
-    res = render(r.release, lock, r.project, renderable, r.options.check, history)
-    res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+        res = render(r.release, lock, r.project, packages, r.options.check, history, epoch)
+    else:
+        wanted = packages or sorted(lock.packages)
+        renderable = [p for p in wanted if not not_renderable(lock, p)]
+        res = render(r.release, lock, r.project, renderable, r.options.check, history, epoch)
+        res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+    if res.history and not r.options.check:
+        save_history(r.project.root, history | res.history)
     return res
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import Cache, sha256_file
-from emtk3s.infra.errors import BuildError, IntegrityError
+from emtk3s.infra.errors import BuildError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import copy_file, copy_into, file_lock
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.model.lock import Lock
@@ -54,12 +54,14 @@ def _inputs(
     spec_dir = project.specs / pkg
     spec = spec_dir / f"{pkg}.spec"
     if not spec.is_file():
-        raise IntegrityError(f"{spec}: no rendered spec", "run emtk3s render")
+        raise PreconditionError(f"{spec}: no rendered spec", "run emtk3s render first")
     sigs_file = spec_dir / f"{pkg}.signatures.json"
     try:
         sigs = json.loads(sigs_file.read_text())["Signatures"]
     except (FileNotFoundError, ValueError, KeyError):
-        raise IntegrityError(f"{sigs_file}: missing or not valid", "run emtk3s render") from None
+        raise PreconditionError(
+            f"{sigs_file}: missing or not valid", "run emtk3s render first"
+        ) from None
     sources = []
     for src in lock.packages[pkg].sources:
         if sigs.get(src.name) != src.sha256:
@@ -124,8 +126,8 @@ def build_srpm(
                 return SrpmInfo(pkg, before, stamp["sha256"], str(stamp.get("nevr")), True, log)
         for _name, sha in sources:
             if not cache.has(sha, _name):
-                raise IntegrityError(
-                    f"{pkg}: source {_name} is not in the cache", "run emtk3s fetch"
+                raise PreconditionError(
+                    f"{pkg}: source {_name} is not in the cache", "run emtk3s fetch first"
                 )
         rpmtools.need("rpmbuild")
         top = project.work / f"srpm-{pkg}"

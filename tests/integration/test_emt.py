@@ -328,15 +328,16 @@ def test_check_updates_and_bump(bump_project: Project) -> None:
     upd = p.run("--json", "check-updates").json["result"]
     assert upd == {"current": "v1.32.4+k3s1", "newer": ["v1.32.5+k3s1"], "latest": "v1.32.5+k3s1"}
     res = p.run("--json", "bump", "--k3s", "v1.32.5+k3s1").json["result"]
-    assert {"component": "k3s", "old": "v1.32.4+k3s1", "new": "v1.32.5+k3s1"} in res["changes"]
-    assert {"component": "k3s-root", "old": "v0.14.1", "new": "v0.14.2"} in res["changes"]
+    changes = {c["component"]: (c["old"], c["new"], c["downgrade"]) for c in res["changes"]}
+    assert changes["k3s"] == ("v1.32.4+k3s1", "v1.32.5+k3s1", False)
+    assert changes["k3s-root"] == ("v0.14.1", "v0.14.2", False)
     text = (p.root / "release.toml").read_text()
     assert 'k3s = "v1.32.5+k3s1"  # what EMT ships' in text and text.startswith("# the release")
     spec = (p.root / "SPECS/k3s-iptables-helpers/k3s-iptables-helpers.spec").read_text()
     assert "Version:        0.14.2" in spec
     cl = spec[spec.index("%changelog") :]
     assert "Rel Eng <releng@example.invalid> - 0.14.2-1" in cl.splitlines()[1]
-    assert "k3s v1.32.4+k3s1 -> v1.32.5+k3s1" in cl and "- 0.14.1-1" in cl
+    assert "- k3s v1.32.4+k3s1 -> v1.32.5+k3s1." in cl and "- 0.14.1-1" in cl
     # the tree is ready: render --check passes, a second all is a no-op render
     p.run("render", "--check")
     p.run("all", "--until", "srpm")

@@ -171,10 +171,17 @@ def test_render_check_detects_drift_and_names_the_file(project: Project) -> None
 def test_offline_all_goes_as_far_as_it_can(project: Project) -> None:
     _only_helpers(project)
     project.run("resolve")
-    res = project.run("--json", "all", "--offline").json["result"]
+    out = project.run("--json", "all", "--offline", check=False)
+    # nothing built for lack of network is not plain success for CI: its own exit code (11)
+    assert out.code == 11, out.err
+    doc = out.json
+    assert doc["error"]["category"] == "needs-network"
+    res = doc["result"]
+    assert res["stopped"] == "needs network" and res["needs_network"] == ["k3s-iptables-helpers"]
     assert res["stages"]["fetch"]["missing"]
-    assert "not in the cache" in res["stopped"]
+    assert "not in the cache" in res["detail"]
     assert res["stages"]["srpm"]["srpms"] == []
+    assert res["finished"] == ["resolve", "fetch", "render", "validate", "srpm", "build"]
 
 
 def test_json_error_shape_and_exit_codes(project: Project) -> None:
