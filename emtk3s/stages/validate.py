@@ -100,6 +100,14 @@ def validate_specs(project: Project, packages: list[str], arches: list[str]) -> 
     result = LintResult()
     cfg = data_file("rpmlint.toml").read_bytes()
     store = project.stamps
+    for pkg in packages:
+        if not (project.specs / pkg / f"{pkg}.spec").is_file():
+            from emtk3s.infra.errors import PreconditionError
+
+            raise PreconditionError(
+                f"{project.specs / pkg / f'{pkg}.spec'}: not rendered yet",
+                "run emtk3s render first (or name the packages with -p)",
+            )
     emt_rules(project, packages)
     for pkg in packages:
         spec = project.specs / pkg / f"{pkg}.spec"
