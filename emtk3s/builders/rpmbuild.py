@@ -86,17 +86,19 @@ def stamped_build(
         return BuildInfo(info.package, info.path, out, False, log, backend)
 
 
-#: BuildRequires the chain builds itself -> (macro, path inside the RPM's payload): the
-#: rpmbuild backend cannot install them on the host, so it unpacks the chain-built RPM into a
-#: private root and points the spec at it with ``--define "<macro> <root>/<path>"``
-CHAIN_DEPS: dict[str, tuple[str, str]] = {
-    "k3s-root-dist": ("k3s_root_dir", "usr/share/k3s-root"),
-}
+def chain_deps() -> dict[str, tuple[str, str]]:
+    """Every package's ``PackageDef.chain_deps``: BuildRequires the chain builds itself."""
+    from emtk3s.model import package as pkgs
+
+    out: dict[str, tuple[str, str]] = {}
+    for pdef in pkgs.PACKAGES.values():
+        out.update(pdef.chain_deps)
+    return out
 
 
 def chain_built(project: Project, requires: list[str]) -> dict[str, Path]:
     """Chain-built RPMs in RPMS/ that satisfy the SRPM's BuildRequires (name -> RPM file)."""
-    wanted = {r.split()[0] for r in requires} & set(CHAIN_DEPS)
+    wanted = {r.split()[0] for r in requires} & set(chain_deps())
     found: dict[str, Path] = {}
     if not wanted or not project.rpms.is_dir():
         return found
@@ -128,7 +130,7 @@ def deps_root(deps: dict[str, Path], root: Path) -> list[str]:
         )
         if unpack.returncode != 0:
             raise BuildError(f"cpio of {rpm_file} failed: {unpack.stderr.decode()[:200]}", "")
-        macro, rel = CHAIN_DEPS[name]
+        macro, rel = chain_deps()[name]
         args += ["--define", f"{macro} {root / rel}"]
     return args
 
@@ -137,7 +139,8 @@ def rebuild_rpmbuild(
     project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False
 ) -> BuildInfo:
     """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
-    (k3s-root-dist) come from RPMS/, unpacked into a private root the spec is pointed at."""
+    (``PackageDef.chain_deps``) come from RPMS/, unpacked into a private root the spec is
+    pointed at."""
     hdr = rpmtools.read_header(info.path)
     deps = chain_built(project, hdr["requires"])
     if hdr["requires"] and not nodeps and not rpmtools.host_has_rpmdb():

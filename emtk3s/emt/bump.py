@@ -51,7 +51,7 @@ def _vercmp(a: str, b: str) -> int:
 
 def _versions(lock: Lock) -> dict[str, str]:
     """Every version a release is made of: the components' tags and what the K3s tag pins
-    (runc, containerd, CNI plugins, flannel, charts, k3s-root, buildroot ...)."""
+    (runc, containerd, CNI plugins, flannel, charts, the components' own tags ...)."""
     out: dict[str, str] = {}
     for name, comp in sorted(lock.components.items()):
         out[name] = comp.tag
@@ -65,9 +65,11 @@ def _versions(lock: Lock) -> dict[str, str]:
         for mod, info in sorted((facts.get("modules") or {}).items()):
             if isinstance(info, dict) and isinstance(info.get("version"), str):
                 out[mod] = info["version"]
-    # a fact that merely repeats a component's tag (VERSION_ROOT = k3s-root's tag) is listed once
-    if out.get("root") == out.get("k3s-root"):
-        out.pop("root", None)
+    # a fact that merely repeats a component's tag (VERSION_X = the tag of component "...-x")
+    # is listed once, under the component
+    for key in [k for k in out if k not in lock.components]:
+        if any(c.endswith(f"-{key}") and out[key] == out.get(c) for c in lock.components):
+            out.pop(key)
     return out
 
 

@@ -28,7 +28,8 @@ _SKIP_FILE = re.compile(
     r"^(configure.*|Makefile.*|.*\.m4|.*\.am|.*\.in|.*\.spec.*|aclocal.*|install-sh|"
     r"missing|depcomp|compile|config\.(guess|sub)|ltmain\.sh|autogen\.sh)$"
 )
-_LICENSE_FILE = re.compile(r"^(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?$", re.I)
+#: a license file, also under a namespaced name (EMT's source server: <pkg>-<version>-LICENSE)
+_LICENSE_FILE = re.compile(r"^(.*[-_.])?(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?$", re.I)
 _BARE_GPL = re.compile(r"^(A|L)?GPL-\d(\.\d)?$")
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -159,6 +159,10 @@ class PackageDef:
     bundle: Bundle | None = None  # what its tree bundles from other projects (root-diff)
     # Sources read from the components' facts, after the rule-made ones (an upstream's list)
     listed: Callable[[dict[str, Component]], list[ListedSource]] | None = None
+    #: BuildRequires the chain itself builds -> (spec macro, path inside that RPM's payload):
+    #: the rpmbuild backend unpacks the chain-built RPM into a private root and defines the
+    #: macro as ``<root>/<path>`` (a host without an rpm database cannot install it)
+    chain_deps: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own

@@ -37,7 +37,7 @@ def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
         first = project.cache.get(sources[0].sha256 or "", sources[0].name)
         if tarfile.is_tarfile(first):  # the upstream source archive: its tree is the package's
             safe_extract(first, tree)
-        else:  # a package made of single files (k3s-iptables-helpers): those files
+        else:  # a package made of single files (helper scripts, a license): those files
             for src in sources:
                 shutil.copyfile(project.cache.get(src.sha256 or "", src.name), tree / src.name)
         return check(pkg, tag, tree)

@@ -188,6 +188,10 @@ def test_fetch_names_the_file_in_flight(fresh_upstream: Upstream, tmp_path: Path
     p.run("resolve")
     res = p.run("fetch", "-j", "1")
     lines = res.err.splitlines()
-    start = lines.index(next(ln for ln in lines if ln.startswith("fetch: downloading LICENSE")))
-    end = lines.index(next(ln for ln in lines if ln.startswith("fetch: downloaded LICENSE")))
+    start = lines.index(
+        next(ln for ln in lines if ln.startswith("fetch: downloading") and "LICENSE" in ln)
+    )
+    end = lines.index(
+        next(ln for ln in lines if ln.startswith("fetch: downloaded") and "LICENSE" in ln)
+    )
     assert start < end

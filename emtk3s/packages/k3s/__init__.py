@@ -56,6 +56,7 @@ PACKAGE = PackageDef(
     summary="Lightweight Kubernetes, built from source for the Edge Microvisor Toolkit",
     context=k3s_root_context,  # the k3s-root tag names the k3s-root-dist it builds with
     on_image=True,
+    chain_deps={"k3s-root-dist": ("k3s_root_dir", "usr/share/k3s-root")},
     sources=(
         SourceRule(
             "k3s-{version}.tar.gz",
