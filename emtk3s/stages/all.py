@@ -25,12 +25,14 @@ class AllResult:
     #: --offline, and these asked-for packages could not be built without the network
     needs_network: list[str] = field(default_factory=list)
 
+    failed: str | None = None  # the stage that raised (its partial result is in stages)
+
     JSON_EXTRA = ("finished",)
 
     @property
     def finished(self) -> list[str]:
-        """The stages that ran to the end, in order."""
-        return list(self.stages)
+        """The stages that ran to the end, in order (a failing ``all`` carries them)."""
+        return [s for s in self.stages if s != self.failed]
 
 
 def run_all(r: StageRun, until: str = "build") -> AllResult:
@@ -48,6 +50,7 @@ def run_all(r: StageRun, until: str = "build") -> AllResult:
         except Emtk3sError as exc:
             if exc.result is not None:  # the stage's partial result (a build's table)
                 res.stages[stage.NAME] = exc.result
+            res.failed = stage.NAME
             exc.result = jsonable(res)
             raise
         res.stages[stage.NAME] = out
