@@ -137,7 +137,7 @@ def test_second_ctrl_c_kills_at_once(fresh_upstream: Upstream, tmp_path: Path) -
     proc.send_signal(signal.SIGINT)
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=30)
-    assert proc.returncode == 130 and time.monotonic() - t0 < 0.8
+    assert proc.returncode == 130 and time.monotonic() - t0 < 3, "the second Ctrl-C must not wait"
 
 
 def test_no_dns_fails_fast_once_naming_the_mirror_variable(project: Project) -> None:
