@@ -295,11 +295,13 @@ def test_sigterm_during_vendoring_leaves_no_go_and_no_scratch(
     up, proxy = newer
     fake = tmp_path / "fakebin"
     fake.mkdir()
-    pids = tmp_path / "pids"
+    # go runs in the generator sandbox (its own pid namespace, tmp_path read-only): the host
+    # finds go and its child by their command lines, not by pids written from inside
+    tag = f"emtk3s-fake-go-child-{os.getpid()}"
     (fake / "go").write_text(
-        "#!/bin/sh\n"
+        "#!/bin/bash\n"
         f'if [ "$1" = env ]; then echo {GO_VERSION}; exit 0; fi\n'
-        f"sleep 300 &\necho $$ $! > {pids}\nwait\n"
+        f"bash -c 'exec -a {tag} sleep 300' &\nwait\n"
     )
     (fake / "go").chmod(0o755)
     p = _project(tmp_path, up, proxy, "p")
@@ -313,10 +315,10 @@ def test_sigterm_during_vendoring_leaves_no_go_and_no_scratch(
         text=True,
     )
     deadline = time.time() + 60
-    while not (pids.exists() and len(pids.read_text().split()) == 2):
+    while len(running := _pids_with(str(fake / "go"), tag)) < 2:
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
         time.sleep(0.1)
-    go_pid, child_pid = (int(x) for x in pids.read_text().split())
+    go_pid, child_pid = running[:2]
     assert list((p.cache / "tmp").glob("gen-k3s-*"))  # the scratch tree exists while go runs
     proc.send_signal(signal.SIGTERM)
     _out, err = proc.communicate(timeout=30)
@@ -326,6 +328,19 @@ def test_sigterm_during_vendoring_leaves_no_go_and_no_scratch(
         assert not _alive(pid), pid
     assert not list((p.cache / "tmp").glob("gen-k3s-*"))
     assert not _vendor_source(p)["pinned"]
+
+
+def _pids_with(*needles: str) -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                cmd = (d / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if any(n in cmd for n in needles):
+                out.append(int(d.name))
+    return sorted(out)
 
 
 def _alive(pid: int) -> bool:
