@@ -102,15 +102,15 @@ def test_every_download_is_its_own_pinned_source(built: Project) -> None:
     assert want <= files and ("tar", "tar-1.35.cpio.gz") not in files
     assert br["host_tools"]["BR2_TAR_HOST_DEPENDENCY"] == ["tar", "1.35"]
     assert not any(s.endswith("-dl.tar.gz") for s in srcs)
-    q = srcs["musl-compat-headers-queue.h-rev-1.70"]
+    q = srcs["k3s-root-0.14.1-musl-compat-headers-queue.h-rev-1.70"]
     assert q["url"] == "http://cvsweb.netbsd.org/bsdweb.cgi/src/sys/sys/queue.h?rev=1.70"
     assert q["path"] == "/musl-compat-headers/queue.h%3Frev%3D1.70"
     assert q["origin"] == "buildroot-sha256"
     # pinned by sha512 only in buildroot: verified at fetch, the sha256 recorded after
-    ipset = srcs["ipset-7.16.tar.bz2"]
+    ipset = srcs["k3s-root-0.14.1-ipset-7.16.tar.bz2"]
     assert ipset["sha512"] and ipset["origin"] == "fetch-sha512-verified" and ipset["sha256"]
     spec = (built.root / "SPECS/k3s-root/k3s-root.spec").read_text()
-    assert "sys/queue.h?rev=1.70#/musl-compat-headers-queue.h-rev-1.70\n" in spec
+    assert "sys/queue.h?rev=1.70#/k3s-root-0.14.1-musl-compat-headers-queue.h-rev-1.70\n" in spec
     assert "'dl/musl-compat-headers/queue.h?rev=1.70'" in spec
     sigs = (built.root / "SPECS/k3s-root/k3s-root.signatures.json").read_text()
     assert all(name in sigs for name in srcs)
