@@ -20,7 +20,7 @@ from typing import Any
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
-from emtk3s.model.release import DEFAULT_MIRRORS
+from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
 
 LOCK_VERSION = 1
 GENERATED = "generated"  # Source.mirror of a file emtk3s makes (e.g. a Go vendor tarball)
@@ -85,6 +85,7 @@ class Source:
         """The canonical upstream URL (what the spec and cgmanifest show); "" if generated."""
         if self.generated:
             return ""
+        package_mirrors()
         return self.url or DEFAULT_MIRRORS[self.mirror] + self.path
 
     def pinned_to(self, pin: Pin) -> Source:
@@ -110,6 +111,7 @@ class Source:
             if not self.path.startswith("generated:") or not validate.is_label(self.path):
                 raise InputError(f"lock: {pkg}/{self.name}: bad generated label {self.path!r}", "")
         else:
+            package_mirrors()
             if self.mirror not in DEFAULT_MIRRORS:
                 raise InputError(f"lock: {pkg}/{self.name}: unknown mirror {self.mirror!r}", "")
             # percent escapes only in a fetch path (a backup mirror's urlencoded names); a spec

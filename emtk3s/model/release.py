@@ -25,7 +25,7 @@ DEFAULT_MIRRORS: dict[str, str] = {
 #: (a package folder adds its own upstream bases with a MIRRORS table: see model/package.py)
 
 
-def _package_mirrors() -> None:
+def package_mirrors() -> None:
     """Make sure the package folders' MIRRORS are in DEFAULT_MIRRORS (discovery adds them)."""
     import emtk3s.model.package  # noqa: F401
 
@@ -83,7 +83,7 @@ class Release:
 
 
 def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    _package_mirrors()
+    package_mirrors()
     out = {}
     for name in DEFAULT_MIRRORS:
         value = environ.get(f"EMTK3S_MIRROR_{name.upper()}")
@@ -93,7 +93,7 @@ def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
 
 
 def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
-    _package_mirrors()
+    package_mirrors()
     out = {}
     for item in flags:
         name, sep, value = item.partition("=")
@@ -129,7 +129,7 @@ def from_dict(
     mirror_overrides: dict[str, str] | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
-    _package_mirrors()
+    package_mirrors()
     where = str(path or "release.toml")
     known = {"release", "mirrors", "changelog", "overrides"}
     unknown = set(raw) - known

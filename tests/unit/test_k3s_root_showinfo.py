@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import emtk3s.model.package  # noqa: F401  (discovery first: the package folders import it)
 from emtk3s.infra.errors import InputError
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.packages.k3s_root import licenses, showinfo

@@ -24,14 +24,15 @@ MIRROR = "buildroot"
 
 
 def listed(components: dict[str, Component]) -> list[ListedSource]:
-    br = components.get("buildroot")
-    if br is None:
+    br, root = components.get("buildroot"), components.get("k3s-root")
+    if br is None or root is None:
         return []
+    prefix = local_prefix(root.tag)
     out = []
     for d in br.facts.get("downloads", []):
         out.append(
             ListedSource(
-                name=d["name"],
+                name=prefix + d["name"],
                 mirror=MIRROR,
                 # buildroot's backup layout: /<download dir>/<urlencoded name>
                 path=f"/{d['dl_dir']}/{quote(d['_file'], safe='+~')}",
@@ -42,6 +43,13 @@ def listed(components: dict[str, Component]) -> list[ListedSource]:
             )
         )
     return out
+
+
+def local_prefix(k3s_root_tag: str) -> str:
+    """Each download's name beside the spec is namespaced with k3s-root and its version: EMT's
+    source server keys by basename, and fuse-overlayfs-1.11.tar.gz or acl-2.3.2.tar.xz are
+    Sources of other specs too (the spec's %prep puts each back under buildroot's own name)."""
+    return f"k3s-root-{k3s_root_tag.removeprefix('v')}-"
 
 
 def _origin(d: dict[str, Any]) -> str:
