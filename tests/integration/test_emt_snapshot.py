@@ -149,13 +149,15 @@ def test_cgmanifest_check_passes(integrated: Path) -> None:
     cg = integrated / "cgmanifest.json"
     good = cg.read_text()
     try:
-        cg.write_text(good.replace('"name": "k3s-root"', '"name": "k3s-root-unregistered"'))
-        bad = emtci.cgmanifest(integrated, ["SPECS/k3s-root/k3s-root.spec"])
+        cg.write_text(
+            good.replace('"name": "k3s-iptables-helpers"', '"name": "k3s-iptables-helpers-x"')
+        )
+        bad = emtci.cgmanifest(integrated, ["SPECS/k3s-iptables-helpers/k3s-iptables-helpers.spec"])
     finally:
         cg.write_text(good)
-    assert bad[0].status == "failed" and "Registration for k3s-root:0.14.1 is missing" in (
-        bad[0].output
-    )
+    assert bad[0].status == "failed" and (
+        "Registration for k3s-iptables-helpers:0.14.1 is missing" in bad[0].output
+    ), bad[0].output
 
 
 @pytest.fixture(scope="module")
