@@ -27,7 +27,9 @@ DEFAULT_MIRRORS: dict[str, str] = {
 
 def package_mirrors() -> None:
     """Make sure the package folders' MIRRORS are in DEFAULT_MIRRORS (discovery adds them)."""
-    import emtk3s.model.package  # noqa: F401
+    from emtk3s.model import package
+
+    _ = package.PACKAGES  # discovery runs on first use, not at import
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,13 @@ SNAPSHOT = Path(
         "EMTK3S_EMT_SNAPSHOT", "/work/.mirror/open-edge-platform+edge-microvisor-toolkit/repo"
     )
 )
-PACKAGES = ["fuse-overlayfs", "k3s", "k3s-iptables-helpers", "k3s-root", "slirp4netns"]
+RENDERED = ["fuse-overlayfs", "k3s", "k3s-iptables-helpers", "k3s-root", "slirp4netns"]
+# k3s-root is not integrated here: its buildroot downloads pinned by sha512 only have no sha256
+# until `emtk3s fetch` downloads them (integrate refuses PENDING sources), and the golden lock's
+# hashes are stand-ins; its basename clash with EMT is tested below from real records
+PACKAGES = [p for p in RENDERED if p != "k3s-root"]
 SPECS = [f"SPECS/{p}/{p}.spec" for p in PACKAGES]
+BUILDROOT = SNAPSHOT.parent.parent / "buildroot+buildroot" / "repo"
 
 
 def _git(*args: str, **kw: object) -> subprocess.CompletedProcess[bytes]:
@@ -84,11 +89,16 @@ def integrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     _checkout(emt)
     proj = base / "proj"
     proj.mkdir()
-    shutil.copy(REPO / "tests/golden/release.toml", proj / "release.toml")
+    # the golden release, with the buildroot mirror its lock's k3s-root downloads name
+    (proj / "release.toml").write_text(
+        (REPO / "tests/golden/release.toml").read_text()
+        + '\n[mirrors]\nbuildroot = "https://sources.buildroot.net"\n'
+    )
     shutil.copy(REPO / "tests/golden/lock.json", proj / "emtk3s.lock")
     res = _emtk3s(proj, "render")
     assert res.returncode == 0, res.stderr
-    assert sorted(p.name for p in (proj / "SPECS").iterdir()) == PACKAGES
+    assert sorted(p.name for p in (proj / "SPECS").iterdir()) == RENDERED
+    shutil.rmtree(proj / "SPECS" / "k3s-root")
     res = _emtk3s(
         proj, "emt", "integrate", "--emt-repo", str(emt), "--replace", "--allow-downgrade"
     )
@@ -139,13 +149,15 @@ def test_cgmanifest_check_passes(integrated: Path) -> None:
     cg = integrated / "cgmanifest.json"
     good = cg.read_text()
     try:
-        cg.write_text(good.replace('"name": "k3s-root"', '"name": "k3s-root-unregistered"'))
-        bad = emtci.cgmanifest(integrated, ["SPECS/k3s-root/k3s-root.spec"])
+        cg.write_text(
+            good.replace('"name": "k3s-iptables-helpers"', '"name": "k3s-iptables-helpers-x"')
+        )
+        bad = emtci.cgmanifest(integrated, ["SPECS/k3s-iptables-helpers/k3s-iptables-helpers.spec"])
     finally:
         cg.write_text(good)
-    assert bad[0].status == "failed" and "Registration for k3s-root:0.14.1 is missing" in (
-        bad[0].output
-    )
+    assert bad[0].status == "failed" and (
+        "Registration for k3s-iptables-helpers:0.14.1 is missing" in bad[0].output
+    ), bad[0].output
 
 
 @pytest.fixture(scope="module")
@@ -223,3 +235,45 @@ def test_without_the_marker_the_linter_only_drops_the_lone_changelog_entry(
         print(f"== {spec} without #nospeccleaner:\n" + "\n".join(changed))
         log = text[text.index("\n%changelog\n") :]
         assert changed and all(line[1:] in log and line[:1] == "-" for line in changed), out
+
+
+def test_k3s_root_download_basenames_do_not_clash_with_emt(integrated: Path) -> None:
+    """From real records only: buildroot 2024.02.7's .hash files (sha256) for the downloads
+    k3s-root's Sources name, against every signatures.json of the EMT snapshot. Some upstream
+    file names are EMT's too with other bytes; k3s-root's Source basenames are namespaced
+    (k3s-root-<version>-...) so none of them reaches EMT's source server under such a name."""
+    import json
+
+    from emtk3s.emt import checkout
+
+    if not (BUILDROOT / "HEAD").is_file():
+        pytest.skip(f"no buildroot snapshot at {BUILDROOT}")
+    lock = json.loads((REPO / "tests/golden/lock.json").read_text())
+    tag = lock["components"]["buildroot"]["tag"]
+    files = subprocess.run(
+        ["git", f"--git-dir={BUILDROOT}", "ls-tree", "-r", "--name-only", tag, "package/"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    recorded: dict[str, str] = {}
+    for f in (x for x in files if x.endswith(".hash")):
+        text = subprocess.run(
+            ["git", f"--git-dir={BUILDROOT}", "show", f"{tag}:{f}"], capture_output=True, text=True
+        ).stdout
+        for m in re.finditer(r"(?m)^sha256\s+([0-9a-f]{64})\s+(\S+)$", text):
+            recorded.setdefault(m.group(2), m.group(1))
+    theirs = checkout.source_basenames(integrated)
+    raw_clashes, clashes = [], []
+    for src in lock["packages"]["k3s-root"]["sources"]:
+        raw = src.get("url", "").rsplit("/", 1)[-1]
+        if raw in theirs and raw in recorded and recorded[raw] != theirs[raw][1]:
+            # e.g. pigz-2.8.tar.gz: zlib.net's bytes in buildroot, other bytes in EMT's SPECS/pigz
+            raw_clashes.append(raw)
+            if src["name"] == raw:
+                clashes.append(f"{raw}: buildroot {recorded[raw][:12]} vs {theirs[raw][0]}")
+        if src["name"] in theirs and src["name"] != raw:
+            clashes.append(f"{src['name']}: also {theirs[src['name']][0]}'s")
+    print("buildroot downloads EMT has with other bytes:", raw_clashes)
+    assert raw_clashes, "expected at least pigz-2.8.tar.gz (the check would prove nothing)"
+    assert clashes == []
