@@ -35,8 +35,12 @@ def test_versions_follow_k3s_roots_buildroot_and_hashes_come_from_its_records(
         assert lock["components"][name]["tag"] == f"v{version}"
         src = lock["packages"][name]["sources"][0]
         assert src["name"] == f"{name}-{version}.tar.gz"
-        assert src["origin"] == "buildroot-hash"
-        assert src["sha256"] == lock["components"]["buildroot"]["facts"]["hashes"][src["name"]]
+        # pinned from the git tree; buildroot's recorded hash pins only buildroot's own
+        # download of it (a k3s-root Source), never another package's source (issue 12 item 7)
+        assert src["origin"] == "git-archive"
+        br = lock["components"]["buildroot"]["facts"]["downloads"]
+        recorded = next(d for d in br if d["dl_dir"] == name)
+        assert src["sha256"] == recorded["sha256"]  # the same bytes either way
 
 
 def test_rpms_built_with_check_and_contents(built: Project) -> None:
