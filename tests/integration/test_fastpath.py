@@ -83,7 +83,9 @@ def test_changed_cached_source_same_size_restored_mtime_is_refused(proj: Project
     assert "corrupt" in res.err and src["sha256"] in res.err
     assert hashlib.sha256(evil).hexdigest() in res.err
     assert "Traceback" not in res.err
-    assert not blob.exists()
+    kept = [f.read_bytes() for f in (proj.cache / "quarantine").iterdir()]
+    assert evil in kept, "the changed bytes are moved aside, never served"
+    assert not blob.exists() or blob.read_bytes() != evil
     proj.run("fetch")  # downloads it again
     assert blob.read_bytes() != evil
 

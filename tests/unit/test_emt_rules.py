@@ -61,7 +61,7 @@ def test_changelog_and_attribution_rules() -> None:
         f.startswith("rule emt-linter-changelog")
         for f in rules.check_spec(text.replace("#nospeccleaner\n", ""))
     )
-    wrapped = text.replace("- License verified.", "- License verified.\n  a wrapped line")
+    wrapped = text.replace("- Built from", "- Built\n  from")
     assert any("does not start with '- '" in f for f in rules.check_spec(wrapped))
     two = text + "\n* Sun May 01 2022 A <a@b.c> - 1.1.0-1\n- Older.\n"
     assert any("with more than one" in f for f in rules.check_spec(two))
