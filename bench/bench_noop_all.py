@@ -1,62 +1,57 @@
-"""Wall time of a no-op `emtk3s all` (everything up to date) against interpreter start-up.
+"""A no-op `emtk3s all` at K3s scale against the CLI's own start-up.
 
-A no-op run must contact no server and run no rpmbuild: what is left is reading the lock,
-hashing the cached sources and comparing stamps.
-Run: .venv/bin/python bench/bench_noop_all.py
+The project is made by the real CLI (bench/common.py: k3s_scale_project): one package with
+1 GB of sources in 75 files, fetched, pinned, rendered, built into a 1 GB SRPM and its RPM.
+Then, everything up to date, paired and alternated:
+  - `emtk3s all` (trusts each verified file by its stat record),
+  - `emtk3s --verify all` (rehashes every cached source, the SRPM and the RPM: the old no-op),
+  - `emtk3s fetch` (a warm fetch: every source already cached),
+  - `emtk3s --help` (interpreter start-up, imports, click: what any command pays).
+Run: .venv/bin/python bench/bench_noop_all.py [--gb 1] [--files 75] [--repeat 7]
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import argparse
 import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from common import ROOT, best_of  # noqa: I001
-
-from tests.fixtures import k3s_release
-from tests.fixtures.upstream import Upstream
+from common import GB, ROOT, k3s_scale_project, paired, report, scratch  # noqa: I001
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="emtk3s-bench-noop-"))
-    up = Upstream(work / "up").start()
-    k3s_release.populate(up)
-    proj = work / "proj"
-    proj.mkdir()
-    (proj / "release.toml").write_text(
-        f'[release]\nk3s = "{k3s_release.K3S_TAG}"\npackages = ["k3s-iptables-helpers"]\n'
-    )
-    env = {**os.environ, **up.mirror_env(), "EMTK3S_CACHE": str(work / "cache")}
-    cmd = [sys.executable, "-m", "emtk3s", "-C", str(proj), "-q", "all"]
-    subprocess.run(cmd, env=env, check=True, cwd=ROOT)
-    before = sum(up.requests.values())
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gb", type=float, default=1.0)
+    ap.add_argument("--files", type=int, default=75)
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args()
+    with scratch("noop") as work:
+        p = k3s_scale_project(work, int(args.gb * GB), args.files)
+        srpm = next((p.root / "SRPMS").glob("*.src.rpm"))
+        before = sum(p.upstream.requests.values())
 
-    def noop() -> None:
-        subprocess.run(cmd, env=env, check=True, cwd=ROOT)
+        def run(*a: str) -> None:
+            subprocess.run(p.cli(*a), env=p.env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
-    def bare() -> None:
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-
-    def imports() -> None:
-        subprocess.run([sys.executable, "-c", "import emtk3s.cli"], check=True, cwd=ROOT)
-
-    n = 7
-    t_noop, m_noop = best_of(n, noop)
-    t_bare, _ = best_of(n, bare)
-    t_imp, _ = best_of(n, imports)
-    assert sum(up.requests.values()) == before, "a no-op run contacted the server"
-    up.stop()
-    shutil.rmtree(work)
-    print("no-op `emtk3s all` (k3s-iptables-helpers, everything up to date)")
-    print(f"  emtk3s all:              best {t_noop * 1000:.0f} ms  median {m_noop * 1000:.0f} ms")
-    print(f"  python -c pass:          best {t_bare * 1000:.0f} ms")
-    print(f"  python -c 'import emtk3s.cli': best {t_imp * 1000:.0f} ms")
-    print(
-        f"  ratio all / import-only: {t_noop / t_imp:.2f}x  (all / bare interpreter: {t_noop / t_bare:.2f}x)"
-    )
+        run("all")  # the first run after the build records what it had not yet
+        s_noop, s_verify, s_fetch, s_help = paired(
+            args.repeat,
+            lambda: run("all"),
+            lambda: run("--verify", "all"),
+            lambda: run("fetch"),
+            lambda: run("--help"),
+        )
+        assert sum(p.upstream.requests.values()) == before, "a no-op run contacted the server"
+        p.upstream.stop()
+        report(
+            f"no-op `emtk3s all`: {args.gb:g} GB of sources in {args.files} files, "
+            f"SRPM {srpm.stat().st_size / GB:.2f} GB, everything up to date",
+            [
+                ("emtk3s all", s_noop),
+                ("emtk3s --verify all (rehash everything)", s_verify),
+                ("emtk3s fetch (warm)", s_fetch),
+                ("emtk3s --help", s_help),
+            ],
+        )
 
 
 if __name__ == "__main__":

@@ -1,86 +1,84 @@
-"""`emtk3s srpm --force` (copy sources from the cache, clamp mtimes, rpmbuild -bs, read the header
-back) vs a plain `rpmbuild -bs` of the same spec with the sources already in place.
-Run: .venv/bin/python bench/bench_srpm.py
+"""The srpm stage at K3s scale against a plain `rpmbuild -bs`.
+
+The project (bench/common.py: k3s_scale_project) carries 1 GB of sources in 75 files. Paired
+and alternated: the library call behind `emtk3s srpm --force` (check the inputs, place the
+verified sources, rpmbuild -bs, read the header, hash the SRPM once, publish it by rename,
+stamp) and a plain `rpmbuild -bs` of the same spec with the same sources already in place,
+both with emt.macros (source payload uncompressed). Once each, for the record: the same plain
+rpmbuild -bs with rpm's default source payload gzip -9 (what EMT's pipeline uses).
+Run: .venv/bin/python bench/bench_srpm.py [--gb 1] [--files 75] [--repeat 5]
 """
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
 import shutil
 import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
-from common import ROOT, best_of  # noqa: I001
-
-from tests.fixtures import k3s_release
-from tests.fixtures.upstream import Upstream
+from common import GB, ROOT, fmt, k3s_scale_project, paired, report, scratch, timed  # noqa: I001
 
 
 def main() -> None:
-    work = Path(tempfile.mkdtemp(prefix="emtk3s-bench-srpm-"))
-    up = Upstream(work / "up").start()
-    k3s_release.populate(up)
-    proj = work / "proj"
-    proj.mkdir()
-    pkg = "k3s-iptables-helpers"
-    (proj / "release.toml").write_text(
-        f'[release]\nk3s = "{k3s_release.K3S_TAG}"\npackages = ["{pkg}"]\n'
-    )
-    env = {**os.environ, **up.mirror_env(), "EMTK3S_CACHE": str(work / "cache")}
-    base = [sys.executable, "-m", "emtk3s", "-C", str(proj), "-q"]
-    subprocess.run([*base, "all", "--until", "srpm"], env=env, check=True, cwd=ROOT)
-    # the plain alternative: a topdir with the same spec and sources, rpmbuild -bs
-    top = work / "plain"
-    (top / "SOURCES").mkdir(parents=True)
-    (top / "SPECS").mkdir()
-    shutil.copy(proj / "SPECS" / pkg / f"{pkg}.spec", top / "SPECS")
-    lock = (proj / "emtk3s.lock").read_text()
-    import json
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gb", type=float, default=1.0)
+    ap.add_argument("--files", type=int, default=75)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-gzip", action="store_true", help="skip the gzip -9 payload run")
+    args = ap.parse_args()
+    with scratch("srpm") as work:
+        p = k3s_scale_project(work, int(args.gb * GB), args.files, until="srpm")
+        p.upstream.stop()
+        pkg = p.package
+        top = work / "plain"
+        (top / "SOURCES").mkdir(parents=True)
+        (top / "SPECS").mkdir()
+        shutil.copy(p.root / "SPECS" / pkg / f"{pkg}.spec", top / "SPECS")
+        for src in json.loads((p.root / "emtk3s.lock").read_text())["packages"][pkg]["sources"]:
+            blob = p.cache / "blobs" / "sha256" / src["sha256"][:2] / src["sha256"]
+            shutil.copyfile(blob, top / "SOURCES" / src["name"])
 
-    for src in json.loads(lock)["packages"][pkg]["sources"]:
-        blob = next((work / "cache" / "blobs").rglob(src["sha256"]))
-        shutil.copy(blob, top / "SOURCES" / src["name"])
+        from emtk3s.infra.paths import Project
+        from emtk3s.model import lock as lockmod
+        from emtk3s.stages import srpm
 
-    from emtk3s.infra.paths import Project
-    from emtk3s.model import lock as lockmod
-    from emtk3s.stages import srpm
+        project = Project.at(p.root, p.cache)
+        locked = lockmod.require(project.lock_file)
 
-    project = Project.at(proj, work / "cache")
-    locked = lockmod.require(project.lock_file)
+        def ours() -> None:
+            srpm.build_srpm(project, locked, project.cache, pkg, force=True)
 
-    def ours() -> None:  # the library call behind `emtk3s srpm --force`, in this process
-        srpm.build_srpm(project, locked, project.cache, pkg, force=True)
+        def plain(*extra: str) -> None:
+            subprocess.run(
+                [
+                    "rpmbuild",
+                    "-bs",
+                    "--define",
+                    f"_topdir {top}",
+                    "--load",
+                    str(ROOT / "emtk3s/data/emt.macros"),
+                    *extra,
+                    str(top / "SPECS" / f"{pkg}.spec"),
+                ],
+                check=True,
+                capture_output=True,
+            )
 
-    def ours_cli() -> None:  # the whole command, interpreter start-up included
-        subprocess.run([*base, "srpm", "--force"], env=env, check=True, cwd=ROOT)
-
-    def plain() -> None:
-        subprocess.run(
-            [
-                "rpmbuild",
-                "-bs",
-                "--define",
-                f"_topdir {top}",
-                "--load",
-                str(ROOT / "emtk3s/data/emt.macros"),
-                str(top / "SPECS" / f"{pkg}.spec"),
-            ],
-            check=True,
-            capture_output=True,
+        s_ours, s_plain = paired(args.repeat, ours, plain)
+        size = next((p.root / "SRPMS").glob("*.src.rpm")).stat().st_size
+        note = ""
+        if not args.no_gzip:
+            t_gz = timed(lambda: plain("--define", "_source_payload w9.gzdio"))
+            gz_size = next((top / "SRPMS").glob("*.src.rpm")).stat().st_size
+            note = (
+                f"plain rpmbuild -bs with EMT's source payload (rpm default w9.gzdio): "
+                f"{fmt(t_gz)} (n=1), SRPM {gz_size / GB:.4f} GB vs {size / GB:.4f} GB uncompressed"
+            )
+        report(
+            f"SRPM of {args.gb:g} GB of sources in {args.files} files (SRPM {size / GB:.4f} GB)",
+            [("emtk3s srpm (library call)", s_ours), ("plain rpmbuild -bs", s_plain)],
+            note,
         )
-
-    t_ours, m_ours = best_of(7, ours)
-    t_cli, _ = best_of(5, ours_cli)
-    t_plain, m_plain = best_of(7, plain)
-    up.stop()
-    shutil.rmtree(work)
-    print(f"SRPM of {pkg}")
-    print(f"  emtk3s srpm (library): best {t_ours * 1000:.0f} ms  median {m_ours * 1000:.0f} ms")
-    print(f"  emtk3s srpm --force (CLI, with interpreter start-up): best {t_cli * 1000:.0f} ms")
-    print(f"  plain rpmbuild -bs:   best {t_plain * 1000:.0f} ms  median {m_plain * 1000:.0f} ms")
-    print(f"  ratio emtk3s/plain:   {t_ours / t_plain:.2f}x  (CLI/plain {t_cli / t_plain:.2f}x)")
 
 
 if __name__ == "__main__":

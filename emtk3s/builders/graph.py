@@ -4,7 +4,9 @@ can be inspected and rerun alone."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,10 +120,41 @@ def parse_spec(spec: Path) -> Node:
     return Node(_text(src[rpm.RPMTAG_NAME]), spec, sorted(set(brs)), sorted(set(provides)))
 
 
-def plan(specs: list[Path]) -> Graph:
+def _memo_key(spec: Path, macros: bytes) -> str:
+    h = hashlib.sha256(f"{platform.machine()}\0{spec}\0".encode())
+    h.update(macros + b"\0" + spec.read_bytes())
+    return h.hexdigest()
+
+
+def _load_memo(memo: Path | None) -> dict[str, Any]:
+    if memo is None:
+        return {}
+    try:
+        data = json.loads(memo.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def plan(specs: list[Path], memo: Path | None = None) -> Graph:
+    """The graph of ``specs``. ``memo``: a file remembering each spec's parse by the digest of
+    its bytes (and the macros and arch), so an unchanged project does not load the rpm bindings
+    to plan a build that has nothing to do."""
     nodes: dict[str, Node] = {}
+    cached, seen = _load_memo(memo), {}
+    macros = data_file("emt.macros").read_bytes() if memo is not None else b""
     for spec in specs:
-        node = parse_spec(spec)
+        key = _memo_key(spec, macros) if memo is not None else ""
+        hit = cached.get(key)
+        if isinstance(hit, dict) and {"name", "build_requires", "provides"} <= hit.keys():
+            node = Node(hit["name"], spec, list(hit["build_requires"]), list(hit["provides"]))
+        else:
+            node = parse_spec(spec)
+        seen[key] = {
+            "name": node.name,
+            "build_requires": node.build_requires,
+            "provides": node.provides,
+        }
         if node.name in nodes:
             raise InputError(f"two specs build {node.name}: {nodes[node.name].spec} and {spec}", "")
         nodes[node.name] = node
@@ -135,6 +168,8 @@ def plan(specs: list[Path]) -> Graph:
         )
     g = Graph(nodes)
     g.order()  # raises on a cycle, naming its members
+    if memo is not None and seen != cached:
+        write_if_changed(memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode())
     return g
 
 

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.infra import rpmtools, stamps
-from emtk3s.infra.cache import sha256_file
+from emtk3s.infra.cache import sha256_file, sha256_files, stat_record, still_verified
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
-from emtk3s.infra.fsutil import copy_into, file_lock
+from emtk3s.infra.fsutil import file_lock, move_into
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.stages.srpm import SrpmInfo
 
@@ -50,9 +50,19 @@ def stamped_build(
             if not isinstance(sha, dict):
                 raise store.malformed(store.file(STAGE, info.package), "no sha table")
             before = {store.path(STAGE, info.package, p): str(h) for p, h in sha.items()}
-        intact = bool(before) and all(
-            p.is_file() and sha256_file(p) == h for p, h in before.items()
+        stats = stamp.get("stat") if stamp is not None else None
+        stats = stats if isinstance(stats, dict) else {}
+        verify = project.cache.verify
+        intact = bool(before) and all(  # a stat record taken when verified spares the rehash
+            still_verified(p, stats.get(store.rel(p)), verify)
+            or (p.is_file() and sha256_file(p) == h)
+            for p, h in before.items()
         )
+        if stamp is not None and intact:
+            fresh = {store.rel(p): stat_record(p) for p in before}
+            if fresh != stats:  # rehashed: trust these files by their stat from now on
+                fields = {k: v for k, v in stamp.items() if k not in ("version", "key", "stat")}
+                store.save(STAGE, info.package, stamp["key"], **fields, stat=fresh)
         if stamp is not None and intact and not force:
             if stamp["key"] == key:
                 return BuildInfo(info.package, info.path, sorted(before), True, log, backend)
@@ -70,7 +80,7 @@ def stamped_build(
         out: list[Path] = []
         for rpm_file in made:
             arch = rpmtools.read_header(rpm_file)["arch"]
-            out.append(copy_into(rpm_file, project.rpms / arch))
+            out.append(move_into(rpm_file, project.rpms / arch))
         for old in before:  # inside this project (Stamps.path checks)
             if old not in out:
                 old.unlink(missing_ok=True)
@@ -78,7 +88,8 @@ def stamped_build(
             STAGE,
             info.package,
             key,
-            sha={store.rel(p): sha256_file(p) for p in out},
+            sha=dict(zip(map(store.rel, out), sha256_files(out), strict=True)),
+            stat={store.rel(p): stat_record(p) for p in out},
             backend=backend,
             srpm_sha256=info.sha256,
         )

@@ -56,6 +56,13 @@ from emtk3s.stages.context import Options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (for CI).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress or result lines.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    envvar="EMTK3S_VERIFY",
+    help="Rehash every cached source, SRPM and RPM instead of trusting the stat record taken "
+    "when it was verified (--locked implies it; env EMTK3S_VERIFY=1).",
+)
 @click.pass_context
 def main(
     cctx: click.Context,
@@ -66,9 +73,12 @@ def main(
     as_json: bool,
     debug: bool,
     quiet: bool,
+    verify: bool,
 ) -> None:
     """Turn an upstream K3s release into from-source RPMs for the Edge Microvisor Toolkit."""
-    cctx.obj = Ctx(project_dir, release_file, cache_dir, mirrors, as_json, debug, quiet or as_json)
+    cctx.obj = Ctx(
+        project_dir, release_file, cache_dir, mirrors, as_json, debug, quiet or as_json, verify
+    )
     setup_logging(cctx.obj)
 
 

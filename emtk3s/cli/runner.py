@@ -54,6 +54,7 @@ class Ctx:
     json: bool
     debug: bool
     quiet: bool
+    verify: bool = False  # --verify: rehash every cached source and output, trust no stat record
 
     def root(self) -> Path:
         if self.project_dir is not None:
@@ -63,7 +64,10 @@ class Ctx:
         return find_project(Path.cwd())
 
     def project(self) -> Project:
-        return Project.at(self.root(), self.cache_dir, self.release_file)
+        p = Project.at(self.root(), self.cache_dir, self.release_file)
+        if self.verify:
+            p.cache.verify = True
+        return p
 
     def release(self, project: Project) -> manifest.Release:
         return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))

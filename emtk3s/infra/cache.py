@@ -1,16 +1,32 @@
-"""A sha256-addressed cache. An entry is only ever created by rename after verification, and is
-re-verified on every use; a corrupt entry is moved aside, never served."""
+"""A sha256-addressed cache. An entry is only ever created by rename after verification; a
+corrupt entry is moved aside, never served.
+
+Verifying an entry costs a full read of it; a no-op run with a gigabyte of sources would spend
+its time re-reading bytes already proven. So when an entry is verified, the file's stat record
+(device, inode, size, mtime_ns, ctime_ns) is written beside it, and later uses trust the entry
+while its record still matches: entries are only created by rename and never written in place,
+and any write to the file (even one that restores the size and the mtime) moves its ctime,
+which no process can set back short of changing the clock. A changed record means a full rehash, and on mismatch the
+quarantine. ``Cache.verify`` (``--verify``, and ``--locked`` as CI uses it) ignores every
+record and rehashes everything once per run. :func:`stat_record` and :func:`still_verified`
+are the same test for other verified outputs (SRPMs and RPMs in their stamps).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import stat
+from collections.abc import Sequence
 from pathlib import Path
 
 from emtk3s.infra.errors import IntegrityError
 from emtk3s.infra.fsutil import file_lock
 
 CHUNK = 1 << 20
+# hashlib releases the GIL while it hashes a chunk: threads hash files in parallel.
+HASH_JOBS = max(1, min(4, os.cpu_count() or 1))
 
 
 def default_root() -> Path:
@@ -23,19 +39,62 @@ def default_root() -> Path:
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(CHUNK):
-            h.update(chunk)
+    with open(path, "rb", buffering=0) as fh:
+        buf = bytearray(CHUNK)
+        view = memoryview(buf)
+        while n := fh.readinto(buf):
+            h.update(view[:n])
     return h.hexdigest()
 
 
+def sha256_files(paths: Sequence[Path], jobs: int = HASH_JOBS) -> list[str]:
+    """sha256 of each file, several at once (in the order given)."""
+    if len(paths) <= 1 or jobs <= 1:
+        return [sha256_file(p) for p in paths]
+    from concurrent.futures import ThreadPoolExecutor  # only when there is hashing to do
+
+    with ThreadPoolExecutor(max_workers=min(jobs, len(paths))) as pool:
+        return list(pool.map(sha256_file, paths))
+
+
+# --- stat records -------------------------------------------------------------------------------
+Record = list[int]  # [st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns]
+
+
+def stat_record(path: Path) -> Record | None:
+    """The file's identity and change times, or None when it is not a regular file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def still_verified(path: Path, record: object, verify: bool = False) -> bool:
+    """True when ``path`` is the very file that was verified when ``record`` was taken (and
+    full verification was not asked for): trust it without reading it."""
+    if verify or not isinstance(record, list) or len(record) != 5:
+        return False
+    return stat_record(path) == record
+
+
 class Cache:
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, verify: bool | None = None) -> None:
         self.root = (root or default_root()).resolve()
+        # True: ignore stat records, rehash every entry (once per run)
+        if verify is None:
+            verify = os.environ.get("EMTK3S_VERIFY", "") not in ("", "0")
+        self.verify = verify
+        self._seen: dict[str, Record] = {}  # verified by this process: sha -> record
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
         return self.root / "blobs" / "sha256" / sha[:2] / sha
+
+    def record_path(self, sha: str) -> Path:
+        return self.root / "verified" / sha[:2] / sha
 
     @property
     def partial_dir(self) -> Path:
@@ -48,21 +107,67 @@ class Cache:
     def lock_for(self, key: str) -> Path:
         return self.root / "locks" / f"{key}.lock"
 
+    # stat records -------------------------------------------------------------------------
+    def _load_record(self, sha: str) -> object:
+        try:
+            return [int(x) for x in self.record_path(sha).read_text().split()]
+        except (OSError, ValueError):
+            return None
+
+    def _save_record(self, sha: str, record: Record) -> None:
+        self._seen[sha] = record
+        path = self.record_path(sha)
+        tmp = path.with_name(f".{sha}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(" ".join(map(str, record)) + "\n")
+            os.replace(tmp, path)
+        except OSError:  # a read-only cache still works, it just rehashes
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def _trusted(self, sha: str, path: Path) -> bool:
+        record = self._seen.get(sha)
+        if record is not None:  # verified earlier in this run (with or without --verify)
+            return stat_record(path) == record
+        return still_verified(path, self._load_record(sha), self.verify)
+
     # entries ------------------------------------------------------------------------------
     def has(self, sha: str, name: str = "") -> bool:
         """True when a verified entry exists; a corrupt entry is quarantined and IntegrityError
         raised, so a changed byte on disk can never be used."""
-        path = self.blob_path(sha)
-        if not path.exists():
-            return False
-        actual = sha256_file(path)
-        if actual != sha:
+        return self.has_all([(sha, name)])[0]
+
+    def has_all(self, entries: Sequence[tuple[str, str]]) -> list[bool]:
+        """:meth:`has` for many entries, hashing the ones that need it several at once. Every
+        entry is checked; the first corrupt one is then raised."""
+        present: list[bool] = []
+        todo: list[tuple[str, str, Path, Record]] = []
+        for sha, name in entries:
+            path = self.blob_path(sha)
+            before = stat_record(path)
+            present.append(before is not None)
+            if before is not None and not self._trusted(sha, path):
+                todo.append((sha, name, path, before))
+        error: IntegrityError | None = None
+        for (sha, name, path, before), actual in zip(
+            todo, sha256_files([t[2] for t in todo]), strict=True
+        ):
+            if actual == sha:
+                if stat_record(path) == before:  # not changed while we read it
+                    self._save_record(sha, before)
+                continue
+            self._seen.pop(sha, None)
+            with contextlib.suppress(OSError):
+                self.record_path(sha).unlink()
             kept = self.quarantine(path, name or sha, actual)
-            raise IntegrityError(
+            error = error or IntegrityError(
                 f"cache entry for {name or sha} is corrupt: expected sha256 {sha}, found {actual}",
                 f"moved aside to {kept}; run the command again to download it anew",
             )
-        return True
+        if error is not None:
+            raise error
+        return present
 
     def get(self, sha: str, name: str = "") -> Path:
         if not self.has(sha, name):
@@ -72,12 +177,17 @@ class Cache:
             )
         return self.blob_path(sha)
 
-    def add_file(self, tmp: Path, expected: str | None, name: str) -> str:
+    def add_file(
+        self, tmp: Path, expected: str | None, name: str, actual: str | None = None
+    ) -> str:
         """Move a downloaded temp file into the cache after checking its hash.
 
+        ``actual``: the sha256 the caller computed while writing ``tmp`` itself (a download
+        hashed as it streamed), so the bytes are not read a second time.
         A mismatch keeps the bytes in quarantine and raises IntegrityError naming both hashes.
         """
-        actual = sha256_file(tmp)
+        if actual is None:
+            actual = sha256_file(tmp)
         if expected is not None and actual != expected:
             kept = self.quarantine(tmp, name, actual)
             raise IntegrityError(
@@ -86,20 +196,28 @@ class Cache:
             )
         dest = self.blob_path(actual)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(tmp, 0o444)
+        # 0644, the mode rpmbuild and rpmlint expect of a source: the srpm stage links to the
+        # entry instead of copying it. Integrity never rested on the mode (root ignores it):
+        # any write moves the ctime in the stat record, and the entry is rehashed.
+        os.chmod(tmp, 0o644)
+        hashed = stat_record(tmp)
         os.replace(tmp, dest)
+        record = stat_record(dest)  # rename moves ctime; inode, size and mtime stay
+        if hashed is not None and record is not None and hashed[:4] == record[:4]:
+            self._save_record(actual, record)
         return actual
 
     def add_bytes(self, data: bytes, expected: str | None, name: str) -> str:
         tmp_dir = self.root / "tmp"
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp = tmp_dir / f"{os.getpid()}-{hashlib.sha256(data).hexdigest()[:16]}"
+        sha = hashlib.sha256(data).hexdigest()
+        tmp = tmp_dir / f"{os.getpid()}-{sha[:16]}"
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        with file_lock(self.lock_for(hashlib.sha256(data).hexdigest())):
-            return self.add_file(tmp, expected, name)
+        with file_lock(self.lock_for(sha)):
+            return self.add_file(tmp, expected, name, actual=sha)
 
     def quarantine(self, path: Path, name: str, actual: str) -> Path:
         self.quarantine_dir.mkdir(parents=True, exist_ok=True)

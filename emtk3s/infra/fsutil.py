@@ -74,6 +74,27 @@ def copy_into(src: Path, dest_dir: Path) -> Path:
     return dest
 
 
+def move_into(src: Path, dest_dir: Path) -> Path:
+    """Move ``src`` into ``dest_dir`` under its own name by rename (no copy) when both are on
+    one filesystem, else by :func:`copy_into`; the name appears only when complete."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    dest = dest_dir / src.name
+    # The old file goes first: a rename over an existing file makes ext4 (auto_da_alloc) start
+    # writing the new one back at once, which costs a gigabyte SRPM most of a second. A kill
+    # in between leaves the name missing, never partial; the stage's stamp then redoes it.
+    dest.unlink(missing_ok=True)
+    try:
+        os.replace(src, dest)
+    except OSError as exc:
+        if exc.errno in _DEST_ERRNOS:
+            raise OSError(exc.errno, os.strerror(exc.errno), str(dest)) from None
+        if exc.errno != errno.EXDEV:
+            raise
+        copy_into(src, dest_dir)
+        src.unlink()
+    return dest
+
+
 def write_text(path: Path, text: str, mode: int = 0o644) -> None:
     write_bytes(path, text.encode("utf-8"), mode)
 

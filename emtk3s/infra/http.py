@@ -142,9 +142,10 @@ def _download_once(
     part: Path,
     policy: Policy,
     on_bytes: Callable[[int], None] | None = None,
-) -> None:
+) -> str:
     """One HTTP request, appending to ``part`` (resume) when it already holds bytes and a
-    validator says the server still serves the same file (If-Range)."""
+    validator says the server still serves the same file (If-Range). Returns the sha256 of the
+    whole of ``part``, hashed as the bytes arrive (never read back)."""
     vpath = _validator_path(part)
     have = part.stat().st_size if part.exists() else 0
     validator = vpath.read_text().strip() if have and vpath.exists() else ""
@@ -201,10 +202,12 @@ def _download_once(
                 raise _too_big(dl, cap, part)
         import urllib3
 
+        digest = _hash_of(part) if mode == "ab" else hashlib.sha256()
         with open(part, mode) as fh:
             try:
                 for chunk in resp.raw.stream(1 << 16, decode_content=False):
                     fh.write(chunk)
+                    digest.update(chunk)
                     if on_bytes is not None:
                         on_bytes(len(chunk))
                     if fh.tell() > cap:
@@ -224,6 +227,16 @@ def _download_once(
         if expected_len is not None and expected_len.isdigit():
             if part.stat().st_size != have + int(expected_len):
                 raise _Retry("connection closed before the end of the body")
+    return digest.hexdigest()
+
+
+def _hash_of(part: Path) -> hashlib._Hash:
+    """A sha256 fed with the bytes already in ``part`` (a resumed download)."""
+    digest = hashlib.sha256()
+    with open(part, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest
 
 
 def _too_big(dl: Download, cap: int, part: Path) -> IntegrityError:
@@ -319,7 +332,7 @@ def fetch_one(
             try:
                 if progress is not None:
                     progress.begin(dl, part.stat().st_size if part.exists() else 0)
-                _download_once(
+                streamed = _download_once(
                     session, dl, part, policy, progress.bytes_for(dl) if progress else None
                 )
                 break
@@ -364,7 +377,7 @@ def fetch_one(
                 f"{dl.name}: expected {dl.size} bytes, got {size}",
                 f"kept aside in {actual}; check the mirror or the lock",
             )
-        sha = cache.add_file(part, dl.sha256, dl.name)
+        sha = cache.add_file(part, dl.sha256, dl.name, actual=streamed)
         _validator_path(part).unlink(missing_ok=True)
         return Fetched(dl.name, dl.url, sha, size, downloaded=True, attempts=attempt)
 
@@ -452,9 +465,12 @@ def fetch_many(
     results: dict[int, Fetched] = {}
     errors: list[Emtk3sError] = []
     # verified cache hits need no session (and no import of requests)
-    for i, dl in enumerate(downloads):
+    for dl in downloads:
         validate.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http, escapes=True)
-        if dl.sha256 and cache.has(dl.sha256, dl.name):
+    pinned = [(i, dl) for i, dl in enumerate(downloads) if dl.sha256]
+    hits = cache.has_all([(dl.sha256 or "", dl.name) for _i, dl in pinned])
+    for (i, dl), hit in zip(pinned, hits, strict=True):
+        if hit and dl.sha256:
             size = cache.blob_path(dl.sha256).stat().st_size
             results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
             progress.done(results[i])

@@ -42,7 +42,10 @@ def run(r: StageRun) -> BuildResult:
     build = dispatch.builder(
         project, o.backend, chroot=o.chroot, nodeps=o.nodeps, force=o.force, mock_repo=o.mock_repo
     )
-    graph = plan.plan(plan.specs_in(project.specs, [i.package for i in srpms]))
+    graph = plan.plan(
+        plan.specs_in(project.specs, [i.package for i in srpms]),
+        memo=project.root / ".emtk3s" / "spec-nodes.json",
+    )
     graph.save(project.root / ".emtk3s" / "graph.json")
     from emtk3s.infra.progress import BuildProgress
 

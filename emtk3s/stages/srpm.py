@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from emtk3s.infra import rpmtools, stamps
-from emtk3s.infra.cache import Cache, sha256_file
-from emtk3s.infra.errors import BuildError, IntegrityError, PreconditionError
-from emtk3s.infra.fsutil import copy_file, copy_into, file_lock
+from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified
+from emtk3s.infra.errors import BuildError, EnvironmentProblem, IntegrityError, PreconditionError
+from emtk3s.infra.fsutil import copy_file, file_lock, move_into
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.model.lock import Lock
 from emtk3s.stages.context import StageRun
@@ -100,6 +101,37 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
     shutil.rmtree(top / "BUILD", ignore_errors=True)
 
 
+def _place_source(blob: Path, dest: Path, epoch: int) -> None:
+    """Put a verified cache entry into SOURCES/ as rpmbuild must see it: mode 0644, mtime
+    SOURCE_DATE_EPOCH. A symbolic link costs nothing and leaves the entry's inode (and so its
+    stat record) untouched: rpmbuild follows it, reads the entry's 0644 mode, and records a
+    blob newer than the epoch with the epoch (%clamp_mtime_to_source_date_epoch). A blob older
+    than the epoch (a commit time ahead of the clock that downloaded it) or an older cache's
+    0444 entry is copied and its mtime set instead. Either way the SRPM's bytes are the same.
+    rpmbuild only reads SOURCES/; should anything write through a link, the entry's stat
+    record changes and its next use rehashes it."""
+    st = blob.stat()
+    if st.st_mtime >= epoch and stat.S_IMODE(st.st_mode) == 0o644:
+        os.symlink(blob, dest)
+        return
+    copy_file(blob, dest)
+    os.chmod(dest, 0o644)
+    os.utime(dest, (epoch, epoch))
+
+
+def _no_room_for_srpm(top: Path, blobs: list[Path]) -> None:
+    """rpmbuild reports a full disk as "cpio: write": when the SRPM's filesystem has less room
+    left than the sources it packs, say so (exit 6, naming where it was written)."""
+    need = sum(b.stat().st_size for b in blobs if b.exists())
+    st = os.statvfs(top)
+    if st.f_bavail * st.f_frsize < need + (1 << 20):
+        raise EnvironmentProblem(
+            f"{top / 'SRPMS'}: no space left on device while writing the SRPM "
+            f"(it packs {need} bytes of sources)",
+            "free disk space and run again",
+        )
+
+
 def build_srpm(
     project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
 ) -> SrpmInfo:
@@ -122,12 +154,18 @@ def build_srpm(
         stamp = store.load(NAME, pkg)
         before = store.path(NAME, pkg, stamp.get("srpm")) if stamp else None
         if stamp and before and stamp["key"] == key and not force:
-            if before.is_file() and sha256_file(before) == stamp.get("sha256"):
+            if still_verified(before, stamp.get("stat"), cache.verify) or (
+                before.is_file() and sha256_file(before) == stamp.get("sha256")
+            ):
+                if stamp.get("stat") != (record := stat_record(before)):  # rehashed
+                    fields = {k: v for k, v in stamp.items() if k not in ("version", "key")}
+                    store.save(NAME, pkg, key, **{**fields, "stat": record})
                 return SrpmInfo(pkg, before, stamp["sha256"], str(stamp.get("nevr")), True, log)
-        for _name, sha in sources:
-            if not cache.has(sha, _name):
+        present = cache.has_all([(sha, name) for name, sha in sources])
+        for (name, _sha), ok in zip(sources, present, strict=True):
+            if not ok:
                 raise PreconditionError(
-                    f"{pkg}: source {_name} is not in the cache", "run emtk3s fetch first"
+                    f"{pkg}: source {name} is not in the cache", "run emtk3s fetch first"
                 )
         rpmtools.need("rpmbuild")
         top = project.work / f"srpm-{pkg}"
@@ -135,10 +173,7 @@ def build_srpm(
         for d in ("SOURCES", "SPECS", "SRPMS", "BUILD", "RPMS"):
             (top / d).mkdir(parents=True)
         for name, sha in sources:
-            dest = top / "SOURCES" / name
-            copy_file(cache.blob_path(sha), dest)  # verified just above
-            os.chmod(dest, 0o644)
-            os.utime(dest, (epoch, epoch))
+            _place_source(cache.blob_path(sha), top / "SOURCES" / name, epoch)
         for p in patches:
             dest = top / "SOURCES" / p.name
             copy_file(p, dest)
@@ -151,19 +186,25 @@ def build_srpm(
         # relative _topdir (rpmbuild run inside it) keeps the bytes independent of where the
         # project lives.
         cmd = ["rpmbuild", "-bs", *rpmtools.macro_args(Path(".")), f"SPECS/{spec.name}"]
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        try:
+            rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        except BuildError:
+            _no_room_for_srpm(top, [cache.blob_path(sha) for _n, sha in sources])
+            raise
         if patches:
             prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
         hdr = rpmtools.read_header(made[0])
-        out = copy_into(made[0], project.srpms)
+        sha = sha256_file(made[0])  # once, here; the SRPM is published by rename
+        out = move_into(made[0], project.srpms)
         if before is not None and before != out:
             before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
-        sha = sha256_file(out)
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
-        store.save(NAME, pkg, key, srpm=store.rel(out), sha256=sha, nevr=nevr)
+        store.save(
+            NAME, pkg, key, srpm=store.rel(out), sha256=sha, nevr=nevr, stat=stat_record(out)
+        )
         shutil.rmtree(top, ignore_errors=True)
         return SrpmInfo(pkg, out, sha, nevr, False, log)
 
