@@ -22,6 +22,9 @@ from tests.fixtures.upstream import Fault, Upstream
 
 PKG = "k3s-iptables-helpers"
 LICENSE = "/raw/k3s-io/k3s-root/v0.14.1/LICENSE"
+# the package's Source names (namespaced: EMT's source server keys files by basename)
+LICENSE_NAME = "k3s-iptables-helpers-0.14.1-LICENSE"
+README_NAME = "k3s-iptables-helpers-0.14.1-README.md"
 KILLER = Path(__file__).resolve().parents[1] / "fixtures" / "killer"
 
 
@@ -84,7 +87,7 @@ def test_sigkill_mid_download_then_rerun_resumes_with_range(proj: Project) -> No
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     lic_sha = next(
-        s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == "LICENSE"
+        s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == LICENSE_NAME
     )
     assert lic_sha not in _blobs(proj), "a partial download became a cache entry"
     up.faults.clear()
@@ -170,7 +173,7 @@ def test_server_that_keeps_failing_gives_one_line_upstream_error(proj: Project) 
     proj.upstream.faults[LICENSE] = [Fault("status", status=503, times=100)]
     res = proj.run("fetch", "--retries", "2", check=False)
     assert res.code == 4
-    assert res.err.strip().splitlines()[-1].startswith("emtk3s fetch: error: LICENSE:")
+    assert res.err.strip().splitlines()[-1].startswith(f"emtk3s fetch: error: {LICENSE_NAME}:")
     assert "after 3 attempts" in res.err and "Traceback" not in res.err
 
 
@@ -233,7 +236,7 @@ def test_two_builds_of_one_package_at_once_are_serialized(proj: Project) -> None
 def test_cache_entry_changed_on_disk_is_detected_on_use(proj: Project) -> None:
     proj.run("all", "--until", "validate")
     sha = next(
-        s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == "README.md"
+        s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == README_NAME
     )
     blob = next(f for f in (proj.cache / "blobs").rglob(sha))
     blob.chmod(0o644)
@@ -249,12 +252,12 @@ def test_cache_entry_changed_on_disk_is_detected_on_use(proj: Project) -> None:
 def test_lock_edited_to_a_wrong_hash_stops_the_build(proj: Project) -> None:
     lock_file = proj.root / "emtk3s.lock"
     data = json.loads(lock_file.read_text())
-    src = next(s for s in data["packages"][PKG]["sources"] if s["name"] == "README.md")
+    src = next(s for s in data["packages"][PKG]["sources"] if s["name"] == README_NAME)
     src["sha256"] = "0" * 64
     lock_file.write_text(json.dumps(data, indent=2))
     res = proj.run("all", check=False)
     assert res.code == 3
-    assert "README.md" in res.err and "0" * 64 in res.err
+    assert README_NAME in res.err and "0" * 64 in res.err
     assert (
         list((proj.root / "SRPMS").glob("*.rpm")) == [] if (proj.root / "SRPMS").exists() else True
     )
