@@ -16,7 +16,7 @@ for pair in rpmbuild:rpm rpmspec:rpm rpm2cpio:rpm2cpio cpio:cpio git:git creater
             rpmlint:rpmlint gcc:gcc make:make autoreconf:autoconf automake:automake \
             libtoolize:libtool pkg-config:pkg-config go:golang-go zstd:zstd bwrap:bubblewrap \
             debootstrap:debootstrap unshare:util-linux patch:patch openssl:openssl \
-            licensecheck:licensecheck; do
+            licensecheck:licensecheck rsync:rsync; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /usr/lib/python3/dist-packages/rpm/__init__.py ] || need+=(python3-rpm)
