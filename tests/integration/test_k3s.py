@@ -146,11 +146,8 @@ def _newer_tag(up: Upstream, tag: str = TAG, **kw: object) -> None:
     )
 
 
-@pytest.fixture()
-def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
-    """A K3s tag whose components are not in any public record (so fixture bytes get pinned).
-    Its version.sh forces `go list -mod=readonly`, as newer tags do (defect 6)."""
-    up = fresh_upstream
+def _publish_newer(up: Upstream, tmp: Path) -> str:
+    """Publish the newer K3s tag, its components and charts; return a file:// module proxy."""
     _newer_tag(up, readonly=True)
     for key, version in (
         ("runc", NEW["runc"]),
@@ -163,8 +160,15 @@ def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
     for chart in ("traefik-crd", "traefik"):
         up.files[f"/k3s-charts/assets/{chart}/{chart}-{NEW['chart']}.tgz"] = chart.encode()
     mods = gomodules.modules(containerd=NEW["containerd"], runc=NEW["runc"], k8s=NEW["k8s"])
-    proxy = gomodules.write_proxy(tmp_path / "goproxy", mods)
-    return up, proxy
+    return gomodules.write_proxy(tmp / "goproxy", mods)
+
+
+@pytest.fixture()
+def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
+    """A K3s tag whose components are not in any public record (so fixture bytes get pinned).
+    Its version.sh forces `go list -mod=readonly`, as newer tags do (defect 6)."""
+    up = fresh_upstream
+    return up, _publish_newer(up, tmp_path)
 
 
 def _project(tmp: Path, up: Upstream, proxy: str, name: str, **release: object) -> Project:
@@ -417,19 +421,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     k3s_release.populate(up)
     mp = pytest.MonkeyPatch()
     try:
-        _newer_tag(up, readonly=True)
-        for key, version in (
-            ("runc", NEW["runc"]),
-            ("containerd", NEW["containerd"]),
-            ("cni", NEW["cni"]),
-            ("flannel", NEW["flannel"]),
-        ):
-            repo, files = k3s_tree.COMPONENT_TREES[key]
-            up.commit_tag(repo, files(version), version)
-        for chart in ("traefik-crd", "traefik"):
-            up.files[f"/k3s-charts/assets/{chart}/{chart}-{NEW['chart']}.tgz"] = chart.encode()
-        mods = gomodules.modules(containerd=NEW["containerd"], runc=NEW["runc"], k8s=NEW["k8s"])
-        proxy = gomodules.write_proxy(tmp / "goproxy", mods)
+        proxy = _publish_newer(up, tmp)
         for k, v in _go_env(proxy).items():
             mp.setenv(k, v)
         p = _project(tmp, up, proxy, "p")
