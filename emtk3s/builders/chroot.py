@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.builders.rpmbuild import BuildInfo, stamped_build
-from emtk3s.infra import rpmtools, sandbox
+from emtk3s.infra import sandbox
 from emtk3s.infra.cache import Cache, sha256_file
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.fsutil import file_lock
@@ -306,25 +306,25 @@ def rebuild_chroot(
         raise EnvironmentProblem(
             f"chroot {chroot}: no rpmbuild inside", "install rpm-build in the chroot"
         )
-    hdr = rpmtools.read_header(info.path)
+    buildtime, requires = info.header()
     # up to date = same SRPM, same chroot, same RPMs providing its BuildRequires
     deps_key = ""
     if repo is not None and repo.is_dir():
         index = _repo_index(repo)
         deps_key = ",".join(
             f"{r}={sha256_file(index[r.split()[0]])}"
-            for r in sorted(hdr["requires"])
+            for r in sorted(requires)
             if r.split()[0] in index
         )
 
     def run(work: Path, log: Path) -> list[Path]:
-        env = {"SOURCE_DATE_EPOCH": str(hdr["buildtime"])}
+        env = {"SOURCE_DATE_EPOCH": str(buildtime)}
         with build_root(root, scratch, repo, env) as br:
             builddir = br.top / "builddir"
             builddir.mkdir(exist_ok=True)
             shutil.copyfile(info.path, builddir / info.path.name)
             shutil.copyfile(data_file("emt.macros"), builddir / "emt.macros")
-            install_requires(br, hdr["requires"], log)
+            install_requires(br, list(requires), log)
             cmd = [
                 "rpmbuild",
                 "--rebuild",

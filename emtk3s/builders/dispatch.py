@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from emtk3s.builders import mock
 from emtk3s.builders.rpmbuild import BuildInfo, rebuild_rpmbuild, stamped_build
-from emtk3s.infra import rpmtools
 from emtk3s.infra.errors import InputError
 from emtk3s.infra.paths import Project
 from emtk3s.stages.srpm import SrpmInfo
+
+if TYPE_CHECKING:
+    from emtk3s.builders import mock
 
 BACKENDS = ("rpmbuild", "chroot", "mock")
 
@@ -41,8 +43,10 @@ def builder(
                 "--backend mock needs --mock-repo URL (the EMT package repository)", ""
             )
 
+        from emtk3s.builders import mock
+
         def run_mock(info: SrpmInfo, repo: Path) -> BuildInfo:
-            epoch = rpmtools.read_header(info.path)["buildtime"]
+            epoch, _requires = info.header()
             cfg = write_config(project, mock.MockSetup(arch, mock_repo, repo, epoch))
 
             def run(work: Path, log: Path) -> list[Path]:
@@ -57,6 +61,7 @@ def builder(
 def write_config(project: Project, setup: mock.MockSetup) -> Path:
     cfg = project.root / ".emtk3s" / "mock" / f"emtk3s-emt3-{setup.arch}.cfg"
     cfg.parent.mkdir(parents=True, exist_ok=True)
+    from emtk3s.builders import mock
     from emtk3s.infra.fsutil import write_if_changed
 
     write_if_changed(cfg, mock.config_text(setup).encode())

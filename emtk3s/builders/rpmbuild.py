@@ -97,6 +97,22 @@ def stamped_build(
         return BuildInfo(info.package, info.path, out, False, log, backend)
 
 
+def built_sha256(project: Project, rpm_file: Path) -> str:
+    """The sha256 of an RPM in RPMS/: from the build stamp that published it while the file
+    is still the one recorded there (its stat record), else read."""
+    store = project.stamps
+    rel = store.rel(rpm_file)
+    for stamp_file in sorted(store.dir.glob(f"{STAGE}-*.json")):
+        stamp = store.load(STAGE, stamp_file.stem[len(STAGE) + 1 :])
+        if stamp is None:
+            continue
+        sha, stats = stamp.get("sha"), stamp.get("stat")
+        if isinstance(sha, dict) and isinstance(stats, dict) and rel in sha:
+            if still_verified(rpm_file, stats.get(rel), project.cache.verify):
+                return str(sha[rel])
+    return sha256_file(rpm_file)
+
+
 def chain_deps() -> dict[str, tuple[str, str]]:
     """Every package's ``PackageDef.chain_deps``: BuildRequires the chain builds itself."""
     from emtk3s.model import package as pkgs
@@ -152,26 +168,27 @@ def rebuild_rpmbuild(
     """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
     (``PackageDef.chain_deps``) come from RPMS/, unpacked into a private root the spec is
     pointed at."""
-    hdr = rpmtools.read_header(info.path)
-    deps = chain_built(project, hdr["requires"])
-    if hdr["requires"] and not nodeps and not rpmtools.host_has_rpmdb():
-        raise EnvironmentProblem(
-            f"{info.path.name} has BuildRequires ({', '.join(hdr['requires'][:4])}) and this host has "
-            "no rpm database to check them against",
-            "pass --nodeps to build anyway with the host's tools, or use --backend chroot",
-        )
-    rpmtools.need("rpmbuild")
+    buildtime, requires = info.header()
+    deps = chain_built(project, list(requires))
 
     def run(work: Path, log: Path) -> list[Path]:
+        # checked when there is something to build: an up-to-date package needs no rpm database
+        if requires and not nodeps and not rpmtools.host_has_rpmdb():
+            raise EnvironmentProblem(
+                f"{info.path.name} has BuildRequires ({', '.join(requires[:4])}) and this host "
+                "has no rpm database to check them against",
+                "pass --nodeps to build anyway with the host's tools, or use --backend chroot",
+            )
+        rpmtools.need("rpmbuild")
         cmd = ["rpmbuild", "--rebuild", *rpmtools.macro_args(work)]
         cmd += deps_root(deps, work / "deps-root")
         if nodeps:
             cmd.append("--nodeps")
         cmd.append(str(info.path))
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(hdr["buildtime"])})
+        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(buildtime)})
         return sorted((work / "RPMS").rglob("*.rpm"))
 
-    dep_keys = [f"{n}={sha256_file(p)}" for n, p in sorted(deps.items())]
+    dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]
     return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}", *dep_keys], run, force)
 
 

@@ -113,8 +113,9 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
     out = copy_into(made[0], project.srpms)
     hdr = rpmtools.read_header(out)
     shutil.rmtree(top, ignore_errors=True)
+    nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
     return SrpmInfo(
-        name, out, sha256_file(out), f"{hdr['name']}-{hdr['version']}-{hdr['release']}", False, log
+        name, out, sha256_file(out), nevr, False, log, int(hdr["buildtime"]), tuple(hdr["requires"])
     )
 
 

@@ -88,6 +88,8 @@ class Cache:
             verify = os.environ.get("EMTK3S_VERIFY", "") not in ("", "0")
         self.verify = verify
         self._seen: dict[str, Record] = {}  # verified by this process: sha -> record
+        self._sizes: dict[str, int] = {}  # sizes has_all saw (a hit needs no second stat)
+        self._records_dir = os.path.join(self.root, "verified")
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
@@ -109,8 +111,10 @@ class Cache:
 
     # stat records -------------------------------------------------------------------------
     def _load_record(self, sha: str) -> object:
+        # plain strings, not pathlib: a no-op reads one record per cached source
         try:
-            return [int(x) for x in self.record_path(sha).read_text().split()]
+            with open(os.path.join(self._records_dir, sha[:2], sha), "rb") as fh:
+                return [int(x) for x in fh.read().split()]
         except (OSError, ValueError):
             return None
 
@@ -126,11 +130,17 @@ class Cache:
             with contextlib.suppress(OSError):
                 tmp.unlink()
 
-    def _trusted(self, sha: str, path: Path) -> bool:
+    def _trusted(self, sha: str, current: Record) -> bool:
+        """Whether the entry whose stat record is now ``current`` is the one verified."""
         record = self._seen.get(sha)
         if record is not None:  # verified earlier in this run (with or without --verify)
-            return stat_record(path) == record
-        return still_verified(path, self._load_record(sha), self.verify)
+            return current == record
+        return not self.verify and self._load_record(sha) == current
+
+    def size(self, sha: str) -> int:
+        """The size of a present entry (as :meth:`has_all` saw it, else from a stat)."""
+        known = self._sizes.get(sha)
+        return known if known is not None else self.blob_path(sha).stat().st_size
 
     # entries ------------------------------------------------------------------------------
     def has(self, sha: str, name: str = "") -> bool:
@@ -147,7 +157,10 @@ class Cache:
             path = self.blob_path(sha)
             before = stat_record(path)
             present.append(before is not None)
-            if before is not None and not self._trusted(sha, path):
+            if before is None:
+                continue
+            self._sizes[sha] = before[2]
+            if not self._trusted(sha, before):
                 todo.append((sha, name, path, before))
         error: IntegrityError | None = None
         for (sha, name, path, before), actual in zip(
@@ -158,6 +171,7 @@ class Cache:
                     self._save_record(sha, before)
                 continue
             self._seen.pop(sha, None)
+            self._sizes.pop(sha, None)
             with contextlib.suppress(OSError):
                 self.record_path(sha).unlink()
             kept = self.quarantine(path, name or sha, actual)

@@ -471,7 +471,7 @@ def fetch_many(
     hits = cache.has_all([(dl.sha256 or "", dl.name) for _i, dl in pinned])
     for (i, dl), hit in zip(pinned, hits, strict=True):
         if hit and dl.sha256:
-            size = cache.blob_path(dl.sha256).stat().st_size
+            size = cache.size(dl.sha256)
             results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
             progress.done(results[i])
     todo = [(i, dl) for i, dl in enumerate(downloads) if i not in results]

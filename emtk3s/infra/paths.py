@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
 from emtk3s.infra.cache import Cache
@@ -66,5 +65,9 @@ class Project:
         return self.root / ".emtk3s" / "logs"
 
 
+#: the package's data files (installed beside the modules, in a wheel as in a checkout)
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
 def data_file(name: str) -> Path:
-    return Path(str(resources.files("emtk3s").joinpath(f"data/{name}")))
+    return DATA_DIR / name

@@ -61,10 +61,24 @@ def format_date(epoch: int) -> str:
     return time.strftime(DATE_FORMAT, time.gmtime(epoch))
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def parse_date(text: str, where: str = "changelog date") -> int:
+    """The epoch of a changelog date (DATE_FORMAT in the C locale), read without
+    ``time.strptime``: every run reads the history, and strptime's import and pattern
+    compilation cost a no-op more than the rest of the parse."""
+    parts = text.split(" ") if isinstance(text, str) else []
     try:
-        return calendar.timegm(time.strptime(text, DATE_FORMAT))
-    except (ValueError, TypeError):
+        day_name, month, day, year = parts
+        if day_name not in _DAYS or len(day) > 2 or len(year) != 4:
+            raise ValueError(text)
+        epoch = calendar.timegm((int(year), _MONTHS.index(month) + 1, int(day), 0, 0, 0))
+        if format_date(epoch) != text.replace(f" {day} ", f" {int(day):02d} "):
+            raise ValueError(text)  # a day the month does not have
+        return epoch
+    except ValueError:
         raise InputError(
             f"{where}: {text!r} is not a changelog date like 'Mon May 02 2022'", ""
         ) from None

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -69,7 +69,8 @@ class Source:
         return self.sha256 is not None
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self) | {"pinned": self.pinned}
+        # every field is a str, int or None: no deep copy (asdict) needed
+        d = {f: getattr(self, f) for f in _SOURCE_FIELDS} | {"pinned": self.pinned}
         if not self.url:
             del d["url"]
         if self.sha512 is None:
@@ -126,6 +127,9 @@ class Source:
             raise InputError(f"lock: {pkg}/{self.name}: sha512 is not 128 hex digits", "re-resolve")
         if self.sha256 is not None:
             validate.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
+
+
+_SOURCE_FIELDS = tuple(f.name for f in fields(Source))
 
 
 @dataclass(frozen=True)
@@ -191,7 +195,15 @@ class Lock:
         return replace(self, packages=packages)
 
     def to_json(self) -> str:
-        data = {
+        """The lock file's text (sorted keys, indented: a change reads as a small diff)."""
+        return json.dumps(self._data(), indent=2, sort_keys=True) + "\n"
+
+    def canonical(self) -> str:
+        """The same content in compact form, for input digests (C-speed JSON: no indent)."""
+        return json.dumps(self._data(), sort_keys=True, separators=(",", ":"))
+
+    def _data(self) -> dict[str, Any]:
+        return {
             "version": self.version,
             "release_digest": self.release_digest,
             "k3s": self.k3s,
@@ -206,7 +218,6 @@ class Lock:
                 for k, p in sorted(self.packages.items())
             },
         }
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @classmethod
     def from_json(cls, text: str, where: str = "emtk3s.lock") -> Lock:

@@ -353,7 +353,7 @@ class InputKeys:
         templates: Path | None,
         history: dict[str, list[dict[str, Any]]],
     ) -> None:
-        parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.to_json()]
+        parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.canonical()]
         parts.append(
             json.dumps(
                 {k: v for k, v in release.to_dict().items() if k != "mirrors"}, sort_keys=True

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +17,7 @@ from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import InputError, LockedError
 from emtk3s.infra.fsutil import write_if_changed
 from emtk3s.infra.git import TagCheckout, fetch_tag
+from emtk3s.infra.paths import data_file
 from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
 from emtk3s.model.lock import GENERATED, Component, Lock, PackageLock, Source
@@ -27,7 +27,7 @@ from emtk3s.stages.context import StageRun
 
 
 def known_hashes() -> dict[str, str]:
-    text = resources.files("emtk3s").joinpath("data/known-hashes.json").read_text()
+    text = data_file("known-hashes.json").read_text()
     data: dict[str, str] = json.loads(text)
     data.pop("_comment", None)
     return data

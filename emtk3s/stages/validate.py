@@ -72,9 +72,28 @@ def rpmlint(paths: list[Path]) -> str:
 NAME = "validate"
 
 
+#: the stamp of the EMT rules check: it reads every validated package at once (Source names
+#: must not clash across packages), so its stamp is one for the set ("~" is in no package name)
+RULES_STAMP = "~emt-rules"
+
+
 def emt_rules(project: Project, packages: list[str]) -> None:
-    """EMT's pull-request rules (emtk3s.emt.rules): a BuildError naming the rule."""
+    """EMT's pull-request rules (emtk3s.emt.rules): a BuildError naming the rule. Skipped while
+    the rules' code and every checked spec and signatures file are as they were when they
+    last passed together."""
     import json
+
+    from emtk3s import emt
+
+    store = project.stamps
+    parts: list[bytes | str] = [(Path(emt.__file__).parent / "rules.py").read_bytes()]
+    for pkg in packages:
+        for f in (f"{pkg}.spec", f"{pkg}.signatures.json"):
+            path = project.specs / pkg / f
+            parts += [f"{pkg}/{f}", path.read_bytes() if path.is_file() else b"\0"]
+    key = stamps.digest(*parts)
+    if store.fresh(NAME, RULES_STAMP, key) is not None:
+        return
 
     from emtk3s.emt import rules
 
@@ -94,6 +113,7 @@ def emt_rules(project: Project, packages: list[str]) -> None:
     found = rules.check_source_names(names)
     if found:
         raise BuildError(found[0], "rename the Source in its package definition", "\n".join(found))
+    store.save(NAME, RULES_STAMP, key)
 
 
 def validate_specs(project: Project, packages: list[str], arches: list[str]) -> LintResult:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -103,3 +105,34 @@ def test_locked_rehashes_every_source(proj: Project) -> None:
     proj.run("fetch")  # trusted: the record says it was verified
     res = proj.run("fetch", "--locked", check=False)
     assert res.code == 3 and "corrupt" in res.err, res.err
+
+
+def _imported(p: Project, *args: str) -> set[str]:
+    """The modules a run of emtk3s imports (python -X importtime), and the run's JSON result."""
+    cmd = [sys.executable, "-X", "importtime", "-m", "emtk3s", "-C", str(p.root), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=p.env(), timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+
+
+def test_noop_all_never_loads_the_rpm_bindings(proj: Project) -> None:
+    # what an up-to-date build needs of the SRPM header (BUILDTIME, BuildRequires) is in the
+    # srpm stamp: loading the bindings was a third of a no-op `all`
+    proj.run("all")
+    assert "rpm" not in _imported(proj, "all")
+    res = proj.run("--json", "all")
+    builds = res.json["result"]["stages"]["build"]["builds"]
+    assert [b["status"] for b in builds] == ["up to date"], builds
+    # a stamp written before the header facts were recorded: read once, then recorded
+    stamp_file = proj.root / ".emtk3s" / "state" / f"srpm-{PKG}.json"
+    stamp = json.loads(stamp_file.read_text())
+    want = (stamp.pop("buildtime"), stamp.pop("requires"))
+    stamp_file.write_text(json.dumps(stamp))
+    assert "rpm" in _imported(proj, "all")
+    again = json.loads(stamp_file.read_text())
+    assert (again["buildtime"], again["requires"]) == want
+    assert "rpm" not in _imported(proj, "all")

@@ -29,8 +29,8 @@ def test_shared_inputs_are_hashed_once_per_run(
 ) -> None:
     release, lock, project = _setup(tmp_path)
     calls = []
-    real = Lock.to_json
-    monkeypatch.setattr(Lock, "to_json", lambda self: calls.append(1) or real(self))
+    real = Lock.canonical
+    monkeypatch.setattr(Lock, "canonical", lambda self: calls.append(1) or real(self))
     res = render.render(release, lock, project)
     assert sorted(res.written) == sorted(pkgs.PACKAGES)
     assert len(calls) == 1  # not once per package

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError, UpstreamError
-from emtk3s.infra.safetar import safe_extract
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
@@ -86,6 +85,8 @@ def contained(
 
 
 def _unpack(co: TagCheckout, dest: Path) -> Path:
+    from emtk3s.infra.safetar import safe_extract  # tarfile: only when a tree is unpacked
+
     tar = dest.with_suffix(".tar")
     with tar.open("wb") as out:
         proc = subprocess.run(
