@@ -1,7 +1,7 @@
 """Downloads and warm fetches at real size.
 
 1. One large download (default 500 MB, the size of K3s' largest sources) over loopback from a
-   sendfile server: emtk3s' download path (stream, hash while streaming, fsync, verify, rename
+   sendfile server: emtk3s' download path (stream, hash on a second thread, verify, rename
    into the cache) vs `curl -s -o` of the same URL.
 2. A warm fetch of a cache holding the K3s-scale source set (default 1 GB in 75 files): the
    cache-hit path of `fetch_many` trusting stat records, the same with --verify (full rehash,
@@ -45,7 +45,7 @@ def download(work: Path, size: int, repeat: int) -> None:
             subprocess.run(["curl", "-s", "-f", "-o", str(out), url], check=True)
             out.unlink()
 
-        def curl_sync() -> None:  # curl, then the fsync emtk3s does before the rename
+        def curl_sync() -> None:  # curl, then an fsync (what emtk3s did before records were sealed)
             out = work / "curl.out"
             subprocess.run(["curl", "-s", "-f", "-o", str(out), url], check=True)
             fd = os.open(out, os.O_RDONLY)
@@ -58,7 +58,7 @@ def download(work: Path, size: int, repeat: int) -> None:
     report(
         f"one {size / MB:.0f} MB download over loopback (sendfile server)",
         [
-            ("emtk3s fetch (hash while streaming, fsync)", s_ours),
+            ("emtk3s fetch (hashed on a 2nd thread; record sealed to the boot)", s_ours),
             ("curl -o, then fsync", s_sync),
             ("curl -o", s_curl),
         ],

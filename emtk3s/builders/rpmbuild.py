@@ -9,7 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.infra import rpmtools, stamps
-from emtk3s.infra.cache import sha256_file, sha256_files, stat_record, still_verified
+from emtk3s.infra.cache import (
+    durable_record,
+    sha256_file,
+    sha256_files,
+    still_verified,
+    trust_record,
+)
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
 from emtk3s.infra.fsutil import file_lock, move_into
 from emtk3s.infra.paths import Project, data_file
@@ -53,16 +59,13 @@ def stamped_build(
         stats = stamp.get("stat") if stamp is not None else None
         stats = stats if isinstance(stats, dict) else {}
         verify = project.cache.verify
-        intact = bool(before) and all(  # a stat record taken when verified spares the rehash
-            still_verified(p, stats.get(store.rel(p)), verify)
-            or (p.is_file() and sha256_file(p) == h)
-            for p, h in before.items()
-        )
-        if stamp is not None and intact:
-            fresh = {store.rel(p): stat_record(p) for p in before}
-            if fresh != stats:  # rehashed: trust these files by their stat from now on
-                fields = {k: v for k, v in stamp.items() if k not in ("version", "key", "stat")}
-                store.save(STAGE, info.package, stamp["key"], **fields, stat=fresh)
+        # a stat record taken when verified spares the rehash
+        rehash = [p for p in before if not still_verified(p, stats.get(store.rel(p)), verify)]
+        intact = bool(before) and all(p.is_file() and sha256_file(p) == before[p] for p in rehash)
+        if stamp is not None and intact and rehash:  # trust these by their stat from now on
+            fresh = {**stats, **{store.rel(p): durable_record(p) for p in rehash}}
+            fields = {k: v for k, v in stamp.items() if k not in ("version", "key", "stat")}
+            store.save(STAGE, info.package, stamp["key"], **fields, stat=fresh)
         if stamp is not None and intact and not force:
             if stamp["key"] == key:
                 return BuildInfo(info.package, info.path, sorted(before), True, log, backend)
@@ -89,7 +92,7 @@ def stamped_build(
             info.package,
             key,
             sha=dict(zip(map(store.rel, out), sha256_files(out), strict=True)),
-            stat={store.rel(p): stat_record(p) for p in out},
+            stat={store.rel(p): trust_record(p) for p in out},
             backend=backend,
             srpm_sha256=info.sha256,
         )

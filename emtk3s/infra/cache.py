@@ -6,15 +6,26 @@ its time re-reading bytes already proven. So when an entry is verified, the file
 (device, inode, size, mtime_ns, ctime_ns) is written beside it, and later uses trust the entry
 while its record still matches: entries are only created by rename and never written in place,
 and any write to the file (even one that restores the size and the mtime) moves its ctime,
-which no process can set back short of changing the clock. A changed record means a full rehash, and on mismatch the
-quarantine. ``Cache.verify`` (``--verify``, and ``--locked`` as CI uses it) ignores every
-record and rehashes everything once per run. :func:`stat_record` and :func:`still_verified`
-are the same test for other verified outputs (SRPMs and RPMs in their stamps).
+which no process can set back short of changing the clock. A changed record means a full
+rehash, and on mismatch the quarantine. ``Cache.verify`` (``--verify``, and ``--locked`` as CI
+uses it) ignores every record and rehashes everything once per run. :func:`trust_record` and
+:func:`still_verified` are the same test for other verified outputs (SRPMs and RPMs in their
+stamps).
+
+A record must never vouch for bytes a crash can still take away (data not yet on disk can come
+back as zeros under the same size and times). Rather than fsync every download (the disk's
+durable bandwidth, not the network, then bounds a fetch), each record is *sealed*: ``synced``
+when the file was made durable before the record was taken, else ``boot:<boot id>``: it
+vouches only within the boot it was taken in. A crash that loses page-cache data is a new boot,
+so every such record is void after it and its file is rehashed once (and then made durable and
+sealed ``synced``, an fsync that costs nothing for bytes already on disk). Where the boot
+cannot be told (no /proc), files are made durable before they are recorded.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import stat
@@ -59,6 +70,70 @@ def sha256_files(paths: Sequence[Path], jobs: int = HASH_JOBS) -> list[str]:
 
 # --- stat records -------------------------------------------------------------------------------
 Record = list[int]  # [st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns]
+#: a stat record and its seal (SYNCED or "boot:<boot id>"), as stamps and the cache keep it
+Sealed = list[int | str]
+SYNCED = "synced"
+BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+
+
+@functools.cache
+def boot_id() -> str:
+    """This boot's id (Linux), "" where it cannot be told."""
+    try:
+        with open(BOOT_ID_FILE, "rb") as fh:
+            return fh.read().decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def make_durable(path: Path) -> None:
+    """fsync ``path`` (cheap when its bytes are on disk already)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def trust_record(path: Path, current: Record | None = None, durable: bool = False) -> Sealed | None:
+    """The sealed record that lets later runs trust ``path`` as it is now, unread.
+
+    ``current``: its stat record, when the caller has just taken it. ``durable``: the file was
+    fsynced (or rehashed from disk and fsynced: :func:`durable_record`); otherwise the record
+    holds only for this boot, or, where the boot cannot be told, the file is fsynced first."""
+    if not durable and not boot_id():
+        make_durable(path)
+        durable = True
+    if current is None:
+        current = stat_record(path)
+    if current is None:
+        return None
+    return [*current, SYNCED if durable else f"boot:{boot_id()}"]
+
+
+def durable_record(path: Path) -> Sealed | None:
+    """fsync ``path``, then its record sealed ``synced``: for a file just verified by a full
+    read, so that it is not read again after the next reboot."""
+    try:
+        make_durable(path)
+    except OSError:
+        return trust_record(path)
+    return trust_record(path, durable=True)
+
+
+def _seal_holds(seal: object) -> bool:
+    return seal == SYNCED or (bool(boot_id()) and seal == f"boot:{boot_id()}")
+
+
+def _unsealed(record: object) -> Record | None:
+    """The stat record inside a sealed record whose seal still holds, else None (a record
+    from another boot, from before seals, or not a record at all)."""
+    if not isinstance(record, list) or len(record) != 6 or not _seal_holds(record[5]):
+        return None
+    ident = record[:5]
+    if not all(isinstance(x, int) for x in ident):
+        return None
+    return ident
 
 
 def stat_record(path: Path) -> Record | None:
@@ -73,11 +148,10 @@ def stat_record(path: Path) -> Record | None:
 
 
 def still_verified(path: Path, record: object, verify: bool = False) -> bool:
-    """True when ``path`` is the very file that was verified when ``record`` was taken (and
-    full verification was not asked for): trust it without reading it."""
-    if verify or not isinstance(record, list) or len(record) != 5:
-        return False
-    return stat_record(path) == record
+    """True when ``path`` is the very file that was verified when the sealed ``record`` was
+    taken, the seal still holds, and full verification was not asked for: trust it unread."""
+    ident = None if verify else _unsealed(record)
+    return ident is not None and stat_record(path) == ident
 
 
 class Cache:
@@ -87,7 +161,7 @@ class Cache:
         if verify is None:
             verify = os.environ.get("EMTK3S_VERIFY", "") not in ("", "0")
         self.verify = verify
-        self._seen: dict[str, Record] = {}  # verified by this process: sha -> record
+        self._seen: dict[str, Record] = {}  # verified by this process: sha -> stat record
         self._sizes: dict[str, int] = {}  # sizes has_all saw (a hit needs no second stat)
         self._records_dir = os.path.join(self.root, "verified")
 
@@ -110,16 +184,19 @@ class Cache:
         return self.root / "locks" / f"{key}.lock"
 
     # stat records -------------------------------------------------------------------------
-    def _load_record(self, sha: str) -> object:
+    def _load_record(self, sha: str) -> Record | None:
+        """The entry's stat record, while its seal holds (else None: rehash)."""
         # plain strings, not pathlib: a no-op reads one record per cached source
         try:
             with open(os.path.join(self._records_dir, sha[:2], sha), "rb") as fh:
-                return [int(x) for x in fh.read().split()]
+                words = fh.read().decode("ascii").split()
+            sealed: list[int | str] = [int(x) for x in words[:5]] + words[5:]
         except (OSError, ValueError):
             return None
+        return _unsealed(sealed)
 
-    def _save_record(self, sha: str, record: Record) -> None:
-        self._seen[sha] = record
+    def _save_record(self, sha: str, record: Sealed) -> None:
+        self._seen[sha] = [int(x) for x in record[:5]]
         path = self.record_path(sha)
         tmp = path.with_name(f".{sha}.{os.getpid()}.tmp")
         try:
@@ -168,7 +245,9 @@ class Cache:
         ):
             if actual == sha:
                 if stat_record(path) == before:  # not changed while we read it
-                    self._save_record(sha, before)
+                    sealed = durable_record(path)
+                    if sealed is not None and sealed[:5] == before:
+                        self._save_record(sha, sealed)
                 continue
             self._seen.pop(sha, None)
             self._sizes.pop(sha, None)
@@ -197,7 +276,8 @@ class Cache:
         """Move a downloaded temp file into the cache after checking its hash.
 
         ``actual``: the sha256 the caller computed while writing ``tmp`` itself (a download
-        hashed as it streamed), so the bytes are not read a second time.
+        hashed as it streamed), so the bytes are not read a second time. ``tmp`` need not be
+        fsynced: its record is sealed to this boot (module docstring).
         A mismatch keeps the bytes in quarantine and raises IntegrityError naming both hashes.
         """
         if actual is None:
@@ -218,7 +298,9 @@ class Cache:
         os.replace(tmp, dest)
         record = stat_record(dest)  # rename moves ctime; inode, size and mtime stay
         if hashed is not None and record is not None and hashed[:4] == record[:4]:
-            self._save_record(actual, record)
+            sealed = trust_record(dest, record)
+            if sealed is not None:
+                self._save_record(actual, sealed)
         return actual
 
     def add_bytes(self, data: bytes, expected: str | None, name: str) -> str:
@@ -228,8 +310,6 @@ class Cache:
         tmp = tmp_dir / f"{os.getpid()}-{sha[:16]}"
         with open(tmp, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
         with file_lock(self.lock_for(sha)):
             return self.add_file(tmp, expected, name, actual=sha)
 

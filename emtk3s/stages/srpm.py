@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emtk3s.infra import rpmtools, stamps
-from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified
+from emtk3s.infra.cache import Cache, durable_record, sha256_file, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import copy_file, file_lock, move_into
 from emtk3s.infra.paths import Project, data_file
@@ -174,9 +174,8 @@ def build_srpm(
         stamp = store.load(NAME, pkg)
         before = store.path(NAME, pkg, stamp.get("srpm")) if stamp else None
         if stamp and before and stamp["key"] == key and not force:
-            if still_verified(before, stamp.get("stat"), cache.verify) or (
-                before.is_file() and sha256_file(before) == stamp.get("sha256")
-            ):
+            trusted = still_verified(before, stamp.get("stat"), cache.verify)
+            if trusted or (before.is_file() and sha256_file(before) == stamp.get("sha256")):
                 info = SrpmInfo(
                     pkg,
                     before,
@@ -186,11 +185,11 @@ def build_srpm(
                     log,
                     *_header_fields(stamp),
                 )
-                record = stat_record(before)
-                if stamp.get("stat") != record or info.buildtime is None:
+                if not trusted or info.buildtime is None:
                     # rehashed, or a stamp from before the header facts: record them once
                     buildtime, requires = info.header()
                     fields = {k: v for k, v in stamp.items() if k not in ("version", "key")}
+                    record = durable_record(before) if not trusted else stamp.get("stat")
                     fields.update(stat=record, buildtime=buildtime, requires=list(requires))
                     store.save(NAME, pkg, key, **fields)
                 return info
@@ -243,7 +242,7 @@ def build_srpm(
             srpm=store.rel(out),
             sha256=sha,
             nevr=nevr,
-            stat=stat_record(out),
+            stat=trust_record(out),
             buildtime=buildtime,
             requires=reqs,
         )

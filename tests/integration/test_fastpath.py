@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s.infra.cache import trust_record
 from tests.conftest import Project, make_project
 from tests.fixtures.upstream import Upstream
 
@@ -68,8 +69,7 @@ def test_srpm_verify_rehashes_and_catches_a_forged_record(proj: Project) -> None
     good = srpm.read_bytes()
     srpm.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
     stamp = json.loads(stamp_file.read_text())
-    st = srpm.stat()
-    stamp["stat"] = [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+    stamp["stat"] = trust_record(srpm)
     stamp_file.write_text(json.dumps(stamp))
     assert _srpm_stage(proj)["skipped"] is True, "a matching record is trusted unread"
     assert _srpm_stage(proj, "--verify")["skipped"] is False, "--verify reads it and rebuilds"
@@ -99,9 +99,8 @@ def test_locked_rehashes_every_source(proj: Project) -> None:
     blob = next(f for f in (proj.cache / "blobs").rglob(sha))
     blob.chmod(0o644)
     blob.write_bytes(blob.read_bytes()[::-1])
-    st = blob.stat()
     record = proj.cache / "verified" / sha[:2] / sha
-    record.write_text(f"{st.st_dev} {st.st_ino} {st.st_size} {st.st_mtime_ns} {st.st_ctime_ns}\n")
+    record.write_text(" ".join(map(str, trust_record(blob) or [])) + "\n")
     proj.run("fetch")  # trusted: the record says it was verified
     res = proj.run("fetch", "--locked", check=False)
     assert res.code == 3 and "corrupt" in res.err, res.err

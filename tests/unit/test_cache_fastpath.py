@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from emtk3s.infra.cache import Cache, sha256_files, stat_record, still_verified
+from emtk3s.infra import cache as cachemod
+from emtk3s.infra.cache import Cache, sha256_files, stat_record, still_verified, trust_record
 from emtk3s.infra.errors import IntegrityError
 
 
@@ -55,7 +56,7 @@ def test_matching_record_is_trusted_unread_and_verify_rehashes(tmp_path: Path) -
     sha, blob = _add(cache, b"verified bytes\n")
     blob.chmod(0o644)
     blob.write_bytes(b"other bytes!!!\n")
-    cache.record_path(sha).write_text(" ".join(map(str, stat_record(blob) or [])) + "\n")
+    cache.record_path(sha).write_text(" ".join(map(str, trust_record(blob) or [])) + "\n")
     assert Cache(tmp_path / "c").has(sha), "a matching stat record is trusted without a read"
     with pytest.raises(IntegrityError, match="corrupt"):
         Cache(tmp_path / "c", verify=True).has(sha)
@@ -106,10 +107,80 @@ def test_still_verified_and_parallel_hashes(tmp_path: Path) -> None:
     assert sha256_files(files, jobs=3) == [
         hashlib.sha256(f.read_bytes()).hexdigest() for f in files
     ]
-    rec = stat_record(files[0])
+    rec = trust_record(files[0])
     assert still_verified(files[0], rec)
+    assert not still_verified(files[0], stat_record(files[0])), (
+        "an unsealed record vouches for nothing"
+    )
     assert not still_verified(files[0], rec, verify=True)
     assert not still_verified(files[0], None)
     assert not still_verified(tmp_path, rec)
     os.utime(files[0])
     assert not still_verified(files[0], rec)
+
+
+def _forge(cache: Cache, sha: str, blob: Path, seal: str) -> None:
+    """A record of the blob as it is now, with the given seal."""
+    cache.record_path(sha).write_text(" ".join(map(str, [*(stat_record(blob) or []), seal])) + "\n")
+
+
+def test_record_sealed_to_another_boot_or_unsealed_is_not_trusted(tmp_path: Path) -> None:
+    # what a crash can do: bytes lost (here: changed) under the same size and times, while the
+    # record survived. A record sealed to the boot before the crash vouches for nothing.
+    cache = Cache(tmp_path / "c")
+    sha, blob = _add(cache, b"verified bytes\n")
+    words = cache.record_path(sha).read_text().split()
+    assert words[5] == f"boot:{cachemod.boot_id()}", (
+        "a new entry (not fsynced) is bound to this boot"
+    )
+    blob.chmod(0o644)
+    blob.write_bytes(b"zeroed bytes!!\n")
+    for seal in ("boot:00000000-0000-0000-0000-000000000000", ""):  # another boot; no seal
+        _forge(cache, sha, blob, seal)
+        with pytest.raises(IntegrityError, match="corrupt"):
+            Cache(tmp_path / "c").has(sha)
+        assert not blob.exists()
+        sha, blob = _add(cache, b"verified bytes\n")
+        blob.chmod(0o644)
+        blob.write_bytes(b"zeroed bytes!!\n")
+
+
+def test_rehash_after_a_reboot_seals_the_record_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = Cache(tmp_path / "c")
+    sha, blob = _add(cache, os.urandom(5000))
+    before = cache.record_path(sha).read_text()
+    # the next boot: another id in the file the kernel keeps it in
+    other = tmp_path / "boot_id"
+    other.write_text("11111111-2222-3333-4444-555555555555\n")
+    monkeypatch.setattr(cachemod, "BOOT_ID_FILE", str(other))
+    cachemod.boot_id.cache_clear()
+    try:
+        words = before.split()
+        sealed = [int(w) for w in words[:5]] + words[5:]
+        assert sealed[:5] == stat_record(blob) and not still_verified(blob, sealed)
+        later = Cache(tmp_path / "c")
+        assert later.has(sha)  # rehashed: the record from the last boot no longer holds
+        words = cache.record_path(sha).read_text().split()
+        assert words[5] == "synced" and [int(w) for w in words[:5]] == stat_record(blob)
+        # and from then on it is trusted in any boot, unread
+        other.write_text("66666666-2222-3333-4444-555555555555\n")
+        cachemod.boot_id.cache_clear()
+        assert Cache(tmp_path / "c")._load_record(sha) == stat_record(blob)
+    finally:
+        cachemod.boot_id.cache_clear()
+
+
+def test_no_boot_id_means_durable_before_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cachemod, "BOOT_ID_FILE", str(tmp_path / "absent"))
+    cachemod.boot_id.cache_clear()
+    try:
+        cache = Cache(tmp_path / "c")
+        sha, blob = _add(cache, b"abc")
+        assert cache.record_path(sha).read_text().split()[5] == "synced"
+        assert Cache(tmp_path / "c").has(sha)
+    finally:
+        cachemod.boot_id.cache_clear()
