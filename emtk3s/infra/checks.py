@@ -6,6 +6,7 @@ version string could inject a scriptlet.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -87,6 +88,7 @@ def free_text(value: str, what: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=64)  # a lock names a few hosts, each for many sources
 def is_loopback(host: str) -> bool:
     if host == "localhost":
         return True

@@ -5,6 +5,7 @@ the versions the tag's own files name."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from emtk3s.model.package import (
     ComponentDef,
@@ -13,18 +14,25 @@ from emtk3s.model.package import (
     ResolveContext,
     SourceRule,
 )
-from emtk3s.packages.k3s import upstream as k3s_up
 from emtk3s.packages.k3s_root.pins import k3s_root_context
+
+if TYPE_CHECKING:
+    from emtk3s.infra.git import TagCheckout
 
 
 def _k3s_tag(ctx: ResolveContext) -> str:
     return ctx.release.k3s.tag
 
 
+def _read_facts(checkout: TagCheckout) -> dict[str, Any]:
+    # the readers (and their patterns) load when resolve reads a tag, not on every start-up
+    from emtk3s.packages.k3s import upstream
+
+    return upstream.read_facts(checkout)
+
+
 #: the K3s tag everything starts from (release.toml's k3s tag)
-COMPONENTS = (
-    ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=k3s_up.read_facts, always=True),
-)
+COMPONENTS = (ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=_read_facts, always=True),)
 
 
 #: the clones the spec's %prep lays out (local file name prefix, the VERSION_* that names it,

@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError
-from emtk3s.packages.k3s_root import licenses as lic
-from emtk3s.packages.k3s_root import showinfo
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
@@ -26,6 +24,10 @@ def read_facts(co: TagCheckout) -> dict[str, Any]:
 
 
 def derived(co: TagCheckout, checkouts: dict[str, TagCheckout], release: Release) -> dict[str, Any]:
+    # show-info's runner and the license readers load when resolve runs them, not at start-up
+    from emtk3s.packages.k3s_root import licenses as lic
+    from emtk3s.packages.k3s_root import showinfo
+
     kr = checkouts.get("k3s-root")
     if kr is None:
         raise InputError("buildroot is resolved without k3s-root", "resolve k3s-root first")
