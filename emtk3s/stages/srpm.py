@@ -200,6 +200,14 @@ def build_srpm(
                     f"{pkg}: source {name} is not in the cache", "run emtk3s fetch first"
                 )
         rpmtools.need("rpmbuild")
+        if before is not None:
+            # The SRPM being replaced goes first, as rpmbuild's own output would (it truncates):
+            # left in place until the new one is published, its not yet written-back gigabyte
+            # and the new one's together cross the kernel's dirty-page threshold and the writer
+            # is throttled (bench_srpm: +1.2 s at 1 GB). A failed rebuild then leaves no SRPM
+            # of older inputs behind; the stamp goes with it.
+            store.file(NAME, pkg).unlink(missing_ok=True)
+            before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
         top = project.work / f"srpm-{pkg}"
         shutil.rmtree(top, ignore_errors=True)
         for d in ("SOURCES", "SPECS", "SRPMS", "BUILD", "RPMS"):
@@ -231,8 +239,6 @@ def build_srpm(
         hdr = rpmtools.read_header(made[0])
         sha = sha256_file(made[0])  # once, here; the SRPM is published by rename
         out = move_into(made[0], project.srpms)
-        if before is not None and before != out:
-            before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
         buildtime, reqs = int(hdr["buildtime"]), [str(r) for r in hdr["requires"]]
         store.save(

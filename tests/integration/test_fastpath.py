@@ -135,3 +135,20 @@ def test_noop_all_never_loads_the_rpm_bindings(proj: Project) -> None:
     again = json.loads(stamp_file.read_text())
     assert (again["buildtime"], again["requires"]) == want
     assert "rpm" not in _imported(proj, "all")
+
+
+def test_failed_rebuild_leaves_no_srpm_of_older_inputs(proj: Project) -> None:
+    # the SRPM being replaced is removed before rpmbuild writes the new one (as rpmbuild's own
+    # truncation would): a failure leaves neither it nor its stamp, and the next good run makes it
+    first = _srpm_stage(proj)
+    old = Path(str(first["srpm"]))
+    spec = proj.root / "SPECS" / PKG / f"{PKG}.spec"
+    spec.write_text(spec.read_text().replace("%description", "%bogus_section\n%description", 1))
+    res = proj.run("srpm", check=False)
+    assert res.code != 0 and "Traceback" not in res.err
+    assert not old.exists(), "no SRPM of the older inputs is left behind"
+    assert not (proj.root / ".emtk3s" / "state" / f"srpm-{PKG}.json").exists()
+    proj.run("render")  # puts the spec right
+    again = _srpm_stage(proj)
+    assert again["skipped"] is False and again["sha256"] == first["sha256"]  # reproducible
+    assert hashlib.sha256(Path(str(again["srpm"])).read_bytes()).hexdigest() == first["sha256"]
