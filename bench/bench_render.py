@@ -1,0 +1,117 @@
+"""render at many packages: O(P), against the per-package recomputation it replaced.
+
+EMT's SPECS/ holds thousands of packages; a K3s release is five today, but a render that grows
+with P² (every package re-hashing what all packages share: the lock, the release, the shared
+includes, the history, every package's code) would show at a few hundred. This bench makes P
+packages (P = 50, 200, 500 by default) as copies of k3s-iptables-helpers under other names —
+each with its own lock entry and its own project template, so each is a real render through
+Jinja2 — and times, paired and alternated:
+
+  - a no-op `render` (every package up to date: its input key computed and its stamp and
+    SPECS/<pkg>/ checked), the path a pipeline run pays for every package every time;
+  - the obvious alternative: the same check with each package's key computed on its own
+    (``InputKeys`` made per package, what render did before issue #15 item 5);
+  - a full render (every package written), for the per-package cost of the real work.
+
+It prints the time per package at each P: flat per-package figures are O(P).
+Run: .venv/bin/python bench/bench_render.py [--packages 50 200 500] [--repeat 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+from common import ROOT, Stats, fmt, paired, scratch, timed  # noqa: I001
+
+from emtk3s.infra.paths import Project
+from emtk3s.model import package as pkgs
+from emtk3s.model import release as manifest
+from emtk3s.model.lock import Lock
+from emtk3s.stages import render
+
+GOLDEN = ROOT / "tests" / "golden"
+BASE = "k3s-iptables-helpers"
+
+
+def many_packages(work: Path, count: int) -> tuple[manifest.Release, Lock, Project, list[str]]:
+    """A project whose lock and templates hold ``count`` copies of the helpers package."""
+    release = manifest.load(GOLDEN / "release.toml", environ={})
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text())
+    base = pkgs.PACKAGES[BASE]
+    template = (base.template_dir() / f"{BASE}.spec.j2").read_text()
+    names = [f"bench{i:04d}-helpers" for i in range(count)]
+    root = work / f"proj-{count}"
+    for name in names:
+        tdir = root / "templates" / name
+        tdir.mkdir(parents=True)
+        (tdir / f"{name}.spec.j2").write_text(template)
+    found = pkgs.__getattr__("PACKAGES")
+    for name in names:
+        found[name] = replace(base, name=name)
+    packages = dict(lock.packages)
+    for name in names:
+        packages[name] = replace(lock.packages[BASE], name=name)
+    lock = replace(lock, packages=packages)
+    project = Project.at(root, work / "cache")
+    return release, lock, project, names
+
+
+def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, float]:
+    release, lock, project, names = many_packages(work, count)
+
+    def full() -> None:
+        shutil.rmtree(project.specs, ignore_errors=True)
+        shutil.rmtree(project.root / ".emtk3s", ignore_errors=True)
+        res = render.render(release, lock, project, names)
+        assert len(res.written) == count
+
+    def noop() -> None:
+        res = render.render(release, lock, project, names)
+        assert res.written == [] and len(res.unchanged) == count
+
+    def per_package_keys() -> None:  # the alternative: shared inputs hashed per package
+        store = project.stamps
+        for name in names:
+            key = render.InputKeys(release, lock, project.templates, {}).key(name)
+            stamp = store.fresh(render.NAME, name, key)
+            assert stamp is not None
+            assert stamp.get("tree") == render.tree_digest(project.specs / name)
+
+    try:
+        t_full = min(timed(full) for _ in range(2))
+        s_noop, s_alt = paired(repeat, noop, per_package_keys)
+    finally:
+        for name in names:  # the next size starts from the real packages again
+            pkgs.__getattr__("PACKAGES").pop(name)
+    return count, s_noop, s_alt, t_full
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--packages", type=int, nargs="+", default=[50, 200, 500])
+    ap.add_argument("--repeat", type=int, default=5)
+    args = ap.parse_args()
+    with scratch("render") as work:
+        rows = [measure(work, count, args.repeat) for count in args.packages]
+    print("render of P packages (copies of k3s-iptables-helpers), per package in brackets")
+    for count, s_noop, s_alt, t_full in rows:
+        print(
+            f"  P={count:<4} no-op render {s_noop} [{fmt(s_noop.median / count)}]  "
+            f"per-package keys {s_alt} [{fmt(s_alt.median / count)}]  "
+            f"ratio {s_noop.median / s_alt.median:.3f}x  "
+            f"full render {fmt(t_full)} [{fmt(t_full / count)}]"
+        )
+    if len(rows) > 1:
+        (p0, noop0, alt0, full0), (p1, noop1, alt1, full1) = rows[0], rows[-1]
+        print(
+            f"  growth P={p0} -> P={p1} ({p1 / p0:.1f}x the packages; linear is {p1 / p0:.1f}x): "
+            f"no-op render {noop1.median / noop0.median:.1f}x, per-package keys "
+            f"{alt1.median / alt0.median:.1f}x, full render {full1 / full0:.1f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
