@@ -7,6 +7,8 @@ bench/common.py: go_tree). Paired and alternated:
   - `tar <same flags> | gzip -n -9`, the obvious single-threaded pipeline (what emtk3s did),
   - `tar <same flags> | zstd -9 -T<cores>`, for reference (another format: .tar.zst).
 Run: .venv/bin/python bench/bench_tarball.py [--mb 300] [--files 50000] [--repeat 3]
+     .venv/bin/python bench/bench_tarball.py --tree DIR   # a real tree instead, e.g. a checkout
+       of an upstream snapshot: git --git-dir=REPO archive HEAD | tar -x -C DIR
 """
 
 from __future__ import annotations
@@ -39,11 +41,17 @@ def main() -> None:
     ap.add_argument("--mb", type=float, default=300)
     ap.add_argument("--files", type=int, default=50_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--tree", type=Path, help="pack this directory instead of a generated one")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     with scratch("tar") as work:
-        src = work / "vendor"
-        size = go_tree(src, int(args.mb * MB), args.files)
+        if args.tree is not None:
+            src = args.tree.resolve()
+            files = [p for p in src.rglob("*") if p.is_file() and not p.is_symlink()]
+            size, args.files = sum(p.stat().st_size for p in files), len(files)
+        else:
+            src = work / "vendor"
+            size = go_tree(src, int(args.mb * MB), args.files)
         outs = {k: work / f"{k}.out" for k in ("par", "one", "gzip", "zstd")}
         sides = [
             lambda: deterministic_tar(src, outs["par"], "vendor", 1700000000, level=9),
@@ -56,7 +64,7 @@ def main() -> None:
         mb = {k: p.stat().st_size / MB for k, p in outs.items()}
         report(
             f"deterministic tarball of {args.files} files, {size / MB:.0f} MB, gzip -9 "
-            f"(packer {PACKER})",
+            f"(packer {PACKER}){f', tree {src}' if args.tree else ''}",
             [
                 (f"emtk3s, parallel gzip -9, {cores} threads ({mb['par']:.1f} MB)", s_par),
                 (f"emtk3s, parallel gzip -9, 1 thread ({mb['one']:.1f} MB)", s_one),
