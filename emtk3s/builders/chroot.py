@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from emtk3s.builders.rpmbuild import BuildInfo, stamped_build
+from emtk3s.builders.rpmbuild import BuildInfo, built_sha256, stamped_build
 from emtk3s.infra import sandbox
 from emtk3s.infra.cache import Cache, sha256_file
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
@@ -312,7 +312,7 @@ def rebuild_chroot(
     if repo is not None and repo.is_dir():
         index = _repo_index(repo)
         deps_key = ",".join(
-            f"{r}={sha256_file(index[r.split()[0]])}"
+            f"{r}={built_sha256(project, index[r.split()[0]])}"
             for r in sorted(requires)
             if r.split()[0] in index
         )

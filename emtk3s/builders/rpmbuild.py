@@ -104,7 +104,10 @@ def built_sha256(project: Project, rpm_file: Path) -> str:
     """The sha256 of an RPM in RPMS/: from the build stamp that published it while the file
     is still the one recorded there (its stat record), else read."""
     store = project.stamps
-    rel = store.rel(rpm_file)
+    try:
+        rel = store.rel(rpm_file)
+    except ValueError:  # not one of this project's RPMs
+        return sha256_file(rpm_file)
     for stamp_file in sorted(store.dir.glob(f"{STAGE}-*.json")):
         stamp = store.load(STAGE, stamp_file.stem[len(STAGE) + 1 :])
         if stamp is None:
