@@ -1,6 +1,7 @@
 """Chain builds: wall time at -j 2 vs -j 1 for independent packages (rpmbuild backend), and the
-overhead of the chroot backend over a bare `rpmbuild --rebuild` of the same SRPM.
-Run (as root, for the chroot part): .venv/bin/python bench/bench_chain.py [--packages 4]
+overhead of the chroot backend over a bare `rpmbuild --rebuild` of the same SRPM, each pair run
+alternately --repeat times (min and median, ratio of the medians).
+Run (as root, for the chroot part): .venv/bin/python bench/bench_chain.py [--packages 4] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from common import ROOT  # noqa: I001
+from common import ROOT, paired, report  # noqa: I001
 
 from tests.fixtures import chroot, cpkgs
 
@@ -52,16 +52,15 @@ def big_c(n: int) -> str:
     )
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    t0 = time.perf_counter()
+def run(cmd: list[str], env: dict[str, str]) -> None:
     subprocess.run(cmd, env=env, check=True, cwd=ROOT, capture_output=True)
-    return time.perf_counter() - t0
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--packages", type=int, default=4)
     ap.add_argument("--functions", type=int, default=1500)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="emtk3s-bench-chain-"))
     proj = work / "proj"
@@ -88,12 +87,13 @@ def main() -> None:
         "--nodeps",
         "--force",
     ]
-    timed([*base, "-j", "1"], env)  # warm-up (SRPMs, repodata)
-    t1 = timed([*base, "-j", "1"], env)
-    t2 = timed([*base, "-j", "2"], env)
-    print(f"chain of {args.packages} independent packages (rpmbuild backend, gcc -O2 each)")
-    print(
-        f"  -j 1: {t1:.2f} s   -j 2: {t2:.2f} s   ratio -j1/-j2: {t1 / t2:.2f}x faster with 2 jobs"
+    run([*base, "-j", "1"], env)  # warm-up (SRPMs, repodata)
+    s2, s1 = paired(
+        args.repeat, lambda: run([*base, "-j", "2"], env), lambda: run([*base, "-j", "1"], env)
+    )
+    report(
+        f"chain of {args.packages} independent packages (rpmbuild backend, gcc -O2 each)",
+        [("emtk3s chain -j 2", s2), ("emtk3s chain -j 1", s1)],
     )
     if os.geteuid() == 0 and shutil.which("debootstrap"):
         root = chroot.worker_chroot()
@@ -113,8 +113,7 @@ def main() -> None:
             str(root),
             "--force",
         ]
-        timed(chain_chroot, env)
-        tc = min(timed(chain_chroot, env) for _ in range(3))
+        run(chain_chroot, env)
         srpm = next((proj / "SRPMS").glob("bench-0-*.src.rpm"))
         top = work / "bare"
         bare = [
@@ -126,11 +125,14 @@ def main() -> None:
             str(ROOT / "emtk3s/data/emt.macros"),
             str(srpm),
         ]
-        tb = min(timed(bare, env) for _ in range(3))
-        print(
-            "one package, chroot backend (overlay, deps check, unshare --net) vs bare rpmbuild --rebuild"
+        s_chroot, s_bare = paired(
+            args.repeat, lambda: run(chain_chroot, env), lambda: run(bare, env)
         )
-        print(f"  chroot: {tc:.2f} s   bare: {tb:.2f} s   overhead ratio: {tc / tb:.2f}x")
+        report(
+            "one package, chroot backend (overlay, deps check, sandbox, no network) vs bare "
+            "rpmbuild --rebuild",
+            [("emtk3s chain --backend chroot", s_chroot), ("bare rpmbuild --rebuild", s_bare)],
+        )
     shutil.rmtree(work)
 
 
