@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -26,9 +28,9 @@ from pathlib import Path
 
 from emtk3s.builders.rpmbuild import BuildInfo, built_sha256, stamped_build
 from emtk3s.infra import sandbox
-from emtk3s.infra.cache import Cache, sha256_file
+from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
-from emtk3s.infra.fsutil import file_lock
+from emtk3s.infra.fsutil import file_lock, write_if_changed
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.infra.sandbox import Sandbox
 from emtk3s.stages.srpm import SrpmInfo
@@ -43,6 +45,27 @@ def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
             f"{what} failed: {' '.join((proc.stderr or proc.stdout).split())[:300]}", ""
         )
     return proc
+
+
+def tarball_sha256(source: Path, cache: Cache) -> str:
+    """The sha256 of a worker chroot tarball, read again only when the sealed stat record taken
+    when it was last hashed no longer holds (infra/cache.py): EMT's worker_chroot.tar.gz is
+    hundreds of MB, and every package of a chain asks for it on every run."""
+    memo = cache.root / "chroots" / "by-path" / hashlib.sha256(str(source).encode()).hexdigest()
+    try:
+        known = json.loads(memo.read_text())
+        if isinstance(known, dict) and isinstance(known.get("sha256"), str):
+            if still_verified(source, known.get("stat"), cache.verify):
+                return str(known["sha256"])
+    except (OSError, ValueError):
+        pass
+    before = stat_record(source)
+    sha = sha256_file(source)
+    if before is not None and stat_record(source) == before:  # not changed while read
+        sealed = trust_record(source, before)
+        with contextlib.suppress(OSError):  # a read-only cache still works; it rehashes
+            write_if_changed(memo, json.dumps({"sha256": sha, "stat": sealed}).encode())
+    return sha
 
 
 def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
@@ -60,7 +83,7 @@ def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
             (p for p in dbs if p.exists()), key=lambda p: p.stat().st_mtime_ns, default=root
         )
         return root, f"dir:{root}:{rpmdb.stat().st_mtime_ns}"
-    sha = sha256_file(source)
+    sha = tarball_sha256(source, cache)
     dest = cache.root / "chroots" / sha
     with file_lock(cache.lock_for(f"chroot-{sha}")):
         if not (dest / ".complete").exists():
@@ -212,20 +235,50 @@ def missing_requires(br: BuildSession, requires: list[str]) -> list[str]:
     return [n for n in names if n in missing] or names
 
 
-def _repo_index(repo: Path) -> dict[str, Path]:
-    """Capability -> RPM file in the local repository (names and Provides, by header)."""
-    import rpm
+def _repo_index(repo: Path, memo: Path | None = None) -> dict[str, Path]:
+    """Capability -> RPM file in the local repository (names and Provides, by header).
 
+    ``memo``: a file remembering each RPM's capabilities under its sealed stat record, so that
+    only new or changed RPMs are read (and the rpm bindings load only then): an up-to-date
+    chain asks for the index once per package."""
+    files = sorted(f for f in repo.rglob("*.rpm") if not f.name.endswith(".src.rpm"))
+    known: dict[str, object] = {}
+    if memo is not None:
+        with contextlib.suppress(OSError, ValueError):
+            loaded = json.loads(memo.read_text())
+            known = loaded if isinstance(loaded, dict) else {}
+    caps_of: dict[str, list[str]] = {}
+    records: dict[str, object] = {}  # what the memo keeps: relative path -> caps and stat
+    todo: list[Path] = []
+    for f in files:
+        rel = f.relative_to(repo).as_posix()
+        entry = known.get(rel)
+        if isinstance(entry, dict) and isinstance(entry.get("caps"), list):
+            if still_verified(f, entry.get("stat")):
+                caps_of[rel], records[rel] = [str(c) for c in entry["caps"]], entry
+                continue
+        todo.append(f)
+    if todo:
+        import rpm
+
+        ts = rpm.TransactionSet()
+        ts.setVSFlags(rpm.RPMVSF_MASK_NOSIGNATURES)
+        for f in todo:
+            before = stat_record(f)
+            with open(f, "rb") as fh:
+                hdr = ts.hdrFromFdno(fh.fileno())
+            caps = [hdr[rpm.RPMTAG_NAME], *(hdr[rpm.RPMTAG_PROVIDENAME] or [])]
+            names = [c.decode() if isinstance(c, bytes) else str(c) for c in caps]
+            rel = f.relative_to(repo).as_posix()
+            sealed = trust_record(f, before) if before is not None else None
+            caps_of[rel], records[rel] = names, {"caps": names, "stat": sealed}
+    if memo is not None and records != known:
+        with contextlib.suppress(OSError):
+            write_if_changed(memo, json.dumps(records, sort_keys=True).encode())
     index: dict[str, Path] = {}
-    ts = rpm.TransactionSet()
-    ts.setVSFlags(rpm.RPMVSF_MASK_NOSIGNATURES)
-    for f in sorted(repo.rglob("*.rpm")):
-        if f.name.endswith(".src.rpm"):
-            continue
-        with open(f, "rb") as fh:
-            hdr = ts.hdrFromFdno(fh.fileno())
-        for cap in [hdr[rpm.RPMTAG_NAME], *(hdr[rpm.RPMTAG_PROVIDENAME] or [])]:
-            index.setdefault(cap.decode() if isinstance(cap, bytes) else str(cap), f)
+    for f in files:
+        for cap in caps_of[f.relative_to(repo).as_posix()]:
+            index.setdefault(cap, f)
     return index
 
 
@@ -310,7 +363,7 @@ def rebuild_chroot(
     # up to date = same SRPM, same chroot, same RPMs providing its BuildRequires
     deps_key = ""
     if repo is not None and repo.is_dir():
-        index = _repo_index(repo)
+        index = _repo_index(repo, project.root / ".emtk3s" / "repo-index.json")
         deps_key = ",".join(
             f"{r}={built_sha256(project, index[r.split()[0]])}"
             for r in sorted(requires)
