@@ -13,7 +13,7 @@ from typing import Any
 
 from emtk3s.infra.errors import BuildError, InputError, PreconditionError
 from emtk3s.infra.fsutil import write_if_changed
-from emtk3s.infra.paths import data_file
+from emtk3s.infra.paths import Project, data_file
 
 
 @dataclass
@@ -184,3 +184,13 @@ def specs_in(specs_dir: Path, packages: list[str] | None = None) -> list[Path]:
             raise PreconditionError(f"{spec}: no such spec", "run emtk3s render first")
         out.append(spec)
     return out
+
+
+def for_project(project: Project, packages: list[str] | None = None) -> Graph:
+    """The build graph of a project's SPECS/ (the named packages, else all), planned with the
+    project's spec memo and saved as ``.emtk3s/graph.json``: what ``build``, ``all`` and
+    ``chain`` plan with."""
+    state = project.root / ".emtk3s"
+    graph = plan(specs_in(project.specs, packages), memo=state / "spec-nodes.json")
+    graph.save(state / "graph.json")
+    return graph

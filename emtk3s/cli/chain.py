@@ -71,8 +71,7 @@ def chain_cmd(
 
         p = ctx.project()
         lock = lockmod.load(p.lock_file)
-        graph = plan.plan(plan.specs_in(p.specs, list(packages) or None))
-        graph.save(p.root / ".emtk3s" / "graph.json")
+        graph = plan.for_project(p, list(packages) or None)
         build = dispatch.builder(
             p, backend, chroot=chroot, nodeps=nodeps, force=force, mock_repo=mock_repo, arch=arch
         )

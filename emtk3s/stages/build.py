@@ -42,11 +42,7 @@ def run(r: StageRun) -> BuildResult:
     build = dispatch.builder(
         project, o.backend, chroot=o.chroot, nodeps=o.nodeps, force=o.force, mock_repo=o.mock_repo
     )
-    graph = plan.plan(
-        plan.specs_in(project.specs, [i.package for i in srpms]),
-        memo=project.root / ".emtk3s" / "spec-nodes.json",
-    )
-    graph.save(project.root / ".emtk3s" / "graph.json")
+    graph = plan.for_project(project, [i.package for i in srpms])
     from emtk3s.infra.progress import BuildProgress
 
     with BuildProgress() as progress:
