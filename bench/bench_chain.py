@@ -74,19 +74,8 @@ def main() -> None:
         (d / f"{name}.spec").write_text(header.replace("{{", "{").replace("}}", "}"))
         (d / "big.c").write_text(big_c(args.functions))
     env = {**os.environ, "EMTK3S_CACHE": str(work / "cache")}
-    base = [
-        sys.executable,
-        "-m",
-        "emtk3s",
-        "-C",
-        str(proj),
-        "-q",
-        "chain",
-        "--backend",
-        "rpmbuild",
-        "--nodeps",
-        "--force",
-    ]
+    chain_cmd = [sys.executable, "-m", "emtk3s", "-C", str(proj), "-q", "chain"]
+    base = [*chain_cmd, "--backend", "rpmbuild", "--nodeps", "--force"]
     run([*base, "-j", "1"], env)  # warm-up (SRPMs, repodata)
     s2, s1 = paired(
         args.repeat, lambda: run([*base, "-j", "2"], env), lambda: run([*base, "-j", "1"], env)
@@ -97,22 +86,8 @@ def main() -> None:
     )
     if os.geteuid() == 0 and shutil.which("debootstrap"):
         root = chroot.worker_chroot()
-        chain_chroot = [
-            sys.executable,
-            "-m",
-            "emtk3s",
-            "-C",
-            str(proj),
-            "-q",
-            "chain",
-            "-p",
-            "bench-0",
-            "--backend",
-            "chroot",
-            "--chroot",
-            str(root),
-            "--force",
-        ]
+        chain_chroot = [*chain_cmd, "-p", "bench-0", "--force", "--backend", "chroot"]
+        chain_chroot += ["--chroot", str(root)]
         run(chain_chroot, env)
         srpm = next((proj / "SRPMS").glob("bench-0-*.src.rpm"))
         top = work / "bare"
@@ -136,19 +111,7 @@ def main() -> None:
         # an up-to-date chain with the worker chroot given as a tarball (as EMT ships it):
         # what a packager's re-run pays before any build starts
         tarball = chroot.worker_chroot_tarball()
-        noop = [
-            sys.executable,
-            "-m",
-            "emtk3s",
-            "-C",
-            str(proj),
-            "-q",
-            "chain",
-            "--backend",
-            "chroot",
-            "--chroot",
-            str(tarball),
-        ]
+        noop = [*chain_cmd, "--backend", "chroot", "--chroot", str(tarball)]
         run(noop, env)  # builds every package once in the unpacked tarball
         helped = [sys.executable, "-m", "emtk3s", "--help"]
         s_noop, s_help = paired(args.repeat * 3, lambda: run(noop, env), lambda: run(helped, env))
