@@ -25,15 +25,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
 from emtk3s.infra.jsonout import jsonable
-from emtk3s.infra.paths import Project
-from emtk3s.model import release as manifest
-from emtk3s.stages.context import Options, StageRun
+
+if TYPE_CHECKING:  # imported when a command runs, not for --help
+    from emtk3s.infra.paths import Project
+    from emtk3s.model.lock import Lock
+    from emtk3s.model.package import Catalog
+    from emtk3s.model.release import Release
+    from emtk3s.stages.context import Options, StageRun
 
 Human = Callable[[dict[str, Any]], None]
 R = TypeVar("R")
@@ -64,15 +68,38 @@ class Ctx:
         return find_project(Path.cwd())
 
     def project(self) -> Project:
+        from emtk3s.infra.paths import Project
+
         p = Project.at(self.root(), self.cache_dir, self.release_file)
         if self.verify:
             p.cache.verify = True
         return p
 
-    def release(self, project: Project) -> manifest.Release:
-        return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
+    def catalog(self) -> Catalog:
+        from emtk3s import catalog
+
+        return catalog.load()
+
+    def mirror_flags(self) -> dict[str, str]:
+        """The --mirror NAME=URL options, checked against the catalog's mirror names."""
+        from emtk3s.model import release
+
+        return release.parse_mirror_flags(self.mirrors, self.catalog())
+
+    def release(self, project: Project) -> Release:
+        from emtk3s.model import release
+
+        return release.load(project.release_file, self.catalog(), self.mirror_flags())
+
+    def lock(self, project: Project) -> Lock:
+        """The project's lock (a PreconditionError when there is none)."""
+        from emtk3s.model import lock
+
+        return lock.require(project.lock_file, self.catalog().mirrors)
 
     def stage_run(self, project: Project, options: Options) -> StageRun:
+        from emtk3s.stages.context import StageRun
+
         return StageRun(project, self.release(project), options)
 
 

@@ -11,13 +11,13 @@ from typing import Any
 from emtk3s.emt import checkout
 from emtk3s.infra.errors import InputError
 from emtk3s.infra.rpm.vercmp import label_compare
-from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Bundle, Catalog
 
 
-def bundle() -> pkgs.Bundle:
+def bundle(catalog: Catalog) -> Bundle:
     """The bundle of the (first) package whose description has one."""
-    for pdef in pkgs.select([]):
+    for pdef in catalog.select([]):
         if pdef.bundle is not None:
             return pdef.bundle
     raise InputError("no package describes a bundle", "root-diff needs a package with bundle=")
@@ -61,9 +61,11 @@ def _in_chroot(chroot: Path, binary: str) -> bool:
     )
 
 
-def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, Any]:
+def root_diff(
+    lock: Lock, emt: Path, catalog: Catalog, chroot: Path | None = None
+) -> dict[str, Any]:
     emt = checkout.require(emt)
-    b = bundle()
+    b = bundle(catalog)
     versions = b.versions(lock.components)
     rows = []
     spec_cache: dict[str, tuple[str, str]] = {}
@@ -113,9 +115,9 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], catalog: Catalog) -> str:
     c = report["counts"]
-    b = bundle()
+    b = bundle(catalog)
     name = b.key.replace("_", "-")
     out = [
         f"# {b.title.format(**report)} against EMT",

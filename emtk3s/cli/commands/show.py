@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, run
-from emtk3s.model import lock as lockmod
 
 
 @click.command("show")
@@ -22,7 +21,7 @@ def show_cmd(name: str | None, downloads: bool) -> None:
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
         p = ctx.project()
-        lock = lockmod.require(p.lock_file)
+        lock = ctx.lock(p)
         data = json.loads(lock.to_json())
         if downloads:
             from emtk3s.infra.errors import InputError
@@ -35,7 +34,7 @@ def show_cmd(name: str | None, downloads: bool) -> None:
             rows = [
                 {
                     "name": s.name,
-                    "url": s.upstream_url,
+                    "url": s.upstream_url(ctx.catalog().mirrors),
                     "sha256": s.sha256,
                     "sha512": s.sha512,
                     "origin": s.origin or "unpinned",

@@ -39,6 +39,7 @@ from emtk3s.emt.plan.packagelists import IMAGECONFIGS
 from emtk3s.infra.errors import ConflictError, InputError, IntegrityError, PreconditionError
 from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
 from emtk3s.model.readiness import PENDING, refuse_pending
 
 DEFAULT_IMAGES = (
@@ -133,6 +134,7 @@ def plan(
     emt: Path,
     specs_dir: Path,
     lock: Lock,
+    catalog: Catalog,
     images: list[str],
     replace: bool = False,
     allow_downgrade: bool = False,
@@ -154,7 +156,7 @@ def plan(
         src = specs_dir / pkg
         if not (src / f"{pkg}.spec").is_file():
             raise InputError(f"{src}: no {pkg}.spec", "run emtk3s render")
-        refuse_pending(lock, pkg, "emt integrate")
+        refuse_pending(lock, pkg, "emt integrate", catalog)
         sigs_file = src / f"{pkg}.signatures.json"
         if sigs_file.is_file() and f'"{PENDING}"' in sigs_file.read_text(errors="replace"):
             raise IntegrityError(
@@ -184,7 +186,7 @@ def plan(
         return p
     cgmanifest.update(p, {k: fields[k] for k in ok}, removed)
     licensemap.update(p, specs_dir, ok)
-    packagelists.update(p, ok)
+    packagelists.update(p, ok, catalog.runtime_packages())
     for image in images:
         imageconfig.update(p, image)
     # the K3s version the image embeds, for the OS profile's metadata.kubernetes-version, and
