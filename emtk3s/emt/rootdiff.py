@@ -10,9 +10,9 @@ from typing import Any
 
 from emtk3s.emt import checkout
 from emtk3s.infra.errors import InputError
-from emtk3s.infra.rpm.vercmp import label_compare
 from emtk3s.model.lock import Lock
 from emtk3s.model.package import Bundle, Catalog
+from emtk3s.model.versions import evr_compare
 
 
 def bundle(catalog: Catalog) -> Bundle:
@@ -48,7 +48,7 @@ def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
         return None
     best = found[0]
     for ex in found[1:]:
-        if label_compare(ex.version, best.version) > 0:
+        if evr_compare(ex.version, best.version) > 0:
             best = ex
     return best.rel, best.version
 
@@ -80,7 +80,7 @@ def root_diff(
         elif ours == "unknown" or emt_v in ("", "?"):
             action = "check by hand"
         else:
-            cmp = label_compare(emt_v, ours)
+            cmp = evr_compare(emt_v, ours)
             action = (
                 "none (EMT same)"
                 if cmp == 0

@@ -12,7 +12,6 @@ from emtk3s.infra.errors import InputError
 from emtk3s.infra.fsutil import write_bytes
 from emtk3s.infra.git import ls_remote_tags
 from emtk3s.infra.paths import Project
-from emtk3s.infra.rpm.vercmp import label_compare
 from emtk3s.model import release
 from emtk3s.model.changelog import (
     ATTRIBUTION,
@@ -24,7 +23,7 @@ from emtk3s.model.changelog import (
 )
 from emtk3s.model.lock import Lock
 from emtk3s.model.package import Catalog
-from emtk3s.model.versions import K3sTag
+from emtk3s.model.versions import K3sTag, evr_compare
 from emtk3s.stages import fetch as fetch_stage
 from emtk3s.stages import render
 from emtk3s.stages.resolve import resolve
@@ -46,7 +45,7 @@ def set_k3s_tag(release_file: Path, tag: K3sTag) -> str:
 def _vercmp(a: str, b: str) -> int:
     """rpm's ordering of two upstream versions (a leading v ignored)."""
     ra, rb = a[1:] if a[:1] == "v" else a, b[1:] if b[:1] == "v" else b
-    return label_compare(ra, rb)
+    return evr_compare(ra, rb)
 
 
 def _versions(lock: Lock) -> dict[str, str]:

@@ -41,6 +41,7 @@ from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
 from emtk3s.model.package import Catalog
 from emtk3s.model.readiness import PENDING, refuse_pending
+from emtk3s.model.status import IntegrateAction
 
 DEFAULT_IMAGES = (
     "edge-image.json",
@@ -59,7 +60,7 @@ class Plan:
 
     @property
     def refused(self) -> list[Decision]:
-        return [d for d in self.decisions if d.action == "refused"]
+        return [d for d in self.decisions if d.action == IntegrateAction.REFUSED]
 
     def _dir_files(self, rel: str) -> dict[str, bytes]:
         d = self.root / rel
@@ -168,18 +169,18 @@ def plan(
         fields[pkg] = spec_fields(src / f"{pkg}.spec")
         d, remove = decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
         p.decisions.append(d)
-        if d.action == "refused":
+        if d.action == IntegrateAction.REFUSED:
             continue
         p.change.dirs[f"SPECS/{pkg}"] = files
         for rel in remove:
             checkout.safe_path(root, rel, "spec directory")
         p.change.remove += remove
         removed[pkg] = remove
-    ok = [d.package for d in p.decisions if d.action != "refused"]
+    ok = [d.package for d in p.decisions if d.action != IntegrateAction.REFUSED]
     for clash in source_clashes(root, ok, p.change.dirs):
         d = next(x for x in p.decisions if x.package == clash.split(":", 1)[0])
-        d.action, d.reason = "refused", f"rule emt-unique-source-basename: {clash}"
-    ok = [d.package for d in p.decisions if d.action != "refused"]
+        d.action, d.reason = IntegrateAction.REFUSED, f"rule emt-unique-source-basename: {clash}"
+    ok = [d.package for d in p.decisions if d.action != IntegrateAction.REFUSED]
     for dec in p.refused:
         p.change.dirs.pop(f"SPECS/{dec.package}", None)
     if not ok:
