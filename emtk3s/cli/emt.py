@@ -84,7 +84,8 @@ def integrate_cmd(
                 click.echo(f"decision: {d.line()}", err=True)
         if plan.refused:
             err = integrate.refusal(plan)
-            err.details = diff if dry_run else ""
+            if dry_run and not ctx.json:  # the patch goes to stdout, refused or not
+                click.echo(diff, nl=False)
             err.result = out
             raise err
         if not dry_run:

@@ -21,7 +21,6 @@ applied as one unit (emtk3s.emt.txn); --dry-run prints the decisions and the uni
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import subprocess
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from emtk3s.emt import checkout, jsontext, txn
+from emtk3s.infra import textdiff
 from emtk3s.infra.errors import (
     ConflictError,
     EnvironmentProblem,
@@ -110,24 +110,18 @@ class Plan:
         )
 
     def diff(self) -> str:
-        out: list[str] = []
-        items: list[tuple[str, bytes, bytes]] = []
+        """The whole change as one valid patch (``git apply`` takes it): None on a side is a
+        file that does not exist there."""
+        items: list[tuple[str, bytes | None, bytes | None]] = []
         for rel in sorted(self.change.remove):
-            items += [(f"{rel}/{n}", b, b"") for n, b in self._dir_files(rel).items()]
+            items += [(f"{rel}/{n}", b, None) for n, b in self._dir_files(rel).items()]
         for rel, files in sorted(self.change.dirs.items()):
             cur = self._dir_files(rel)
             for n in sorted(set(files) | set(cur)):
-                items.append((f"{rel}/{n}", cur.get(n, b""), files.get(n, b"")))
-        items += [(f, self.old.get(f, b""), new) for f, new in sorted(self.change.files.items())]
-        for rel, have, want in items:
-            if have != want:
-                out += difflib.unified_diff(
-                    have.decode(errors="replace").splitlines(keepends=True),
-                    want.decode(errors="replace").splitlines(keepends=True),
-                    f"a/{rel}",
-                    f"b/{rel}",
-                )
-        return "".join(out)
+                items.append((f"{rel}/{n}", cur.get(n), files.get(n)))
+        for f, new in sorted(self.change.files.items()):
+            items.append((f, self.old.get(f) if (self.root / f).is_file() else None, new))
+        return "".join(textdiff.unified(have, want, rel) for rel, have, want in items)
 
     @property
     def changed(self) -> list[str]:

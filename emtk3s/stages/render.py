@@ -6,7 +6,6 @@ carries a newline, a ``%`` (a macro), a backquote or a ``$`` is refused, never e
 
 from __future__ import annotations
 
-import difflib
 import json
 import posixpath
 import re
@@ -17,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s import packages as folders
 from emtk3s.infra import checks as validate
-from emtk3s.infra import stamps
+from emtk3s.infra import stamps, textdiff
 from emtk3s.infra.errors import DriftError, InputError, LockedError
 from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
 from emtk3s.infra.paths import Project
@@ -323,20 +322,14 @@ def not_renderable(lock: Lock, pkg: str) -> str:
 
 
 def _diff(target: Path, files: dict[str, bytes]) -> str:
-    lines: list[str] = []
+    """What render would change in SPECS/<pkg>/, as a patch against the committed files."""
     names = set(files) | ({p.name for p in target.iterdir()} if target.is_dir() else set())
+    out = []
     for name in sorted(names):
         have_path = target / name
-        have = have_path.read_bytes() if have_path.is_file() else b""
-        want = files.get(name, b"")
-        if have != want:
-            lines += difflib.unified_diff(
-                have.decode(errors="replace").splitlines(keepends=True),
-                want.decode(errors="replace").splitlines(keepends=True),
-                f"SPECS/{target.name}/{name} (committed)",
-                f"SPECS/{target.name}/{name} (rendered)",
-            )
-    return "".join(lines)
+        have = have_path.read_bytes() if have_path.is_file() else None
+        out.append(textdiff.unified(have, files.get(name), f"SPECS/{target.name}/{name}"))
+    return "".join(out)
 
 
 NAME = "render"
