@@ -307,9 +307,14 @@ def bump_cmd(k3s: str, allow_downgrade: bool, date: str | None) -> None:
     run("bump", go)
 
 
+#: check-updates' exit code when a newer tag exists (dnf check-update's convention)
+UPDATES_AVAILABLE = 100
+
+
 @click.command("check-updates")
 def check_updates_cmd() -> None:
-    """Newer upstream K3s tags of the same minor (git ls-remote on the github mirror)."""
+    """Newer upstream K3s tags of the same minor (git ls-remote on the github mirror); exit 100
+    when there is one, 0 when up to date (as dnf check-update)."""
 
     def go(ctx: Ctx) -> Result:
         from emtk3s.emt import bump
@@ -325,7 +330,7 @@ def check_updates_cmd() -> None:
 
         return out, human
 
-    run("check-updates", go)
+    run("check-updates", go, status=lambda d: UPDATES_AVAILABLE if d["newer"] else 0)
 
 
 @click.command("root-diff")
