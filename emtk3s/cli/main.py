@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check-updates": (
         "check_updates",
-        "Newer upstream K3s tags of the same minor (git ls-remote on the github mirror).",
+        "Newer upstream K3s tags of the same minor; exit 100 when there is one (dnf's convention).",
     ),
     "compat": (
         "compat",

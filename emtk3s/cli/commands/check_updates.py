@@ -18,8 +18,7 @@ UPDATES_AVAILABLE = 100
 
 @click.command("check-updates")
 def check_updates_cmd() -> None:
-    """Newer upstream K3s tags of the same minor (git ls-remote on the github mirror); exit 100
-    when there is one, 0 when up to date (as dnf check-update)."""
+    """Newer upstream K3s tags of the same minor; exit 100 when there is one (dnf's convention)."""
 
     def go(ctx: Ctx) -> Result:
         from emtk3s.workflows import bump
