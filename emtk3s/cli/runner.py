@@ -443,6 +443,21 @@ class MainGroup(Group):
         return code
 
 
+class MirrorOption(click.Option):
+    """--mirror, whose help names every mirror the packages declare, looked up only when the
+    help is shown (start-up reads no package)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
+
+        package_mirrors()
+        self.help = (
+            f"Override an upstream base URL: {', '.join(sorted(DEFAULT_MIRRORS))} "
+            "(env EMTK3S_MIRROR_<NAME>)."
+        )
+        return super().get_help_record(ctx)
+
+
 package_opt = click.option(
     "--package", "-p", "packages", multiple=True, help="Only this package (repeatable)."
 )
