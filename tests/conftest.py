@@ -53,7 +53,10 @@ class Result:
 
 
 @dataclass
-class Project:
+class ProjectDir:
+    """A project directory with the fixture upstream, for running the CLI (emtk3s.infra.paths.Project
+    is the library's view of a project)."""
+
     root: Path
     cache: Path
     upstream: Upstream
@@ -134,13 +137,13 @@ def check_json_contract(res: Result, args: tuple[str, ...] | list[str]) -> None:
     assert "Traceback" not in res.err or "--debug" in args, res.err
 
 
-def make_project(root: Path, upstream: Upstream) -> Project:
+def make_project(root: Path, upstream: Upstream) -> ProjectDir:
     root.mkdir(parents=True, exist_ok=True)
-    p = Project(root, root.parent / f"{root.name}-cache", upstream)
+    p = ProjectDir(root, root.parent / f"{root.name}-cache", upstream)
     p.write_release()
     return p
 
 
 @pytest.fixture()
-def project(tmp_path: Path, upstream: Upstream) -> Project:
+def project(tmp_path: Path, upstream: Upstream) -> ProjectDir:
     return make_project(tmp_path / "proj", upstream)

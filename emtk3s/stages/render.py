@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emtk3s import packages as folders
-from emtk3s.infra import checks as validate
-from emtk3s.infra import stamps, textdiff
+from emtk3s.infra import checks, stamps, textdiff
 from emtk3s.infra.errors import DriftError, InputError, LockedError
 from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
+from emtk3s.infra.jsonout import jsonable
 from emtk3s.infra.paths import Project
 from emtk3s.model import changelog
 from emtk3s.model import package as pkgs
@@ -161,7 +161,7 @@ def context(
     ctx.update(extra)
     check_values(ctx)
     for p in patches:
-        validate.file_name(p, "patch name")
+        checks.file_name(p, "patch name")
     return ctx
 
 
@@ -301,7 +301,7 @@ class InputKeys:
         parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.canonical()]
         parts.append(
             json.dumps(
-                {k: v for k, v in release.to_dict().items() if k != "mirrors"}, sort_keys=True
+                {k: v for k, v in jsonable(release).items() if k != "mirrors"}, sort_keys=True
             )
         )
         for f in sorted(COMMON_TEMPLATES.rglob("*")):

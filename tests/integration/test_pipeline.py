@@ -1,4 +1,4 @@
-"""The whole chain on the smallest package, against the fixture upstream (issue 2)."""
+"""The whole chain on the smallest package, against the fixture upstream."""
 
 from __future__ import annotations
 
@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import k3s_release
 from tests.fixtures.upstream import Upstream
 
 PKG = "k3s-iptables-helpers"
 
 
-def _only_helpers(p: Project) -> None:
+def _only_helpers(p: ProjectDir) -> None:
     p.write_release(packages=[PKG])
 
 
-def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: Project) -> None:
+def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: ProjectDir) -> None:
     _only_helpers(project)
     first = project.run("--json", "all").json["result"]
     st = first["stages"]
@@ -56,7 +56,9 @@ def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: Project) 
     assert not (project.root / ".emtk3s" / "logs" / "build-x.log").exists()
 
 
-def test_srpm_is_byte_identical_across_runs_and_projects(project: Project, tmp_path: Path) -> None:
+def test_srpm_is_byte_identical_across_runs_and_projects(
+    project: ProjectDir, tmp_path: Path
+) -> None:
     _only_helpers(project)
     project.run("all", "--until", "srpm")
     srpm = next((project.root / "SRPMS").glob("*.src.rpm"))
@@ -72,7 +74,7 @@ def test_srpm_is_byte_identical_across_runs_and_projects(project: Project, tmp_p
     assert info["nevr"] == f"{PKG}-0.14.1-1.emt3" and info["sha256"] == first
 
 
-def test_rpm_contents_requires_and_rpmlint(project: Project) -> None:
+def test_rpm_contents_requires_and_rpmlint(project: ProjectDir) -> None:
     _only_helpers(project)
     project.run("all")
     rpm_file = next((project.root / "RPMS" / "noarch").glob("*.rpm"))
@@ -152,7 +154,7 @@ def test_tampered_upstream_file_is_refused_and_never_cached(
     assert good["sha256"] in {b.name for b in (p.cache / "blobs").rglob("*") if b.is_file()}
 
 
-def test_render_check_detects_drift_and_names_the_file(project: Project) -> None:
+def test_render_check_detects_drift_and_names_the_file(project: ProjectDir) -> None:
     _only_helpers(project)
     project.run("all", "--until", "render")
     project.run("render", "--check")
@@ -168,7 +170,7 @@ def test_render_check_detects_drift_and_names_the_file(project: Project) -> None
     project.run("render", "--check")
 
 
-def test_offline_all_goes_as_far_as_it_can(project: Project) -> None:
+def test_offline_all_goes_as_far_as_it_can(project: ProjectDir) -> None:
     _only_helpers(project)
     project.run("resolve")
     out = project.run("--json", "all", "--offline", check=False)
@@ -184,7 +186,7 @@ def test_offline_all_goes_as_far_as_it_can(project: Project) -> None:
     assert res["finished"] == ["resolve", "fetch", "render", "validate", "srpm", "build"]
 
 
-def test_json_error_shape_and_exit_codes(project: Project) -> None:
+def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
     (project.root / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1\\n%post"\n')
     res = project.run("--json", "resolve", check=False)
     assert res.code == 2
@@ -213,7 +215,9 @@ def test_json_error_shape_and_exit_codes(project: Project) -> None:
         ("[release\n", "not valid TOML"),
     ],
 )
-def test_bad_release_files_give_one_line_errors(project: Project, text: str, needle: str) -> None:
+def test_bad_release_files_give_one_line_errors(
+    project: ProjectDir, text: str, needle: str
+) -> None:
     (project.root / "release.toml").write_text(text)
     res = project.run("resolve", check=False)
     assert res.code == 2, res.err
@@ -222,7 +226,7 @@ def test_bad_release_files_give_one_line_errors(project: Project, text: str, nee
     assert not (project.root / "emtk3s.lock").exists()
 
 
-def test_plain_http_mirror_refused_unless_allowed_by_name(project: Project) -> None:
+def test_plain_http_mirror_refused_unless_allowed_by_name(project: ProjectDir) -> None:
     res = project.run("--mirror", "github=http://mirror.example", "resolve", check=False)
     assert res.code == 2 and "plain http" in res.err and "allow_http" in res.err
     res = project.run("--mirror", "raw=ext::sh -c touch% /tmp/pwned", "resolve", check=False)

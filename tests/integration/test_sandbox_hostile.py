@@ -1,4 +1,4 @@
-"""Hostile specs against the chroot backend's build sandbox (issue #13.1, #13.2): a %build that
+"""Hostile specs against the chroot backend's build sandbox: a %build that
 tries to write outside, join the host's namespaces, reach a loopback listener, see or make host
 devices, and leave a process behind — each attempt must fail, and a build killed with SIGTERM or
 SIGKILL must leave no mount behind. Runs against the real debootstrap test chroot."""
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from emtk3s.builders import chroot as chroot_backend
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import chroot, cpkgs
 from tests.fixtures.upstream import Upstream
 
@@ -70,7 +70,7 @@ def _mounts_under(path: Path) -> list[str]:
 
 
 class Hostile:
-    def __init__(self, project: Project, mark: Path, log: str, hits: list[bytes], tag: str):
+    def __init__(self, project: ProjectDir, mark: Path, log: str, hits: list[bytes], tag: str):
         self.project, self.mark, self.log, self.hits, self.tag = project, mark, log, hits, tag
 
     def probe(self, name: str) -> str:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emtk3s import catalog
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
@@ -38,14 +38,14 @@ def test_k3s_tag_parser_total(text: str) -> None:
         assert "\n" not in str(exc)
         return
     assert t.tag == text
-    validate.free_text(t.rpm_version, "version")  # a parsed tag is always spec-safe
+    checks.free_text(t.rpm_version, "version")  # a parsed tag is always spec-safe
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(tag_chars, tagish))
 def test_component_version_total(text: str) -> None:
     try:
-        validate.tag(text)
+        checks.tag(text)
         v = component_version(text)
     except InputError:
         return
@@ -72,7 +72,7 @@ def test_version_sh_parser_total(lines: list[str]) -> None:
         assert "scripts/version.sh:" in str(exc)
         return
     for v in facts.values():
-        validate.tag(v)
+        checks.tag(v)
 
 
 BASE_LOCK = Lock.from_json((ROOT / "emtk3s.lock").read_text(), CATALOG.mirrors)
@@ -94,7 +94,7 @@ def test_rendered_spec_from_accepted_values_parses(
     root = dataclasses.replace(lock.components["k3s-root"], tag=root_tag)
     lock = dataclasses.replace(lock, components={**lock.components, "k3s-root": root})
     try:
-        validate.tag(root_tag)
+        checks.tag(root_tag)
         helpers = dataclasses.replace(
             lock.packages["k3s-iptables-helpers"], version=component_version(root_tag)
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emtk3s import catalog
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
@@ -58,7 +58,7 @@ def test_http_mirror_allowed_only_by_name(tmp_path: Path) -> None:
 )
 def test_git_url_refuses_transports_and_options(value: str) -> None:
     with pytest.raises(InputError):
-        validate.git_url(value)
+        checks.git_url(value)
 
 
 @pytest.mark.parametrize(

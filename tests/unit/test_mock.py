@@ -99,7 +99,7 @@ def test_build_with_mock_backend_here_says_mock_is_missing(tmp_path: Path) -> No
         "https://emt.example/base",
     ]
     res = subprocess.run(run, capture_output=True, text=True)
-    # the environment code, as `build --backend mock` says it (issue 14 item 15), not "build"
+    # the environment code, as `build --backend mock` says it, not "build"
     assert res.returncode == 6
     assert "mock is not installed" in res.stderr
 

@@ -1,4 +1,4 @@
-"""Progress lines: per running build, elapsed time and the log's last line (issue 14 item 10)."""
+"""Progress lines: per running build, elapsed time and the log's last line."""
 
 from __future__ import annotations
 
