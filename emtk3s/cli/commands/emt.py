@@ -57,7 +57,7 @@ def integrate_cmd(
 
     def go(ctx: Ctx) -> tuple[IntegrateResult, Callable[[IntegrateResult], None]]:
         from emtk3s.infra.errors import Emtk3sError
-        from emtk3s.workflows.integrate import integrate
+        from emtk3s.workflows.integrate import IntegrateResult, integrate
 
         p = ctx.project()
         try:
