@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,9 +26,13 @@ def builder(
     force: bool = False,
     mock_repo: str | None = None,
     arch: str = "x86_64",
+    chain_deps: Mapping[str, tuple[str, str]] | None = None,
 ) -> Callable[[SrpmInfo, Path], BuildInfo]:
+    """The build function of a backend. ``chain_deps``: BuildRequires the chain builds itself
+    (``Catalog.chain_deps``; the rpmbuild backend points the spec at their RPMs)."""
     if backend == "rpmbuild":
-        return lambda info, repo: rebuild_rpmbuild(project, info, nodeps=nodeps, force=force)
+        deps = dict(chain_deps or {})
+        return lambda info, repo: rebuild_rpmbuild(project, info, deps, nodeps=nodeps, force=force)
     if backend == "chroot":
         if chroot is None:
             raise InputError(

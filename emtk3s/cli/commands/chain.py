@@ -74,6 +74,7 @@ def chain_cmd(
 
         result = chain(
             ctx.project(),
+            ctx.catalog(),
             list(packages),
             backend,
             chroot=chroot,
