@@ -33,10 +33,12 @@ def stamped_build(
     key_parts: list[str | bytes],
     run: Callable[[Path, Path], list[Path]],
     force: bool = False,
+    keep_other: bool = False,
 ) -> BuildInfo:
     """The part every backend shares: a per-package lock, the up-to-date check (same SRPM
     hash, same backend inputs), a clean work dir, RPMs published into RPMS/<arch>/ by rename,
-    and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made."""
+    and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made. RPMs that
+    another backend made of this very SRPM are rebuilt by this one, unless ``keep_other``."""
     log = project.logs / f"build-{info.package}.log"
     key = stamps.digest(info.sha256, emt_macros.data(), backend, *key_parts)
     store = project.stamps
@@ -62,8 +64,13 @@ def stamped_build(
             if stamp["key"] == key:
                 return BuildInfo(info.package, info.path, sorted(before), True, log, backend)
             other = stamp.get("backend")
-            if other and other != backend and stamp.get("srpm_sha256") == info.sha256:
-                # a good result of this very SRPM from another backend is kept, never replaced
+            if (
+                keep_other
+                and other
+                and other != backend
+                and stamp.get("srpm_sha256") == info.sha256
+            ):
+                # asked to: a good result of this very SRPM from another backend is kept
                 return BuildInfo(info.package, info.path, sorted(before), True, log, str(other))
         work = project.work / f"build-{info.package}"
         shutil.rmtree(work, ignore_errors=True)
@@ -161,6 +168,7 @@ def rebuild_rpmbuild(
     chain_deps: Mapping[str, tuple[str, str]],
     nodeps: bool = False,
     force: bool = False,
+    keep_other: bool = False,
 ) -> BuildInfo:
     """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
     (``PackageDef.chain_deps``) come from RPMS/, unpacked into a private root the spec is
@@ -186,7 +194,8 @@ def rebuild_rpmbuild(
         return sorted((work / "RPMS").rglob("*.rpm"))
 
     dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]
-    return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}", *dep_keys], run, force)
+    key: list[str | bytes] = [f"nodeps={nodeps}", *dep_keys]
+    return stamped_build(project, info, "rpmbuild", key, run, force, keep_other)
 
 
 def publish_repo(project: Project, force: bool = False) -> Path | None:

@@ -470,6 +470,16 @@ class MainGroup(Group):
         return code
 
 
+def table(rows: list[list[str]]) -> None:
+    """Rows in columns as wide as their widest cell (names of any length stay aligned)."""
+    if not rows:
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)] + [r[-1]]
+        click.echo("  ".join(cells).rstrip())
+
+
 class MirrorOption(click.Option):
     """--mirror, whose help names every mirror the packages declare, looked up only when the
     help is shown (start-up reads no package)."""

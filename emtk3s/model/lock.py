@@ -121,7 +121,7 @@ class Source:
 _SOURCE_FIELDS = tuple(f.name for f in fields(Source))
 
 
-def _source_record(s: Source) -> dict[str, Any]:
+def source_record(s: Source) -> dict[str, Any]:
     """A source as the lock file holds it (``url`` and ``sha512`` only when set)."""
     # every field is a str, int or None: no deep copy (asdict) needed
     d = {f: getattr(s, f) for f in _SOURCE_FIELDS} | {"pinned": s.pinned}
@@ -207,17 +207,23 @@ class Lock:
             "version": self.version,
             "release_digest": self.release_digest,
             "k3s": self.k3s,
-            "components": {k: asdict(v) for k, v in sorted(self.components.items())},
-            "packages": {
-                k: {
-                    "name": p.name,
-                    "version": p.version,
-                    "component": p.component,
-                    "sources": [_source_record(s) for s in p.sources],
-                }
-                for k, p in sorted(self.packages.items())
-            },
+            "components": {k: self.component_data(k) for k in sorted(self.components)},
+            "packages": {k: self.package_data(k) for k in sorted(self.packages)},
         }
+
+    def package_data(self, name: str) -> dict[str, Any]:
+        """One package as the lock file writes it (``show NAME`` encodes only this)."""
+        p = self.packages[name]
+        return {
+            "name": p.name,
+            "version": p.version,
+            "component": p.component,
+            "sources": [source_record(s) for s in p.sources],
+        }
+
+    def component_data(self, name: str) -> dict[str, Any]:
+        """One component as the lock file writes it."""
+        return asdict(self.components[name])
 
     @classmethod
     def from_json(cls, text: str, mirrors: Mapping[str, str], where: str = "emtk3s.lock") -> Lock:

@@ -45,6 +45,7 @@ def run(r: StageRun) -> BuildResult:
         chroot=o.chroot,
         nodeps=o.nodeps,
         force=o.force,
+        keep_other=o.keep_other_backend,
         mock_repo=o.mock_repo,
         chain_deps=r.catalog.chain_deps(),
     )

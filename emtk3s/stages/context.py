@@ -35,6 +35,7 @@ class Options:
     repin: bool = False
     check: bool = False
     force: bool = False
+    keep_other_backend: bool = False  # keep RPMs another backend built of the same SRPM
     nodeps: bool = False
     backend: str = "rpmbuild"
     chroot: Path | None = None

@@ -62,8 +62,10 @@ def _versions(lock: Lock) -> dict[str, str]:
             if isinstance(ver, str):
                 out[f"chart {chart}"] = ver
         for mod, info in sorted((facts.get("modules") or {}).items()):
+            # modules are keyed as the VERSION_ facts are (k8s_k3s is VERSION_K8S_K3S's
+            # k8s-k3s): one name, listed once
             if isinstance(info, dict) and isinstance(info.get("version"), str):
-                out[mod] = info["version"]
+                out.setdefault(mod.lower().replace("_", "-"), info["version"])
     # a fact that merely repeats a component's tag (VERSION_X = the tag of component "...-x")
     # is listed once, under the component
     for key in [k for k in out if k not in lock.components]:

@@ -29,6 +29,7 @@ def chain(
     jobs: int = 1,
     keep_going: bool = False,
     force: bool = False,
+    keep_other: bool = False,
     on_event: Callable[[Entry], None] | None = None,
 ) -> ChainResult:
     lock = lockmod.load(project.lock_file, catalog.mirrors)
@@ -39,6 +40,7 @@ def chain(
         chroot=chroot,
         nodeps=nodeps,
         force=force,
+        keep_other=keep_other,
         mock_repo=mock_repo,
         arch=arch,
         chain_deps=catalog.chain_deps(),
