@@ -77,6 +77,6 @@ def test_mock_config_command_and_backend_on_a_host_without_mock(tmp_path: Path) 
 
 def test_cli_backend_choices_match_dispatch() -> None:
     from emtk3s.builders import dispatch
-    from emtk3s.cli import chain as cli_chain
+    from emtk3s.cli.commands import chain as cli_chain
 
     assert cli_chain.BACKENDS == dispatch.BACKENDS
