@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emtk3s import formats
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError
 from emtk3s.model.versions import K3sTag
@@ -122,6 +123,7 @@ def load(
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
+    formats.check("release", raw, str(path))  # emtk3s/formats/release.schema.json
     return from_dict(raw, path, mirror_overrides, environ)
 
 
