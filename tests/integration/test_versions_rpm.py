@@ -1,5 +1,6 @@
 """The tag <-> EVR mapping keeps the order: rpm.labelCompare on the EVRs (the rpm bindings) sorts
-exactly as the tags do (rc before final, k3s2 after k3s1, 1.32.10 after 1.32.9)."""
+exactly as the tags do (rc before final, k3s2 after k3s1, 1.32.10 after 1.32.9), and
+model.versions.evr_compare (rpm's order without the bindings) agrees with rpm.labelCompare."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import rpm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emtk3s.model.versions import K3sTag
+from emtk3s.model.versions import K3sTag, evr_compare
 
 num = st.integers(min_value=0, max_value=40)
 tags = st.builds(
@@ -49,3 +50,12 @@ def test_known_orderings(older: str, newer: str) -> None:
     a, b = K3sTag.parse(older), K3sTag.parse(newer)
     assert a < b
     assert rpm.labelCompare(_evr(a), _evr(b)) == -1
+
+
+version_text = st.text(alphabet="019.~^ab+_", min_size=1, max_size=8)
+
+
+@settings(max_examples=2000)
+@given(version_text, version_text)
+def test_evr_compare_agrees_with_rpm_label_compare(a: str, b: str) -> None:
+    assert evr_compare(a, b) == int(rpm.labelCompare(("0", a, "1"), ("0", b, "1")))

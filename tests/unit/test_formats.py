@@ -17,13 +17,14 @@ from typing import Any
 import jsonschema
 import pytest
 
-from emtk3s import formats
+from emtk3s import catalog, formats
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import GENERATED, Lock
 from tests.conftest import Project
 
 REPO = Path(__file__).resolve().parents[2]
+CATALOG = catalog.load()
 sys.path.insert(0, str(REPO / "tools"))
 import make_format_validators  # noqa: E402
 
@@ -58,7 +59,7 @@ def test_fixture_project_releases_fit(tmp_path: Path, overrides: dict[str, Any])
     """What tests/conftest.py writes for the integration tests, with the overrides they pass."""
     p = Project(tmp_path, tmp_path / "cache", None)  # type: ignore[arg-type]
     p.write_release(**overrides)
-    rel = manifest.load(tmp_path / "release.toml", environ={})
+    rel = manifest.load(tmp_path / "release.toml", CATALOG, environ={})
     assert rel.k3s.tag == overrides.get("k3s", "v1.32.4+k3s1")
 
 
@@ -94,7 +95,7 @@ def test_bad_release_files_are_refused_naming_field_and_fix(
     f = tmp_path / "release.toml"
     f.write_text(text)
     with pytest.raises(InputError) as exc:
-        manifest.load(f, environ={})
+        manifest.load(f, CATALOG, environ={})
     line = str(exc.value)
     assert needle in line and line.startswith(f"{f}: ") and "\n" not in line, line
     assert "docs/formats.md" in exc.value.hint and exc.value.exit_code == 2
@@ -132,7 +133,7 @@ def test_bad_locks_are_refused_naming_field_and_fix(mutate: Any, needle: str) ->
     data = _lock()
     mutate(data)
     with pytest.raises(InputError) as exc:
-        Lock.from_json(json.dumps(data), "proj/emtk3s.lock")
+        Lock.from_json(json.dumps(data), CATALOG.mirrors, "proj/emtk3s.lock")
     line = str(exc.value)
     assert needle in line and line.startswith("proj/emtk3s.lock: ") and "\n" not in line, line
     assert "emtk3s resolve" in exc.value.hint and "docs/formats.md" in exc.value.hint
@@ -161,22 +162,19 @@ def test_schema_names_match_what_the_code_accepts() -> None:
     """The schema names the keys every release has; the keys package folders add ([release]
     pins, mirror names) fit its patterns, so a release using all of them fits. Which names exist
     is the readers' check (an unknown mirror is an error from model/release.py)."""
-    from emtk3s.model.package import COMPONENTS
-
-    manifest.package_mirrors()
     rel = formats.schema("release")["properties"]
     fixed = set(rel["release"]["properties"])
     assert fixed == {"k3s", "arches", "airgap_images", "selinux", "release", "packages"}
     assert set(rel["release"]["properties"]["arches"]["items"]["enum"]) == set(manifest.ARCHES)
-    pins = {c.release_key: "v0.1.0" for c in COMPONENTS.values() if c.release_key}
+    pins = {c.release_key: "v0.1.0" for c in CATALOG.components.values() if c.release_key}
     assert pins, "a package folder defines a [release] key"
-    mirrors = {name: "https://mirror.example/" + name for name in manifest.DEFAULT_MIRRORS}
+    mirrors = {name: "https://mirror.example/" + name for name in CATALOG.mirrors}
     raw = {
         "release": {"k3s": "v1.32.4+k3s1", **pins},
         "mirrors": {**mirrors, "allow_http": sorted(mirrors)},
     }
     formats.check("release", raw, "release.toml")
-    manifest.from_dict(raw, environ={})  # and the reader knows every one of them
+    manifest.parse(raw, CATALOG, environ={})  # and the reader knows every one of them
     lock_mirror = formats.schema("lock")["definitions"]["source"]["properties"]["mirror"]
     for name in [*mirrors, GENERATED]:
         assert re.fullmatch(lock_mirror["pattern"].strip("^$"), name), name
