@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import json
 import re
-from importlib.resources import files
 from typing import Any
 
 from emtk3s.infra.errors import InputError
@@ -26,6 +25,9 @@ DOCS = "docs/formats.md"
 
 
 def schema(kind: str) -> dict[str, Any]:
+    """The schema itself (the docs and the tests read it; a check needs only the validator)."""
+    from importlib.resources import files  # loaded only here: it costs start-up time
+
     data: dict[str, Any] = json.loads(files(__name__).joinpath(SCHEMAS[kind]).read_text())
     return data
 
