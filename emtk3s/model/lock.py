@@ -17,6 +17,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from emtk3s import formats
 from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
@@ -236,6 +237,7 @@ class Lock:
                     f"{where}: lock version {data.get('version')!r} is not {LOCK_VERSION}",
                     "re-create it with emtk3s resolve",
                 )
+            formats.check("lock", data, where)  # emtk3s/formats/lock.schema.json
             comps = {k: Component(**v) for k, v in data["components"].items()}
             pkgs = {}
             for k, p in data["packages"].items():

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emtk3s import formats
 from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model.package import Catalog
@@ -133,6 +134,7 @@ def load(
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
+    formats.check("release", raw, str(path))  # emtk3s/formats/release.schema.json
     return parse(raw, catalog, path, mirror_overrides, environ)
 
 

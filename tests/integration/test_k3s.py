@@ -686,7 +686,7 @@ def test_selinux_is_a_release_option(
     assert "export SELINUX=false" in spec and "K3S_SELINUX=false" in spec
     bad = _project(tmp_path, up, proxy, "bad", selinux="yes")
     res = bad.run("resolve", check=False)
-    assert res.code == 2 and "release.selinux must be true or false" in res.err
+    assert res.code == 2 and "release.selinux = 'yes' is not true or false" in res.err
 
 
 def test_tampered_module_or_wrong_vendor_hash_stops_the_build(

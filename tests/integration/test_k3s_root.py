@@ -159,7 +159,8 @@ def test_host_tool_fallback_is_what_buildroot_would_do(tmp_path: Path, built: Pr
         f = tree / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text if isinstance(text, str) else text.decode())
-    (tree / "support/dependencies/check-host-tar.sh").chmod(0o755)
+    for rel, mode in buildroot_tree.MODES.items():
+        (tree / rel).chmod(mode)
     (tree / ".config").write_text("BR2_PACKAGE_PIGZ=y\n")
     old_tar = tree / "fake-bin"  # inside the tree: the sandbox shows only the host system
     old_tar.mkdir()

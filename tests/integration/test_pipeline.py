@@ -199,10 +199,10 @@ def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ('[release]\nk3s = "v1.32"\n', "K3s tag 'v1.32' is not valid"),
+        ('[release]\nk3s = "v1.32"\n', "release.k3s = 'v1.32' is not a K3s tag"),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\narches = ["ppc64le"]\n',
-            "arch 'ppc64le' is not supported",
+            "release.arches[0] = 'ppc64le' is not",
         ),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\n[mirrors]\nnope = "https://mirror.example"\n',
@@ -210,7 +210,7 @@ def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
         ),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\n[overrides]\nk3s-root = "-v0.14.1"\n',
-            "not a valid tag",
+            "overrides.k3s-root = '-v0.14.1' is not a tag",
         ),
         ("[release\n", "not valid TOML"),
     ],
