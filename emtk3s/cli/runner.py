@@ -29,6 +29,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
+from emtk3s.infra import procs
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
 from emtk3s.infra.jsonout import jsonable
 from emtk3s.infra.paths import Project
@@ -187,6 +188,7 @@ def _interrupted_exit() -> NoReturn:
         )
     sys.stderr.write(f"emtk3s {command}: interrupted\n")
     sys.stderr.flush()
+    procs.kill_all()  # children of worker threads too: os._exit runs no atexit
     os._exit(130)  # worker threads (a stalled download) must not hold the exit
 
 
