@@ -84,40 +84,25 @@ class Graph:
         )
 
 
-def _load_macros() -> None:
-    import rpm
-
-    for line in data_file("emt.macros").read_text().splitlines():
-        if line.startswith("%") and " " in line:
-            name, value = line[1:].split(None, 1)
-            rpm.addMacro(name, value)
-
-
-def _text(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _names(hdr: Any, tag: int) -> list[str]:
-    return [_text(v) for v in hdr[tag] or []]
-
-
 def parse_spec(spec: Path) -> Node:
-    import rpm
+    return parse_specs([spec])[0]
 
-    _load_macros()
-    try:
-        s = rpm.spec(str(spec))
-    except ValueError as exc:
-        raise BuildError(
-            f"{spec}: the rpm bindings cannot parse it ({exc})", "run emtk3s validate"
-        ) from None
-    src = s.sourceHeader
-    brs = [r for r in _names(src, rpm.RPMTAG_REQUIRENAME) if not r.startswith("rpmlib(")]
-    provides: list[str] = []
-    for pkg in s.packages:
-        provides.append(_text(pkg.header[rpm.RPMTAG_NAME]))
-        provides += _names(pkg.header, rpm.RPMTAG_PROVIDENAME)
-    return Node(_text(src[rpm.RPMTAG_NAME]), spec, sorted(set(brs)), sorted(set(provides)))
+
+def parse_specs(specs: list[Path]) -> list[Node]:
+    """Each spec's node, parsed in the sandbox (infra/specparse.py): a spec in SPECS/ may be
+    anyone's, and its ``%(...)`` runs while it is parsed."""
+    from emtk3s.infra import specparse
+
+    nodes = []
+    for spec, facts in zip(specs, specparse.parse(specs), strict=True):
+        if "error" in facts:
+            raise BuildError(
+                f"{spec}: the rpm bindings cannot parse it ({facts['error']})",
+                "run emtk3s validate",
+            )
+        brs, provides = facts["build_requires"], facts["provides"]
+        nodes.append(Node(str(facts["name"]), spec, sorted(set(brs)), sorted(set(provides))))
+    return nodes
 
 
 def _memo_key(spec: Path, macros: bytes) -> str:
@@ -143,13 +128,21 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     nodes: dict[str, Node] = {}
     cached, seen = _load_memo(memo), {}
     macros = data_file("emt.macros").read_bytes() if memo is not None else b""
-    for spec in specs:
-        key = _memo_key(spec, macros) if memo is not None else ""
+    keys = [_memo_key(spec, macros) if memo is not None else "" for spec in specs]
+    wanted = {"name", "build_requires", "provides"}
+    misses = [
+        s
+        for s, k in zip(specs, keys, strict=True)
+        if not (isinstance(cached.get(k), dict) and wanted <= cached[k].keys())
+    ]
+    parsed = dict(zip(misses, parse_specs(misses), strict=True))  # one sandboxed run
+    for spec, key in zip(specs, keys, strict=True):
         hit = cached.get(key)
-        if isinstance(hit, dict) and {"name", "build_requires", "provides"} <= hit.keys():
-            node = Node(hit["name"], spec, list(hit["build_requires"]), list(hit["provides"]))
+        if spec in parsed:
+            node = parsed[spec]
         else:
-            node = parse_spec(spec)
+            assert isinstance(hit, dict)
+            node = Node(hit["name"], spec, list(hit["build_requires"]), list(hit["provides"]))
         seen[key] = {
             "name": node.name,
             "build_requires": node.build_requires,
