@@ -97,20 +97,21 @@ def run_sandboxed(
 ) -> None:
     """Run an rpm tool that executes a spec's scripts (``rpmbuild --rebuild``, ``-bp``) in the
     sandbox over the host's system directories: only ``writable`` writable, ``readable``
-    read-only, a private /tmp and HOME on disk below the first writable directory, no
-    network, no capabilities (infra/sandbox.py)."""
+    read-only, a private /tmp and HOME, TMPDIR on disk below the first writable directory,
+    no network, no capabilities (infra/sandbox.py)."""
     from emtk3s.infra import sandbox
 
-    scratch = writable[0] / ".sandbox-tmp"
+    # /tmp and /var/tmp are the sandbox's own small tmpfs; big temporary files (a Go build's)
+    # go to TMPDIR, on disk below the work directory
+    scratch = writable[0] / ".tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     lim = sandbox.build_limits() if timeout is None else sandbox.limits(timeout)
     sb = sandbox.host_view(
         cwd=cwd,
-        env={"HOME": "/tmp", "TMPDIR": "/tmp", **(env or {})},
+        env={"HOME": "/tmp", "TMPDIR": str(scratch), **(env or {})},
         writable=writable,
         readable=[data_file("emt.macros"), *readable],
         hide=(),
-        tmp=scratch,
         lim=lim,
     )
     log.parent.mkdir(parents=True, exist_ok=True)
