@@ -190,9 +190,6 @@ class Sandbox:
     limits: Limits = field(default_factory=build_limits)
     #: root None: host directories replaced by an empty one (generators: GENERATOR_HIDDEN)
     hide: tuple[str, ...] = ()
-    #: root None: a host directory bound at /tmp and /var/tmp (a build's scratch on disk);
-    #: None: a tmpfs of ``limits.tmp_size``
-    tmp: Path | None = None
 
 
 def available() -> str | None:
@@ -258,9 +255,7 @@ def _root_args(sb: Sandbox) -> list[str]:
     # rpm's database, where the host has one: rpmbuild checks BuildRequires against it
     for db in ("/var/lib/rpm",):
         args += ["--ro-bind-try", db, db]
-    if sb.tmp is not None:
-        return [*args, "--bind", str(sb.tmp), "/tmp", "--bind", str(sb.tmp), "/var/tmp"]
-    size = str(sb.limits.tmp_size)
+    size = str(sb.limits.tmp_size)  # a private /tmp; big temporary files go to TMPDIR
     return [*args, "--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/var/tmp"]
 
 
@@ -576,7 +571,6 @@ def host_view(
     readable: Sequence[Path] = (),
     net: bool = False,
     hide: Sequence[str] = GENERATOR_HIDDEN,
-    tmp: Path | None = None,
     lim: Limits | None = None,
 ) -> Sandbox:
     """A sandbox over the host's system directories, read-only, with only ``writable`` (and
@@ -593,7 +587,6 @@ def host_view(
         env=env,
         limits=lim or limits(GENERATOR_TIMEOUT),
         hide=tuple(hide),
-        tmp=tmp,
     )
 
 
