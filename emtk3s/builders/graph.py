@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra.errors import BuildError, InputError, PreconditionError
+from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.fsutil import write_if_changed
-from emtk3s.infra.paths import Project, data_file
+from emtk3s.infra.paths import Project
+from emtk3s.infra.rpm import macros as emt_macros
+from emtk3s.infra.rpm.spec import read_many as read_specs
 
 
 @dataclass
@@ -84,25 +86,18 @@ class Graph:
         )
 
 
-def parse_spec(spec: Path) -> Node:
-    return parse_specs([spec])[0]
+def read_node(spec: Path) -> Node:
+    """The graph node of one spec, parsed by the rpm bindings in the sandbox."""
+    return read_nodes([spec])[0]
 
 
-def parse_specs(specs: list[Path]) -> list[Node]:
-    """Each spec's node, parsed in the sandbox (infra/specparse.py): a spec in SPECS/ may be
-    anyone's, and its ``%(...)`` runs while it is parsed."""
-    from emtk3s.infra import specparse
-
-    nodes = []
-    for spec, facts in zip(specs, specparse.parse(specs), strict=True):
-        if "error" in facts:
-            raise BuildError(
-                f"{spec}: the rpm bindings cannot parse it ({facts['error']})",
-                "run emtk3s validate",
-            )
-        brs, provides = facts["build_requires"], facts["provides"]
-        nodes.append(Node(str(facts["name"]), spec, sorted(set(brs)), sorted(set(provides))))
-    return nodes
+def read_nodes(specs: list[Path]) -> list[Node]:
+    """Each spec's node, parsed in one sandboxed run (infra/rpm/spec.py): a spec in SPECS/ may
+    be anyone's, and its ``%(...)`` runs while it is parsed."""
+    return [
+        Node(info.name, spec, list(info.build_requires), list(info.provides))
+        for spec, info in zip(specs, read_specs(specs), strict=True)
+    ]
 
 
 def _memo_key(spec: Path, macros: bytes) -> str:
@@ -127,7 +122,7 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     to plan a build that has nothing to do."""
     nodes: dict[str, Node] = {}
     cached, seen = _load_memo(memo), {}
-    macros = data_file("emt.macros").read_bytes() if memo is not None else b""
+    macros = emt_macros.data() if memo is not None else b""
     keys = [_memo_key(spec, macros) if memo is not None else "" for spec in specs]
     wanted = {"name", "build_requires", "provides"}
     misses = [
@@ -135,7 +130,7 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
         for s, k in zip(specs, keys, strict=True)
         if not (isinstance(cached.get(k), dict) and wanted <= cached[k].keys())
     ]
-    parsed = dict(zip(misses, parse_specs(misses), strict=True))  # one sandboxed run
+    parsed = dict(zip(misses, read_nodes(misses), strict=True))  # one sandboxed run
     for spec, key in zip(specs, keys, strict=True):
         hit = cached.get(key)
         if spec in parsed:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from emtk3s.infra.errors import InputError
+from emtk3s.infra.errors import BuildError, InputError
+from emtk3s.infra.rpm.spec import read as read_spec
 
 
 def require(emt: Path) -> Path:
@@ -40,15 +41,11 @@ def spec_version(spec: Path) -> str:
     m = re.search(r"^Version:\s*([^\s%]+)\s*$", spec.read_text(errors="replace"), re.M)
     if m:  # a literal Version tag: no need to run the spec's shell macros
         return m.group(1)
-    # a checkout's spec is not ours: its %(...) runs only in the sandbox (infra/specparse.py)
-    from emtk3s.infra import specparse
-
-    facts = specparse.parse([spec])[0]
-    if "error" not in facts:
-        return str(facts["version"])
-    # a spec our macros cannot parse: read the tag as written
-    m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)
-    return m.group(1) if m else "?"
+    try:  # a checkout's spec is not ours: read_spec parses it in the sandbox
+        return read_spec(spec).version
+    except BuildError:  # a spec our macros cannot parse: read the tag as written
+        m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)
+        return m.group(1) if m else "?"
 
 
 def find_specs(emt: Path, name: str) -> list[ExistingSpec]:
@@ -98,6 +95,14 @@ def load_json(path: Path, shape: str) -> tuple[Any, str]:
 
 def bad_shape(path: Path, shape: str) -> InputError:
     return InputError(f"{path}: unexpected JSON shape", f"expected {shape}; fix the file")
+
+
+def string_list(path: Path, data: Any, key: str, shape: str) -> list[str]:
+    """The list of strings under ``key`` (exit 2 naming the file when it is not one)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise bad_shape(path, shape)
+    return value
 
 
 def source_basenames(emt: Path) -> dict[str, tuple[str, str]]:
