@@ -1,6 +1,6 @@
 """The one way emtk3s runs code it did not write: builds (rpmbuild on the host or in a chroot),
-``rpmbuild -bp`` (patch proving, k3s-root's %prep), generators (``go mod vendor``, buildroot's
-``make show-info``) and every rpm parse of a spec emtk3s did not render run under bubblewrap with
+``rpmbuild -bp`` (patch proving: a %prep may run upstream scripts), generators (``go mod vendor``,
+an upstream Makefile) and every rpm parse of a spec emtk3s did not render run under bubblewrap with
 
 - a user namespace of their own (uid and gid 0 inside; when emtk3s runs as root that is host
   uid 0 for file ownership, but every capability is one of the namespace's, never of the

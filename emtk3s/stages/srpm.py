@@ -85,7 +85,7 @@ def prove_patches_apply(
     top: Path, spec_name: str, log: Path, epoch: int, sources: list[Path] | None = None
 ) -> None:
     """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
-    %prep runs upstream code (k3s-root's runs upstream's scripts/patch), so it runs in the
+    %prep may run upstream code (an upstream patch script), so it runs in the
     sandbox: only ``top`` writable, ``sources`` (what SOURCES/ links to) read-only, no network.
 
     ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
