@@ -15,7 +15,7 @@ need=()
 for pair in rpmbuild:rpm rpmspec:rpm rpm2cpio:rpm2cpio cpio:cpio git:git createrepo_c:createrepo-c \
             rpmlint:rpmlint gcc:gcc make:make autoreconf:autoconf automake:automake \
             libtoolize:libtool pkg-config:pkg-config go:golang-go zstd:zstd bwrap:bubblewrap \
-            debootstrap:debootstrap unshare:util-linux patch:patch openssl:openssl \
+            debootstrap:debootstrap unshare:util-linux prlimit:util-linux setpriv:util-linux patch:patch openssl:openssl \
             licensecheck:licensecheck rsync:rsync shellcheck:shellcheck; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done

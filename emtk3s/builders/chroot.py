@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.builders.rpmbuild import built_sha256, stamped_build
-from emtk3s.infra import sandbox
+from emtk3s.infra import procs, sandbox
 from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
@@ -39,7 +39,7 @@ REPO_INSIDE = "/emtk3s-repo"
 
 
 def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = procs.run(cmd, text=True)
     if proc.returncode != 0:
         raise BuildError(
             f"{what} failed: {' '.join((proc.stderr or proc.stdout).split())[:300]}", ""
