@@ -95,6 +95,31 @@ def scratch(prefix: str) -> Iterator[Path]:
         print(f"[{load()}]")
 
 
+def baseline_tree(work: Path, rev: str) -> Path:
+    """The ``emtk3s`` package as of git revision ``rev``, exported under ``work``: a child run
+    with PYTHONPATH set to the returned directory imports that code instead of this tree's
+    (the "today's" side of a before/after pair measured in one run)."""
+    import subprocess
+
+    dest = work / f"baseline-{rev}"
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "emtk3s"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def child_env(pythonpath: Path | None) -> dict[str, str]:
+    """The environment of a child benchmark run on another tree's code (None: this tree)."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
 def random_file(path: Path, size: int, seed: int) -> None:
     """Incompressible bytes, as a compressed source tarball is."""
     rng = random.Random(seed)
@@ -172,21 +197,39 @@ class _SendfileHandler(http.server.SimpleHTTPRequestHandler):
         self.connection.sendfile(source)
 
 
-@contextmanager
-def file_server(directory: Path) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 for ``directory``; yields its base URL."""
+def _serve(directory: str) -> None:
+    """Serve ``directory`` until stdin closes; print the port first."""
 
     def handler(*a: object, **kw: object) -> _SendfileHandler:
-        return _SendfileHandler(*a, directory=str(directory), **kw)  # type: ignore[arg-type]
+        return _SendfileHandler(*a, directory=directory, **kw)  # type: ignore[arg-type]
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print(srv.server_address[1], flush=True)
+    sys.stdin.read()
+
+
+@contextmanager
+def file_server(directory: Path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 for ``directory`` in a process of its own (in ours, its
+    threads would take the interpreter lock from the client being measured); yields its base
+    URL."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "serve", str(directory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    port = int(proc.stdout.readline())
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        srv.shutdown()
-        srv.server_close()
+        proc.stdin.close()
+        proc.wait(timeout=30)
 
 
 @dataclass
@@ -250,3 +293,7 @@ def k3s_scale_project(work: Path, total: int, files: int, until: str = "build") 
     for i in range(files):  # served once; the bench must not hold a gigabyte
         up.files.pop(f"/bench/dist/src-{i:02d}.tar.gz")
     return proj
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    _serve(sys.argv[2])
