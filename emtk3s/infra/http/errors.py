@@ -5,9 +5,7 @@ one), or a transient fault worth a retry (with a short phrase for the retry line
 from __future__ import annotations
 
 import errno
-import http.client
 import socket
-import ssl
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -65,6 +63,8 @@ def unreachable(url: str, name: str, mirror: str, exc: BaseException) -> Unreach
 
 
 def is_tls(exc: BaseException) -> bool:
+    import ssl
+
     import requests
 
     return any(isinstance(e, ssl.SSLError | requests.exceptions.SSLError) for e in causes(exc))
@@ -74,6 +74,9 @@ def short(exc: BaseException) -> str:
     """One short phrase for a transport error (requests' own text runs to several lines)."""
     if isinstance(exc, Retry):
         return str(exc)
+    import http.client
+    import ssl
+
     import requests
     import urllib3
 

@@ -14,7 +14,6 @@ import hashlib
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -213,6 +212,8 @@ def fetch_many(
     if not todo:
         progress.close()
         return [results[i] for i in range(len(downloads))]
+    from concurrent.futures import ThreadPoolExecutor, as_completed
+
     transport = shared(policy.jobs)
     cache.partial_dir.mkdir(parents=True, exist_ok=True)
 

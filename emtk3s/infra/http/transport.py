@@ -16,7 +16,6 @@ import os
 import queue
 import re
 import threading
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +57,8 @@ class Transport:
     download on loopback)."""
 
     def __init__(self, jobs: int) -> None:
+        import urllib.request
+
         import requests
         import requests.adapters
 
