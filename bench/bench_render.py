@@ -104,6 +104,10 @@ def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, flo
 def child_full(work: Path, count: int) -> None:
     """One full render of ``count`` packages in this process (the code on PYTHONPATH); print
     its seconds as JSON."""
+    import os
+
+    expected = os.environ.get("EMTK3S_BENCH_CODE") or str(ROOT)
+    assert render.__file__.startswith(expected), f"{render.__file__} is not under {expected}"
     release, lock, project, names = many_packages(work, count, work.parent / "cache")
     shutil.rmtree(project.specs, ignore_errors=True)
     t0 = time.perf_counter()

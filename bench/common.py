@@ -26,6 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# a child run on another revision's code (baseline_tree): that emtk3s comes first
+if os.environ.get("EMTK3S_BENCH_CODE"):
+    sys.path.insert(0, os.environ["EMTK3S_BENCH_CODE"])
 
 SCRATCH = Path(os.environ.get("EMTK3S_BENCH_DIR", "/var/tmp"))
 GB = 1_000_000_000
@@ -113,8 +116,10 @@ def baseline_tree(work: Path, rev: str) -> Path:
 def child_env(pythonpath: Path | None) -> dict[str, str]:
     """The environment of a child benchmark run on another tree's code (None: this tree)."""
     env = dict(os.environ)
+    env.pop("EMTK3S_BENCH_CODE", None)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
+        env["EMTK3S_BENCH_CODE"] = str(pythonpath)
     else:
         env.pop("PYTHONPATH", None)
     return env
