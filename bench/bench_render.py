@@ -123,7 +123,8 @@ def versus(work: Path, count: int, repeat: int, rev: str) -> None:
 
     def side(tree: Path | None, cold: bool = False) -> float:
         n[0] += 1
-        where = work / f"side-{n[0]}"
+        # the same path each time for a side: its templates keep their names and files
+        where = work / f"side-{'base' if tree else 'cold' if cold else 'warm'}"
         if cold:
             shutil.rmtree(work / "cache" / "jinja", ignore_errors=True)
         out = subprocess.run(

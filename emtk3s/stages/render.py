@@ -367,8 +367,7 @@ NAME = "render"
 class InputKeys:
     """The inputs digest of each package's render, with what all packages share hashed once
     per run (the lock, the release, render's code, the shared includes): O(P). A package's
-    own changelog history is part of its key, as it will be saved after the render (a render
-    that adds an entry is up to date on the next run, not rendered once more)."""
+    own changelog history is checked beside the key (:func:`history_digest`)."""
 
     def __init__(
         self,
@@ -393,10 +392,10 @@ class InputKeys:
         self.shared = stamps.digest(*parts)
         self.templates = templates
 
-    def key(self, pkg: str, history: list[dict[str, Any]] | None = None) -> str:
+    def key(self, pkg: str) -> str:
         pdef = pkgs.PACKAGES[pkg]
         tdir = pdef.template_dir(self.templates)
-        parts: list[bytes | str] = [self.shared, json.dumps(history or [], sort_keys=True)]
+        parts: list[bytes | str] = [self.shared]
         for f in sorted(tdir.rglob("*")):
             if f.is_file():
                 parts += [str(f.relative_to(tdir)), f.read_bytes()]
@@ -453,23 +452,31 @@ def render(
             else:
                 result.unchanged.append(pdef.name)
             continue
-        key = keys.key(pdef.name, before)
+        key = keys.key(pdef.name)
+        had = history_digest(before)
         with file_lock(project.locks / f"render-{pdef.name}.lock"):
             stamp = store.fresh(NAME, pdef.name, key)
-            if stamp is not None and stamp.get("tree") == tree_digest(target):
+            if (
+                stamp is not None
+                and had in stamp.get("history", ())
+                and stamp.get("tree") == tree_digest(target)
+            ):
                 result.unchanged.append(pdef.name)
                 continue
             out = render_package(release, lock, pdef, project.templates, before, epoch, env())
             if out.changelog and out.changelog[0] not in before:
                 result.history[pdef.name] = out.changelog
-                key = keys.key(pdef.name, out.changelog)
             if pdef.name in stale:
                 clean_stale(project.specs, pdef.name)
             if replace_dir(target, out.files):
                 result.written.append(pdef.name)
             else:
                 result.unchanged.append(pdef.name)
-            store.save(NAME, pdef.name, key, tree=tree_digest(target))
+            # the history before this render, and after it (once the new entry is saved): a
+            # render with either gives the same tree
+            after = result.history.get(pdef.name, before)
+            hist = sorted({had, history_digest(after)})
+            store.save(NAME, pdef.name, key, tree=tree_digest(target), history=hist)
     if check and result.drift:
         drifted = ", ".join(sorted(result.drift))
         raise DriftError(
@@ -510,6 +517,11 @@ def run(r: StageRun) -> RenderResult:
     if res.history and not check:
         save_history(r.project.root, history | res.history)
     return res
+
+
+def history_digest(history: list[dict[str, Any]]) -> str:
+    """A package's changelog history as a render stamp records it."""
+    return stamps.digest(json.dumps(history, sort_keys=True))
 
 
 def tree_digest(target: Path) -> str:
