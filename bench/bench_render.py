@@ -33,11 +33,11 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 from common import ROOT, Stats, baseline_tree, child_env, fmt, paired, scratch, timed  # noqa: I001
 
 from emtk3s.infra.paths import Project
-from emtk3s.model import package as pkgs
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
 from emtk3s.stages import render
@@ -50,25 +50,55 @@ def many_packages(
     work: Path, count: int, cache: Path | None = None
 ) -> tuple[manifest.Release, Lock, Project, list[str]]:
     """A project whose lock and templates hold ``count`` copies of the helpers package."""
-    release = manifest.load(GOLDEN / "release.toml", environ={})
-    lock = Lock.from_json((GOLDEN / "lock.json").read_text())
-    base = pkgs.PACKAGES[BASE]
+    try:
+        from emtk3s import catalog
+    except ImportError:  # a revision before the catalog (bench --baseline)
+        return _many_packages_before_catalog(work, count, cache)
+    known = catalog.load()
+    release = manifest.load(GOLDEN / "release.toml", known, environ={})
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text(), known.mirrors)
+    base = known.packages[BASE]
     template = (base.template_dir() / f"{BASE}.spec.j2").read_text()
     names = [f"bench{i:04d}-helpers" for i in range(count)]
     root = work / f"proj-{count}"
     for name in names:
         tdir = root / "templates" / name
-        tdir.mkdir(parents=True)
+        tdir.mkdir(parents=True, exist_ok=True)
         (tdir / f"{name}.spec.j2").write_text(template)
-    found = pkgs.__getattr__("PACKAGES")
-    for name in names:
-        found[name] = replace(base, name=name)
+    # the copies exist only in this release's catalog (the next size starts from the real one)
+    found = {**known.packages, **{name: replace(base, name=name) for name in names}}
+    release = replace(release, catalog=replace(known, packages=MappingProxyType(found)))
     packages = dict(lock.packages)
     for name in names:
         packages[name] = replace(lock.packages[BASE], name=name)
     lock = replace(lock, packages=packages)
     project = Project.at(root, cache or work / "cache")
     return release, lock, project, names
+
+
+def _many_packages_before_catalog(
+    work: Path, count: int, cache: Path | None
+) -> tuple[manifest.Release, Lock, Project, list[str]]:
+    """:func:`many_packages` for the code before the catalog (packages found by discovery)."""
+    from emtk3s.model import package as pkgs  # type: ignore[attr-defined]
+
+    release = manifest.load(GOLDEN / "release.toml", environ={})  # type: ignore[call-arg]
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text())  # type: ignore[call-arg]
+    found = pkgs.__getattr__("PACKAGES")
+    base = found[BASE]
+    template = (base.template_dir() / f"{BASE}.spec.j2").read_text()
+    names = [f"bench{i:04d}-helpers" for i in range(count)]
+    root = work / f"proj-{count}"
+    for name in names:
+        tdir = root / "templates" / name
+        tdir.mkdir(parents=True, exist_ok=True)
+        (tdir / f"{name}.spec.j2").write_text(template)
+        found[name] = replace(base, name=name)
+    packages = dict(lock.packages)
+    for name in names:
+        packages[name] = replace(lock.packages[BASE], name=name)
+    lock = replace(lock, packages=packages)
+    return release, lock, Project.at(root, cache or work / "cache"), names
 
 
 def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, float]:
@@ -92,12 +122,8 @@ def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, flo
             assert stamp is not None
             assert stamp.get("tree") == render.tree_digest(project.specs / name)
 
-    try:
-        t_full = min(timed(full) for _ in range(2))
-        s_noop, s_alt = paired(repeat, noop, per_package_keys)
-    finally:
-        for name in names:  # the next size starts from the real packages again
-            pkgs.__getattr__("PACKAGES").pop(name)
+    t_full = min(timed(full) for _ in range(2))
+    s_noop, s_alt = paired(repeat, noop, per_package_keys)
     return count, s_noop, s_alt, t_full
 
 

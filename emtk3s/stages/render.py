@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,7 +199,7 @@ def context(
             f"{pdef.name}: upstream {comp.repo} {comp.tag} has no verified commit in the lock",
             "run emtk3s resolve --refresh with network access or a mirror",
         )
-    pending = pending_sources(lock, pdef.name)
+    pending = pending_sources(lock, pdef.name, release.catalog)
     unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         raise InputError(
@@ -207,7 +207,7 @@ def context(
             "run emtk3s fetch to download and pin it, then render",
         )
     evr = f"{plock.version}-{release.release}"
-    sources = source_entries(pdef, plock.sources, comp)
+    sources = source_entries(pdef, plock.sources, comp, release.catalog.mirrors)
     ctx: dict[str, Any] = {
         "pkg": {
             "name": pdef.name,
@@ -244,7 +244,10 @@ def context(
 
 
 def source_entries(
-    pdef: pkgs.PackageDef, sources: Sequence[Source], comp: Component
+    pdef: pkgs.PackageDef,
+    sources: Sequence[Source],
+    comp: Component,
+    mirrors: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """The package's Sources as its template sees them: ``index`` (its SourceN number), the
     rule's ``key`` (templates name sources by key, never by position) and flags."""
@@ -256,7 +259,7 @@ def source_entries(
                 "index": i,
                 "key": rule.key if rule else "",
                 "name": s.name,
-                "url": spec_source_url(s.upstream_url, s.name),
+                "url": spec_source_url(s.upstream_url(mirrors), s.name),
                 "sha256": s.sha256,
                 "pending": s.sha256 is None,
                 "airgap": rule.airgap if rule else False,
@@ -391,9 +394,10 @@ class InputKeys:
             parts += [str(f.relative_to(packages_dir)), f.read_bytes()]
         self.shared = stamps.digest(*parts)
         self.templates = templates
+        self.catalog = release.catalog
 
     def key(self, pkg: str) -> str:
-        pdef = pkgs.PACKAGES[pkg]
+        pdef = self.catalog.packages[pkg]
         tdir = pdef.template_dir(self.templates)
         parts: list[bytes | str] = [self.shared]
         for f in sorted(tdir.rglob("*")):
@@ -420,7 +424,7 @@ def render(
     if packages is None:
         names = []
         for name in sorted(lock.packages):
-            why = not_renderable(lock, name)
+            why = not_renderable(lock, name, release.catalog)
             if why:
                 result.skipped[name] = why
             else:
@@ -439,10 +443,10 @@ def render(
     # staging leftovers of an interrupted swap, listed once for the run (not once a package);
     # each is removed under its package's lock, as the package is rendered
     stale = stale_names(project.specs) if keys is not None else set()
-    for pdef in pkgs.select(names) if names else []:
+    for pdef in release.catalog.select(names) if names else []:
         target = project.specs / pdef.name
-        if pending_sources(lock, pdef.name):
-            result.pending[pdef.name] = pending_sources(lock, pdef.name)
+        if pending_sources(lock, pdef.name, release.catalog):
+            result.pending[pdef.name] = pending_sources(lock, pdef.name, release.catalog)
         before = history.get(pdef.name) or []
         if keys is None:
             out = render_package(release, lock, pdef, project.templates, before, epoch, env())
@@ -502,9 +506,11 @@ def run(r: StageRun) -> RenderResult:
             res = render(r.release, lock, r.project, packages, check, history, epoch)
         else:
             wanted = packages or sorted(lock.packages)
-            renderable = [p for p in wanted if not not_renderable(lock, p)]
+            renderable = [p for p in wanted if not not_renderable(lock, p, r.release.catalog)]
             res = render(r.release, lock, r.project, renderable, check, history, epoch)
-            res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+            res.skipped = {
+                p: not_renderable(lock, p, r.release.catalog) for p in wanted if p not in renderable
+            }
     except DriftError as exc:
         if r.options.check:
             raise
