@@ -276,10 +276,12 @@ def k3s_scale_project(work: Path, total: int, files: int, until: str = "build") 
     subprocess.run(proj.cli("resolve"), env=env, check=True, cwd=ROOT)
     lock_file = root / "emtk3s.lock"
     lock = json.loads(lock_file.read_text())
+    served = work / "served"
     for i, size in enumerate(sizes(total, files)):
-        rng = random.Random(1000 + i)
         path = f"/bench/dist/src-{i:02d}.tar.gz"
-        up.files[path] = rng.randbytes(size)
+        # made a chunk at a time and served from disk: 5 GB never sits in memory
+        up.disk_files[path] = served / f"src-{i:02d}.tar.gz"
+        random_file(up.disk_files[path], size, seed=1000 + i)
         lock["packages"][pkg]["sources"].append(
             {
                 "mirror": "github",
@@ -295,8 +297,8 @@ def k3s_scale_project(work: Path, total: int, files: int, until: str = "build") 
     stages = ["fetch", "render", "srpm", "build"]
     for stage in stages[: stages.index(until) + 1]:  # the stages themselves, as `all` runs them
         subprocess.run(proj.cli(stage), env=env, check=True, cwd=ROOT)
-    for i in range(files):  # served once; the bench must not hold a gigabyte
-        up.files.pop(f"/bench/dist/src-{i:02d}.tar.gz")
+    shutil.rmtree(served)  # served once: the disk holds the cache's copy only
+    up.disk_files.clear()
     return proj
 
 
