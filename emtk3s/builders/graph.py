@@ -83,7 +83,9 @@ class Graph:
 
     def save(self, path: Path) -> None:
         write_if_changed(
-            path, (json.dumps(self.record(), indent=2, sort_keys=True) + "\n").encode()
+            path,
+            (json.dumps(self.record(), indent=2, sort_keys=True) + "\n").encode(),
+            durable=False,  # made again from the specs
         )
 
 
@@ -158,7 +160,9 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     g = Graph(nodes)
     g.order()  # raises on a cycle, naming its members
     if memo is not None and seen != cached:
-        write_if_changed(memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode())
+        write_if_changed(
+            memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode(), durable=False
+        )
     return g
 
 

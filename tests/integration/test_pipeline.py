@@ -20,6 +20,17 @@ def _only_helpers(p: ProjectDir) -> None:
     p.write_release(packages=[PKG])
 
 
+def _tree(*roots: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file and directory under ``roots``: inode, size, mtime_ns (a directory's mtime
+    moves when an entry is created, renamed or removed in it)."""
+    out = {}
+    for root in roots:
+        for p in [root, *root.rglob("*")]:
+            st = p.lstat()
+            out[str(p)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
 def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: ProjectDir) -> None:
     _only_helpers(project)
     first = project.run("--json", "all").json["result"]
@@ -45,7 +56,11 @@ def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: ProjectDi
         srpm.stat().st_mtime_ns,
         rpm_path.stat().st_mtime_ns,
     )
+    tree = _tree(project.root, project.cache)
     second = project.run("--json", "all").json["result"]["stages"]
+    after = _tree(project.root, project.cache)
+    changed = sorted(k for k in tree.keys() | after.keys() if tree.get(k) != after.get(k))
+    assert changed == [], f"a no-op all wrote: {changed}"
     assert sum(project.upstream.requests.values()) == before, "a no-op run contacted the server"
     assert second["resolve"]["network"] is False
     assert second["fetch"]["downloaded"] == 0
