@@ -223,9 +223,19 @@ def layer_tar(entries: Iterable[Entry], mtime: int) -> bytes:
 # ---- compression ---------------------------------------------------------------------------
 
 
+_compressed: dict[str, bytes] = {}  # sha256 of a layer -> its zstd bytes (layers images share)
+
+
 def zstd_compress(data: bytes, threads: int = 0) -> bytes:
     """zstd level 19, window 2^25 (``--long=25``), checksum; multi-threaded mode (``-T``),
     whose output is the same for any number of threads."""
+    key = hashlib.sha256(data).hexdigest()
+    if key not in _compressed:
+        _compressed[key] = _zstd(data, threads)
+    return _compressed[key]
+
+
+def _zstd(data: bytes, threads: int) -> bytes:
     zstd = shutil.which("zstd")
     if zstd is None:
         raise ImageError("the zstd command is not installed")
