@@ -51,15 +51,15 @@ def _tree(**changes: str | None) -> TreeCheckout:
 
 def test_the_v1_32_4_list_reads_and_every_image_is_referred_to() -> None:
     images = imagelist.read_images(_tree(), FACTS)  # type: ignore[arg-type]
-    assert sorted(i["reference"] for i in images.values()) == sorted(
+    assert sorted(i["_reference"] for i in images.values()) == sorted(
         addon_images.IMAGE_LIST_V1_32_4
     )
     assert images["coredns"]["upstream"] == "coredns/coredns"
     assert images["coredns"]["upstream_tag"] == "v1.12.1"
     assert images["pause"]["tag"] == "3.6"
-    assert images["traefik"]["referenced_by"].startswith("v1.32.4+k3s1:manifests/traefik.yaml:")
-    assert images["klipper-lb"]["referenced_by"].endswith("servicelb.go:6")
-    assert images["klipper-helm"]["referenced_by"].endswith("VERSION_HELM_JOB")
+    assert images["traefik"]["_referenced_by"].startswith("v1.32.4+k3s1:manifests/traefik.yaml:")
+    assert images["klipper-lb"]["_referenced_by"].endswith("servicelb.go:6")
+    assert images["klipper-helm"]["_referenced_by"].endswith("VERSION_HELM_JOB")
 
 
 def test_old_traefik_values_name_the_image_with_name() -> None:

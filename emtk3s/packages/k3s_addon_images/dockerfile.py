@@ -160,3 +160,24 @@ def parse(text: str, where: str) -> dict[str, Any]:
     if exposed:
         config["ExposedPorts"] = dict(sorted(exposed.items()))
     return {"base": final.base, "config": config, "capabilities": caps}
+
+
+def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`parse` read, as lock facts: one-line JSON notes (paths, ``user:group`` and
+    references are not fact tokens)."""
+    return {
+        "_base": parsed["base"] or "scratch",
+        "_config": json.dumps(parsed["config"], sort_keys=True),
+        "_capabilities": json.dumps(parsed["capabilities"], sort_keys=True),
+    }
+
+
+def from_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`to_facts` (what the lock recorded)."""
+    try:
+        config = json.loads(facts["_config"])
+        caps = json.loads(facts["_capabilities"])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise InputError("the lock's image facts are malformed", "re-resolve") from None
+    base = facts.get("_base", "")
+    return {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}

@@ -174,7 +174,8 @@ def cross_check(listed: list[str], referenced: dict[str, str], where: str) -> No
 
 
 def read_images(checkout: TagCheckout, facts: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """name -> {reference, tag, upstream, upstream_tag, referenced_by} for the tag's images."""
+    """name -> {registry, repository, tag, upstream, upstream_tag, _reference, _referenced_by}
+    for the tag's images."""
     tag = checkout.info.tag
 
     def text_of(path: str) -> str:
@@ -214,11 +215,16 @@ def read_images(checkout: TagCheckout, facts: dict[str, Any]) -> dict[str, dict[
         b = buildable_for(ref)
         assert b is not None
         image_tag = ref.rsplit(":", 1)[1]
+        registry, rest = ref.split("/", 1)
+        # lock facts are tokens; the reference (with its colon) and where it is referred to
+        # are notes (keys starting with "_")
         out[b.name] = {
-            "reference": ref,
+            "registry": registry,
+            "repository": rest.rsplit(":", 1)[0],
             "tag": image_tag,
             "upstream": b.upstream,
             "upstream_tag": b.tag_prefix + image_tag,
-            "referenced_by": referenced[ref],
+            "_reference": ref,
+            "_referenced_by": referenced[ref],
         }
     return out

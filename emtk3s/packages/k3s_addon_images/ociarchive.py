@@ -22,7 +22,7 @@ Description (JSON)::
      "config": {"User": "65535:65535", "Entrypoint": ["/pause"], "Env": [...], "WorkingDir": "/"},
      "files": [{"path": "pause", "source": "/abs/pause", "mode": "0755"},
                {"path": "bin/sh", "link": "busybox"},
-               {"path": "etc/passwd", "text": "root:x:0:0:root:/root:/sbin/nologin\\n"},
+               {"path": "etc/passwd", "lines": ["root:x:0:0:root:/root:/sbin/nologin"]},
                {"path": "coredns", "source": "...", "mode": "0755",
                 "capabilities": ["cap_net_bind_service"], "effective": true},
                {"path": "tmp", "dir": true, "mode": "1777"}]}
@@ -380,12 +380,17 @@ def entry_from(item: dict[str, object], base: str = "") -> Entry:
         return Entry(path, "dir", _mode(item.get("mode", "0755"), where), uid, gid)
     if "text" in item:
         data = str(item["text"]).encode()
+    elif "lines" in item:  # a text file given as its lines (each ends with a newline)
+        lines = item["lines"]
+        if not isinstance(lines, list):
+            raise ImageError(f"{where}: lines must be a list")
+        data = "".join(f"{line}\n" for line in lines).encode()
     elif "source" in item:
         src = os.path.join(base, str(item["source"]))
         with open(src, "rb") as f:
             data = f.read()
     else:
-        raise ImageError(f"{where}: needs one of source, text, link, dir")
+        raise ImageError(f"{where}: needs one of source, text, lines, link, dir")
     xattrs: tuple[tuple[str, bytes], ...] = ()
     caps = item.get("capabilities")
     if caps:
