@@ -74,7 +74,7 @@ CAPABILITIES = {
 VFS_CAP_REVISION_2 = 0x02000000
 VFS_CAP_FLAGS_EFFECTIVE = 0x000001
 
-_PATH = re.compile(r"[A-Za-z0-9_.+@-][A-Za-z0-9_.+@/-]*")
+_PATH = re.compile(r"[A-Za-z0-9_.+@[-][A-Za-z0-9_.+@/[-]*")  # busybox links /bin/[
 _REFERENCE = re.compile(r"[a-z0-9.-]+(?::[0-9]+)?/[a-z0-9._/-]+:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
