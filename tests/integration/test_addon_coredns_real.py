@@ -113,7 +113,7 @@ def containerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ctd.Contain
 
 
 def test_real_coredns_from_source_answers_dns_as_non_root(
-    built: dict[str, object], containerd: ctd.Containerd
+    built: dict[str, object], containerd: ctd.Containerd, tmp_path: Path
 ) -> None:
     upstream = built["upstream"]
     assert isinstance(upstream, dict)
@@ -125,12 +125,19 @@ def test_real_coredns_from_source_answers_dns_as_non_root(
     assert REFERENCE in containerd.images()
     version = containerd.run(REFERENCE, "coredns-version", "/coredns", "-version").stdout
     assert f"CoreDNS-{TAG[1:]}" in version
-    # no Corefile: CoreDNS serves `.:53 { whoami }`, which answers with the client's address
-    containerd.run(REFERENCE, "coredns-real", detach=True)
+    # a Corefile where K3s' coredns manifest mounts it; the hosts plugin answers the A query
+    conf = tmp_path / "coredns"
+    conf.mkdir()
+    (conf / "Corefile").write_text(
+        ".:53 {\n    hosts {\n        10.0.0.53 kubernetes.default.svc.cluster.local\n    }\n}\n"
+    )
+    conf.chmod(0o755)  # read by uid 65532
+    containerd.run(REFERENCE, "coredns-real", "/coredns", "-conf", "/etc/coredns/Corefile",
+                   detach=True, mounts=((conf, "/etc/coredns"),))  # fmt: skip
     try:
         pid = containerd.task_pid("coredns-real")
         assert ctd.uid_gid(pid) == (65532, 65532)
-        assert _query_in_netns(pid) == "127.0.0.1"
+        assert _query_in_netns(pid) == "10.0.0.53"
     finally:
         containerd.kill("coredns-real")
     size = Path(str(built["archive"])).stat().st_size

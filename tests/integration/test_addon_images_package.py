@@ -26,6 +26,7 @@ from tests.conftest import Project, make_project
 from tests.fixtures import addon_images as fx
 from tests.fixtures import addon_payloads as payloads
 from tests.fixtures import containerd as ctd
+from tests.integration.test_k3s import built as k3s_rpms  # noqa: F401 (fixture: the k3s RPM)
 
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, "")
 RPM_ARCH = os.uname().machine
@@ -176,3 +177,58 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         assert _query_in_netns(pid) == "10.0.0.53"
     finally:
         containerd.kill("dns")
+
+
+def test_emt_integrate_lists_the_images_package_beside_k3s(built: Project, tmp_path: Path) -> None:
+    from tests.fixtures import emt_checkout
+
+    emt = emt_checkout.make(tmp_path / "emt")
+    res = built.run("--json", "emt", "integrate", "--emt-repo", str(emt), check=False)
+    assert res.code == 0, res.err[-3000:]
+    pl = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    assert "k3s" in pl["packages"] and "k3s-addon-images" in pl["packages"]
+    # the payloads are build inputs of the images, not on the image
+    assert "k3s-addon-pause" not in pl["packages"]
+    assert (emt / "SPECS/k3s-addon-images/k3s-addon-images.spec").is_file()
+
+
+def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
+    built: Project,
+    k3s_rpms: dict[str, Path],  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (images_rpm,) = (built.root / "RPMS" / RPM_ARCH).glob("k3s-addon-images-*.rpm")
+    subprocess.run(["rpm", "--root", str(root), "--initdb"], check=True)
+    inst = subprocess.run(
+        ["rpm", "--root", str(root), "-i", "--nodeps", "--noscripts",
+         str(k3s_rpms["main"]), str(images_rpm)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert inst.returncode == 0, inst.stderr
+    agent = root / "var/lib/rancher/k3s/agent/images"
+    names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
+    assert len(names) == 3 and sorted(p.name for p in agent.iterdir()) == names
+    for n in names:
+        assert (root / os.readlink(agent / n).lstrip("/")).is_file()
+    # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
+    # (k3s' /usr/share/k3s/install.sh) links the archives again
+    for n in names:
+        (agent / n).unlink()
+    busybox = shutil.which("busybox")
+    if busybox is None:
+        pytest.skip("a static busybox is needed to run the wrapper in the scratch root")
+    (root / "bin").mkdir()
+    shutil.copy(busybox, root / "bin" / "busybox")
+    for applet in ("sh", "mkdir", "ln", "[", "echo"):
+        os.symlink("busybox", root / "bin" / applet)
+    run = subprocess.run(
+        ["chroot", str(root), "/bin/sh", "/usr/share/k3s/install.sh"],
+        capture_output=True, text=True, env={"PATH": "/bin"},
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert "skip=true" in run.stdout  # the fixture's upstream install.sh ran after the links
+    assert sorted(p.name for p in agent.iterdir()) == names
+    for n in names:
+        assert os.readlink(agent / n) == f"/usr/share/k3s/images/{n}"

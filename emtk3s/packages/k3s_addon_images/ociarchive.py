@@ -9,7 +9,7 @@ One image = one layer. The layer is a tar written here byte by byte (not by :mod
 output changed across Python versions): entries sorted by path, parents first, every mtime the
 image's ``created`` epoch, uid/gid numeric without names, modes as given, file capabilities as a
 ``SCHILY.xattr.security.capability`` PAX record (what containerd applies when it unpacks a layer).
-The layer is compressed with ``zstd -19 --long=25 -T<n>``: zstd's multi-threaded output does not
+The layer is compressed with ``zstd -12 --long=25 -T<n>``: zstd's multi-threaded output does not
 depend on the number of threads, and ``--long=25`` caps the window at 2^25 bytes, the most K3s'
 and containerd's decoders accept. The archive (an OCI image layout in a plain tar) carries the
 exact reference in the ``io.containerd.image.name`` annotation, which ``ctr images import`` and
@@ -53,7 +53,7 @@ MT_INDEX = "application/vnd.oci.image.index.v1+json"
 MT_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MT_CONFIG = "application/vnd.oci.image.config.v1+json"
 MT_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
-ZSTD_LEVEL = 19
+ZSTD_LEVEL = 12  # coredns (75 MB): 12 s at -12 vs 147 s at -19 for 18.0 vs 15.9 MB
 ZSTD_WINDOW_LOG = 25  # K3s and containerd decode zstd windows of at most 2^25 bytes
 
 #: capability numbers (linux/capability.h) of the names an image may set on a file
@@ -227,7 +227,7 @@ _compressed: dict[str, bytes] = {}  # sha256 of a layer -> its zstd bytes (layer
 
 
 def zstd_compress(data: bytes, threads: int = 0) -> bytes:
-    """zstd level 19, window 2^25 (``--long=25``), checksum; multi-threaded mode (``-T``),
+    """zstd level 12, window 2^25 (``--long=25``), checksum; multi-threaded mode (``-T``),
     whose output is the same for any number of threads."""
     key = hashlib.sha256(data).hexdigest()
     if key not in _compressed:
