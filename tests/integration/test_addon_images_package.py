@@ -223,8 +223,9 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     shutil.copy(busybox, root / "bin" / "busybox")
     for applet in ("sh", "mkdir", "ln", "[", "echo"):
         os.symlink("busybox", root / "bin" / applet)
+    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
     run = subprocess.run(
-        ["chroot", str(root), "/bin/sh", "/usr/share/k3s/install.sh"],
+        [chroot, str(root), "/bin/sh", "/usr/share/k3s/install.sh"],
         capture_output=True, text=True, env={"PATH": "/bin"},
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
