@@ -69,8 +69,14 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         pytest.skip("gcc with a static libc and a static busybox are needed")
     # k3s-root-dist's layout: /usr/share/k3s-root/k3s-root-<arch>.tar holding ./bin/busybox
     tree = work / "k3s-root"
-    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "aux").mkdir(parents=True)
     shutil.copy(busybox, tree / "bin" / "busybox")
+    # k3s-root's xtables multi-call binaries (built by buildroot): stand-ins that say how they
+    # were called, so the test sees what klipper-lb's entry asks of iptables
+    for mode in ("legacy", "nft"):
+        stub = tree / "bin" / "aux" / f"xtables-{mode}-multi"
+        stub.write_text(f'#!/bin/sh\necho "xtables-{mode}-multi $(basename "$0") $*"\n')
+        stub.chmod(0o755)
     with tarfile.open(work / f"k3s-root-{ARCH}.tar", "w") as tf:
         tf.add(tree / "bin", arcname="./bin")
     p = make_project(tmp_path_factory.mktemp("addons") / "proj", upstream)  # type: ignore[arg-type]
@@ -81,7 +87,10 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
-    p.write_release(packages=["k3s-addon-pause", "k3s-addon-images"], arches=[RPM_ARCH])
+    p.write_release(
+        packages=["k3s-addon-pause", "k3s-addon-klipper-lb", "k3s-addon-images"],
+        arches=[RPM_ARCH],
+    )
     p.run("all", "--nodeps", timeout=1200)
     yield p
 
@@ -121,6 +130,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
     images = image_root / "usr/share/k3s/images"
     archives = sorted(images.glob("*.tar"))
     assert [a.name for a in archives] == [
+        f"klipper-lb_v0.4.13-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
         f"mirrored-library-busybox_1.36.1-{ARCH}.tar",
         f"mirrored-pause_3.6-{ARCH}.tar",
@@ -135,7 +145,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
         for a in archives
     )
     for a in archives:
-        sbom = json.loads((images / "sbom" / (a.stem + ".spdx.json")).read_text())
+        sbom = json.loads((image_root / "usr/share/k3s/sbom" / (a.stem + ".spdx.json")).read_text())
         assert sbom["packages"][0]["versionInfo"] == ociarchive.manifest_digest(str(a))
 
 
@@ -155,7 +165,8 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    listed = [r for r in fx.image_list() if any(k in r for k in ("pause", "coredns", "busybox"))]
+    built_here = ("pause", "coredns", "busybox", "klipper-lb")
+    listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
     version = containerd.run(pause, "pause-v", "/pause", "-v").stdout
@@ -209,7 +220,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 3 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 4 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
@@ -233,3 +244,42 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert os.readlink(agent / n) == f"/usr/share/k3s/images/{n}"
+
+
+def test_klipper_lb_entry_detects_iptables_mode_in_its_network_namespace(
+    image_root: Path, containerd: ctd.Containerd, tmp_path: Path
+) -> None:
+    ref = next(r for r in fx.image_list() if "/klipper-lb:" in r)
+    archive = next((image_root / "usr/share/k3s/images").glob("klipper-lb_*.tar"))
+    containerd.ctr("images", "import", str(archive))
+    log = tmp_path / "entry.log"
+    env = {"SRC_PORT": "8080", "DEST_PROTO": "TCP", "DEST_PORT": "80",
+           "SRC_RANGES": "10.0.0.0/8,fd00::/8", "DEST_IPS": "10.43.0.10"}  # fmt: skip
+    containerd.ctr(
+        "run", "--detach", "--log-uri", f"file://{log}", "--cap-add", "CAP_NET_ADMIN",
+        *[a for k, v in env.items() for a in ("--env", f"{k}={v}")], ref, "klipper-lb",
+    )  # fmt: skip
+    try:
+        pid = containerd.task_pid("klipper-lb")
+        assert Path(f"/proc/{pid}/ns/net").resolve() != Path("/proc/self/ns/net").resolve()
+        # busybox lsmod reads /proc/modules (absent on a kernel without modules: legacy)
+        modules = Path("/proc/modules")
+        host_nft = modules.exists() and "nf_tables" in modules.read_text()
+        mode = "nft" if host_nft else "legacy"
+        for _ in range(100):  # the entry ends by blocking on its FIFO; wait for its output
+            text = log.read_text() if log.exists() else ""
+            if "--dport 80 -j ACCEPT" in text and text.count("-I FORWARD") >= 2:
+                break
+            __import__("time").sleep(0.1)
+        assert f"[INFO]  {mode} mode detected" in text
+        # iptables and ip6tables run through the detected mode's multi-call binary
+        assert f"xtables-{mode}-multi iptables -t filter -I FORWARD -s 10.0.0.0/8" in text
+        assert f"xtables-{mode}-multi ip6tables -t filter -I FORWARD -s fd00::/8" in text
+        # the pod's own namespace does not forward: no DNAT is set up
+        assert (
+            "DNAT" not in text.replace("+ ", "").split("ip_forward")[-1] or "PREROUTING" not in text
+        )
+        links = Path(f"/proc/{pid}/root/usr/sbin")
+        assert os.readlink(links / "iptables") == f"xtables-{mode}-multi"
+    finally:
+        containerd.kill("klipper-lb")

@@ -70,7 +70,7 @@ def test_pause_shaped_env_cmd_and_shell_form() -> None:
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("FROM scratch\nRUN echo hi\n", "p:2: RUN in the final stage"),
+        ("FROM scratch\nRUN echo hi\n", "p:2: RUN 'echo hi' in the final stage"),
         ("FROM scratch\nFROBNICATE x\n", "p:2: Dockerfile instruction FROBNICATE not understood"),
         ("USER 1\nFROM scratch\n", "p:1: USER before the first FROM"),
         ('FROM scratch\nENTRYPOINT ["/a", 1]\n', "p:2: JSON form must be a list of strings"),
@@ -90,3 +90,28 @@ def test_the_real_coredns_dockerfile_at_v1_12_1() -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert dockerfile.parse(text, "v1.12.1:Dockerfile") == dockerfile.parse(COREDNS_SHAPED, "x")
+
+
+def test_alpine_package_installs_become_userland_and_other_runs_stay_errors() -> None:
+    from tests.fixtures.addon_images import KLIPPER_LB_DOCKERFILE
+
+    got = dockerfile.parse(KLIPPER_LB_DOCKERFILE, "Dockerfile")
+    assert got["base"] == "alpine:3.21" and got["config"] == {"Cmd": ["entry"]}
+    assert got["userland"] == ["ip6tables", "iptables", "iptables-legacy", "nftables"]
+    assert dockerfile.from_facts(dockerfile.to_facts(got)) == got
+    with pytest.raises(InputError, match="p:2: RUN 'curl -o /x http://e' in the final stage"):
+        dockerfile.parse("FROM alpine:3.21\nRUN apk add iptables && curl -o /x http://e\n", "p")
+
+
+def test_userland_maps_alpine_packages_to_k3s_root_programs_or_names_the_unknown() -> None:
+    from emtk3s.packages.k3s_addon_images import images
+
+    assert images.userland_programs(["iptables", "nftables"]) == [
+        "xtables-legacy-multi",
+        "xtables-nft-multi",
+    ]
+    with pytest.raises(ValueError, match="'bash'"):
+        images.userland_programs(["bash"])
+    assert images.base_kind("alpine:3.21") == "alpine"
+    with pytest.raises(ValueError, match="ubuntu"):
+        images.base_kind("ubuntu:24.04")

@@ -64,7 +64,10 @@ PAYLOADS: dict[str, tuple[str, str, str]] = {
     "pause": ("k3s-addon-pause", "kubernetes-pause", "addon_pause_root"),
     "coredns": ("k3s-addon-coredns", "coredns", "addon_coredns_root"),
     "busybox": ("k3s-root-dist", "k3s-root", "k3s_root_dir"),
+    "klipper-lb": ("k3s-addon-klipper-lb", "klipper-lb", "addon_klipper_lb_root"),
 }
+#: the file each payload package installs under /usr/lib/k3s-addons/<image>/
+PAYLOAD_FILE = {"pause": "pause", "coredns": "coredns", "klipper-lb": "entry"}
 
 #: docker-library/busybox's image (what rancher/mirrored-library-busybox mirrors): the busybox
 #: tree FROM scratch, ``CMD ["sh"]`` (its Dockerfile sets nothing else)
@@ -73,7 +76,7 @@ BUSYBOX_UPSTREAM: dict[str, Any] = {"base": "busybox", "config": {"Cmd": ["sh"]}
 #: the applets the busybox image links in /bin (k3s-root's busybox has them all; these are what
 #: local-path-provisioner's helper pod scripts and `sh -c` users need)
 BUSYBOX_APPLETS = (
-    "sh", "ash", "cat", "chmod", "chown", "cp", "echo", "env", "id", "ln", "ls", "mkdir",
+    "sh", "ash", "cat", "lsmod", "mkfifo", "chmod", "chown", "cp", "echo", "env", "id", "ln", "ls", "mkdir",
     "mv", "rm", "rmdir", "sleep", "test", "[", "true", "false", "du", "find", "grep", "sed",
     "tar", "touch", "wc", "uname", "date", "head", "tail", "stat", "dirname", "basename",
 )  # fmt: skip
@@ -104,13 +107,19 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
         upstream = (
             BUSYBOX_UPSTREAM if name == "busybox" else dockerfile.from_facts(comp.facts["image"])
         )
-        build.base_kind(str(upstream.get("base", "")))  # an unknown base is an error here
+        try:  # an unknown base or Alpine package is an error here, naming it
+            build.base_kind(str(upstream.get("base", "")))
+            programs = build.userland_programs(list(upstream.get("userland", [])))
+        except ValueError as exc:
+            raise InputError(f"{comp.repo} {comp.tag}: {exc}", "extend images.py") from None
         out.append(
             {
                 "name": name,
                 "reference": image["_reference"],
                 "file": image["_reference"].rsplit("/", 1)[1].replace(":", "_"),
                 "package": pkg,
+                "payload_file": PAYLOAD_FILE.get(name, ""),
+                "userland": programs,
                 "macro": macro,
                 "upstream": upstream,
                 "_source": f"{comp.repo} {comp.tag} ({comp.commit})",
@@ -120,7 +129,8 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
     created = comps["k3s-images"].commit_time or 0
     for image in out:
         image["descriptions"] = {a: description(image, a, created) for a in GOARCHES}
-    return {"addon_images": out, "addon_images_missing": missing,
+    userland = sorted({p for image in out for p in image["userland"]})
+    return {"addon_images": out, "addon_images_missing": missing, "addon_userland": userland,
             "busybox_applets": list(BUSYBOX_APPLETS)}  # fmt: skip
 
 
@@ -131,6 +141,8 @@ PAYLOAD_FILES = {
     "coredns": "payload/coredns/coredns",
     "ca": "payload/ca-bundle.crt",
     "busybox": "k3s-root/bin/busybox",
+    "aux": "k3s-root/bin/aux",
+    "klipper-lb": "payload/klipper-lb/entry",
 }
 GOARCHES = ("amd64", "arm64")
 
@@ -144,6 +156,14 @@ def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any
         payload = build.pause_payload(PAYLOAD_FILES["pause"])
     elif name == "coredns":
         payload = build.coredns_payload(PAYLOAD_FILES["coredns"], PAYLOAD_FILES["ca"])
+    elif name == "klipper-lb":
+        payload = build.klipper_lb_payload(
+            PAYLOAD_FILES["klipper-lb"],
+            PAYLOAD_FILES["busybox"],
+            PAYLOAD_FILES["aux"],
+            build.userland_programs(image["upstream"].get("userland", [])),
+            list(BUSYBOX_APPLETS),
+        )
     else:
         payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
     return build.description(image["reference"], arch, created, image["upstream"], payload)
@@ -154,7 +174,7 @@ COMPONENTS = (ComponentDef("k3s-images", "k3s-io/k3s", tag=_k3s_tag, facts=_imag
 PACKAGE = PackageDef(
     name="k3s-addon-images",
     component="k3s-images",
-    components=("kubernetes-pause", "coredns", "k3s-root"),
+    components=("kubernetes-pause", "coredns", "klipper-lb", "k3s-root"),
     summary="K3s addon container images built from source, imported at start with no registry",
     context=context,
     on_image=True,
@@ -162,6 +182,7 @@ PACKAGE = PackageDef(
     chain_deps={
         "k3s-addon-pause": ("addon_pause_root", ""),
         "k3s-addon-coredns": ("addon_coredns_root", ""),
+        "k3s-addon-klipper-lb": ("addon_klipper_lb_root", ""),
     },
     sources=(
         SourceRule(

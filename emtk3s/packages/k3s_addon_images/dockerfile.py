@@ -22,6 +22,8 @@ _ARG_REF = re.compile(r"\$\{(?P<a>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<b>[A-Za-z_][A-
 _SETCAP = re.compile(
     r"\bsetcap\s+(?:-[a-z]\s+)*['\"]?(?P<caps>cap_[a-z_,]+)=\+?(?P<flags>[eip]+)['\"]?\s+(?P<path>/\S+)"
 )
+_APK = re.compile(r"^apk(?:\s+-\S+)*\s+(?P<verb>add|upgrade|update)\b(?P<args>.*)$")
+
 #: instructions that change nothing in the final image's config or files we must mirror
 _IGNORED = {"LABEL", "SHELL", "ONBUILD", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
 
@@ -112,6 +114,7 @@ def parse(text: str, where: str) -> dict[str, Any]:
     final = stages[-1]
     args = dict(global_args)
     config: dict[str, Any] = {}
+    userland: list[str] = []
     env: list[str] = []
     exposed: dict[str, dict[str, str]] = {}
     for lineno, instr, rest in final.lines:
@@ -149,17 +152,38 @@ def parse(text: str, where: str) -> dict[str, Any]:
                 if src in by_stage[src_stage]:
                     caps[dst] = by_stage[src_stage][src]
         elif instr == "RUN":
-            raise InputError(
-                f"{at}: RUN in the final stage (the image would need it run)",
-                "build this image's file tree in its payload package and say so in the docs",
-            )
+            userland += _apk_packages(rest, at)
         elif instr not in _IGNORED:
             raise InputError(f"{at}: Dockerfile instruction {instr} not understood", "report it")
     if env:
         config["Env"] = env
     if exposed:
         config["ExposedPorts"] = dict(sorted(exposed.items()))
-    return {"base": final.base, "config": config, "capabilities": caps}
+    out: dict[str, Any] = {"base": final.base, "config": config, "capabilities": caps}
+    if userland:
+        out["userland"] = sorted(set(userland))
+    return out
+
+
+def _apk_packages(command: str, where: str) -> list[str]:
+    """The packages a final-stage ``RUN apk add ...`` installs (klipper-lb: iptables and
+    friends on Alpine). We never use Alpine: the image gets the same programs from our own
+    userland (k3s-root's busybox and xtables), so only package installs are understood; any
+    other command in a final stage is an error naming the line."""
+    pkgs: list[str] = []
+    for part in re.split(r"&&|;", command):
+        part = part.strip()
+        if not part:
+            continue
+        m = _APK.match(part)
+        if not m:
+            raise InputError(
+                f"{where}: RUN {part[:60]!r} in the final stage (the image would need it run)",
+                "build this image's file tree in its payload package and say so in the docs",
+            )
+        if m.group("verb") == "add":
+            pkgs += [w for w in m.group("args").split() if not w.startswith("-")]
+    return pkgs
 
 
 def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
@@ -169,6 +193,7 @@ def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
         "_base": parsed["base"] or "scratch",
         "_config": json.dumps(parsed["config"], sort_keys=True),
         "_capabilities": json.dumps(parsed["capabilities"], sort_keys=True),
+        "userland": list(parsed.get("userland", [])),
     }
 
 
@@ -180,4 +205,7 @@ def from_facts(facts: dict[str, Any]) -> dict[str, Any]:
     except (KeyError, TypeError, json.JSONDecodeError):
         raise InputError("the lock's image facts are malformed", "re-resolve") from None
     base = facts.get("_base", "")
-    return {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}
+    out = {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}
+    if facts.get("userland"):
+        out["userland"] = list(facts["userland"])
+    return out

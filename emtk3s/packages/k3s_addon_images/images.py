@@ -28,6 +28,18 @@ BASES: dict[str, dict[str, Any]] = {
         "tmp": True,
     },
     "busybox": {"env": [PATH], "users": []},
+    # an upstream FROM alpine: we never use Alpine; the image is our busybox userland with the
+    # programs its Alpine packages gave (USERLAND)
+    "alpine": {"env": [PATH], "users": []},
+}
+
+#: Alpine packages an upstream final stage installs -> the k3s-root programs that replace
+#: them (k3s-root's bin/aux); an unknown package is an error naming it
+USERLAND: dict[str, tuple[str, ...]] = {
+    "iptables": ("xtables-legacy-multi", "xtables-nft-multi"),
+    "ip6tables": ("xtables-legacy-multi", "xtables-nft-multi"),
+    "iptables-legacy": ("xtables-legacy-multi",),
+    "nftables": ("xtables-nft-multi",),
 }
 
 
@@ -37,6 +49,8 @@ def base_kind(base: str) -> str:
         return "distroless-static"
     if base in BASES:
         return base
+    if base.startswith("alpine:") or base == "alpine":
+        return "alpine"
     raise ValueError(f"upstream base image {base!r} is not known to emtk3s")
 
 
@@ -108,4 +122,25 @@ def busybox_payload(binary: str, applets: list[str]) -> list[dict[str, Any]]:
     """k3s-root's static busybox in /bin with its applet links (docker-library's layout)."""
     out: list[dict[str, Any]] = [{"path": "bin/busybox", "source": binary, "mode": "0755"}]
     out += [{"path": f"bin/{a}", "link": "busybox"} for a in sorted(set(applets)) if a != "busybox"]
+    return out
+
+
+def userland_programs(packages: list[str]) -> list[str]:
+    out: set[str] = set()
+    for pkg in packages:
+        if pkg not in USERLAND:
+            raise ValueError(
+                f"upstream installs Alpine package {pkg!r}, which emtk3s cannot replace from k3s-root"
+            )
+        out.update(USERLAND[pkg])
+    return sorted(out)
+
+
+def klipper_lb_payload(entry: str, busybox: str, aux: str, programs: list[str],
+                       applets: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """klipper-lb: its entry in /usr/bin, busybox in /bin, the xtables programs in /usr/sbin
+    (where the entry links iptables* to the detected mode's multi-call binary)."""
+    out = busybox_payload(busybox, applets)
+    out += [{"path": f"usr/sbin/{p}", "source": f"{aux}/{p}", "mode": "0755"} for p in programs]
+    out.append({"path": "usr/bin/entry", "source": entry, "mode": "0755"})
     return out
