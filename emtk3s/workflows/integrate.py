@@ -50,13 +50,13 @@ def integrate(
     when they matter before the result (a dry run, a refusal)."""
     checkout.require(emt_repo)
     p = project
-    lock = lockmod.require(p.lock_file)
+    lock = lockmod.require(p.lock_file, release.catalog.mirrors)
     pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
     if pkgs:  # what goes into EMT is what the templates render, not a hand edit
         render.render(release, lock, p, pkgs, check=True, history=load_history(p.root))
     recovered = "" if dry_run else recover(emt_repo)
     chosen = list(images) or emt_plan.default_images(emt_repo)
-    plan = emt_plan.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade)
+    plan = emt_plan.plan(emt_repo, p.specs, lock, release.catalog, chosen, replace, allow_downgrade)
     diff = plan.diff()
     out: dict[str, Any] = {
         "emt_repo": str(emt_repo),

@@ -290,6 +290,10 @@ def test_root_diff_tables(tmp_path: Path) -> None:
     assert rows["bin/aux/nft"]["action"] == "none (EMT newer)"  # EMT 1.0.9 vs buildroot 1.0.8
     assert rows["bin/fuse-overlayfs"]["spec"] == "SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec"
     assert rows["bin/conntrack"]["action"] == "new RPM needed"
+    # k3s-root's iptables-detect.sh is what emtk3s's own k3s-iptables-helpers ships
+    assert (
+        rows["bin/aux/iptables-detect.sh"]["action"] == "shipped by emtk3s (k3s-iptables-helpers)"
+    )
     assert (
         rows["bin/ip"]["in_chroot"] is True
         and rows["bin/ip"]["spec"] == "SPECS/iproute/iproute.spec"
