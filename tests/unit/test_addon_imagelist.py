@@ -4,6 +4,7 @@ them (manifests, traefik's chart values, servicelb's and the pause defaults, the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -119,8 +120,12 @@ def test_disagreements_are_errors_naming_file_and_image(
 def test_the_helm_job_tag_must_be_the_listed_one() -> None:
     with pytest.raises(InputError, match="klipper-helm:v0.9.4-build20250113 is not in"):
         imagelist.read_images(_tree(), {"VERSION_HELM_JOB": "v0.9.4-build20250113"})  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="no VERSION_HELM_JOB"):
-        imagelist.read_images(_tree(), {})  # type: ignore[arg-type]
+    # an era whose version.sh stamps no job image: helm-controller's default, said in the lock
+    images = imagelist.read_images(_tree(), {})  # type: ignore[arg-type]
+    assert "built-in default" in images["klipper-helm"]["_referenced_by"]
+    no_job = "\n".join(r for r in addon_images.IMAGE_LIST_V1_32_4 if "klipper-helm" not in r)
+    with pytest.raises(InputError, match="no VERSION_HELM_JOB and .* lists 0 klipper-helm"):
+        imagelist.read_images(_tree(**{"scripts__airgap__image-list_dot_txt": no_job}), {})  # type: ignore[arg-type]
 
 
 def test_the_fixture_tree_stays_consistent_with_its_version_sh() -> None:
@@ -128,3 +133,31 @@ def test_the_fixture_tree_stays_consistent_with_its_version_sh() -> None:
     files = addon_images.add_to({"manifests/coredns.yaml": "kind: ConfigMap\n"})
     images = imagelist.read_images(TreeCheckout(files), {"VERSION_HELM_JOB": addon_images.FIXTURE_HELM_JOB})  # type: ignore[arg-type]  # fmt: skip
     assert images["klipper-helm"]["tag"] == addon_images.FIXTURE_HELM_JOB
+
+
+ERAS = Path(__file__).resolve().parent.parent / "data" / "k3s"
+
+
+def _era_trees() -> list[str]:
+    if not ERAS.is_dir():
+        return []
+    return sorted(p.name for p in ERAS.iterdir() if (p / "scripts/airgap/image-list.txt").is_file())
+
+
+@pytest.mark.skipif(not _era_trees(), reason="no K3s era fixture trees (tests/data/k3s) here")
+@pytest.mark.parametrize("era", _era_trees())
+def test_every_era_fixture_reads_with_the_image_files_added(era: str) -> None:
+    """The era fixture trees (each era's image list and manifests), completed by
+    addon_images.add_to where an era's tree lacks a file that names an image."""
+    from emtk3s.packages.k3s.upstream import parse_version_sh
+
+    files: dict[str, str | bytes] = {}
+    for d in (ERAS / "common", ERAS / era):
+        for f in d.rglob("*") if d.is_dir() else ():
+            if f.is_file():
+                files[str(f.relative_to(d))] = f.read_bytes()
+    listed = imagelist.parse_image_list(files["scripts/airgap/image-list.txt"].decode(), era)  # type: ignore[union-attr]
+    version_sh = files.get("scripts/version.sh", b"")
+    facts = parse_version_sh(version_sh.decode() if isinstance(version_sh, bytes) else version_sh)
+    images = imagelist.read_images(TreeCheckout(addon_images.add_to(files, tuple(listed))), facts)  # type: ignore[arg-type]
+    assert sorted(i["_reference"] for i in images.values()) == sorted(listed)

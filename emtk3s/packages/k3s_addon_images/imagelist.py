@@ -197,18 +197,29 @@ def read_images(checkout: TagCheckout, facts: dict[str, Any]) -> dict[str, dict[
         ref, at = go_default(text_of(path), name, f"{tag}:{path}")
         referenced.setdefault(ref, at)
     helm_job = facts.get("VERSION_HELM_JOB")
-    if not helm_job:
-        raise InputError(
-            f"{tag}:scripts/version.sh: no VERSION_HELM_JOB (the helm-controller job image)",
-            "this K3s era is not understood; report it",
+    if helm_job:
+        build = checkout.read("scripts/build").decode("utf-8", "replace") if checkout.exists("scripts/build") else ""  # fmt: skip
+        m = _JOB_IMAGE.search(build)
+        # helm-controller's own default repository when the build only stamps the tag
+        job_repo = m.group("repo") if m else "rancher/klipper-helm"
+        referenced.setdefault(
+            normalize(f"{job_repo}:{helm_job}", f"{tag}:scripts/version.sh"),
+            f"{tag}:scripts/version.sh VERSION_HELM_JOB",
         )
-    m = _JOB_IMAGE.search(checkout.read("scripts/build").decode("utf-8", "replace")) if checkout.exists("scripts/build") else None  # fmt: skip
-    # helm-controller's own default repository when the build only stamps the tag
-    job_repo = m.group("repo") if m else "rancher/klipper-helm"
-    referenced.setdefault(
-        normalize(f"{job_repo}:{helm_job}", f"{tag}:scripts/version.sh"),
-        f"{tag}:scripts/version.sh VERSION_HELM_JOB",
-    )
+    else:
+        # older eras stamp no job image: helm-controller's built-in default (in its Go module,
+        # not in the K3s tree) names it, so the listed klipper-helm is taken as that default
+        # and the lock says so
+        job = [r for r in listed if r.split("/", 1)[1].startswith("rancher/klipper-helm:")]
+        if len(job) != 1:
+            raise InputError(
+                f"{tag}:scripts/version.sh: no VERSION_HELM_JOB and {where} lists "
+                f"{len(job)} klipper-helm images",
+                "this K3s era is not understood; report it",
+            )
+        referenced.setdefault(
+            job[0], f"{tag}: helm-controller's built-in default (version.sh stamps no job image)"
+        )
     cross_check(listed, referenced, where)
     out: dict[str, dict[str, str]] = {}
     for ref in listed:
