@@ -168,6 +168,33 @@ class BuildProgress:
                 )
 
 
+def _amount_columns() -> tuple[Any, Any]:
+    """rich columns that show a task's amount in its own unit: ``3/4 files`` for the overall
+    line, bytes and bytes per second for a file's line."""
+    from rich.progress import DownloadColumn, ProgressColumn, Task, TransferSpeedColumn
+    from rich.text import Text
+
+    class Amount(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bytes = DownloadColumn()
+
+        def render(self, task: Task) -> Any:
+            if task.fields.get("files"):
+                return Text(f"{int(task.completed)}/{int(task.total or 0)} files")
+            return self.bytes.render(task)
+
+    class Speed(ProgressColumn):
+        def __init__(self) -> None:
+            super().__init__()
+            self.speed = TransferSpeedColumn()
+
+        def render(self, task: Task) -> Any:
+            return Text("") if task.fields.get("files") else self.speed.render(task)
+
+    return Amount(), Speed()
+
+
 class FetchProgress:
     """Progress of a set of downloads; every method may be called from any thread."""
 
@@ -177,26 +204,20 @@ class FetchProgress:
         self.tasks: dict[str, Any] = {}
         self.lock = threading.Lock()
         if not self.quiet and sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TransferSpeedColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn
 
+            amount, speed = _amount_columns()
             self.bar = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                DownloadColumn(),
-                TransferSpeedColumn(),
-                MofNCompleteColumn(),
+                amount,
+                speed,
                 console=_console(),
                 transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("fetch", total=total)
+            # the overall line counts files, each file's line its bytes: each says its unit
+            self.task = self.bar.add_task("fetch", total=total, files=True)
 
     def begin(self, name: str, size: int | None, have: int) -> None:
         if self.quiet:
