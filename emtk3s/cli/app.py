@@ -372,6 +372,13 @@ def summary(r: AllResult) -> list[str]:
             f"render:   {len(rr.written)} written, {len(rr.unchanged)} unchanged"
             f" -> {r.outputs['specs']}"
         )
+    if "license" in st:
+        lic = st["license"]
+        lines.append(
+            f"license:  {len(lic.verified)} verified, {len(lic.unverified)} not verified, "
+            f"{len(lic.skipped)} not checked"
+        )
+        lines += [f"license:  {p} not verified: {why}" for p, why in lic.unverified.items()]
     if "validate" in st:
         v: validate.LintResult = st["validate"]
         lines.append(

@@ -97,7 +97,7 @@ def integrate_cmd(
                 failed = BuildError(
                     "EMT checks failed: "
                     + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failed),
-                    "the output of each is in the report above",
+                    rep.hint(),
                     details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failed),
                 )
                 failed.result = out

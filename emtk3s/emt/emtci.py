@@ -52,6 +52,18 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {"results": [r.to_dict() for r in self.results], "failed": len(self.failed)}
 
+    def hint(self) -> str:
+        """What to do about the failures: EMT's license rule wants the changelog line that
+        ``emtk3s license-check`` writes after verifying the tag against the sources."""
+        hint = "the output of each check is in the report"
+        if any("license not verified" in r.output for r in self.failed):
+            hint += (
+                '; for "license not verified": emtk3s fetch, then emtk3s license-check (it '
+                'verifies each License: tag against the sources and records "License '
+                'verified."), then integrate again'
+            )
+        return hint
+
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
     try:
