@@ -29,7 +29,16 @@ def emt_group() -> None:
     help="Image config file name under toolkit/imageconfigs (repeatable; default: the edge images).",
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Print the decisions and the unified diff; write nothing."
+    "--package",
+    "-p",
+    "packages",
+    multiple=True,
+    help="Integrate only this rendered package (repeatable; default: every rendered one).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print every decision (pending sources marked) and the unified diff; write nothing.",
 )
 @click.option(
     "--replace",
@@ -46,6 +55,7 @@ def emt_group() -> None:
 def integrate_cmd(
     emt_repo: Path,
     images: tuple[str, ...],
+    packages: tuple[str, ...],
     dry_run: bool,
     replace: bool,
     allow_downgrade: bool,
@@ -68,7 +78,9 @@ def integrate_cmd(
             render.render(ctx.release(p), lock, p, pkgs, check=True, history=load_history(p.root))
         recovered = "" if dry_run else integrate.recover(emt_repo)
         chosen = list(images) or integrate.default_images(emt_repo)
-        plan = integrate.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade)
+        plan = integrate.plan(
+            emt_repo, p.specs, lock, chosen, replace, allow_downgrade, list(packages) or None
+        )
         diff = plan.diff()
         out: dict[str, Any] = {
             "emt_repo": str(emt_repo),
@@ -79,7 +91,7 @@ def integrate_cmd(
             "diff": diff,
             "recovered": recovered,
         }
-        if dry_run or plan.refused:
+        if dry_run or any(d.action in ("refused", "pending") for d in plan.decisions):
             for d in plan.decisions:
                 click.echo(f"decision: {d.line()}", err=True)
         if plan.refused:
@@ -90,7 +102,11 @@ def integrate_cmd(
         if not dry_run:
             out["changed"] = integrate.apply(plan)
         if run_checks and not dry_run:
-            specs = [f"SPECS/{d.package}/{d.package}.spec" for d in plan.decisions]
+            specs = [
+                f"SPECS/{d.package}/{d.package}.spec"
+                for d in plan.decisions
+                if d.action in integrate.WRITES
+            ]
             rep = emtci.run_all(plan.root, specs)
             out["checks"] = rep.to_dict()
             if rep.failed:

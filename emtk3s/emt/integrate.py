@@ -70,7 +70,9 @@ RENDER_HEADER = b"# Rendered by emtk3s"
 class Decision:
     package: str
     version: str
-    action: str  # new | update | unchanged | replace | refused
+    #: new | update | unchanged | replace (written); kept (EMT's newer copy wins),
+    #: pending (a source not pinned yet), refused (needs a choice or cannot build)
+    action: str
     existing: list[dict[str, str]] = field(default_factory=list)  # other copies and versions
     notes: list[str] = field(default_factory=list)
     reason: str = ""  # why refused
@@ -194,7 +196,18 @@ def _decide(
     target_dir = f"SPECS/{pkg}"
     d = Decision(pkg, version, "new")
     remove: list[str] = []
-    for ex in checkout.find_specs(emt, pkg):
+    found = checkout.find_specs(emt, pkg)
+    newer = [e for e in found if e.version != "?" and _vercmp(version, e.version) < 0]
+    if newer and not allow_downgrade:
+        # EMT never gets worse: its newer package wins, and its copy is left untouched
+        d.existing = [{"path": e.rel, "version": e.version} for e in found]
+        d.action = "kept"
+        d.reason = (
+            f"EMT's {newer[0].rel} {newer[0].version} is newer; EMT's copy stays untouched "
+            "(--allow-downgrade --replace would put this release's in)"
+        )
+        return d, []
+    for ex in found:
         d.existing.append({"path": ex.rel, "version": ex.version})
         cmp = _vercmp(version, ex.version) if ex.version != "?" else 0
         older = cmp < 0
@@ -417,6 +430,81 @@ def _source_clashes(emt: Path, pkgs: list[str], dirs: dict[str, dict[str, bytes]
     return out
 
 
+WRITES = ("new", "update", "unchanged", "replace")
+
+
+def _pending(lock: Lock, pkg: str, src: Path) -> str:
+    """Why ``pkg`` cannot go in yet: a source not pinned ("" when ready)."""
+    from emtk3s.stages.render import PENDING, pending_sources
+
+    names = pending_sources(lock, pkg) if pkg in lock.packages else []
+    sigs_file = src / f"{pkg}.signatures.json"
+    if not names and sigs_file.is_file():
+        sigs = json.loads(sigs_file.read_text(errors="replace") or "{}").get("Signatures", {})
+        names = [n for n, sha in sigs.items() if sha == PENDING]
+    if not names:
+        return ""
+    return (
+        f"source {', '.join(names)} {PENDING} (not pinned): emtk3s fetch or vendor with network, "
+        "or emtk3s emt pin --emt-repo PATH from EMT's own record"
+    )
+
+
+def continue_changelog(ours: bytes, theirs: bytes) -> bytes:
+    """Our spec with the entries of the spec it replaces that ours does not have below our
+    own (EMT's history stays in the spec; a second run adds nothing)."""
+    mark = "\n%changelog\n"
+    text, old = ours.decode(), theirs.decode(errors="replace")
+    if mark not in text or mark not in old:
+        return ours
+    have = {ln for ln in text.split(mark, 1)[1].splitlines() if ln.startswith("* ")}
+    entries: list[list[str]] = []
+    for ln in old.split(mark, 1)[1].splitlines():
+        if ln.startswith("* "):
+            entries.append([ln])
+        elif entries:
+            entries[-1].append(ln)
+    keep = ["\n".join(e).rstrip() for e in entries if e[0] not in have]
+    if not keep:
+        return ours
+    return (text.rstrip("\n") + "\n\n" + "\n\n".join(keep) + "\n").encode()
+
+
+def _closure(p: Plan, specs_dir: Path, removed: list[str]) -> None:
+    """Refuse each package whose BuildRequires neither the checkout (after this change) nor the
+    set provides; repeated, since a refusal can take a provider away."""
+    import re
+
+    ours = {d.package for d in p.decisions}
+    theirs = checkout.provided(p.root, {*removed, *(f"SPECS/{n}" for n in ours)})
+    while True:
+        ok = [d for d in p.decisions if d.action in WRITES]
+        have = set(theirs)
+        for d in ok:
+            have |= checkout.spec_provides((specs_dir / d.package / f"{d.package}.spec").read_text())
+        # EMT's own copies the set leaves in place (kept, pending, refused) still provide
+        for d in p.decisions:
+            if d.action not in WRITES:
+                for e in d.existing:
+                    spec = p.root / e["path"]
+                    if spec.is_file():
+                        have |= checkout.spec_provides(spec.read_text(errors="replace"))
+        changed = False
+        for d in ok:
+            text = (specs_dir / d.package / f"{d.package}.spec").read_text()
+            need = re.findall(r"^BuildRequires:\s*([^\s,]+)", text, re.M)
+            missing = [n for n in need if n not in have]
+            if missing:
+                d.action = "refused"
+                d.reason = (
+                    f"BuildRequires {', '.join(missing)}: no spec in the checkout or in the "
+                    "integrated set provides it (integrate its provider too)"
+                )
+                changed = True
+        if not changed:
+            return
+
+
 def plan(
     emt: Path,
     specs_dir: Path,
@@ -424,12 +512,22 @@ def plan(
     images: list[str],
     replace: bool = False,
     allow_downgrade: bool = False,
+    packages: list[str] | None = None,
 ) -> Plan:
     root = checkout.require(emt)
     p = Plan(root)
-    pkgs = sorted(d.name for d in specs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if not pkgs:
+    rendered = sorted(
+        d.name for d in specs_dir.iterdir() if d.is_dir() and not d.name.startswith(".")
+    ) if specs_dir.is_dir() else []
+    if not rendered:
         raise PreconditionError(f"{specs_dir}: nothing rendered", "run emtk3s render first")
+    unknown = [x for x in packages or [] if x not in rendered]
+    if unknown:
+        raise InputError(
+            f"-p {unknown[0]}: not a rendered package",
+            f"choose from {', '.join(rendered)}",
+        )
+    pkgs = sorted(set(packages)) if packages else rendered
     record = _record(root)
     recorded = record.get("integrated", {})
     if not isinstance(recorded, dict) or not isinstance(record.get("packages", {}), dict):
@@ -438,41 +536,42 @@ def plan(
         )
     fields: dict[str, tuple[str, str, str]] = {}
     removed: dict[str, list[str]] = {}
-    from emtk3s.stages.render import PENDING, refuse_pending
-
     for pkg in pkgs:
         src = specs_dir / pkg
         if not (src / f"{pkg}.spec").is_file():
             raise InputError(f"{src}: no {pkg}.spec", "run emtk3s render")
-        refuse_pending(lock, pkg, "emt integrate")
-        sigs_file = src / f"{pkg}.signatures.json"
-        if sigs_file.is_file() and f'"{PENDING}"' in sigs_file.read_text(errors="replace"):
-            raise IntegrityError(
-                f"emt integrate: {sigs_file} names a {PENDING} source",
-                "run emtk3s fetch (or emtk3s vendor) with network, render, then integrate",
-            )
         checkout.safe_path(root, f"SPECS/{pkg}", "spec directory")
-        files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
         fields[pkg] = spec_fields(src / f"{pkg}.spec")
+        why = _pending(lock, pkg, src)
+        if why:
+            p.decisions.append(Decision(pkg, fields[pkg][1], "pending", reason=why))
+            continue
+        files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
+        spec_name = f"{pkg}.spec"
+        current = root / f"SPECS/{pkg}/{spec_name}"
+        if current.is_file():  # a spec we replace: its history continues below ours
+            files[spec_name] = continue_changelog(files[spec_name], current.read_bytes())
         d, remove = _decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
         p.decisions.append(d)
-        if d.action == "refused":
+        if d.action not in WRITES:
             continue
         p.change.dirs[f"SPECS/{pkg}"] = files
         for rel in remove:
             checkout.safe_path(root, rel, "spec directory")
-        p.change.remove += remove
         removed[pkg] = remove
-    ok = [d.package for d in p.decisions if d.action != "refused"]
+    ok = [d.package for d in p.decisions if d.action in WRITES]
     for clash in _source_clashes(root, ok, p.change.dirs):
         d = next(x for x in p.decisions if x.package == clash.split(":", 1)[0])
         d.action, d.reason = "refused", f"rule emt-unique-source-basename: {clash}"
-    ok = [d.package for d in p.decisions if d.action != "refused"]
-    for dec in p.refused:
-        p.change.dirs.pop(f"SPECS/{dec.package}", None)
+    _closure(p, specs_dir, [r for rs in removed.values() for r in rs])
+    ok = [d.package for d in p.decisions if d.action in WRITES]
+    for dec in p.decisions:
+        if dec.action not in WRITES:
+            p.change.dirs.pop(f"SPECS/{dec.package}", None)
+    p.change.remove += [r for pkg in ok for r in removed.get(pkg, [])]
     if not ok:
         return p
-    _cgmanifest(p, {k: fields[k] for k in ok}, removed)
+    _cgmanifest(p, {k: fields[k] for k in ok}, {k: removed.get(k, []) for k in ok})
     _license_map(p, specs_dir, ok)
     _package_list(p, ok)
     for image in images:
@@ -487,12 +586,16 @@ def plan(
         for name, data in p.change.dirs[f"SPECS/{pkg}"].items():
             if name.endswith(".spec"):
                 integrated[f"SPECS/{pkg}/{name}"] = _sha(data)
-    new_record = {
-        "kubernetes-version": lock.k3s,
+    new_record: dict[str, Any] = {
         "packages": {**record.get("packages", {}), **{pkg: fields[pkg][1] for pkg in ok}},
         "source": "emtk3s",
         "integrated": dict(sorted(integrated.items())),
     }
+    # the K3s version only when k3s itself is (or was before) integrated
+    if "k3s" in ok:
+        new_record["kubernetes-version"] = lock.k3s
+    elif "kubernetes-version" in record:
+        new_record["kubernetes-version"] = record["kubernetes-version"]
     p.old[VERSION_RECORD] = rec_path.read_bytes() if rec_path.exists() else b""
     p.change.files[VERSION_RECORD] = (
         json.dumps(new_record, indent=2, sort_keys=True) + "\n"
@@ -516,6 +619,14 @@ def refusal(p: Plan) -> ConflictError:
 def apply(p: Plan) -> list[str]:
     if p.refused:
         raise refusal(p)
+    pending = [d for d in p.decisions if d.action == "pending"]
+    if pending:
+        ready = [d.package for d in p.decisions if d.action in WRITES]
+        raise IntegrityError(
+            "integrate: " + "; ".join(f"{d.package}: {d.reason}" for d in pending),
+            "pin the sources first, or integrate the ready packages alone: "
+            + (" ".join(f"-p {r}" for r in ready) or "(none is ready)"),
+        )
     changed = p.changed
     targets = list(p.change.files) + list(p.change.dirs)
     txn.sweep_leftovers(p.root, targets)

@@ -69,30 +69,52 @@ def _names(cg: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def test_integrate_refuses_downgrade_and_duplicate_and_dry_run_shows_it(tmp_path: Path) -> None:
+def test_emts_newer_package_wins_and_downgrade_and_duplicate_are_refused(tmp_path: Path) -> None:
     emt = emt_checkout.make(tmp_path / "emt")
-    before = _tree(emt)
+    extended = {k: v for k, v in _tree(emt).items() if k.startswith("SPECS-EXTENDED/")}
     dry = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "--dry-run")
-    assert dry.returncode == 9, dry.stderr
+    assert dry.returncode == 0, dry.stderr
     doc = json.loads(dry.stdout)
     dec = {d["package"]: d for d in doc["result"]["decisions"]}
-    assert dec["fuse-overlayfs"]["action"] == "refused"
+    # EMT's newer SPECS-EXTENDED copies win by default: kept, named, never touched
+    assert dec["fuse-overlayfs"]["action"] == "kept"
+    assert dec["fuse-overlayfs"]["reason"].startswith(
+        "EMT's SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec 1.14 is newer"
+    )
+    assert dec["k3s-iptables-helpers"]["action"] == "new"
+    human = _emtk3s("emt", "integrate", "--emt-repo", str(emt), "--dry-run")
+    assert "decision: slirp4netns 1.2.0: kept" in human.stderr
+    real = _emtk3s("emt", "integrate", "--emt-repo", str(emt))
+    assert real.returncode == 0, real.stderr
+    after = _tree(emt)
+    assert {k: v for k, v in after.items() if k.startswith("SPECS-EXTENDED/")} == extended
+    assert (
+        not (emt / "SPECS/fuse-overlayfs").exists()
+        and (emt / "SPECS/k3s-iptables-helpers").is_dir()
+    )
+    # only what an edge image needs at run time goes into the package list
+    plist = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    assert "fuse-overlayfs" not in plist["packages"] and "slirp4netns" not in plist["packages"]
+    assert "k3s-iptables-helpers" in plist["packages"]
+    # k3s was not integrated: no kubernetes-version is claimed for the image
+    record = json.loads((emt / "toolkit/imageconfigs/k3s-version.json").read_text())
+    assert "kubernetes-version" not in record
+    # choosing the older version without --replace is refused: the copy would be a duplicate
+    down = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "--allow-downgrade")
+    assert down.returncode == 9, down.stderr
+    dec = {d["package"]: d for d in json.loads(down.stdout)["result"]["decisions"]}
     assert (
         "downgrade of SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec 1.14"
         in (dec["fuse-overlayfs"]["reason"])
     )
-    assert dec["k3s-iptables-helpers"]["action"] == "new"
-    human = _emtk3s("emt", "integrate", "--emt-repo", str(emt), "--dry-run")
-    assert "decision: slirp4netns 1.2.0: refused" in human.stderr
-    real = _emtk3s("emt", "integrate", "--emt-repo", str(emt))
-    assert real.returncode == 9 and "--replace" in real.stderr
-    assert _tree(emt) == before, "a refused integrate wrote something"
+    assert _tree(emt) == after, "a refused integrate wrote something"
     # the same version elsewhere is a duplicate
     spec = emt / "SPECS-EXTENDED/slirp4netns/slirp4netns.spec"
     spec.write_text(spec.read_text().replace("1.3.1", "1.2.0"))
-    dup = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "--allow-downgrade")
+    dup = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "-p", "slirp4netns")
     assert dup.returncode == 9
     dec = {d["package"]: d for d in json.loads(dup.stdout)["result"]["decisions"]}
+    assert list(dec) == ["slirp4netns"]
     assert dec["slirp4netns"]["reason"].startswith(
         "duplicate of SPECS-EXTENDED/slirp4netns/slirp4netns.spec 1.2.0"
     )
@@ -143,15 +165,104 @@ def test_integrate_replace_then_noop_keeps_formatting_and_registrations(tmp_path
     assert pl["packages"][:2] == ["k3s", "k3s-network-policy"] and pl["_comment"] == "K3s"
     assert "k3s-iptables-helpers" in pl["packages"]
     rec = json.loads((emt / "toolkit/imageconfigs/k3s-version.json").read_text())
-    assert (
-        rec["kubernetes-version"] == "v1.32.4+k3s1"
-        and "SPECS/slirp4netns/slirp4netns.spec" in (rec["integrated"])
-    )
+    # k3s itself is not integrated here (its vendor tarball is PENDING): no version is claimed
+    assert "kubernetes-version" not in rec
+    assert "SPECS/slirp4netns/slirp4netns.spec" in rec["integrated"]
     after = _tree(emt)
     again = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt))
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["result"]["changed"] == []
     assert _tree(emt) == after, "a second run changed the checkout"
+
+
+def test_pending_k3s_is_marked_and_a_subset_lands(tmp_path: Path) -> None:
+    """The full default release previews (exit 0) with k3s's PENDING vendor tarball marked; a
+    real run names the ready packages to choose with -p, which then land alone."""
+    emt = emt_checkout.make(tmp_path / "emt")
+    proj = tmp_path / "proj"
+    shutil.copytree(_PROJECT[0], proj)
+    shutil.copytree(REPO / "SPECS" / "k3s", proj / "SPECS" / "k3s")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "emtk3s", "-C", str(proj), *args],
+            capture_output=True,
+            text=True,
+        )
+
+    before = _tree(emt)
+    dry = run("--json", "emt", "integrate", "--emt-repo", str(emt), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    dec = {d["package"]: d for d in json.loads(dry.stdout)["result"]["decisions"]}
+    assert dec["k3s"]["action"] == "pending" and "k3s-vendor-" in dec["k3s"]["reason"]
+    assert "PENDING" in dec["k3s"]["reason"]
+    assert {d["action"] for d in dec.values()} == {"pending", "kept", "new"}
+    assert "decision: k3s 1.32.4+k3s1: pending" in dry.stderr
+    real = run("emt", "integrate", "--emt-repo", str(emt))
+    assert real.returncode != 0 and "-p k3s-iptables-helpers" in real.stderr, real.stderr
+    assert _tree(emt) == before
+    sub = run(
+        "emt",
+        "integrate",
+        "--emt-repo",
+        str(emt),
+        "-p",
+        "fuse-overlayfs",
+        "-p",
+        "k3s-iptables-helpers",
+    )
+    assert sub.returncode == 0, sub.stderr
+    assert (emt / "SPECS/k3s-iptables-helpers").is_dir()
+    after = _tree(emt)
+    assert after["SPECS/k3s/k3s.spec"] == before["SPECS/k3s/k3s.spec"]  # EMT's k3s untouched
+    assert not (emt / "SPECS/fuse-overlayfs").exists()  # EMT's newer copy kept
+    bad = run("emt", "integrate", "--emt-repo", str(emt), "-p", "nope")
+    assert bad.returncode == 2 and "-p nope: not a rendered package" in bad.stderr
+
+
+def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
+    """k3s BuildRequires k3s-root-dist: without k3s-root in the checkout or the set, refused;
+    with a provider in the checkout, it goes in, continuing the changelog of the spec it
+    replaces."""
+    from emtk3s.emt import integrate
+    from emtk3s.model.lock import Lock
+
+    emt = emt_checkout.make(tmp_path / "emt")
+    specs = tmp_path / "SPECS"
+    (specs / "k3s").mkdir(parents=True)
+    ours = (REPO / "SPECS/k3s/k3s.spec").read_text()
+    (specs / "k3s" / "k3s.spec").write_text(ours)
+    doc = json.loads((REPO / "emtk3s.lock").read_text())
+    del doc["packages"]["k3s"]  # a spec of no pending source: only its BuildRequires count
+    lock = Lock.from_json(json.dumps(doc))
+    p = integrate.plan(emt, specs, lock, [])
+    (d,) = p.decisions
+    assert d.action == "refused" and d.reason.startswith("BuildRequires k3s-root-dist: no spec")
+    assert p.change.dirs == {} and p.change.files == {}
+    with pytest.raises(Exception, match="integrate refused: k3s"):
+        integrate.apply(p)
+    # a provider in the checkout: k3s goes in, EMT's own entries kept below ours
+    prov = emt / "SPECS/k3s-root/k3s-root.spec"
+    prov.parent.mkdir()
+    prov.write_text(
+        emt_checkout.SPEC.format(
+            name="k3s-root",
+            version="0.14.1",
+            attribution="x",
+            extra="\n%package dist\nSummary: d\n",
+        )
+    )
+    p = integrate.plan(emt, specs, lock, [])
+    (d,) = p.decisions
+    assert d.action == "update" and "replaces EMT's own SPECS/k3s/k3s.spec" in d.notes
+    spec = p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
+    assert spec.startswith(ours.rstrip("\n"))
+    assert spec.endswith(
+        "* Tue Jun 17 2025 Fixture <fixture@example.invalid> - 1.32.4-1\n- "
+        + emt_checkout.INTEL
+        + "\n"
+    )
+    assert integrate.continue_changelog(spec.encode(), spec.encode()) == spec.encode()
 
 
 def test_a_hand_edit_of_an_integrated_spec_is_refused(tmp_path: Path) -> None:
