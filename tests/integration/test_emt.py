@@ -224,8 +224,9 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
     """k3s BuildRequires k3s-root-dist: without k3s-root in the checkout or the set, refused;
     with a provider in the checkout, it goes in, continuing the changelog of the spec it
     replaces."""
-    from emtk3s.emt import integrate
+    from emtk3s.emt import plan as integrate
     from emtk3s.model.lock import Lock
+    from emtk3s.workflows.integrate import apply
 
     emt = emt_checkout.make(tmp_path / "emt")
     specs = tmp_path / "SPECS"
@@ -240,7 +241,7 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
     assert d.action == "refused" and d.reason.startswith("BuildRequires k3s-root-dist: no spec")
     assert p.change.dirs == {} and p.change.files == {}
     with pytest.raises(Exception, match="integrate refused: k3s"):
-        integrate.apply(p)
+        apply(p)
     # a provider in the checkout: k3s goes in, EMT's own entries kept below ours
     prov = emt / "SPECS/k3s-root/k3s-root.spec"
     prov.parent.mkdir()
