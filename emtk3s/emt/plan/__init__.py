@@ -189,12 +189,27 @@ def _closure(p: Plan, specs_dir: Path, removed: list[str]) -> None:
                     spec = p.root / e["path"]
                     if spec.is_file():
                         have |= checkout.spec_provides(spec.read_text(errors="replace"))
+        # what the set's pending packages will provide once their sources are pinned
+        waiting = {
+            cap: d.package
+            for d in p.decisions
+            if d.action == "pending"
+            for cap in checkout.spec_provides(
+                (specs_dir / d.package / f"{d.package}.spec").read_text()
+            )
+        }
         changed = False
         for d in ok:
             text = (specs_dir / d.package / f"{d.package}.spec").read_text()
             need = re.findall(r"^BuildRequires:\s*([^\s,]+)", text, re.M)
             missing = [n for n in need if n not in have]
-            if missing:
+            if missing and all(n in waiting for n in missing):
+                d.action = "pending"
+                d.reason = "; ".join(
+                    f"BuildRequires {n}: its provider {waiting[n]} is pending" for n in missing
+                )
+                changed = True
+            elif missing:
                 d.action = "refused"
                 d.reason = (
                     f"BuildRequires {', '.join(missing)}: no spec in the checkout or in the "
