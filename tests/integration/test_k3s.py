@@ -499,8 +499,10 @@ def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> N
         "/usr/bin/k3s-uninstall.sh",
         "/usr/share/k3s/install.sh",
         "/usr/share/k3s/version",
+        "/opt/install.sh",  # where Cluster API's K3s provider runs it by default
     } <= set(files)
-    assert not [f for f in files if f.startswith(("/etc", "/var", "/opt", "/usr/local"))]
+    assert not [f for f in files if f.startswith(("/etc", "/var", "/usr/local"))]
+    assert [f for f in files if f.startswith("/opt")] == ["/opt/install.sh"]
     assert _q(built["main"], "--scripts").strip() == ""
     assert f"k3s = {TAG[1:]}-1.emt3" in _q(built["main"], "--provides")
     links = _q(built["links"], "-l").split()
@@ -546,6 +548,10 @@ def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> N
     left = sorted(str(f.relative_to(fake)) for f in fake.rglob("*") if f.is_file())
     assert left == ["etc/rancher/k3s/owned-by-rpm.yaml", "usr/bin/k3s"], left
     assert "keeping" in res.stdout and "owned-by-rpm.yaml" in res.stdout
+    # CAPI's airGappedInstallScriptPath default runs the same installer as /usr/share/k3s's
+    capi = image / "opt/install.sh"
+    assert capi.read_bytes() == (image / "usr/share/k3s/install.sh").read_bytes()
+    assert capi.stat().st_mode & 0o777 == 0o755
     killall = (image / "usr/bin/k3s-killall.sh").read_text()
     subprocess.run(["sh", "-n", str(image / "usr/bin/k3s-killall.sh")], check=True)
     for step in ("containerd-shim", "umount", "ip link delete", "iptables", "KUBE-"):
