@@ -258,13 +258,29 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
     (d,) = p.decisions
     assert d.action == "update" and "replaces EMT's own SPECS/k3s/k3s.spec" in d.notes
     spec = p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
-    assert spec.startswith(ours.rstrip("\n"))
+    pinned = ours.replace("golang >= %{go_min}", "golang = 1.23.7")
+    assert spec.startswith(pinned.rstrip("\n"))
     assert spec.endswith(
         "* Tue Jun 17 2025 Fixture <fixture@example.invalid> - 1.32.4-1\n- "
         + emt_checkout.INTEL
         + "\n"
     )
     assert integrate.continue_changelog(spec.encode(), spec.encode()) == spec.encode()
+    # Go as EMT pins it: of the checkout's golang specs (1.23.7, and 1.24.1 as EMT 3.0 has
+    # both), the one of go.mod's Go line, exactly
+    assert "BuildRequires:  golang = 1.23.7\n" in spec and "golang >=" not in spec
+    assert any(n.startswith("golang pinned to 1.23.7 (SPECS/golang/golang.spec") for n in d.notes)
+    newer = emt / "SPECS/golang/golang-1.24.spec"
+    newer.write_text(
+        emt_checkout.SPEC.format(name="golang", version="1.24.1", attribution="x", extra="")
+    )
+    p = integrate.plan(emt, specs, lock, [])
+    assert "BuildRequires:  golang = 1.23.7\n" in p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
+    # a checkout whose Go is older than go.mod's minimum: refused, naming the minimum
+    for f in (emt / "SPECS/golang").glob("*.spec"):
+        f.write_text(f.read_text().replace("1.23.7", "1.22.9").replace("1.24.1", "1.22.12"))
+    (d,) = integrate.plan(emt, specs, lock, []).decisions
+    assert d.action == "refused" and d.reason.startswith("BuildRequires golang >= 1.23.6")
 
 
 def test_cgmanifest_is_written_as_emts_update_cgmanifest_writes_it(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from emtk3s.emt import checkout, txn
-from emtk3s.emt.plan import cgmanifest, imageconfig, licensemap, packagelists
+from emtk3s.emt.plan import cgmanifest, golang, imageconfig, licensemap, packagelists
 from emtk3s.emt.plan.decide import Decision, decide, source_clashes
 from emtk3s.emt.plan.packagelists import IMAGECONFIGS
 from emtk3s.infra.errors import ConflictError, InputError, PreconditionError
@@ -268,7 +268,13 @@ def plan(
         current = root / f"SPECS/{pkg}/{spec_name}"
         if current.is_file():  # a spec we replace: its history continues below ours
             files[spec_name] = continue_changelog(files[spec_name], current.read_bytes())
+        # the Go EMT builds with, exactly (emtk3s.emt.plan.golang)
+        files[spec_name], go_note, go_refusal = golang.pin(files[spec_name], root)
         d, remove = decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
+        if go_refusal and d.action in WRITES:
+            d.action, d.reason, remove = "refused", go_refusal, []
+        elif go_note:
+            d.notes.append(go_note)
         p.decisions.append(d)
         if d.action not in WRITES:
             continue
