@@ -16,7 +16,9 @@ from emtk3s.stages.context import Options
     "--refresh", is_flag=True, help="Contact upstream even when the lock matches release.toml."
 )
 @click.option(
-    "--repin", is_flag=True, help="Accept upstream tags that moved (after you verified them)."
+    "--repin",
+    is_flag=True,
+    help="Contact upstream and accept tags that moved (after you verified them).",
 )
 @click.option("--locked", is_flag=True, help="Fail if the lock would change.")
 @click.option("--offline", is_flag=True, help="Never contact upstream.")
