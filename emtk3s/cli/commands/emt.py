@@ -146,3 +146,44 @@ def sources_cmd(copy_to: Path | None) -> None:
 
 
 command = emt_group
+
+
+@emt_group.command("os-profiles")
+@click.option("--infra-core", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Also give this profile (os-profiles/NAME.yaml) the field (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the decisions and the diff; write nothing.")
+@click.option("--allow-downgrade", is_flag=True, help="Accept a K3s older than a profile's.")
+def os_profiles_cmd(
+    infra_core: Path, profiles: tuple[str, ...], dry_run: bool, allow_downgrade: bool
+) -> None:
+    """Set metadata.kubernetes-version of infra-core's OS profiles whose image carries K3s."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.workflows.osprofiles import update
+
+        p = ctx.project()
+        out = update(
+            p,
+            infra_core,
+            list(profiles),
+            dry_run,
+            allow_downgrade,
+            report=lambda line: click.echo(line, err=True),
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            if dry_run:
+                click.echo(d["diff"], nl=False)
+            for c in d["changed"]:
+                click.echo(f"{'would change' if dry_run else 'changed'}: {c}")
+            if not d["changed"]:
+                click.echo(f"up to date: {infra_core}")
+
+        return out, human
+
+    run("emt os-profiles", go)
