@@ -583,3 +583,138 @@ def test_emt_sources_lists_every_upload_and_copies_them(project: Project, tmp_pa
     spec.write_text(spec.read_text().replace("\nSummary:", "\n#nospeccleaner\nSummary:", 1))
     res = p.run("validate", check=False)
     assert res.code == 5 and "rule emt-linter-changelog" in res.err, res.err
+
+
+#: EMT's public record for its k3s 1.32.4 (SPECS/k3s/k3s.signatures.json of
+#: open-edge-platform/edge-microvisor-toolkit, commit 1a8cbbaf): names and sha256 only
+EMT_K3S_SIGNATURES = {
+    "k3s-v1.32.4.tar.gz": "69ae56c0edb0390f9e98b7b93955f4e066165bf9800b9ce41ed489e8410f9ce6",
+    "k3s-vendor-v1.32.4.tar.gz": "23957cf399b52515d3bd06b2974a016d9fbfb587c737d2dc9a7f194834083c7e",
+    "runc-v1.2.5.tar.gz": "1ae11980477b789732915dfd7ba4246f5babe5ff76a31021d36365007d9713b0",
+}
+
+
+def test_pin_the_vendor_tarball_from_emts_record_and_reuse_emts_names(tmp_path: Path) -> None:
+    """k3s's PENDING vendor tarball is pinned from EMT's signatures.json (origin marked); the
+    release then previews with k3s ready, and where EMT holds the same bytes under another
+    basename (the vendor tarball, the k3s source tarball) the spec takes EMT's name."""
+    emt = emt_checkout.make(tmp_path / "emt")
+    (emt / "SPECS/k3s/k3s.signatures.json").write_text(
+        json.dumps({"Signatures": EMT_K3S_SIGNATURES}, indent=4)
+    )
+    prov = emt / "SPECS/k3s-root/k3s-root.spec"  # k3s's BuildRequires k3s-root-dist
+    prov.parent.mkdir()
+    prov.write_text(
+        emt_checkout.SPEC.format(
+            name="k3s-root",
+            version="0.14.1",
+            attribution="x",
+            extra="\n%package dist\nSummary: d\n",
+        )
+    )
+    proj = tmp_path / "proj"
+    shutil.copytree(_PROJECT[0], proj)
+    shutil.copytree(REPO / "SPECS" / "k3s", proj / "SPECS" / "k3s")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "emtk3s", "-C", str(proj), *args],
+            capture_output=True,
+            text=True,
+        )
+
+    res = run("--json", "emt", "pin", "--emt-repo", str(emt), "-p", "k3s")
+    assert res.returncode == 0, res.stderr
+    lock = json.loads((proj / "emtk3s.lock").read_text())
+    (vendor,) = [s for s in lock["packages"]["k3s"]["sources"] if "vendor" in s["name"]]
+    assert vendor["sha256"] == EMT_K3S_SIGNATURES["k3s-vendor-v1.32.4.tar.gz"]
+    assert vendor["origin"] == "emt-record by k3s-vendor-v1.32.4.tar.gz"
+    assert run("render").returncode == 0
+    dry = run("--json", "emt", "integrate", "--emt-repo", str(emt), "--dry-run", "-p", "k3s")
+    assert dry.returncode == 0, dry.stderr
+    doc = json.loads(dry.stdout)["result"]
+    (dec,) = doc["decisions"]
+    assert dec["action"] == "update", dec
+    assert any("EMT's k3s-vendor-v1.32.4.tar.gz (same sha256)" in n for n in dec["notes"])
+    assert any("EMT's k3s-v1.32.4.tar.gz (same sha256)" in n for n in dec["notes"])
+    assert "+Source1:        k3s-vendor-v1.32.4.tar.gz\n" in doc["diff"]
+    assert "#/k3s-v1.32.4.tar.gz\n" in doc["diff"]
+    assert '"runc-v1.2.5.tar.gz"' in doc["diff"]  # the same name already: kept
+    # nothing to pin a second time; a checkout of another version pins nothing
+    again = run("--json", "emt", "pin", "--emt-repo", str(emt), "-p", "k3s")
+    assert json.loads(again.stdout)["result"]["pinned"] == []
+    spec = emt / "SPECS/k3s/k3s.spec"
+    spec.write_text(spec.read_text().replace("1.32.4", "1.31.2"))
+    shutil.copy(REPO / "emtk3s.lock", proj / "emtk3s.lock")
+    other = run("--json", "emt", "pin", "--emt-repo", str(emt))
+    res_doc = json.loads(other.stdout)["result"]
+    assert res_doc["pinned"] == [] and "EMT's SPECS/k3s is 1.31.2" in res_doc["not_found"][0]
+
+
+def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked(
+    tmp_path: Path,
+) -> None:
+    """Fetched from EMT's source server (a loopback server here) by EMT's basename: the sha256
+    is checked by the download, then the layout of a Go vendor tarball."""
+    import functools
+    import http.server
+    import io
+    import tarfile
+    import threading
+
+    from emtk3s.infra.cache import Cache
+    from emtk3s.infra.errors import IntegrityError
+    from emtk3s.model import release as manifest
+    from emtk3s.model.lock import Source
+    from emtk3s.stages.fetch import _from_emt_server
+
+    def tarball(members: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    served = tmp_path / "served"
+    served.mkdir()
+    good = tarball({"vendor/modules.txt": b"# example.invalid/m v1.0.0\n", "vendor/x/a.go": b"x"})
+    bad = tarball({"k3s-1.32.4/vendor/modules.txt": b"#\n"})
+    (served / "k3s-vendor-v1.32.4.tar.gz").write_bytes(good)
+    (served / "k3s-vendor-v1.32.4-bad.tar.gz").write_bytes(bad)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
+        rel = manifest.load(
+            tmp_path / "release.toml",
+            environ={"EMTK3S_MIRROR_EMT_SOURCES": f"http://127.0.0.1:{server.server_port}"},
+        )
+        cache = Cache(tmp_path / "cache")
+        import hashlib
+
+        def source(data: bytes, name: str) -> Source:
+            return Source(
+                "k3s-vendor-1.32.4+k3s1.tar.gz",
+                "generated",
+                "generated:go-mod-vendor:x",
+                hashlib.sha256(data).hexdigest(),
+                None,
+                f"emt-record by {name}",
+            )
+
+        src = source(good, "k3s-vendor-v1.32.4.tar.gz")
+        _from_emt_server(rel, cache, src, "k3s/vendor", "k3s-vendor-v1.32.4.tar.gz")
+        assert cache.has(src.sha256 or "", src.name)
+        wrong = source(bad, "k3s-vendor-v1.32.4-bad.tar.gz")
+        with pytest.raises(IntegrityError, match="not vendor/ alone"):
+            _from_emt_server(rel, cache, wrong, "k3s/vendor", "k3s-vendor-v1.32.4-bad.tar.gz")
+        assert not cache.has(wrong.sha256 or "", wrong.name)
+        # other bytes than EMT's record names: the download's sha256 check refuses them
+        liar = source(good + b"x", "k3s-vendor-v1.32.4.tar.gz")
+        with pytest.raises(IntegrityError):
+            _from_emt_server(rel, cache, liar, "k3s/vendor", "k3s-vendor-v1.32.4.tar.gz")
+    finally:
+        server.shutdown()

@@ -187,3 +187,33 @@ def os_profiles_cmd(
         return out, human
 
     run("emt os-profiles", go)
+
+
+@emt_group.command("pin")
+@click.option("--emt-repo", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--package",
+    "-p",
+    "packages",
+    multiple=True,
+    help="Only this package (repeatable; default: every package with a PENDING source).",
+)
+def pin_cmd(emt_repo: Path, packages: tuple[str, ...]) -> None:
+    """Pin PENDING generated sources (Go vendor tarballs) from EMT's own signatures.json."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.workflows.pin import pin_from_emt
+
+        out = pin_from_emt(ctx.project(), emt_repo, list(packages))
+
+        def human(d: dict[str, Any]) -> None:
+            for line in d["pinned"]:
+                click.echo(f"pinned: {line}")
+            for line in d["not_found"]:
+                click.echo(f"not pinned: {line}")
+            if d["pinned"]:
+                click.echo("next: emtk3s fetch (EMT's source server), emtk3s render")
+
+        return out, human
+
+    run("emt pin", go)

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from emtk3s.emt import checkout, txn
+from emtk3s.emt import pin as record_pin
 from emtk3s.emt.plan import cgmanifest, golang, imageconfig, licensemap, packagelists
 from emtk3s.emt.plan.decide import Decision, decide, source_clashes
 from emtk3s.emt.plan.packagelists import IMAGECONFIGS
@@ -247,6 +248,7 @@ def plan(
         )
     fields: dict[str, tuple[str, str, str]] = {}
     removed: dict[str, list[str]] = {}
+    theirs = checkout.source_basenames(root)
     for pkg in pkgs:
         src = specs_dir / pkg
         if not (src / f"{pkg}.spec").is_file():
@@ -264,11 +266,14 @@ def plan(
             files[spec_name] = continue_changelog(files[spec_name], current.read_bytes())
         # the Go EMT builds with, exactly (emtk3s.emt.plan.golang)
         files[spec_name], go_note, go_refusal = golang.pin(files[spec_name], root)
+        # bytes EMT's source server already holds under another basename keep EMT's name
+        same_bytes = record_pin.reuse_names(files, theirs)
         d, remove = decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
         if go_refusal and d.action in WRITES:
             d.action, d.reason, remove = "refused", go_refusal, []
         elif go_note:
             d.notes.append(go_note)
+        d.notes += same_bytes
         p.decisions.append(d)
         if d.action not in WRITES:
             continue
