@@ -250,6 +250,59 @@ def test_vendor_tarball_is_deterministic_records_its_go_and_builds_offline(
     ]
 
 
+def test_vendor_verify_remakes_and_compares_the_tree(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vendor --verify makes the tarball again and compares trees: the same tree passes (also
+    repacked, as another packer, e.g. EMT's, would pack it); a tree with a file more fails
+    naming it."""
+    import hashlib
+    import io
+    import json
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    a = _project(tmp_path, up, proxy, "a")
+    a.run("resolve")
+    a.run("fetch")
+    ok = a.run("--json", "vendor", "--verify").json["result"]
+    assert [r["same_tree"] for r in ok["verified"]] == [True]
+    src = _vendor_source(a)
+    blob = next((a.cache / "blobs").rglob(str(src["sha256"])))
+
+    def repack(extra: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(blob) as old, tarfile.open(fileobj=buf, mode="w:gz") as new:
+            for m in old.getmembers():
+                m.mtime = 1  # other timestamps: other bytes, the same tree
+                new.addfile(m, old.extractfile(m) if m.isfile() else None)
+            for name, data in extra.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                new.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    def pin(data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        doc = json.loads((a.root / "emtk3s.lock").read_text())
+        for s in doc["packages"]["k3s"]["sources"]:
+            if s["name"] == src["name"]:
+                s.update(sha256=sha, size=len(data), origin="emt-record by k3s-vendor-v1.tar.gz")
+        (a.root / "emtk3s.lock").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        from emtk3s.infra.cache import Cache
+
+        Cache(a.cache).add_bytes(data, sha, str(src["name"]))
+
+    pin(repack({}))
+    same = a.run("--json", "vendor", "--verify").json["result"]
+    assert same["verified"][0]["same_tree"] and same["verified"][0]["origin"].startswith("emt-")
+    pin(repack({"vendor/example.invalid/extra.go": b"package extra\n"}))
+    bad = a.run("--json", "vendor", "--verify", check=False)
+    assert bad.code == 3, bad.out
+    assert "only in the pinned tarball: vendor/example.invalid/extra.go" in bad.out
+
+
 def test_vendor_refuses_a_too_old_go_and_another_go_than_the_lock_records(
     newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
