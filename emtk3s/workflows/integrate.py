@@ -65,7 +65,10 @@ def integrate(
     if pkgs:  # what goes into EMT is what the templates render, not a hand edit
         render.render(release, lock, p, pkgs, check=True, history=load_history(p.root))
     recovered = "" if dry_run else recover(emt_repo)
-    chosen = list(images) or emt_plan.default_images(emt_repo)
+    by_rule, why = emt_plan.default_images(emt_repo)
+    chosen = list(images) or by_rule
+    if images:
+        why = [f"image {i}: named with --image-config" for i in images]
     plan = emt_plan.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade, packages)
     diff = plan.diff()
     out: dict[str, Any] = {
@@ -74,12 +77,15 @@ def integrate(
         "decisions": [d.to_dict() for d in plan.decisions],
         "changed": plan.changed,
         "images": chosen,
+        "image_rule": why,
         "diff": diff,
         "recovered": recovered,
     }
     if dry_run or any(d.action in ("refused", "pending") for d in plan.decisions):
         for d in plan.decisions:
             report(f"decision: {d.line()}")
+        for line in why:
+            report(f"decision: {line}")
     if plan.refused:
         err = refusal(plan)  # a dry run's patch is in the result (the CLI prints it on stdout)
         err.result = out

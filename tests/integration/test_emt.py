@@ -148,6 +148,22 @@ def test_integrate_replace_then_noop_keeps_formatting_and_registrations(tmp_path
         '+                "packagelists/k3s.json"',
     ]
     assert '"MountOptions" : "umask=0077"' in image and '\t\t\t"Path"' in image
+    # the rule: edge images with the orchestrator's agents and an /opt partition carry K3s,
+    # shown in the dry run
+    doc = json.loads(real.stdout)["result"]
+    assert doc["images"] == ["edge-image-dev.json", "edge-image-rt.json", "edge-image.json"]
+    assert (
+        "decision: image edge-image-minimal-os.json: no K3s (does not list "
+        "packagelists/agents-packages.json: not an orchestrated host)" in dry.stderr
+    )
+    assert (
+        "decision: image edge-image-nopt.json: no K3s (lists packagelists/agents-packages.json "
+        "but mounts no /opt partition)" in dry.stderr
+    )
+    for name, carries in (("edge-image-rt.json", True), ("edge-image-minimal-os.json", False)):
+        conf = json.loads((emt / "toolkit/imageconfigs" / name).read_text())
+        has = "packagelists/k3s.json" in conf["SystemConfigs"][0]["PackageLists"]
+        assert has == carries, name
     # cgmanifest: every registration of a spec still in the checkout is kept, unchanged
     cg = json.loads((emt / "cgmanifest.json").read_text())
     ours = {"fuse-overlayfs", "slirp4netns", "k3s-iptables-helpers"}

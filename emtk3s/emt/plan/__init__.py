@@ -35,17 +35,11 @@ from emtk3s.emt import checkout, txn
 from emtk3s.emt import pin as record_pin
 from emtk3s.emt.plan import cgmanifest, golang, imageconfig, licensemap, packagelists
 from emtk3s.emt.plan.decide import Decision, decide, source_clashes
-from emtk3s.emt.plan.packagelists import IMAGECONFIGS
 from emtk3s.infra import textdiff
 from emtk3s.infra.errors import ConflictError, InputError, PreconditionError
 from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
 
-DEFAULT_IMAGES = (
-    "edge-image.json",
-    "edge-image-dev.json",
-    "edge-image-desktop-virtualization.json",
-)
 VERSION_RECORD = "toolkit/imageconfigs/k3s-version.json"
 
 
@@ -326,8 +320,10 @@ def plan(
     return p
 
 
-def default_images(emt: Path) -> list[str]:
-    return [i for i in DEFAULT_IMAGES if (emt / IMAGECONFIGS / i).exists()]
+def default_images(emt: Path) -> tuple[list[str], list[str]]:
+    """The edge image configs that carry K3s by the rule of emtk3s.emt.plan.imageconfig, and
+    why each edge image config does or does not."""
+    return imageconfig.choose(emt)
 
 
 def refusal(p: Plan) -> ConflictError:
