@@ -102,7 +102,11 @@ def decide(
                 return d, []
             remove.append(ex.dir)
             d.action = "replace"
-            d.notes.append(f"removes {ex.dir}")
+            d.notes.append(
+                f"removes {ex.dir} (EMT's lint-specs.yml passes deleted specs to spec-cleaner, "
+                "which then stops at the missing file and lints none of the pull request's "
+                "specs: put the removal in a pull request of its own)"
+            )
         if older and not allow_downgrade:
             d.action, d.reason = (
                 "refused",
