@@ -23,11 +23,12 @@ import argparse
 import shutil
 from dataclasses import replace
 from pathlib import Path
+from types import MappingProxyType
 
 from common import ROOT, Stats, fmt, paired, scratch, timed  # noqa: I001
 
+from emtk3s import catalog
 from emtk3s.infra.paths import Project
-from emtk3s.model import package as pkgs
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
 from emtk3s.stages import render
@@ -38,9 +39,10 @@ BASE = "k3s-iptables-helpers"
 
 def many_packages(work: Path, count: int) -> tuple[manifest.Release, Lock, Project, list[str]]:
     """A project whose lock and templates hold ``count`` copies of the helpers package."""
-    release = manifest.load(GOLDEN / "release.toml", environ={})
-    lock = Lock.from_json((GOLDEN / "lock.json").read_text())
-    base = pkgs.PACKAGES[BASE]
+    known = catalog.load()
+    release = manifest.load(GOLDEN / "release.toml", known, environ={})
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text(), known.mirrors)
+    base = known.packages[BASE]
     template = (base.template_dir() / f"{BASE}.spec.j2").read_text()
     names = [f"bench{i:04d}-helpers" for i in range(count)]
     root = work / f"proj-{count}"
@@ -48,9 +50,9 @@ def many_packages(work: Path, count: int) -> tuple[manifest.Release, Lock, Proje
         tdir = root / "templates" / name
         tdir.mkdir(parents=True)
         (tdir / f"{name}.spec.j2").write_text(template)
-    found = pkgs.__getattr__("PACKAGES")
-    for name in names:
-        found[name] = replace(base, name=name)
+    # the copies exist only in this release's catalog (the next size starts from the real one)
+    found = {**known.packages, **{name: replace(base, name=name) for name in names}}
+    release = replace(release, catalog=replace(known, packages=MappingProxyType(found)))
     packages = dict(lock.packages)
     for name in names:
         packages[name] = replace(lock.packages[BASE], name=name)
@@ -80,12 +82,8 @@ def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, flo
             assert stamp is not None
             assert stamp.get("tree") == render.tree_digest(project.specs / name)
 
-    try:
-        t_full = min(timed(full) for _ in range(2))
-        s_noop, s_alt = paired(repeat, noop, per_package_keys)
-    finally:
-        for name in names:  # the next size starts from the real packages again
-            pkgs.__getattr__("PACKAGES").pop(name)
+    t_full = min(timed(full) for _ in range(2))
+    s_noop, s_alt = paired(repeat, noop, per_package_keys)
     return count, s_noop, s_alt, t_full
 
 

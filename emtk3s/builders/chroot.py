@@ -344,7 +344,12 @@ def install_requires(br: BuildSession, requires: list[str], log: Path) -> None:
 
 
 def rebuild_chroot(
-    project: Project, info: SrpmInfo, chroot: Path, repo: Path | None = None, force: bool = False
+    project: Project,
+    info: SrpmInfo,
+    chroot: Path,
+    repo: Path | None = None,
+    force: bool = False,
+    keep_other: bool = False,
 ) -> BuildInfo:
     sandbox.require()
     if os.geteuid() != 0:
@@ -395,4 +400,4 @@ def rebuild_chroot(
                 out.append(work / f.name)
             return out
 
-    return stamped_build(project, info, "chroot", [root_key, deps_key], run, force)
+    return stamped_build(project, info, "chroot", [root_key, deps_key], run, force, keep_other)

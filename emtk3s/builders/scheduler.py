@@ -25,9 +25,7 @@ from emtk3s.infra.progress import BuildProgress
 from emtk3s.infra.rpm import tools as rpmtools
 from emtk3s.infra.rpm.header import read_header
 from emtk3s.model.artifacts import BuildInfo, SrpmInfo
-from emtk3s.model.lock import Lock
 from emtk3s.model.status import BuildStatus
-from emtk3s.stages.srpm import build_srpm
 
 #: statuses after which a dependent cannot build
 DEAD = (BuildStatus.FAILED, BuildStatus.SKIPPED)
@@ -124,7 +122,7 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
 def run_chain(
     project: Project,
     graph: Graph,
-    lock: Lock | None,
+    make_srpm: Callable[[str], SrpmInfo | None],
     build: Callable[[SrpmInfo, Path], BuildInfo],
     jobs: int = 1,
     keep_going: bool = False,
@@ -134,7 +132,8 @@ def run_chain(
     progress: BuildProgress | None = None,
 ) -> ChainResult:
     """Build the graph's packages in dependency order. ``srpms``: SRPMs already made (else
-    each is made here); ``need_repo``: the builds install from the local repository (chroot,
+    ``make_srpm(name)`` makes a package's, or returns None for a spec that is not one of the
+    lock's: its SRPM is made from its directory); ``need_repo``: the builds install from the local repository (chroot,
     mock), so createrepo_c must run before the first and after each (rpmbuild: only when
     createrepo_c is there)."""
     order = graph.order()
@@ -155,10 +154,9 @@ def run_chain(
         try:
             if srpms is not None and name in srpms:
                 info = srpms[name]
-            elif lock is not None and name in lock.packages:
-                info = build_srpm(project, lock, project.cache, name)
             else:
-                info = srpm_from_dir(project, graph.nodes[name].spec.parent)
+                made = make_srpm(name)
+                info = made or srpm_from_dir(project, graph.nodes[name].spec.parent)
             e.srpm = str(info.path)
             res = build(info, repo)
             e.rpms, e.log, e.backend = [str(p) for p in res.rpms], str(res.log), res.backend

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emtk3s.model.status import CheckStatus
+
 SPEC_GUIDELINES = "toolkit/scripts/check_spec_guidelines.py"
 LINTER_PATCH = ".github/workflows/azurelinux-spec-cleaner.patch"
 LICENSE_MAP = "toolkit/scripts/license_map.py"
@@ -39,7 +41,7 @@ TIMEOUT = 600
 class CheckResult:
     check: str
     spec: str  # relative to the checkout; "" for a checkout-wide check
-    status: str  # passed | failed | skipped | linter-defect
+    status: CheckStatus
     output: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -52,7 +54,7 @@ class Report:
 
     @property
     def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == "failed"]
+        return [r for r in self.results if r.status == CheckStatus.FAILED]
 
     def to_dict(self) -> dict[str, Any]:
         return {"results": [r.to_dict() for r in self.results], "failed": len(self.failed)}
@@ -96,15 +98,24 @@ def _has_pyrpm() -> bool:
 
 def spec_guidelines(emt: Path, specs: list[str]) -> list[CheckResult]:
     if not (emt / SPEC_GUIDELINES).is_file():
-        return [CheckResult("spec-guidelines", "", "skipped", f"no {SPEC_GUIDELINES}")]
+        return [CheckResult("spec-guidelines", "", CheckStatus.SKIPPED, f"no {SPEC_GUIDELINES}")]
     if not _has_pyrpm():
-        return [CheckResult("spec-guidelines", "", "skipped", "python-rpm-spec not installed")]
+        return [
+            CheckResult("spec-guidelines", "", CheckStatus.SKIPPED, "python-rpm-spec not installed")
+        ]
     out = []
     for spec in specs:
         code, text = _run(
             [sys.executable, SPEC_GUIDELINES, "--toolchain_specs", "", "--specs", spec], emt
         )
-        out.append(CheckResult("spec-guidelines", spec, "passed" if code == 0 else "failed", text))
+        out.append(
+            CheckResult(
+                "spec-guidelines",
+                spec,
+                CheckStatus.PASSED if code == 0 else CheckStatus.FAILED,
+                text,
+            )
+        )
     return out
 
 
@@ -114,14 +125,14 @@ def spec_cleaner_command() -> str | None:
 
 def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
     if not (emt / LINTER_PATCH).is_file():
-        return [CheckResult("spec-linter", "", "skipped", f"no {LINTER_PATCH}")]
+        return [CheckResult("spec-linter", "", CheckStatus.SKIPPED, f"no {LINTER_PATCH}")]
     exe = spec_cleaner_command()
     if not exe:
         return [
             CheckResult(
                 "spec-linter",
                 "",
-                "skipped",
+                CheckStatus.SKIPPED,
                 f"spec-cleaner not installed: pip install spec-cleaner==1.2.0 from its source "
                 f"with {LINTER_PATCH} applied, or set EMTK3S_SPEC_CLEANER",
             )
@@ -132,9 +143,9 @@ def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
         diff = "\n".join(
             line for line in text.splitlines() if "is not being processed due to" not in line
         ).strip()
-        status = "passed" if code == 0 and not diff else "failed"
+        status = CheckStatus.PASSED if code == 0 and not diff else CheckStatus.FAILED
         if code == 0 and diff and only_drops_lone_entry(diff, (emt / spec).read_text()):
-            status = "linter-defect"
+            status = CheckStatus.LINTER_DEFECT
             text = (
                 "EMT's spec-cleaner drops the lone %changelog entry (the linter's own defect: "
                 "it re-emits the first entry only when a second follows); its whole diff:\n" + text
@@ -162,22 +173,32 @@ def only_drops_lone_entry(diff: str, spec_text: str) -> bool:
 
 def license_map(emt: Path) -> list[CheckResult]:
     if not (emt / LICENSE_MAP).is_file() or not (emt / LICENSES_JSON).is_file():
-        return [CheckResult("license-map", "", "skipped", f"no {LICENSE_MAP}")]
+        return [CheckResult("license-map", "", CheckStatus.SKIPPED, f"no {LICENSE_MAP}")]
     if not _has_pyrpm():
-        return [CheckResult("license-map", "", "skipped", "python-rpm-spec not installed")]
+        return [
+            CheckResult("license-map", "", CheckStatus.SKIPPED, "python-rpm-spec not installed")
+        ]
     dirs = [d for d in ("SPECS", "SPECS-EXTENDED", "SPECS-SIGNED") if (emt / d).is_dir()]
     code, text = _run([sys.executable, LICENSE_MAP, LICENSES_JSON, LICENSES_MAP, *dirs], emt)
-    return [CheckResult("license-map", "", "passed" if code == 0 else "failed", text)]
+    return [
+        CheckResult(
+            "license-map", "", CheckStatus.PASSED if code == 0 else CheckStatus.FAILED, text
+        )
+    ]
 
 
 def cgmanifest(emt: Path, specs: list[str]) -> list[CheckResult]:
     if not (emt / CGMANIFEST_CHECK).is_file():
-        return [CheckResult("cgmanifest", "", "skipped", f"no {CGMANIFEST_CHECK}")]
+        return [CheckResult("cgmanifest", "", CheckStatus.SKIPPED, f"no {CGMANIFEST_CHECK}")]
     for tool in ("jq", "git", "make", "rpmspec", "bash"):
         if shutil.which(tool) is None:
-            return [CheckResult("cgmanifest", "", "skipped", f"{tool} not installed")]
+            return [CheckResult("cgmanifest", "", CheckStatus.SKIPPED, f"{tool} not installed")]
     if _run(["git", "rev-parse", "--show-toplevel"], emt)[0] != 0:
-        return [CheckResult("cgmanifest", "", "skipped", "the checkout is not a git work tree")]
+        return [
+            CheckResult(
+                "cgmanifest", "", CheckStatus.SKIPPED, "the checkout is not a git work tree"
+            )
+        ]
     out = []
     with tempfile.TemporaryDirectory(prefix="emtk3s-cgcheck-") as tmp:
         t = Path(tmp)
@@ -196,7 +217,14 @@ def cgmanifest(emt: Path, specs: list[str]) -> list[CheckResult]:
             bad = emt / "bad_registrations.txt"
             if bad.is_file():
                 bad.unlink()
-            out.append(CheckResult("cgmanifest", spec, "passed" if code == 0 else "failed", text))
+            out.append(
+                CheckResult(
+                    "cgmanifest",
+                    spec,
+                    CheckStatus.PASSED if code == 0 else CheckStatus.FAILED,
+                    text,
+                )
+            )
     return out
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from emtk3s.emt import checkout
 from emtk3s.model.lock import Lock, Pin
+from emtk3s.model.package import Catalog
 from emtk3s.model.readiness import pending_sources
 
 ORIGIN = "emt-record by "
@@ -44,13 +45,15 @@ def emt_name(origin: str) -> str:
     return origin.removeprefix(ORIGIN) if origin.startswith(ORIGIN) else ""
 
 
-def from_record(emt: Path, lock: Lock, packages: list[str]) -> tuple[list[RecordPin], list[str]]:
+def from_record(
+    emt: Path, lock: Lock, packages: list[str], catalog: Catalog
+) -> tuple[list[RecordPin], list[str]]:
     """The pins EMT's record gives, and why the others found none."""
     root = checkout.require(emt)
     pins: list[RecordPin] = []
     none: list[str] = []
     for pkg in packages:
-        pending = pending_sources(lock, pkg) if pkg in lock.packages else []
+        pending = pending_sources(lock, pkg, catalog) if pkg in lock.packages else []
         if not pending:
             continue
         plock = lock.packages[pkg]

@@ -10,14 +10,14 @@ from typing import Any
 
 from emtk3s.emt import checkout
 from emtk3s.infra.errors import InputError
-from emtk3s.infra.rpm.vercmp import label_compare
-from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Bundle, Catalog
+from emtk3s.model.versions import evr_compare
 
 
-def bundle() -> pkgs.Bundle:
+def bundle(catalog: Catalog) -> Bundle:
     """The bundle of the (first) package whose description has one."""
-    for pdef in pkgs.select([]):
+    for pdef in catalog.select([]):
         if pdef.bundle is not None:
             return pdef.bundle
     raise InputError("no package describes a bundle", "root-diff needs a package with bundle=")
@@ -48,7 +48,7 @@ def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
         return None
     best = found[0]
     for ex in found[1:]:
-        if label_compare(ex.version, best.version) > 0:
+        if evr_compare(ex.version, best.version) > 0:
             best = ex
     return best.rel, best.version
 
@@ -61,9 +61,11 @@ def _in_chroot(chroot: Path, binary: str) -> bool:
     )
 
 
-def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, Any]:
+def root_diff(
+    lock: Lock, emt: Path, catalog: Catalog, chroot: Path | None = None
+) -> dict[str, Any]:
     emt = checkout.require(emt)
-    b = bundle()
+    b = bundle(catalog)
     versions = b.versions(lock.components)
     rows = []
     spec_cache: dict[str, tuple[str, str]] = {}
@@ -73,12 +75,14 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
             spec_cache[emt_name] = _find_spec(emt, emt_name) or ("", "")
         spec_rel, emt_v = spec_cache[emt_name]
         ours = versions.get(pkg, "unknown")
-        if not spec_rel:
+        if not spec_rel and emt_name in lock.packages:  # emtk3s renders that package itself
+            action = f"shipped by emtk3s ({emt_name})"
+        elif not spec_rel:
             action = "new RPM needed"
         elif ours == "unknown" or emt_v in ("", "?"):
             action = "check by hand"
         else:
-            cmp = label_compare(emt_v, ours)
+            cmp = evr_compare(emt_v, ours)
             action = (
                 "none (EMT same)"
                 if cmp == 0
@@ -113,9 +117,9 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], catalog: Catalog) -> str:
     c = report["counts"]
-    b = bundle()
+    b = bundle(catalog)
     name = b.key.replace("_", "-")
     out = [
         f"# {b.title.format(**report)} against EMT",

@@ -20,7 +20,6 @@ from typing import Any
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
-from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
 
 LOCK_VERSION = 1
 GENERATED = "generated"  # Source.mirror of a file emtk3s makes (e.g. a Go vendor tarball)
@@ -81,13 +80,13 @@ class Source:
     def generated(self) -> bool:
         return self.mirror == GENERATED
 
-    @property
-    def upstream_url(self) -> str:
-        """The canonical upstream URL (what the spec and cgmanifest show); "" if generated."""
+    def upstream_url(self, mirrors: Mapping[str, str]) -> str:
+        """The canonical upstream URL (what the spec and cgmanifest show): the default base of
+        the mirror (``Catalog.mirrors``) plus the path, so that it does not depend on which
+        mirror fetched the file; "" if generated."""
         if self.generated:
             return ""
-        package_mirrors()
-        return self.url or DEFAULT_MIRRORS[self.mirror] + self.path
+        return self.url or mirrors[self.mirror] + self.path
 
     def pinned_to(self, pin: Pin) -> Source:
         """This source with what a fetch learnt (checked against what is pinned already)."""
@@ -106,18 +105,17 @@ class Source:
             )
         return self
 
-    def check(self, pkg: str) -> None:
+    def check(self, pkg: str, mirrors: Mapping[str, str]) -> None:
         validate.file_name(self.name, f"lock: {pkg} source name")
         if self.generated:
             if not self.path.startswith("generated:") or not validate.is_label(self.path):
                 raise InputError(f"lock: {pkg}/{self.name}: bad generated label {self.path!r}", "")
         else:
-            package_mirrors()
-            if self.mirror not in DEFAULT_MIRRORS:
+            if self.mirror not in mirrors:
                 raise InputError(f"lock: {pkg}/{self.name}: unknown mirror {self.mirror!r}", "")
             # percent escapes only in a fetch path (a backup mirror's urlencoded names); a spec
             # never shows one (rpm would read it as a macro)
-            where = DEFAULT_MIRRORS[self.mirror] + self.path
+            where = mirrors[self.mirror] + self.path
             validate.url(where, f"lock: {pkg}/{self.name} URL", escapes=True)
             if self.url:
                 # plain http only for a file pinned by hash before its download
@@ -207,20 +205,28 @@ class Lock:
             "version": self.version,
             "release_digest": self.release_digest,
             "k3s": self.k3s,
-            "components": {k: asdict(v) for k, v in sorted(self.components.items())},
-            "packages": {
-                k: {
-                    "name": p.name,
-                    "version": p.version,
-                    "component": p.component,
-                    "sources": [s.to_dict() for s in p.sources],
-                }
-                for k, p in sorted(self.packages.items())
-            },
+            "components": {k: self.component_data(k) for k in sorted(self.components)},
+            "packages": {k: self.package_data(k) for k in sorted(self.packages)},
         }
 
+    def package_data(self, name: str) -> dict[str, Any]:
+        """One package as the lock file writes it (``show NAME`` encodes only this)."""
+        p = self.packages[name]
+        return {
+            "name": p.name,
+            "version": p.version,
+            "component": p.component,
+            "sources": [s.to_dict() for s in p.sources],
+        }
+
+    def component_data(self, name: str) -> dict[str, Any]:
+        """One component as the lock file writes it."""
+        return asdict(self.components[name])
+
     @classmethod
-    def from_json(cls, text: str, where: str = "emtk3s.lock") -> Lock:
+    def from_json(cls, text: str, mirrors: Mapping[str, str], where: str = "emtk3s.lock") -> Lock:
+        """The lock in ``text``, every field checked; ``mirrors``: the mirror names a source
+        may name, with their default bases (``Catalog.mirrors``)."""
         try:
             data = json.loads(text)
             if data.get("version") != LOCK_VERSION:
@@ -256,7 +262,7 @@ class Lock:
         for p in lock.packages.values():
             validate.package_name(p.name)
             for s in p.sources:
-                s.check(p.name)
+                s.check(p.name, mirrors)
         check_fields(lock, where)
         return lock
 
@@ -273,16 +279,16 @@ class Lock:
         return [(p.name, s.name) for p in self.packages.values() for s in p.sources if not s.pinned]
 
 
-def load(path: Path) -> Lock | None:
+def load(path: Path, mirrors: Mapping[str, str]) -> Lock | None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return Lock.from_json(text, str(path))
+    return Lock.from_json(text, mirrors, str(path))
 
 
-def require(path: Path) -> Lock:
-    lock = load(path)
+def require(path: Path, mirrors: Mapping[str, str]) -> Lock:
+    lock = load(path, mirrors)
     if lock is None:
         raise PreconditionError(f"{path}: no lock file", "run emtk3s resolve first")
     return lock
@@ -310,13 +316,13 @@ def write(path: Path, lock: Lock) -> bool:
         return write_if_changed(path, lock.to_json().encode())
 
 
-def save_pins(path: Path, pins: Iterable[Pin]) -> tuple[Lock, bool]:
+def save_pins(path: Path, pins: Iterable[Pin], mirrors: Mapping[str, str]) -> tuple[Lock, bool]:
     """Merge pins into the lock file as it is now (another run may have pinned other sources
     meanwhile) and write it, all under the writer lock. Returns the merged lock and whether
     the file changed."""
     pins = list(pins)
     with writer(path):
-        current = require(path)
+        current = require(path, mirrors)
         merged = current.with_pins(pins)
         return merged, write_if_changed(path, merged.to_json().encode())
 

@@ -6,30 +6,17 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError
+from emtk3s.model.package import Catalog
 from emtk3s.model.versions import K3sTag
 
 ARCHES = ("x86_64", "aarch64")
-
-#: Upstream bases. Users point these at mirrors; tests point them at 127.0.0.1.
-DEFAULT_MIRRORS: dict[str, str] = {
-    "github": "https://github.com",
-    "raw": "https://raw.githubusercontent.com",
-    "k3s_charts": "https://k3s.io/k3s-charts",
-}
-#: (a package folder adds its own upstream bases with a MIRRORS table: see model/package.py)
-
-
-def package_mirrors() -> None:
-    """Make sure the package folders' MIRRORS are in DEFAULT_MIRRORS (discovery adds them)."""
-    from emtk3s.model import package
-
-    _ = package.PACKAGES  # discovery runs on first use, not at import
 
 
 @dataclass(frozen=True)
@@ -47,6 +34,8 @@ class Release:
     mirrors: dict[str, str]
     allow_http: tuple[str, ...]
     changelog: Changelog
+    #: the packages, components and default upstream bases this release was read against
+    catalog: Catalog = field(compare=False, repr=False)
     release: int = 1
     packages: tuple[str, ...] = field(default=())
     path: Path | None = None
@@ -84,10 +73,11 @@ class Release:
         }
 
 
-def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    package_mirrors()
+def _env_mirrors(
+    environ: dict[str, str] | os._Environ[str], known: Mapping[str, str]
+) -> dict[str, str]:
     out = {}
-    for name in DEFAULT_MIRRORS:
+    for name in known:
         value = environ.get(f"EMTK3S_MIRROR_{name.upper()}")
         if value:
             out[name] = value
@@ -109,13 +99,12 @@ KNOWN_ENV = (
 )
 
 
-def unknown_env(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+def unknown_env(environ: dict[str, str] | os._Environ[str], catalog: Catalog) -> list[str]:
     """One warning per EMTK3S_ variable that nothing reads (a misspelt mirror variable would
     otherwise be ignored in silence), with the nearest known name."""
     import difflib
 
-    package_mirrors()
-    known = [*KNOWN_ENV, *(f"EMTK3S_MIRROR_{n.upper()}" for n in DEFAULT_MIRRORS)]
+    known = [*KNOWN_ENV, *(f"EMTK3S_MIRROR_{n.upper()}" for n in catalog.mirrors)]
     out = []
     for name in sorted(environ):
         if not name.startswith("EMTK3S_") or name in known or name.startswith("EMTK3S_TEST_"):
@@ -126,15 +115,14 @@ def unknown_env(environ: dict[str, str] | os._Environ[str]) -> list[str]:
     return out
 
 
-def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
-    package_mirrors()
+def parse_mirror_flags(flags: tuple[str, ...] | list[str], catalog: Catalog) -> dict[str, str]:
     out = {}
     for item in flags:
         name, sep, value = item.partition("=")
-        if not sep or name not in DEFAULT_MIRRORS:
+        if not sep or name not in catalog.mirrors:
             raise InputError(
                 f"--mirror {item!r} is not NAME=URL",
-                f"NAME is one of {', '.join(sorted(DEFAULT_MIRRORS))}",
+                f"NAME is one of {', '.join(sorted(catalog.mirrors))}",
             )
         out[name] = value
     return out
@@ -142,6 +130,7 @@ def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 def load(
     path: Path,
+    catalog: Catalog,
     mirror_overrides: dict[str, str] | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
@@ -154,16 +143,16 @@ def load(
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
-    return from_dict(raw, path, mirror_overrides, environ)
+    return parse(raw, catalog, path, mirror_overrides, environ)
 
 
-def from_dict(
+def parse(
     raw: dict[str, Any],
+    catalog: Catalog,
     path: Path | None = None,
     mirror_overrides: dict[str, str] | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
-    package_mirrors()
     where = str(path or "release.toml")
     known = {"release", "mirrors", "changelog", "overrides"}
     unknown = set(raw) - known
@@ -173,9 +162,7 @@ def from_dict(
     if not isinstance(rel, dict) or "k3s" not in rel:
         raise InputError(f"{where}: [release] k3s is missing", 'add k3s = "v1.32.4+k3s1"')
     # components may be pinned by a [release] key of their own (their description's release_key)
-    from emtk3s.model.package import COMPONENTS
-
-    pins = {c.release_key: c.name for c in COMPONENTS.values() if c.release_key}
+    pins = {c.release_key: c.name for c in catalog.components.values() if c.release_key}
     allowed_keys = {"k3s", "arches", "airgap_images", "selinux", "release", "packages", *pins}
     bad = set(rel) - allowed_keys
     if bad:
@@ -214,16 +201,16 @@ def from_dict(
         )
     packages = tuple(validate.package_name(p) for p in rel.get("packages", []))
 
-    mirrors = dict(DEFAULT_MIRRORS)
+    mirrors = dict(catalog.mirrors)
     file_mirrors = raw.get("mirrors", {})
     allow_http = tuple(file_mirrors.get("allow_http", []))
     for name, value in file_mirrors.items():
         if name == "allow_http":
             continue
-        if name not in DEFAULT_MIRRORS:
-            raise InputError(f"{where}: unknown mirror {name!r}", f"use {sorted(DEFAULT_MIRRORS)}")
+        if name not in catalog.mirrors:
+            raise InputError(f"{where}: unknown mirror {name!r}", f"use {sorted(catalog.mirrors)}")
         mirrors[name] = value
-    mirrors.update(_env_mirrors(os.environ if environ is None else environ))
+    mirrors.update(_env_mirrors(os.environ if environ is None else environ, catalog.mirrors))
     mirrors.update(mirror_overrides or {})
     for name, value in mirrors.items():
         validate.url(value, f"mirror {name}", allow_http=name in allow_http)
@@ -247,4 +234,5 @@ def from_dict(
         packages=packages,
         path=path,
         selinux=selinux,
+        catalog=catalog,
     )

@@ -40,7 +40,14 @@ def run(r: StageRun) -> BuildResult:
     if not srpms:
         return BuildResult()
     build = dispatch.builder(
-        project, o.backend, chroot=o.chroot, nodeps=o.nodeps, force=o.force, mock_repo=o.mock_repo
+        project,
+        o.backend,
+        chroot=o.chroot,
+        nodeps=o.nodeps,
+        force=o.force,
+        keep_other=o.keep_other_backend,
+        mock_repo=o.mock_repo,
+        chain_deps=r.catalog.chain_deps(),
     )
     graph = plan.for_project(project, [i.package for i in srpms])
     from emtk3s.infra.progress import BuildProgress
@@ -49,7 +56,7 @@ def run(r: StageRun) -> BuildResult:
         chain = run_chain(
             project,
             graph,
-            lock,
+            srpm_stage.maker(project, lock, r.catalog),
             build,
             jobs=o.jobs,
             keep_going=o.keep_going,

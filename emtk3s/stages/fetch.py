@@ -110,7 +110,7 @@ def _generate(
     if src.sha256 is not None and record_pin.emt_name(src.origin):
         _from_emt_server(release, cache, src, what, record_pin.emt_name(src.origin))
         return None
-    pdef = pkgs.PACKAGES.get(pname)
+    pdef = release.catalog.packages.get(pname)
     comp = lock.components[lock.packages[pname].component]
     rule = pdef.rule_for(src.name, comp) if pdef else None
     if rule is None or rule.generate is None:
@@ -256,7 +256,9 @@ def fetch(
                 if pin is not None:
                     pins.append(pin)
     if pins and not locked:
-        result.lock, result.lock_changed = lockmod.save_pins(lock_path, pins)
+        result.lock, result.lock_changed = lockmod.save_pins(
+            lock_path, pins, release.catalog.mirrors
+        )
     else:
         result.lock = current
     return result

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,7 +121,7 @@ def context(
             f"{pdef.name}: upstream {comp.repo} {comp.tag} has no verified commit in the lock",
             "run emtk3s resolve --refresh with network access or a mirror",
         )
-    pending = pending_sources(lock, pdef.name)
+    pending = pending_sources(lock, pdef.name, release.catalog)
     unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         raise InputError(
@@ -129,7 +129,7 @@ def context(
             "run emtk3s fetch to download and pin it, then render",
         )
     evr = f"{plock.version}-{release.release}"
-    sources = source_entries(pdef, plock.sources, comp)
+    sources = source_entries(pdef, plock.sources, comp, release.catalog.mirrors)
     ctx: dict[str, Any] = {
         "pkg": {
             "name": pdef.name,
@@ -166,7 +166,10 @@ def context(
 
 
 def source_entries(
-    pdef: pkgs.PackageDef, sources: Sequence[Source], comp: Component
+    pdef: pkgs.PackageDef,
+    sources: Sequence[Source],
+    comp: Component,
+    mirrors: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """The package's Sources as its template sees them: ``index`` (its SourceN number), the
     rule's ``key`` (templates name sources by key, never by position) and flags."""
@@ -178,7 +181,7 @@ def source_entries(
                 "index": i,
                 "key": rule.key if rule else "",
                 "name": s.name,
-                "url": spec_source_url(s.upstream_url, s.name),
+                "url": spec_source_url(s.upstream_url(mirrors), s.name),
                 "sha256": s.sha256,
                 "pending": s.sha256 is None,
                 "airgap": rule.airgap if rule else False,
@@ -311,9 +314,10 @@ class InputKeys:
             parts += [str(f.relative_to(packages_dir)), f.read_bytes()]
         self.shared = stamps.digest(*parts)
         self.templates = templates
+        self.catalog = release.catalog
 
     def key(self, pkg: str) -> str:
-        pdef = pkgs.PACKAGES[pkg]
+        pdef = self.catalog.packages[pkg]
         tdir = pdef.template_dir(self.templates)
         parts: list[bytes | str] = [self.shared]
         for f in sorted(tdir.rglob("*")):
@@ -340,7 +344,7 @@ def render(
     if packages is None:
         names = []
         for name in sorted(lock.packages):
-            why = not_renderable(lock, name)
+            why = not_renderable(lock, name, release.catalog)
             if why:
                 result.skipped[name] = why
             else:
@@ -349,10 +353,10 @@ def render(
         names = packages
     keys = InputKeys(release, lock, project.templates, history) if names and not check else None
     store = project.stamps
-    for pdef in pkgs.select(names) if names else []:
+    for pdef in release.catalog.select(names) if names else []:
         target = project.specs / pdef.name
-        if pending_sources(lock, pdef.name):
-            result.pending[pdef.name] = pending_sources(lock, pdef.name)
+        if pending_sources(lock, pdef.name, release.catalog):
+            result.pending[pdef.name] = pending_sources(lock, pdef.name, release.catalog)
         before = history.get(pdef.name) or []
         if keys is None:
             out = render_package(release, lock, pdef, project.templates, before, epoch)
@@ -402,9 +406,11 @@ def run(r: StageRun) -> RenderResult:
             res = render(r.release, lock, r.project, packages, check, history, epoch)
         else:
             wanted = packages or sorted(lock.packages)
-            renderable = [p for p in wanted if not not_renderable(lock, p)]
+            renderable = [p for p in wanted if not not_renderable(lock, p, r.release.catalog)]
             res = render(r.release, lock, r.project, renderable, check, history, epoch)
-            res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+            res.skipped = {
+                p: not_renderable(lock, p, r.release.catalog) for p in wanted if p not in renderable
+            }
     except DriftError as exc:
         if r.options.check:
             raise

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from emtk3s.infra.rpm import tools as rpmtools
 from emtk3s.infra.rpm.header import read_header
 from emtk3s.model.artifacts import SrpmInfo
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
 from emtk3s.model.readiness import not_renderable, refuse_pending
 from emtk3s.stages.context import StageRun
 
@@ -136,9 +138,9 @@ def _no_room_for_srpm(top: Path, blobs: list[Path]) -> None:
 
 
 def build_srpm(
-    project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
+    project: Project, lock: Lock, cache: Cache, pkg: str, catalog: Catalog, force: bool = False
 ) -> SrpmInfo:
-    refuse_pending(lock, pkg, "srpm")
+    refuse_pending(lock, pkg, "srpm", catalog)
     spec, sources, patches = _inputs(project, lock, pkg)
     epoch = source_date_epoch(lock, pkg)
     macros = emt_macros.data()
@@ -238,16 +240,34 @@ def build_srpm(
 
 
 def srpm(
-    project: Project, lock: Lock, packages: list[str] | None = None, force: bool = False
+    project: Project,
+    lock: Lock,
+    catalog: Catalog,
+    packages: list[str] | None = None,
+    force: bool = False,
 ) -> SrpmResult:
     """SRPMs of the named packages; by default of every package that can be rendered (the
     others are listed by `emtk3s render` with the reason)."""
     result = SrpmResult()
     if packages is None:
-        packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p)]
+        packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p, catalog)]
     for pkg in packages:
-        result.srpms.append(build_srpm(project, lock, project.cache, pkg, force))
+        result.srpms.append(build_srpm(project, lock, project.cache, pkg, catalog, force))
     return result
+
+
+def maker(
+    project: Project, lock: Lock | None, catalog: Catalog
+) -> Callable[[str], SrpmInfo | None]:
+    """``name -> SrpmInfo`` for the chain: the SRPM of a package of the lock (made or up to
+    date); None for a spec the lock does not know (the chain makes it from its directory)."""
+
+    def make(name: str) -> SrpmInfo | None:
+        if lock is None or name not in lock.packages:
+            return None
+        return build_srpm(project, lock, project.cache, name, catalog)
+
+    return make
 
 
 def run(r: StageRun) -> SrpmResult:
@@ -256,4 +276,4 @@ def run(r: StageRun) -> SrpmResult:
     if r.chained:
         wanted = packages or sorted(lock.packages)
         packages = [p for p in wanted if p not in r.unrendered and p not in r.uncached]
-    return srpm(r.project, lock, packages, force=r.options.force)
+    return srpm(r.project, lock, r.catalog, packages, force=r.options.force)

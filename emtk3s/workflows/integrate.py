@@ -16,13 +16,14 @@ from emtk3s.infra.paths import Project
 from emtk3s.model import lock as lockmod
 from emtk3s.model.changelog import load_history
 from emtk3s.model.release import Release
+from emtk3s.model.status import IntegrateAction
 from emtk3s.stages import render
 
 
 def apply(p: Plan) -> list[str]:
     if p.refused:
         raise refusal(p)
-    pending = [d for d in p.decisions if d.action == "pending"]
+    pending = [d for d in p.decisions if d.action == IntegrateAction.PENDING]
     if pending:
         ready = [d.package for d in p.decisions if d.action in WRITES]
         raise IntegrityError(
@@ -60,7 +61,7 @@ def integrate(
     refusal, a package still pending)."""
     checkout.require(emt_repo)
     p = project
-    lock = lockmod.require(p.lock_file)
+    lock = lockmod.require(p.lock_file, release.catalog.mirrors)
     pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
     if pkgs:  # what goes into EMT is what the templates render, not a hand edit
         render.render(release, lock, p, pkgs, check=True, history=load_history(p.root))
@@ -69,7 +70,9 @@ def integrate(
     chosen = list(images) or by_rule
     if images:
         why = [f"image {i}: named with --image-config" for i in images]
-    plan = emt_plan.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade, packages)
+    plan = emt_plan.plan(
+        emt_repo, p.specs, lock, release.catalog, chosen, replace, allow_downgrade, packages
+    )
     diff = plan.diff()
     out: dict[str, Any] = {
         "emt_repo": str(emt_repo),
@@ -81,7 +84,9 @@ def integrate(
         "diff": diff,
         "recovered": recovered,
     }
-    if dry_run or any(d.action in ("refused", "pending") for d in plan.decisions):
+    if dry_run or any(
+        d.action in (IntegrateAction.REFUSED, IntegrateAction.PENDING) for d in plan.decisions
+    ):
         for d in plan.decisions:
             report(f"decision: {d.line()}")
         for line in why:

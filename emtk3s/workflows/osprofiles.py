@@ -10,17 +10,19 @@ from typing import Any
 from emtk3s.emt import osprofiles
 from emtk3s.infra.paths import Project
 from emtk3s.model import lock as lockmod
+from emtk3s.model.release import Release
 
 
 def update(
     project: Project,
+    release: Release,
     infra: Path,
     profiles: list[str],
     dry_run: bool = False,
     allow_downgrade: bool = False,
     report: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
-    lock = lockmod.require(project.lock_file)
+    lock = lockmod.require(project.lock_file, release.catalog.mirrors)
     plan = osprofiles.plan(infra, lock.k3s, profiles, allow_downgrade)
     for d in plan.decisions:
         report(f"decision: {d.line()}")

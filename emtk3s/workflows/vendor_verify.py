@@ -45,7 +45,7 @@ def verify(project: Project, release: Release, lock: Lock, packages: list[str]) 
     for pname in packages:
         plock = lock.packages[pname]
         comp = lock.components[plock.component]
-        pdef = pkgs.PACKAGES.get(pname)
+        pdef = release.catalog.packages.get(pname)
         for src in plock.sources:
             if not src.generated or src.sha256 is None:
                 continue

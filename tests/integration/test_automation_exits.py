@@ -74,9 +74,8 @@ def test_a_misspelt_emtk3s_variable_is_named_with_the_nearest_known_one(
 
 
 def test_help_names_every_mirror(project: Project) -> None:
-    from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
+    from emtk3s import catalog
 
-    package_mirrors()
     text = " ".join(project.run("--help").out.split())
-    for name in DEFAULT_MIRRORS:
+    for name in catalog.load().mirrors:
         assert name in text.split("--mirror NAME=URL", 1)[1].split("--json")[0], name

@@ -241,9 +241,12 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
     """k3s BuildRequires k3s-root-dist: without k3s-root in the checkout or the set, refused;
     with a provider in the checkout, it goes in, continuing the changelog of the spec it
     replaces."""
+    from emtk3s import catalog as catalogmod
     from emtk3s.emt import plan as integrate
     from emtk3s.model.lock import Lock
     from emtk3s.workflows.integrate import apply
+
+    catalog = catalogmod.load()
 
     emt = emt_checkout.make(tmp_path / "emt")
     specs = tmp_path / "SPECS"
@@ -252,8 +255,8 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
     (specs / "k3s" / "k3s.spec").write_text(ours)
     doc = json.loads((REPO / "emtk3s.lock").read_text())
     del doc["packages"]["k3s"]  # a spec of no pending source: only its BuildRequires count
-    lock = Lock.from_json(json.dumps(doc))
-    p = integrate.plan(emt, specs, lock, [])
+    lock = Lock.from_json(json.dumps(doc), catalog.mirrors)
+    p = integrate.plan(emt, specs, lock, catalog, [])
     (d,) = p.decisions
     assert d.action == "refused" and d.reason.startswith("BuildRequires k3s-root-dist: no spec")
     assert p.change.dirs == {} and p.change.files == {}
@@ -270,7 +273,7 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
             extra="\n%package dist\nSummary: d\n",
         )
     )
-    p = integrate.plan(emt, specs, lock, [])
+    p = integrate.plan(emt, specs, lock, catalog, [])
     (d,) = p.decisions
     assert d.action == "update" and "replaces EMT's own SPECS/k3s/k3s.spec" in d.notes
     spec = p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
@@ -290,12 +293,12 @@ def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
     newer.write_text(
         emt_checkout.SPEC.format(name="golang", version="1.24.1", attribution="x", extra="")
     )
-    p = integrate.plan(emt, specs, lock, [])
+    p = integrate.plan(emt, specs, lock, catalog, [])
     assert "BuildRequires:  golang = 1.23.7\n" in p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
     # a checkout whose Go is older than go.mod's minimum: refused, naming the minimum
     for f in (emt / "SPECS/golang").glob("*.spec"):
         f.write_text(f.read_text().replace("1.23.7", "1.22.9").replace("1.24.1", "1.22.12"))
-    (d,) = integrate.plan(emt, specs, lock, []).decisions
+    (d,) = integrate.plan(emt, specs, lock, catalog, []).decisions
     assert d.action == "refused" and d.reason.startswith("BuildRequires golang >= 1.23.6")
 
 
@@ -478,6 +481,10 @@ def test_root_diff_tables(tmp_path: Path) -> None:
     assert rows["bin/aux/nft"]["action"] == "none (EMT newer)"  # EMT 1.0.9 vs buildroot 1.0.8
     assert rows["bin/fuse-overlayfs"]["spec"] == "SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec"
     assert rows["bin/conntrack"]["action"] == "new RPM needed"
+    # k3s-root's iptables-detect.sh is what emtk3s's own k3s-iptables-helpers ships
+    assert (
+        rows["bin/aux/iptables-detect.sh"]["action"] == "shipped by emtk3s (k3s-iptables-helpers)"
+    )
     assert (
         rows["bin/ip"]["in_chroot"] is True
         and rows["bin/ip"]["spec"] == "SPECS/iproute/iproute.spec"
@@ -704,8 +711,11 @@ def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         (tmp_path / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
+        from emtk3s import catalog as catalogmod
+
         rel = manifest.load(
             tmp_path / "release.toml",
+            catalogmod.load(),
             environ={"EMTK3S_MIRROR_EMT_SOURCES": f"http://127.0.0.1:{server.server_port}"},
         )
         cache = Cache(tmp_path / "cache")

@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s import catalog
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import IntegrityError, UpstreamError
 from emtk3s.infra.git import fetch_tag, ls_remote_tags
 from emtk3s.infra.http import Download, Fetched, Policy, fetch_one
-from emtk3s.model.package import PACKAGES
 from tests.conftest import Project, make_project
 from tests.fixtures.upstream import Upstream
+
+CATALOG = catalog.load()
 
 PKG = "k3s-iptables-helpers"
 
@@ -74,7 +76,7 @@ def test_hostile_package_flag_refused(project: Project) -> None:
 
 def test_hostile_patch_name_in_template_dir_refused(project: Project, tmp_path: Path) -> None:
     tpl = tmp_path / "templates"
-    home = PACKAGES[PKG].home
+    home = CATALOG.packages[PKG].home
     assert home is not None
     shutil.copytree(home / "templates", tpl / PKG)
     (tpl / PKG / "0001-%{lua:os.execute('id')}.patch").write_text("x\n")

@@ -189,9 +189,9 @@ def test_license_verified_only_when_the_check_passed(
     # a project template that claims MIT: the check names what differs, the line goes away
     tdir = p.root / "templates" / PKG
     tdir.mkdir(parents=True)
-    from emtk3s.model.package import PACKAGES
+    from emtk3s import catalog
 
-    src = PACKAGES[PKG].template_dir(None)
+    src = catalog.load().packages[PKG].template_dir(None)
     for f in src.iterdir():
         text = f.read_text()
         text = text.replace("License:        Apache-2.0", "License:        MIT")

@@ -10,14 +10,16 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from emtk3s import catalog
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
-from emtk3s.model.package import PACKAGES
 from emtk3s.model.versions import K3sTag, component_version
 from emtk3s.packages.k3s.upstream import parse_version_sh
 from emtk3s.stages import render
+
+CATALOG = catalog.load()
 
 ROOT = Path(__file__).resolve().parents[2]
 MACROS = ROOT / "emtk3s" / "data" / "emt.macros"
@@ -73,8 +75,8 @@ def test_version_sh_parser_total(lines: list[str]) -> None:
         validate.tag(v)
 
 
-BASE_LOCK = Lock.from_json((ROOT / "emtk3s.lock").read_text())
-RELEASE = manifest.load(ROOT / "release.toml", environ={})
+BASE_LOCK = Lock.from_json((ROOT / "emtk3s.lock").read_text(), CATALOG.mirrors)
+RELEASE = manifest.load(ROOT / "release.toml", CATALOG, environ={})
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -97,14 +99,15 @@ def test_rendered_spec_from_accepted_values_parses(
             lock.packages["k3s-iptables-helpers"], version=component_version(root_tag)
         )
         lock = dataclasses.replace(lock, packages={**lock.packages, helpers.name: helpers})
-        rel = manifest.from_dict(
+        rel = manifest.parse(
             {
                 "release": {"k3s": "v1.32.4+k3s1", "release": release_no},
                 "changelog": {"author": author, "email": "a@b.c"},
             },
+            CATALOG,
             environ={},
         )
-        out = render.render_package(rel, lock, PACKAGES["k3s-iptables-helpers"], None)
+        out = render.render_package(rel, lock, CATALOG.packages["k3s-iptables-helpers"], None)
     except InputError:
         return
     spec = Path(str(tmp_path_factory.mktemp("fuzz"))) / "x.spec"  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from emtk3s.infra.errors import InputError
-from emtk3s.model.versions import K3sTag, component_version
+from emtk3s.model.versions import K3sTag, component_version, evr_compare
 
 num = st.integers(min_value=0, max_value=40)
 tags = st.builds(
@@ -95,3 +95,35 @@ def test_bad_tags_refused(bad: str) -> None:
 )
 def test_component_version(tag: str, version: str) -> None:
     assert component_version(tag) == version
+
+
+# rpm's own order (rpmvercmp), written down: each pair is (older, newer)
+ORDER = [
+    ("1.0", "1.0.1"),
+    ("1.0~rc1", "1.0"),
+    ("1.0", "1.0^git1"),
+    ("1.0^git1", "1.0.1"),
+    ("1.9", "1.10"),
+    ("1.0a", "1.0.1"),
+    ("a", "1"),
+    ("1.32.9+k3s1", "1.32.10+k3s1"),
+    ("1.33.0~rc1+k3s1", "1.33.0+k3s1"),
+    ("1.32.4+k3s1", "1.32.4+k3s2"),
+    ("ABC", "abc"),
+]
+
+
+@pytest.mark.parametrize(("old", "new"), ORDER)
+def test_evr_compare_is_rpms_order(old: str, new: str) -> None:
+    assert evr_compare(old, new) == -1 and evr_compare(new, old) == 1
+    assert evr_compare(old, old) == 0
+    assert evr_compare("1.00", "1.0") == 0 and evr_compare("1_0", "1.0") == 0
+
+
+version_text = st.text(alphabet="019.~^ab+_", min_size=1, max_size=8)
+
+
+@settings(max_examples=2000)
+@given(version_text, version_text)
+def test_evr_compare_agrees_with_rpm_label_compare(a: str, b: str) -> None:
+    assert evr_compare(a, b) == int(rpm.labelCompare(("0", a, "1"), ("0", b, "1")))

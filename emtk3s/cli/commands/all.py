@@ -42,6 +42,11 @@ from emtk3s.stages.context import Options
     help="Worker chroot: a directory or a tarball.",
 )
 @click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
+@click.option(
+    "--keep-other-backend",
+    is_flag=True,
+    help="Keep RPMs another backend made of the same SRPM (default: this backend rebuilds them).",
+)
 @date_opt
 def all_cmd(
     packages: tuple[str, ...],
@@ -53,6 +58,7 @@ def all_cmd(
     backend: str,
     chroot: Path | None,
     mock_repo: str | None,
+    keep_other_backend: bool,
     date: str | None,
 ) -> None:
     """Run the chain; stages whose inputs did not change are skipped."""
@@ -68,6 +74,7 @@ def all_cmd(
             backend=backend,
             chroot=chroot,
             mock_repo=mock_repo,
+            keep_other_backend=keep_other_backend,
             date=date,
         )
         r = run_all(ctx.stage_run(p, opts), until=until)
@@ -97,44 +104,51 @@ def all_cmd(
 
 
 def summary(r: AllResult) -> list[str]:
-    """One line per stage result (and per SRPM and RPM) of an ``all`` run."""
+    """What an ``all`` run did: a line per stage that changed something, then one line per
+    package (its SRPM, its RPMs and the backend that made them). A no-op prints one line per
+    package and nothing else."""
     st = r.stages
+    lines = []
     res: resolve.ResolveResult = st["resolve"]
-    lines = [
-        f"resolve:  {res.k3s} lock {'updated' if res.changed else 'unchanged'}"
-        f"{' (upstream contacted)' if res.network else ' (no network)'}"
-    ]
-    if "fetch" in st:
-        f: fetch_stage.FetchResult = st["fetch"]
+    if res.changed or res.network:
+        lines.append(
+            f"resolve:  {res.k3s} lock {'updated' if res.changed else 'unchanged'}"
+            f"{' (upstream contacted)' if res.network else ''}"
+        )
+    f: fetch_stage.FetchResult | None = st.get("fetch")
+    if f is not None and (f.downloaded or f.missing or f.generated or f.pinned):
         lines.append(
             f"fetch:    {f.downloaded} downloaded, {f.cached} cached, {len(f.missing)} missing"
+            + (f", {len(f.pinned)} pinned" if f.pinned else "")
         )
-    if "render" in st:
-        rr: render.RenderResult = st["render"]
-        lines.append(
-            f"render:   {len(rr.written)} written, {len(rr.unchanged)} unchanged"
-            f" -> {r.outputs['specs']}"
-        )
-    if "license" in st:
-        lic = st["license"]
-        lines.append(
-            f"license:  {len(lic.verified)} verified, {len(lic.unverified)} not verified, "
-            f"{len(lic.skipped)} not checked"
-        )
+    rr: render.RenderResult | None = st.get("render")
+    if rr is not None and rr.written:
+        lines.append(f"render:   {', '.join(rr.written)} -> {r.outputs['specs']}")
+    lic = st.get("license")  # emtk3s.stages.license.LicenseStageResult
+    if lic is not None and (lic.changelog_changed or lic.unverified):
+        if lic.changelog_changed:
+            lines.append(f"license:  {', '.join(lic.changelog_changed)} changelog updated")
         lines += [f"license:  {p} not verified: {why}" for p, why in lic.unverified.items()]
-    if "validate" in st:
-        v: validate.LintResult = st["validate"]
-        lines.append(
-            f"validate: {len(v.checked)} checked, {len(v.skipped)} up to date (rpmspec -P, rpmlint)"
-        )
-    if "srpm" in st:
-        srpms: srpm.SrpmResult = st["srpm"]
-        for s in srpms.srpms:
-            lines.append(f"srpm:     {'up to date' if s.skipped else 'built'} {s.path}")
-    if "build" in st:
-        built: build.BuildResult = st["build"]
-        for b in built.builds:
-            lines += [f"build:    {b.status} {rpm_path}" for rpm_path in b.rpms]
+    v: validate.LintResult | None = st.get("validate")
+    if v is not None and v.checked:
+        lines.append(f"validate: {', '.join(v.checked)} (rpmspec -P, rpmlint)")
+    srpms: srpm.SrpmResult | None = st.get("srpm")
+    built: build.BuildResult | None = st.get("build")
+    by_pkg = {b.package: b for b in built.builds} if built is not None else {}
+    infos = srpms.srpms if srpms is not None else []
+    rows = []
+    for s in infos:
+        row = [s.package, s.nevr.removeprefix(s.package + "-"), "srpm"]
+        row[2] += " up to date" if s.skipped else " built"
+        b = by_pkg.get(s.package)
+        if b is not None:
+            n = len(b.rpms)
+            row[2] += f", {n} rpm{'s' if n != 1 else ''} {b.status} ({b.backend or 'rpmbuild'})"
+        rows.append(row)
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+    for row in rows:
+        cells = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append(f"{cells}  -> {r.outputs['rpms'] if built else r.outputs['srpms']}")
     if r.stopped:
         lines.append(f"stopped:  {r.stopped}")
     return lines

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, date_opt, run
-from emtk3s.model import release as manifest
 
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
@@ -29,7 +28,8 @@ def bump_cmd(k3s: str, allow_downgrade: bool, date: str | None) -> None:
         r = bump.bump(
             p,
             k3s,
-            manifest.parse_mirror_flags(ctx.mirrors),
+            ctx.catalog(),
+            ctx.mirror_flags(),
             date=date,
             allow_downgrade=allow_downgrade,
         )

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, Group, run
-from emtk3s.model import lock as lockmod
 
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
@@ -108,9 +107,7 @@ def compat_template(name: str, k3s: str | None, ubuntu: bool) -> None:
         from emtk3s.model import compat
         from emtk3s.model.versions import K3sTag
 
-        tag = (
-            K3sTag.parse(k3s) if k3s else K3sTag.parse(lockmod.require(ctx.project().lock_file).k3s)
-        )
+        tag = K3sTag.parse(k3s) if k3s else K3sTag.parse(ctx.lock(ctx.project()).k3s)
         text = compat.control_plane_template(name, tag, emt=not ubuntu)
 
         def human(d: dict[str, Any]) -> None:

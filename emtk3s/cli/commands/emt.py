@@ -169,6 +169,7 @@ def os_profiles_cmd(
         p = ctx.project()
         out = update(
             p,
+            ctx.release(p),
             infra_core,
             list(profiles),
             dry_run,
@@ -204,7 +205,8 @@ def pin_cmd(emt_repo: Path, packages: tuple[str, ...]) -> None:
     def go(ctx: Ctx) -> Result:
         from emtk3s.workflows.pin import pin_from_emt
 
-        out = pin_from_emt(ctx.project(), emt_repo, list(packages))
+        p = ctx.project()
+        out = pin_from_emt(p, ctx.release(p), emt_repo, list(packages))
 
         def human(d: dict[str, Any]) -> None:
             for line in d["pinned"]:

@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, package_opt, run
-from emtk3s.model import lock as lockmod
 from emtk3s.stages import render
 
 
@@ -24,7 +23,7 @@ def license_check_cmd(packages: tuple[str, ...]) -> None:
 
         p = ctx.project()
         rel = ctx.release(p)
-        lock = lockmod.require(p.lock_file)
+        lock = ctx.lock(p)
         names = list(packages) or [n for n in sorted(lock.packages) if (p.specs / n).is_dir()]
         out = license_check(p, lock, rel.release, names)
         if out["changelog_changed"]:

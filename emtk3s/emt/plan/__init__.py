@@ -39,6 +39,8 @@ from emtk3s.infra import textdiff
 from emtk3s.infra.errors import ConflictError, InputError, PreconditionError
 from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
+from emtk3s.model.status import IntegrateAction
 
 VERSION_RECORD = "toolkit/imageconfigs/k3s-version.json"
 
@@ -52,7 +54,7 @@ class Plan:
 
     @property
     def refused(self) -> list[Decision]:
-        return [d for d in self.decisions if d.action == "refused"]
+        return [d for d in self.decisions if d.action == IntegrateAction.REFUSED]
 
     def _dir_files(self, rel: str) -> dict[str, bytes]:
         d = self.root / rel
@@ -117,14 +119,15 @@ def _record(emt: Path) -> dict[str, Any]:
     return data
 
 
-WRITES = ("new", "update", "unchanged", "replace")
+#: the actions whose spec directory goes into the checkout
+WRITES = tuple(a for a in IntegrateAction if a.writes)
 
 
-def _pending(lock: Lock, pkg: str, src: Path) -> str:
+def _pending(lock: Lock, pkg: str, src: Path, catalog: Catalog) -> str:
     """Why ``pkg`` cannot go in yet: a source not pinned ("" when ready)."""
     from emtk3s.model.readiness import PENDING, pending_sources
 
-    names = pending_sources(lock, pkg) if pkg in lock.packages else []
+    names = pending_sources(lock, pkg, catalog) if pkg in lock.packages else []
     sigs_file = src / f"{pkg}.signatures.json"
     if not names and sigs_file.is_file():
         sigs = json.loads(sigs_file.read_text(errors="replace") or "{}").get("Signatures", {})
@@ -182,7 +185,7 @@ def _closure(p: Plan, specs_dir: Path, removed: list[str]) -> None:
         waiting = {
             cap: d.package
             for d in p.decisions
-            if d.action == "pending"
+            if d.action == IntegrateAction.PENDING
             for cap in checkout.spec_provides(
                 (specs_dir / d.package / f"{d.package}.spec").read_text()
             )
@@ -193,13 +196,13 @@ def _closure(p: Plan, specs_dir: Path, removed: list[str]) -> None:
             need = re.findall(r"^BuildRequires:\s*([^\s,]+)", text, re.M)
             missing = [n for n in need if n not in have]
             if missing and all(n in waiting for n in missing):
-                d.action = "pending"
+                d.action = IntegrateAction.PENDING
                 d.reason = "; ".join(
                     f"BuildRequires {n}: its provider {waiting[n]} is pending" for n in missing
                 )
                 changed = True
             elif missing:
-                d.action = "refused"
+                d.action = IntegrateAction.REFUSED
                 d.reason = (
                     f"BuildRequires {', '.join(missing)}: no spec in the checkout or in the "
                     "integrated set provides it (integrate its provider too)"
@@ -213,6 +216,7 @@ def plan(
     emt: Path,
     specs_dir: Path,
     lock: Lock,
+    catalog: Catalog,
     images: list[str],
     replace: bool = False,
     allow_downgrade: bool = False,
@@ -249,9 +253,9 @@ def plan(
             raise InputError(f"{src}: no {pkg}.spec", "run emtk3s render")
         checkout.safe_path(root, f"SPECS/{pkg}", "spec directory")
         fields[pkg] = spec_fields(src / f"{pkg}.spec")
-        why = _pending(lock, pkg, src)
+        why = _pending(lock, pkg, src, catalog)
         if why:
-            p.decisions.append(Decision(pkg, fields[pkg][1], "pending", reason=why))
+            p.decisions.append(Decision(pkg, fields[pkg][1], IntegrateAction.PENDING, reason=why))
             continue
         files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
         spec_name = f"{pkg}.spec"
@@ -264,7 +268,7 @@ def plan(
         same_bytes = record_pin.reuse_names(files, theirs)
         d, remove = decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
         if go_refusal and d.action in WRITES:
-            d.action, d.reason, remove = "refused", go_refusal, []
+            d.action, d.reason, remove = IntegrateAction.REFUSED, go_refusal, []
         elif go_note:
             d.notes.append(go_note)
         d.notes += same_bytes
@@ -278,7 +282,7 @@ def plan(
     ok = [d.package for d in p.decisions if d.action in WRITES]
     for clash in source_clashes(root, ok, p.change.dirs):
         d = next(x for x in p.decisions if x.package == clash.split(":", 1)[0])
-        d.action, d.reason = "refused", f"rule emt-unique-source-basename: {clash}"
+        d.action, d.reason = IntegrateAction.REFUSED, f"rule emt-unique-source-basename: {clash}"
     _closure(p, specs_dir, [r for rs in removed.values() for r in rs])
     ok = [d.package for d in p.decisions if d.action in WRITES]
     for dec in p.decisions:
@@ -289,7 +293,7 @@ def plan(
         return p
     cgmanifest.update(p, {k: fields[k] for k in ok}, {k: removed.get(k, []) for k in ok})
     licensemap.update(p, specs_dir, ok)
-    packagelists.update(p, ok)
+    packagelists.update(p, ok, catalog.runtime_packages())
     for image in images:
         imageconfig.update(p, image)
     # the K3s version the image embeds, for the OS profile's metadata.kubernetes-version, and

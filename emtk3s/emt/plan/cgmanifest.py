@@ -13,7 +13,7 @@ from functools import cmp_to_key
 from typing import TYPE_CHECKING, Any
 
 from emtk3s.emt import checkout
-from emtk3s.infra.rpm.vercmp import label_compare
+from emtk3s.model.versions import evr_compare
 
 if TYPE_CHECKING:
     from emtk3s.emt.plan import Plan
@@ -33,7 +33,7 @@ def _compare(a: Any, b: Any) -> int:
     na, nb = _cg_name(a) or ("", ""), _cg_name(b) or ("", "")
     if na[0].lower() != nb[0].lower():
         return -1 if na[0].lower() < nb[0].lower() else 1
-    return label_compare(na[1], nb[1])
+    return evr_compare(na[1], nb[1])
 
 
 def sort_key() -> Any:

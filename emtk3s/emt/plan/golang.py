@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from emtk3s.emt import checkout
-from emtk3s.infra.rpm.vercmp import label_compare
+from emtk3s.model.versions import evr_compare
 
 _BR = re.compile(r"^(BuildRequires:\s+)golang >= %\{go_min\}$", re.M)
 _GO_MIN = re.compile(r"^%global go_min (\S+)$", re.M)
@@ -39,7 +39,7 @@ def pin(spec: bytes, emt: Path) -> tuple[bytes, str, str]:
     if not br or not minimum:
         return spec, "", ""
     go_min = minimum.group(1)
-    usable = [(v, rel) for v, rel in versions(emt) if label_compare(v, go_min) >= 0]
+    usable = [(v, rel) for v, rel in versions(emt) if evr_compare(v, go_min) >= 0]
     if not usable:
         return (
             spec,
@@ -54,7 +54,7 @@ def pin(spec: bytes, emt: Path) -> tuple[bytes, str, str]:
     pool = same or usable
     version, rel = pool[0]
     for v, r in pool[1:]:
-        if label_compare(v, version) < 0:
+        if evr_compare(v, version) < 0:
             version, rel = v, r
     pinned = text[: br.start()] + f"{br.group(1)}golang = {version}" + text[br.end() :]
     return pinned.encode(), f"golang pinned to {version} ({rel}; go.mod's minimum {go_min})", ""
