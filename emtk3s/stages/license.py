@@ -2,11 +2,11 @@
 :mod:`emtk3s.model.licenses`); the current changelog entry says "License verified." only after
 this check passed for that very EVR.
 
-As a stage of ``all`` it runs after render (the changelog entry of the EVR exists then) on every
-rendered package whose sources are in the cache, records the result in changelog.json and
-renders again the packages whose entry changed. A package it cannot check (sources not
-cached, licensecheck absent) or whose tag the source contradicts is reported, not fatal: its
-entry then lacks "License verified." and EMT's check-spec.yml names it."""
+As a stage of ``all`` (after render: the changelog entry of the EVR exists then) it checks every
+rendered package whose sources are in the cache, records the results and renders again the
+packages whose entry changed. There a package it cannot check (sources not cached, licensecheck
+absent) or whose tag the source contradicts is reported, not fatal: its entry then lacks
+"License verified." and EMT's check-spec.yml names it. ``emtk3s license-check`` is strict."""
 
 from __future__ import annotations
 
@@ -15,9 +15,8 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from emtk3s.infra.errors import PreconditionError
+from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.paths import Project
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.model import changelog
@@ -26,6 +25,19 @@ from emtk3s.model.lock import Lock
 from emtk3s.stages.context import StageRun
 
 NAME = "license"
+
+
+@dataclass
+class LicenseResult:
+    packages: list[LicenseCheck] = field(default_factory=list)
+    changelog_changed: list[str] = field(default_factory=list)  # entries now say so
+    #: package -> why it was not checked (run by ``all``: not rendered, sources not cached)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unverified(self) -> dict[str, str]:
+        """package -> what keeps its License: tag from being verified."""
+        return {c.package: "; ".join(c.differs) for c in self.packages if not c.verified}
 
 
 def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
@@ -72,7 +84,7 @@ def record(history: changelog.History, pkg: str, evr: str, verified: bool) -> bo
 
 def license_check(
     project: Project, lock: Lock, release_no: int, packages: list[str]
-) -> dict[str, Any]:
+) -> LicenseResult:
     history = changelog.load_history(project.root)
     results = [check_package(project, lock, p) for p in packages]
     changed = []
@@ -82,50 +94,58 @@ def license_check(
             changed.append(r.package)
     if changed:
         changelog.save_history(project.root, history)
-    return {"packages": [r.to_dict() for r in results], "changelog_changed": changed}
+    return LicenseResult(results, changed)
 
 
-@dataclass
-class LicenseStageResult:
-    verified: list[str] = field(default_factory=list)
-    #: package -> what keeps its License: tag from being verified
-    unverified: dict[str, str] = field(default_factory=dict)
-    #: package -> why it was not checked (not rendered, sources not cached)
-    skipped: dict[str, str] = field(default_factory=dict)
-    changelog_changed: list[str] = field(default_factory=list)
-
-
-def run(r: StageRun) -> LicenseStageResult:
+def run(r: StageRun) -> LicenseResult:
+    """Check the named packages (default: every rendered one); re-render those whose changelog
+    entry changed; an InputError (with the result) when a License: tag misses a license."""
     from emtk3s.stages import render
 
-    project, lock = r.project, r.need_lock()
-    res = LicenseStageResult()
-    wanted = list(r.options.packages) or sorted(lock.packages)
-    history = changelog.load_history(project.root)
-    for pkg in wanted:
-        if pkg in r.unrendered or not (project.specs / pkg / f"{pkg}.spec").is_file():
-            res.skipped[pkg] = r.unrendered.get(pkg, "not rendered")
+    p, lock = r.project, r.need_lock()
+    names = list(r.options.packages) or [n for n in sorted(lock.packages) if (p.specs / n).is_dir()]
+    if r.chained:
+        return _in_chain(r, lock, names)
+    out = license_check(p, lock, r.release.release, names)
+    if out.changelog_changed:
+        history = changelog.load_history(p.root)
+        render.render(r.release, lock, p, out.changelog_changed, history=history)
+    failed = [c for c in out.packages if not c.verified]
+    if failed:
+        err = InputError(
+            "license check failed: "
+            + "; ".join(f"{c.package}: {', '.join(c.differs)}" for c in failed),
+            "make the template's License: tag name every license of the source",
+        )
+        err.result = out
+        raise err
+    return out
+
+
+def _in_chain(r: StageRun, lock: Lock, names: list[str]) -> LicenseResult:
+    """The stage of ``all``: what can be checked is, and nothing stops the chain."""
+    from emtk3s.stages import render
+
+    p = r.project
+    out = LicenseResult()
+    history = changelog.load_history(p.root)
+    for pkg in names:
+        if pkg in r.unrendered or not (p.specs / pkg / f"{pkg}.spec").is_file():
+            out.skipped[pkg] = r.unrendered.get(pkg, "not rendered")
             continue
         if pkg in r.uncached:
-            res.skipped[pkg] = f"sources not in the cache ({r.uncached[pkg]})"
+            out.skipped[pkg] = f"sources not in the cache ({r.uncached[pkg]})"
             continue
         try:
-            result = check_package(project, lock, pkg)
-        except PreconditionError as exc:
-            res.skipped[pkg] = str(exc)
-            continue
-        evr = f"{lock.packages[pkg].version}-{r.release.release}"
-        try:
+            result = check_package(p, lock, pkg)
+            evr = f"{lock.packages[pkg].version}-{r.release.release}"
             if record(history, pkg, evr, result.verified):
-                res.changelog_changed.append(pkg)
+                out.changelog_changed.append(pkg)
         except PreconditionError as exc:
-            res.skipped[pkg] = str(exc)
+            out.skipped[pkg] = str(exc)
             continue
-        if result.verified:
-            res.verified.append(pkg)
-        else:
-            res.unverified[pkg] = "; ".join(result.differs)
-    if res.changelog_changed and not r.options.check:
-        changelog.save_history(project.root, history)
-        render.render(r.release, lock, project, res.changelog_changed, history=history)
-    return res
+        out.packages.append(result)
+    if out.changelog_changed:
+        changelog.save_history(p.root, history)
+        render.render(r.release, lock, p, out.changelog_changed, history=history)
+    return out

@@ -5,12 +5,14 @@ checks run on the result when asked."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.emt import checkout, emtci, txn
 from emtk3s.emt import plan as emt_plan
+from emtk3s.emt.emtci import Report
 from emtk3s.emt.plan import WRITES, Plan, refusal
+from emtk3s.emt.plan.decide import Decision
 from emtk3s.infra.errors import BuildError, IntegrityError
 from emtk3s.infra.paths import Project
 from emtk3s.model import lock as lockmod
@@ -44,6 +46,19 @@ def recover(emt: Path) -> str:
     return txn.recover(checkout.require(emt))
 
 
+@dataclass
+class IntegrateResult:
+    emt_repo: Path
+    dry_run: bool
+    decisions: list[Decision]
+    changed: list[str]  # files and directories written (would be, in a dry run)
+    images: list[str]  # the image configs the package list was added to
+    image_rule: list[str]  # why each edge image config carries K3s or not
+    diff: str  # the change as a patch
+    recovered: str  # what became of an interrupted integrate ("" if none)
+    checks: Report | None = field(default=None, metadata={"json_omit_none": True})
+
+
 def integrate(
     project: Project,
     release: Release,
@@ -55,7 +70,7 @@ def integrate(
     run_checks: bool = False,
     report: Callable[[str], None] = lambda line: None,
     packages: list[str] | None = None,
-) -> dict[str, Any]:
+) -> IntegrateResult:
     """Integrate the project's SPECS/ (or only ``packages`` of it) into ``emt_repo``;
     ``report`` gets each decision line when they matter before the result (a dry run, a
     refusal, a package still pending)."""
@@ -74,16 +89,9 @@ def integrate(
         emt_repo, p.specs, lock, release.catalog, chosen, replace, allow_downgrade, packages
     )
     diff = plan.diff()
-    out: dict[str, Any] = {
-        "emt_repo": str(emt_repo),
-        "dry_run": dry_run,
-        "decisions": [d.to_dict() for d in plan.decisions],
-        "changed": plan.changed,
-        "images": chosen,
-        "image_rule": why,
-        "diff": diff,
-        "recovered": recovered,
-    }
+    out = IntegrateResult(
+        emt_repo, dry_run, plan.decisions, plan.changed, chosen, why, diff, recovered
+    )
     if dry_run or any(
         d.action in (IntegrateAction.REFUSED, IntegrateAction.PENDING) for d in plan.decisions
     ):
@@ -96,19 +104,19 @@ def integrate(
         err.result = out
         raise err
     if not dry_run:
-        out["changed"] = apply(plan)
+        out.changed = apply(plan)
     if run_checks and not dry_run:
         specs = [
             f"SPECS/{d.package}/{d.package}.spec" for d in plan.decisions if d.action in WRITES
         ]
         rep = emtci.run_all(plan.root, specs)
-        out["checks"] = rep.to_dict()
-        if rep.failed:
+        out.checks = rep
+        if rep.failures:
             failed = BuildError(
                 "EMT checks failed: "
-                + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failed),
+                + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failures),
                 rep.hint(),
-                details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failed),
+                details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failures),
             )
             failed.result = out
             raise failed

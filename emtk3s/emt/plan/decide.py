@@ -9,7 +9,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.emt import checkout
 from emtk3s.model.status import IntegrateAction
@@ -39,9 +38,6 @@ class Decision:
         for n in self.notes:
             text += f"; {n}"
         return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def decide(
