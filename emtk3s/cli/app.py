@@ -194,6 +194,8 @@ def validate_cmd(packages: tuple[str, ...]) -> None:
         def human(r: validate.LintResult) -> None:
             for n in r.checked + r.skipped:
                 click.echo(f"valid: {p.specs / n}")
+            for line in r.license_notes():
+                click.echo(line)
 
         return r, human
 
@@ -377,6 +379,7 @@ def summary(r: AllResult) -> list[str]:
         lines.append(
             f"validate: {len(v.checked)} checked, {len(v.skipped)} up to date (rpmspec -P, rpmlint)"
         )
+        lines += v.license_notes()
     if "srpm" in st:
         srpms: srpm.SrpmResult = st["srpm"]
         for s in srpms.srpms:

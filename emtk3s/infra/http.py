@@ -492,9 +492,13 @@ class _Progress:
 
 
 def fetch_many(
-    cache: Cache, downloads: Sequence[Download], policy: Policy | None = None
+    cache: Cache,
+    downloads: Sequence[Download],
+    policy: Policy | None = None,
+    on_done: Callable[[Fetched], None] | None = None,
 ) -> list[Fetched]:
-    """Fetch in parallel; every download is tried, then the first error is raised."""
+    """Fetch in parallel; every download is tried, then the first error is raised.
+    ``on_done`` sees each verified file as soon as it is (in this thread), e.g. to pin it."""
     policy = policy or Policy()
     progress = _Progress(len(downloads))
     results: dict[int, Fetched] = {}
@@ -509,6 +513,8 @@ def fetch_many(
             size = cache.size(dl.sha256)
             results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
             progress.done(results[i])
+            if on_done is not None:
+                on_done(results[i])
     todo = [(i, dl) for i, dl in enumerate(downloads) if i not in results]
     if not todo:
         progress.close()
@@ -536,6 +542,8 @@ def fetch_many(
                     continue
                 results[futures[fut]] = res
                 progress.done(res)
+                if on_done is not None:
+                    on_done(res)
     finally:
         progress.close()
     if errors:

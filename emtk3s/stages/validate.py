@@ -7,6 +7,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.errors import BuildError
@@ -23,6 +24,49 @@ NETWORK_COMMANDS = re.compile(
 class LintResult:
     checked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: how each upstream license text became the spec's License: terms (a component's
+    #: ``license_map`` fact: an upstream build system's own lists), what could not be mapped and what
+    #: release.toml's [licenses] set instead
+    licenses: list[dict[str, Any]] = field(default_factory=list)
+
+    def license_notes(self) -> list[str]:
+        """One line per license text that was not mapped as is (unknown, or overridden)."""
+        out = []
+        for row in self.licenses:
+            if row["overridden"]:
+                out.append(
+                    f"license: {row['package']}: {row['text']!r} -> release.toml: {' AND '.join(row['terms'])}"
+                )
+            elif row["unmapped"]:
+                out.append(
+                    f"license: {row['package']}: {', '.join(row['unmapped'])!r} has no SPDX name "
+                    f"in emtk3s -> {' AND '.join(row['terms'])} (name it in release.toml [licenses])"
+                )
+        return out
+
+
+def license_rows(lock: Any, packages: list[str]) -> list[dict[str, Any]]:
+    """The license_map facts of the packages' components, flattened for the result."""
+    from emtk3s.model import package as pkgs
+
+    rows = []
+    for pkg in packages:
+        pdef = pkgs.PACKAGES.get(pkg)
+        if pdef is None:
+            continue
+        for cname in (pdef.component, *pdef.components):
+            comp = lock.components.get(cname)
+            for row in (comp.facts.get("license_map") or []) if comp else []:
+                rows.append(
+                    {
+                        "package": f"{pkg}/{row['package']}",
+                        "text": row["_text"],
+                        "terms": [t["_term"] for t in row["terms"]],
+                        "unmapped": [u["_part"] for u in row["unmapped"]],
+                        "overridden": bool(row["overridden"]),
+                    }
+                )
+    return rows
 
 
 def parse_spec(spec: Path, arch: str) -> str:
@@ -154,4 +198,6 @@ def run(r: StageRun) -> LintResult:
     packages = list(r.options.packages) or sorted(lock.packages)
     if r.chained:
         packages = [p for p in packages if p not in r.unrendered]
-    return validate_specs(r.project, packages, list(r.release.arches))
+    result = validate_specs(r.project, packages, list(r.release.arches))
+    result.licenses = license_rows(lock, packages)
+    return result

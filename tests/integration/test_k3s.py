@@ -78,6 +78,7 @@ def test_show_k3s_lists_the_versions_emt_ships(project: Project) -> None:
         "dir": "build/src/github.com/containerd/containerd",
         "version": "v2.0.4-k3s2",
         "from": "scripts/download",
+        "line": 14,
     }
     assert clones["VERSION_CNIPLUGINS"]["dir"] == "build/src/github.com/containernetworking/plugins"
     assert clones["VERSION_FLANNEL_PLUGIN"]["dir"].endswith("plugins/plugins/meta/flannel")
@@ -836,26 +837,29 @@ def test_srpm_twice_identical_and_rpmlint_on_the_k3s_srpm(
 
 
 def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
-    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN and
-    no get-module-version calls: the k3s package cannot name its sources, and says so."""
-    files = k3s_tree.k3s_files()
-    files["scripts/version.sh"] = (
-        "#!/bin/bash\nVERSION_CNIPLUGINS=v1.3.0-k3s1\nVERSION_ROOT=${VERSION_ROOT:-v0.12.2}\n"
-        'if [ -z "$VERSION_CRICTL" ]; then\n    VERSION_CRICTL="v0.0.0"\nfi\n'
-    )
-    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.28.5+k3s1")
-    from tests.fixtures import k3s_root_tree
+    """An older K3s era (tests/data/k3s/1.28) with unquoted and ${VAR:-default} assignments and
+    no separate flannel plugin: every value is read, and the k3s package has no flannel Source."""
+    from tests.fixtures import k3s_eras
 
-    fresh_upstream.commit_tag("k3s-io/k3s-root", k3s_root_tree.k3s_root_files(), "v0.12.2")
+    meta = k3s_eras.publish(fresh_upstream, "1.28", tag="v1.28.5+k3s1")
+    files = k3s_tree.era_files("1.28")
+    vsh = str(files["scripts/version.sh"])
+    vsh = vsh.replace('VERSION_ROOT="v0.12.2"', "VERSION_ROOT=${VERSION_ROOT:-v0.12.2}")
+    vsh = vsh.replace('VERSION_CNIPLUGINS="v1.4.0-k3s2"', "VERSION_CNIPLUGINS=v1.4.0-k3s2")
+    files["scripts/version.sh"] = vsh
+    files["go.mod"] = str(files["go.mod"]).replace("v1.28.8", "v1.28.5")
+    fresh_upstream.commit_tag(
+        "k3s-io/k3s", files, "v1.28.5+k3s1", modes=k3s_tree.modes(files), clean=True
+    )
     p = make_project(tmp_path / "p", fresh_upstream)
-    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s-iptables-helpers"])
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
     p.run("resolve")
     facts = p.lock["components"]["k3s"]["facts"]
-    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.3.0-k3s1"
-    # the k3s package needs VERSION_FLANNEL_PLUGIN, which this era does not name: a clear error
-    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
-    res = p.run("resolve", check=False)
-    assert res.code == 2 and "its files name no 'VERSION_" in res.err, res.err
+    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.4.0-k3s2"
+    assert meta["expect"]["k3s_root"] == "v0.12.2"
+    assert "VERSION_FLANNEL_PLUGIN" not in facts["clones"]
+    names = [s["name"] for s in p.lock["packages"]["k3s"]["sources"]]
+    assert not [n for n in names if n.startswith("flannel-")]
 
 
 def test_default_release_chain_in_the_chroot_in_dag_order(
