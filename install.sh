@@ -33,9 +33,29 @@ fi
 
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+if [ "${#need[@]}" -gt 0 ]; then
+  echo "install.sh: system packages installed: ${need[*]}"
+else
+  echo "install.sh: system packages: all present"
+fi
+echo "install.sh: emtk3s $(.venv/bin/emtk3s --version | awk '{print $NF}') installed in .venv (the command is .venv/bin/emtk3s)"
 
 if [ "${1:-}" != "--deps-only" ]; then
-  # exit 11 = "stopped: needs network" (docs/cli.md): expected on a machine without upstream access
+  # The main job on the embedded default release, as far as this machine goes. Exit 11 =
+  # "stopped: needs network" (docs/cli.md): expected on a machine without upstream access.
+  echo "install.sh: running .venv/bin/emtk3s all --offline on the default release ($(sed -n 's/^k3s = "\(.*\)".*/\1/p' release.toml))"
   rc=0; .venv/bin/emtk3s all --offline || rc=$?
   [ "$rc" = 0 ] || [ "$rc" = 11 ] || exit "$rc"
+  echo "install.sh: SPECS/ rendered and validated (rpmspec -P for x86_64 and aarch64, rpmlint):"
+  for d in SPECS/*/; do
+    [ -d "$d" ] && echo "  ${d}$(basename "$d").spec"
+  done
+  if [ "$rc" = 11 ]; then
+    echo "install.sh: building needs the sources: with network access or a mirror, run"
+    nodeps=""; command -v dpkg >/dev/null 2>&1 && nodeps=" --nodeps"  # rpm has no package database here
+    echo "  .venv/bin/emtk3s all$nodeps"
+    echo "  (a mirror: EMTK3S_MIRROR_GITHUB=URL and the others in docs/cli.md; --nodeps on Debian/Ubuntu, where rpm cannot check BuildRequires)"
+  else
+    echo "install.sh: SRPMS/ and RPMS/ are built; next: .venv/bin/emtk3s emt integrate --emt-repo PATH --dry-run"
+  fi
 fi

@@ -6,7 +6,6 @@ carries a newline, a ``%`` (a macro), a backquote or a ``$`` is refused, never e
 
 from __future__ import annotations
 
-import difflib
 import json
 import posixpath
 import re
@@ -17,14 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s import packages as folders
 from emtk3s.infra import checks as validate
-from emtk3s.infra import stamps
-from emtk3s.infra.errors import DriftError, InputError
+from emtk3s.infra import stamps, textdiff
+from emtk3s.infra.errors import DriftError, InputError, LockedError
 from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
 from emtk3s.infra.paths import Project
 from emtk3s.model import changelog
 from emtk3s.model import package as pkgs
 from emtk3s.model.changelog import load_history, save_history, user_epoch
 from emtk3s.model.lock import Component, Lock, Source
+from emtk3s.model.readiness import PENDING, not_renderable, pending_sources
 from emtk3s.model.release import Release
 from emtk3s.stages.context import StageRun
 
@@ -270,73 +270,15 @@ class RenderResult:
         return self.skipped
 
 
-#: what SPECS/ shows for a source that can only be pinned with network (a generated file)
-PENDING = "PENDING"
-
-
-def pending_sources(lock: Lock, pkg: str) -> list[str]:
-    """Generated sources of ``pkg`` not pinned yet: rendered as PENDING; srpm and emt
-    integrate refuse the package until `emtk3s fetch` (or `vendor`) pins them."""
-    plock = lock.packages[pkg]
-    pdef = pkgs.PACKAGES.get(pkg)
-    comp = lock.components.get(plock.component)
-    if pdef is None or comp is None:
-        return []
-    out = []
-    for s in plock.sources:
-        rule = pdef.rule_for(s.name, comp) if s.generated and not s.pinned else None
-        if rule is not None and rule.may_be_pending:
-            out.append(s.name)
-        elif s.sha256 is None and s.sha512 is not None:
-            # pinned by the upstream's sha512 only (e.g. GNU tarballs' sums): fetch
-            # verifies it and records the sha256
-            out.append(s.name)
-    return out
-
-
-def refuse_pending(lock: Lock, pkg: str, what: str) -> None:
-    from emtk3s.infra.errors import IntegrityError
-
-    if pkg in lock.packages and pending_sources(lock, pkg):
-        name = pending_sources(lock, pkg)[0]
-        raise IntegrityError(
-            f"{what}: {pkg}'s source {name} is {PENDING} (generated, not pinned in the lock)",
-            "run emtk3s fetch (or emtk3s vendor) where the module proxy is reachable, then render",
-        )
-
-
-def not_renderable(lock: Lock, pkg: str) -> str:
-    """Why a package of the lock cannot be rendered yet ("" when it can)."""
-    plock = lock.packages[pkg]
-    unverified = [
-        c.tag
-        for n, c in lock.components.items()
-        if n == plock.component and (c.commit is None or c.commit_time is None)
-    ]
-    if unverified:
-        return f"upstream tag {unverified[0]} not verified (run emtk3s resolve --refresh)"
-    pending = pending_sources(lock, pkg)
-    unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
-    if unpinned:
-        return f"source {unpinned[0]} not pinned (run emtk3s fetch)"
-    return ""
-
-
 def _diff(target: Path, files: dict[str, bytes]) -> str:
-    lines: list[str] = []
+    """What render would change in SPECS/<pkg>/, as a patch against the committed files."""
     names = set(files) | ({p.name for p in target.iterdir()} if target.is_dir() else set())
+    out = []
     for name in sorted(names):
         have_path = target / name
-        have = have_path.read_bytes() if have_path.is_file() else b""
-        want = files.get(name, b"")
-        if have != want:
-            lines += difflib.unified_diff(
-                have.decode(errors="replace").splitlines(keepends=True),
-                want.decode(errors="replace").splitlines(keepends=True),
-                f"SPECS/{target.name}/{name} (committed)",
-                f"SPECS/{target.name}/{name} (rendered)",
-            )
-    return "".join(lines)
+        have = have_path.read_bytes() if have_path.is_file() else None
+        out.append(textdiff.unified(have, files.get(name), f"SPECS/{target.name}/{name}"))
+    return "".join(out)
 
 
 NAME = "render"
@@ -452,14 +394,27 @@ def run(r: StageRun) -> RenderResult:
     history = load_history(r.project.root)
     packages = list(r.options.packages) or None
     epoch = user_epoch(r.options.date)
-    if not r.chained:
-        res = render(r.release, lock, r.project, packages, r.options.check, history, epoch)
-    else:
-        wanted = packages or sorted(lock.packages)
-        renderable = [p for p in wanted if not not_renderable(lock, p)]
-        res = render(r.release, lock, r.project, renderable, r.options.check, history, epoch)
-        res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
-    if res.history and not r.options.check:
+    # --locked writes nothing that is committed (SPECS/, changelog.json), like cargo's --frozen:
+    # it renders in memory, compares, and fails naming the drift
+    check = r.options.check or r.options.locked
+    try:
+        if not r.chained:
+            res = render(r.release, lock, r.project, packages, check, history, epoch)
+        else:
+            wanted = packages or sorted(lock.packages)
+            renderable = [p for p in wanted if not not_renderable(lock, p)]
+            res = render(r.release, lock, r.project, renderable, check, history, epoch)
+            res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+    except DriftError as exc:
+        if r.options.check:
+            raise
+        raise LockedError(
+            exc.message.replace("drifted from templates/", "would change"),
+            "--locked was given: run emtk3s render (or all) without --locked, review and commit "
+            "SPECS/ and changelog.json",
+            details=exc.details,
+        ) from None
+    if res.history and not check:
         save_history(r.project.root, history | res.history)
     return res
 
