@@ -307,3 +307,32 @@ def test_era_resolves_renders_and_builds(
             (tmp_path / f"rpmbuild-{p.root.name}-{arch}" / "RPMS" / arch).glob("k3s-1*.rpm")
         )
         assert len(rpms) == 1, log[-2000:]
+
+
+def test_bump_from_the_default_release_to_a_1_37_tag_builds(
+    fresh_upstream: Upstream, tmp_path: Path, standin: None
+) -> None:
+    """The CVE fast path across eras: bump from v1.32.4+k3s1 to a 1.37-shaped tag (k3s-root
+    v0.15.2, containerd v2.3.4-k3s1, CNI v1.9.1-k3s1, runc only in a replace) re-resolves,
+    fetches, vendors and renders; the specs pass render --check, and the SRPM builds (walked)."""
+    p = make_project(tmp_path / "p", fresh_upstream)
+    p.write_release(packages=["k3s"])  # the default release, v1.32.4+k3s1
+    p.run("resolve")
+    meta = k3s_eras.publish(fresh_upstream, "1.37")
+    res = p.run("--json", "bump", "--k3s", meta["tag"]).json["result"]
+    changes = {c["component"]: (c["old"], c["new"]) for c in res["changes"]}
+    assert changes["k3s"] == ("v1.32.4+k3s1", "v1.37.0+k3s1")
+    assert changes["k3s-root"] == ("v0.14.1", "v0.15.2")
+    assert res["rendered"] == ["k3s"]
+    spec = (p.root / "SPECS/k3s/k3s.spec").read_text()
+    assert "Version:        1.37.0+k3s1" in spec and "%global k3s_root_version 0.15.2" in spec
+    for name in ("runc-v1.4.2", "containerd-v2.3.4-k3s1", "rancher-plugins-v1.9.1-k3s1"):
+        assert f"{name}.tar.gz" in spec
+    cl = spec[spec.index("%changelog") :]
+    assert "- k3s v1.32.4+k3s1 -> v1.37.0+k3s1." in cl
+    p.run("render", "--check")
+    p.run("all", "--until", "srpm")
+    built = walk(p, tmp_path)
+    log = built.stdout + built.stderr
+    assert built.returncode == 0, log[-5000:]
+    assert "-X main.runcVersion=v1.4.2" in log and f"-X main.upstreamGolang={STANDIN_GO}" in log
