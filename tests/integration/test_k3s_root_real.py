@@ -196,8 +196,10 @@ def test_v0_15_0_resolves_with_buildroots_util_linux_license_list(tmp_path: Path
     with "no SPDX mapping". The list is read tolerantly: both terms are in the License."""
     lock, _extra = _lock("v0.15.0", tmp_path / "cache")
     br = lock.components["buildroot"].facts
-    parts = [p["_part"] for p in br["licenses"]["util-linux"]["licenses"]]
-    assert "ISC (rfkill) MIT (hardlink, flock)" in parts  # buildroot's own text, as it is
+    text = ", ".join(p["_part"] for p in br["licenses"]["util-linux"]["licenses"])
+    assert "ISC (rfkill) MIT (hardlink, flock)" in text  # buildroot's own text, as it is
+    row = next(r for r in br["license_map"] if r["package"] == "util-linux")
+    assert [t["_term"] for t in row["terms"]][-2:] == ["ISC", "MIT"] and not row["unmapped"]
     terms = [t["_term"] for t in br["license"]]
     assert "ISC" in terms and "MIT" in terms
     assert not [t for t in terms if t.startswith("LicenseRef-buildroot")], terms
