@@ -107,7 +107,7 @@ def _generate(
     what = f"{pname}/{src.name}"
     if src.sha256 is not None and cache.has(src.sha256, src.name):
         return None
-    pdef = pkgs.PACKAGES.get(pname)
+    pdef = release.catalog.packages.get(pname)
     comp = lock.components[lock.packages[pname].component]
     rule = pdef.rule_for(src.name, comp) if pdef else None
     if rule is None or rule.generate is None:
@@ -210,7 +210,7 @@ def fetch(
     def save(new: list[Pin]) -> None:
         pins.extend(new)
         if new and not locked:
-            result.lock, changed = lockmod.save_pins(lock_path, new)
+            result.lock, changed = lockmod.save_pins(lock_path, new, release.catalog.mirrors)
             result.lock_changed = result.lock_changed or changed
 
     def verified(f: Fetched) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.packages.k3s import shell
 
@@ -73,7 +73,8 @@ def parse_version_sh(text: str, where: str = "scripts/version.sh") -> dict[str, 
     """The VERSION_* values a version.sh text gives by itself (no go.mod, no other file):
     hard-coded ones and those made from them. Each is validated as a tag; a malformed one is
     an error naming the file and line."""
-    reader = shell.Reader(lambda p: text if p == where else None, lambda _k, _p: None)
+    # (the files it sources are not at hand: read as empty)
+    reader = shell.Reader(lambda p: text if p == where else "", lambda _k, _p: None)
     env = reader.run(where)
     return _values(env)
 
@@ -84,7 +85,7 @@ def _values(env: shell.Env) -> dict[str, str]:
         if not name.startswith("VERSION_") or not isinstance(value, str) or not value:
             continue
         try:
-            found[name] = validate.tag(value, name)
+            found[name] = checks.tag(value, name)
         except InputError as exc:
             raise InputError(f"{env.where[name]}: {exc.message}", exc.hint) from None
     return found
@@ -119,7 +120,7 @@ def parse_charts(files: dict[str, str], known: tuple[str, ...] = CHARTS) -> dict
                     f"{path}:{lineno}: the chart {f.group('name')} has no Source in the k3s package",
                     "report it: this K3s era bundles a new chart",
                 )
-            charts[f.group("name")] = validate.tag(
+            charts[f.group("name")] = checks.tag(
                 f.group("version"), f"{path}:{lineno} chart version"
             )
     return charts
@@ -250,7 +251,7 @@ def read_facts(checkout: TagCheckout, overrides: dict[str, str] | None = None) -
         if lk.kind == "path":
             paths[var] = lk.value
             continue
-        version = overrides.get(var) or validate.tag(lk.value, f"{tag}:{lk.where} {var}")
+        version = overrides.get(var) or checks.tag(lk.value, f"{tag}:{lk.where} {var}")
         modules[short_name(var)] = {
             "var": var,
             "path": lk.path,
