@@ -23,6 +23,7 @@ from tests.fixtures.upstream import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
 MACROS = str(REPO / "emtk3s/data/emt.macros")
+REAL_GO = shutil.which("go") or "go"
 GO_VERSION = subprocess.run(
     ["go", "env", "GOVERSION"], capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"}
 ).stdout.strip()
@@ -78,6 +79,7 @@ def test_show_k3s_lists_the_versions_emt_ships(project: ProjectDir) -> None:
         "dir": "build/src/github.com/containerd/containerd",
         "version": "v2.0.4-k3s2",
         "from": "scripts/download",
+        "line": 14,
     }
     assert clones["VERSION_CNIPLUGINS"]["dir"] == "build/src/github.com/containernetworking/plugins"
     assert clones["VERSION_FLANNEL_PLUGIN"]["dir"].endswith("plugins/plugins/meta/flannel")
@@ -229,7 +231,7 @@ def test_vendor_tarball_is_deterministic_records_its_go_and_builds_offline(
         "GOCACHE": str(work / "gocache"),
     }
     subprocess.run(
-        ["go", "build", "-ldflags", f"-X main.version={TAG}", "-o", "k3s", "./cmd/server"],
+        [REAL_GO, "build", "-ldflags", f"-X main.version={TAG}", "-o", "k3s", "./cmd/server"],
         cwd=top,
         env=env,
         check=True,
@@ -660,7 +662,10 @@ def test_aarch64_spec_parses_preps_and_installs_what_package_cli_makes(
     assert bp.returncode == 0, bp.stdout[-3000:] + bp.stderr[-3000:]
     tree = next((topdir / "BUILD").iterdir())
     assert "build-upload" not in (tree / "scripts/package-cli").read_text()
-    assert "-mod=readonly" not in (tree / "scripts/version.sh").read_text()
+    # the tag's own `go list -mod=readonly` stays: %build's PATH answers it from
+    # vendor/modules.txt (build/emtk3s-bin/go, written by %prep)
+    assert "-mod=readonly" in (tree / "scripts/version.sh").read_text()
+    assert os.access(tree / "build/emtk3s-bin/go", os.X_OK)
     assert (
         'VERSION_GOLANG="$("${GO:-go}" env GOVERSION)"' in (tree / "scripts/version.sh").read_text()
     )
@@ -676,8 +681,10 @@ def test_aarch64_spec_parses_preps_and_installs_what_package_cli_makes(
         cwd=tree,
         capture_output=True,
         text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
+        env={  # as %build runs it
+            "PATH": f"{tree}/build/emtk3s-bin:{Path(REAL_GO).parent}:/usr/bin:/bin",
+            "EMTK3S_GO": REAL_GO,
+            "EMTK3S_TOP": str(tree),
             "HOME": str(work),
             "ARCH": "arm64",
             "GOARCH": "arm64",
@@ -895,26 +902,29 @@ def test_srpm_twice_identical_and_rpmlint_on_the_k3s_srpm(
 
 
 def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
-    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN and
-    no get-module-version calls: the k3s package cannot name its sources, and says so."""
-    files = k3s_tree.k3s_files()
-    files["scripts/version.sh"] = (
-        "#!/bin/bash\nVERSION_CNIPLUGINS=v1.3.0-k3s1\nVERSION_ROOT=${VERSION_ROOT:-v0.12.2}\n"
-        'if [ -z "$VERSION_CRICTL" ]; then\n    VERSION_CRICTL="v0.0.0"\nfi\n'
-    )
-    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.28.5+k3s1")
-    from tests.fixtures import k3s_root_tree
+    """An older K3s era (tests/data/k3s/1.28) with unquoted and ${VAR:-default} assignments and
+    no separate flannel plugin: every value is read, and the k3s package has no flannel Source."""
+    from tests.fixtures import k3s_eras
 
-    fresh_upstream.commit_tag("k3s-io/k3s-root", k3s_root_tree.k3s_root_files(), "v0.12.2")
+    meta = k3s_eras.publish(fresh_upstream, "1.28", tag="v1.28.5+k3s1")
+    files = k3s_tree.era_files("1.28")
+    vsh = str(files["scripts/version.sh"])
+    vsh = vsh.replace('VERSION_ROOT="v0.12.2"', "VERSION_ROOT=${VERSION_ROOT:-v0.12.2}")
+    vsh = vsh.replace('VERSION_CNIPLUGINS="v1.4.0-k3s2"', "VERSION_CNIPLUGINS=v1.4.0-k3s2")
+    files["scripts/version.sh"] = vsh
+    files["go.mod"] = str(files["go.mod"]).replace("v1.28.8", "v1.28.5")
+    fresh_upstream.commit_tag(
+        "k3s-io/k3s", files, "v1.28.5+k3s1", modes=k3s_tree.modes(files), clean=True
+    )
     p = make_project(tmp_path / "p", fresh_upstream)
-    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s-iptables-helpers"])
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
     p.run("resolve")
     facts = p.lock["components"]["k3s"]["facts"]
-    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.3.0-k3s1"
-    # the k3s package needs VERSION_FLANNEL_PLUGIN, which this era does not name: a clear error
-    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
-    res = p.run("resolve", check=False)
-    assert res.code == 2 and "its files name no 'VERSION_" in res.err, res.err
+    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.4.0-k3s2"
+    assert meta["expect"]["k3s_root"] == "v0.12.2"
+    assert "VERSION_FLANNEL_PLUGIN" not in facts["clones"]
+    names = [s["name"] for s in p.lock["packages"]["k3s"]["sources"]]
+    assert not [n for n in names if n.startswith("flannel-")]
 
 
 def test_default_release_chain_in_the_chroot_in_dag_order(

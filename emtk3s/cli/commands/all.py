@@ -132,6 +132,7 @@ def summary(r: AllResult) -> list[str]:
     v: validate.LintResult | None = st.get("validate")
     if v is not None and v.checked:
         lines.append(f"validate: {', '.join(v.checked)} (rpmspec -P, rpmlint)")
+        lines += v.license_notes()
     srpms: srpm.SrpmResult | None = st.get("srpm")
     built: build.BuildResult | None = st.get("build")
     by_pkg = {b.package: b for b in built.builds} if built is not None else {}

@@ -189,9 +189,13 @@ def _download(
 
 
 def fetch_many(
-    cache: Cache, downloads: Sequence[Download], policy: Policy | None = None
+    cache: Cache,
+    downloads: Sequence[Download],
+    policy: Policy | None = None,
+    on_done: Callable[[Fetched], None] | None = None,
 ) -> list[Fetched]:
-    """Fetch in parallel; every download is tried, then the first error is raised."""
+    """Fetch in parallel; every download is tried, then the first error is raised.
+    ``on_done`` sees each verified file as soon as it is (in this thread), e.g. to pin it."""
     from emtk3s.infra.progress import FetchProgress
 
     policy = policy or Policy()
@@ -208,6 +212,8 @@ def fetch_many(
             size = cache.size(dl.sha256)
             results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
             progress.done(results[i].name, results[i].size, results[i].sha256, False)
+            if on_done is not None:
+                on_done(results[i])
     todo = [(i, dl) for i, dl in enumerate(downloads) if i not in results]
     if not todo:
         progress.close()
@@ -232,6 +238,8 @@ def fetch_many(
                     continue
                 results[i] = res
                 progress.done(res.name, res.size, res.sha256, res.downloaded)
+                if on_done is not None:
+                    on_done(res)
         else:
             with ThreadPoolExecutor(max_workers=min(policy.jobs, len(todo))) as pool:
                 futures = {pool.submit(one, dl): i for i, dl in todo}
@@ -246,6 +254,8 @@ def fetch_many(
                         continue
                     results[futures[fut]] = res
                     progress.done(res.name, res.size, res.sha256, res.downloaded)
+                    if on_done is not None:
+                        on_done(res)
     finally:
         progress.close()
     if failures:
