@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -72,9 +73,13 @@ def stamped_build(
             ):
                 # asked to: a good result of this very SRPM from another backend is kept
                 return BuildInfo(info.package, info.path, sorted(before), True, log, str(other))
-        work = project.work / f"build-{info.package}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        # a directory of this run's own: what an earlier, killed run left is removed (the
+        # package's lock is held, so no other run uses one)
+        project.work.mkdir(parents=True, exist_ok=True)
+        for old in project.work.glob(f"build-{info.package}-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(project.work / f"build-{info.package}", ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f"build-{info.package}-", dir=project.work))
         log.parent.mkdir(parents=True, exist_ok=True)
         made = run(work, log)
         if not made:
@@ -170,7 +175,9 @@ def rebuild_rpmbuild(
     force: bool = False,
     keep_other: bool = False,
 ) -> BuildInfo:
-    """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
+    """``rpmbuild --rebuild`` with this host's tools, in the sandbox (infra/sandbox.py: the
+    host's system directories read-only, only the work directory writable, a private /tmp and
+    HOME, no network, no capabilities), in a private _topdir. BuildRequires the chain built
     (``PackageDef.chain_deps``) come from RPMS/, unpacked into a private root the spec is
     pointed at."""
     buildtime, requires = info.header()
@@ -190,7 +197,14 @@ def rebuild_rpmbuild(
         if nodeps:
             cmd.append("--nodeps")
         cmd.append(str(info.path))
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(buildtime)})
+        rpmtools.run_sandboxed(
+            cmd,
+            log,
+            cwd=work,
+            writable=[work],
+            readable=[info.path],
+            env={"SOURCE_DATE_EPOCH": str(buildtime)},
+        )
         return sorted((work / "RPMS").rglob("*.rpm"))
 
     dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from emtk3s.infra import procs
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
 from emtk3s.infra.jsonout import jsonable
 
@@ -222,6 +223,7 @@ def _interrupted_exit() -> NoReturn:
         )
     sys.stderr.write(f"emtk3s {command}: interrupted\n")
     sys.stderr.flush()
+    procs.kill_all()  # children of worker threads too: os._exit runs no atexit
     os._exit(130)  # worker threads (a stalled download) must not hold the exit
 
 
@@ -488,7 +490,7 @@ class MirrorOption(click.Option):
         from emtk3s import catalog
 
         self.help = (
-            f"Override an upstream base URL: {', '.join(sorted(catalog.load().mirrors))} "
+            f"Override an upstream base URL: {', '.join(sorted(catalog.mirrors()))} "
             "(env EMTK3S_MIRROR_<NAME>)."
         )
         return super().get_help_record(ctx)

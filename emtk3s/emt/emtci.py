@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from emtk3s.model.status import CheckStatus
 
@@ -39,36 +38,71 @@ class CheckResult:
     status: CheckStatus
     output: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
 
 @dataclass
 class Report:
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("failed",)
+
     results: list[CheckResult] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[CheckResult]:
+    def failures(self) -> list[CheckResult]:
         return [r for r in self.results if r.status == CheckStatus.FAILED]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"results": [r.to_dict() for r in self.results], "failed": len(self.failed)}
+    @property
+    def failed(self) -> int:
+        """How many checks failed (the --json key)."""
+        return len(self.failures)
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+def python_dirs() -> list[Path]:
+    """What emtk3s's own Python needs inside the sandbox to run a checkout's script (its
+    environment with python-rpm-spec, and the interpreter it was made from)."""
+    dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+    return sorted(d for d in dirs if d.is_dir() and not str(d).startswith("/usr"))
+
+
+def run_checkout_code(
+    cmd: list[str],
+    cwd: Path,
+    *,
+    writable: list[Path],
+    readable: list[Path] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = TIMEOUT,
+) -> tuple[int, str]:
+    """Run a script of the EMT checkout (its code, not ours) in the sandbox (infra/sandbox.py):
+    the host's system read-only, ``writable`` and ``readable`` bound at their own paths, no
+    network, no capabilities. Returns the exit code and the output (124 past ``timeout``)."""
+    from emtk3s.infra import sandbox
+    from emtk3s.infra.errors import BuildError
+
+    path = ":".join([*(str(d / "bin") for d in python_dirs()), sandbox.INSIDE_PATH])
+    sb = sandbox.host_view(
+        cwd=cwd,
+        env={"PATH": path, "HOME": "/tmp", **(env or {})},
+        writable=writable,
+        readable=[*(readable or []), *python_dirs()],
+        hide=(),
+        lim=sandbox.limits(timeout),
+    )
     try:
-        proc = subprocess.run(
-            cmd,
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return 124, f"timed out after {TIMEOUT}s"
-    return proc.returncode, (proc.stdout + proc.stderr).strip()
+        proc = sandbox.run(sb, cmd, text=True)
+    except BuildError:
+        return 124, f"timed out after {timeout}s"
+    return proc.returncode, (str(proc.stdout) + str(proc.stderr)).strip()
+
+
+def _run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    scratch: list[Path] = [],  # noqa: B006 (never mutated)
+    tools: list[Path] = [],  # noqa: B006
+) -> tuple[int, str]:
+    """A check: the checkout's script, run in the sandbox over the checkout (and ``scratch``)
+    writable, ``tools`` read-only."""
+    return run_checkout_code(cmd, cwd, writable=[cwd, *scratch], readable=tools, env=env)
 
 
 def _has_pyrpm() -> bool:
@@ -122,7 +156,9 @@ def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
         ]
     out = []
     for spec in specs:
-        code, text = _run([exe, "-d", "--diff-prog=git --no-pager diff", spec], emt)
+        tool = Path(exe).resolve().parent.parent  # its installation (a venv, a prefix)
+        tools = [] if str(tool).startswith("/usr") else [tool]
+        code, text = _run([exe, "-d", "--diff-prog=git --no-pager diff", spec], emt, tools=tools)
         diff = "\n".join(
             line for line in text.splitlines() if "is not being processed due to" not in line
         ).strip()
@@ -173,9 +209,12 @@ def cgmanifest(emt: Path, specs: list[str]) -> list[CheckResult]:
         for f in ("wget", "sudo"):
             os.chmod(t / "bin" / f, 0o755)
         (t / ".rpmmacros").write_text(f"%_rpmluadir {t / 'lua'}\n")
-        env = {**os.environ, "HOME": str(t), "PATH": f"{t / 'bin'}:{os.environ.get('PATH', '')}"}
+        env = {
+            "HOME": str(t),
+            "PATH": f"{t / 'bin'}:{':'.join(str(d / 'bin') for d in python_dirs())}:/usr/bin:/bin",
+        }
         for spec in specs:
-            code, text = _run(["bash", CGMANIFEST_CHECK, spec], emt, env)
+            code, text = _run(["bash", CGMANIFEST_CHECK, spec], emt, env, scratch=[t])
             bad = emt / "bad_registrations.txt"
             if bad.is_file():
                 bad.unlink()

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,8 +81,12 @@ def _inputs(
     return spec, sources, patches
 
 
-def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> None:
+def prove_patches_apply(
+    top: Path, spec_name: str, log: Path, epoch: int, sources: list[Path] | None = None
+) -> None:
     """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
+    %prep may run upstream code (an upstream patch script), so it runs in the
+    sandbox: only ``top`` writable, ``sources`` (what SOURCES/ links to) read-only, no network.
 
     ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
     k3s spec's tree from another package); everything else in %prep, %autopatch included, runs for real.
@@ -95,8 +100,18 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
         "_emtk3s_prep_check 1",
         f"SPECS/{spec_name}",
     ]
+    from emtk3s.infra import sandbox
+
     try:
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        rpmtools.run_sandboxed(
+            cmd,
+            log,
+            cwd=top.resolve(),
+            writable=[top.resolve()],
+            readable=sources or [],
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
+            timeout=sandbox.PREP_TIMEOUT,
+        )
     except BuildError as exc:
         raise BuildError(
             f"{spec_name}: %prep failed (rpmbuild -bp): a patch does not apply or a Source is wrong; log: {log}",
@@ -191,8 +206,11 @@ def build_srpm(
             # of older inputs behind; the stamp goes with it.
             store.file(NAME, pkg).unlink(missing_ok=True)
             before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
-        top = project.work / f"srpm-{pkg}"
-        shutil.rmtree(top, ignore_errors=True)
+        # a directory of this run's own (the package's lock is held: any other is left over)
+        project.work.mkdir(parents=True, exist_ok=True)
+        for old in [project.work / f"srpm-{pkg}", *project.work.glob(f"srpm-{pkg}-*")]:
+            shutil.rmtree(old, ignore_errors=True)
+        top = Path(tempfile.mkdtemp(prefix=f"srpm-{pkg}-", dir=project.work))
         for d in ("SOURCES", "SPECS", "SRPMS", "BUILD", "RPMS"):
             (top / d).mkdir(parents=True)
         for name, sha in sources:
@@ -215,7 +233,8 @@ def build_srpm(
             _no_room_for_srpm(top, [cache.blob_path(sha) for _n, sha in sources])
             raise
         if patches:
-            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch)
+            blobs = sorted({cache.blob_path(sha).parent for _n, sha in sources})
+            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch, blobs)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")

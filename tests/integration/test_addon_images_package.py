@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from emtk3s.packages.k3s_addon_images import ociarchive
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import addon_images as fx
 from tests.fixtures import addon_payloads as payloads
 from tests.fixtures import containerd as ctd
@@ -61,7 +61,7 @@ def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str) -> Pat
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterator[Project]:
+def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterator[ProjectDir]:
     work = tmp_path_factory.mktemp("addon-payloads")
     dns = payloads.compile_static(payloads.DNS_C, work / "dns")
     # metrics-server needs its vendor tarball too: a static program that stays up stands in
@@ -103,7 +103,7 @@ def _extract(rpm_file: Path, root: Path) -> None:
     subprocess.run(["cpio", "-idm", "--quiet"], input=cpio, cwd=root, check=True)
 
 
-def test_the_lock_records_the_image_list_and_each_dockerfile(built: Project) -> None:
+def test_the_lock_records_the_image_list_and_each_dockerfile(built: ProjectDir) -> None:
     lock = json.loads((built.root / "emtk3s.lock").read_text())
     images = lock["components"]["k3s-images"]["facts"]["images"]
     assert sorted(i["_reference"] for i in images.values()) == list(fx.image_list())
@@ -121,7 +121,7 @@ def test_the_lock_records_the_image_list_and_each_dockerfile(built: Project) -> 
 
 
 @pytest.fixture(scope="module")
-def image_root(built: Project, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def image_root(built: ProjectDir, tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("image-root")
     rpms = built.root / "RPMS" / RPM_ARCH
     (rpm_file,) = rpms.glob("k3s-addon-images-*.rpm")
@@ -200,7 +200,7 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         containerd.kill("dns")
 
 
-def test_emt_integrate_lists_the_images_package_beside_k3s(built: Project, tmp_path: Path) -> None:
+def test_emt_integrate_lists_the_images_package_beside_k3s(built: ProjectDir, tmp_path: Path) -> None:
     from tests.fixtures import emt_checkout
 
     emt = emt_checkout.make(tmp_path / "emt")
@@ -214,7 +214,7 @@ def test_emt_integrate_lists_the_images_package_beside_k3s(built: Project, tmp_p
 
 
 def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
-    built: Project,
+    built: ProjectDir,
     k3s_rpms: dict[str, Path],  # noqa: F811 (the fixture imported above)
     tmp_path: Path,
 ) -> None:
