@@ -200,7 +200,9 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         containerd.kill("dns")
 
 
-def test_emt_integrate_lists_the_images_package_beside_k3s(built: ProjectDir, tmp_path: Path) -> None:
+def test_emt_integrate_lists_the_images_package_beside_k3s(
+    built: ProjectDir, tmp_path: Path
+) -> None:
     from tests.fixtures import emt_checkout
 
     emt = emt_checkout.make(tmp_path / "emt")
