@@ -335,6 +335,56 @@ def test_wall_clock_limit_kills_the_whole_build(
     assert _project_processes(p) == []
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_parallel_chain_leaves_no_build_running(
+    tmp_path: Path, upstream: Upstream, sig: signal.Signals
+) -> None:
+    """SIGTERM/SIGINT (CI's cancel, ``timeout``) to ``chain -j2`` with two builds running:
+    emtk3s exits and no rpmbuild of either keeps building."""
+    tag = f"emtk3s-parallel-{uuid.uuid4().hex[:8]}"
+    p = _slow_project(tmp_path, upstream, tag)
+    _write(
+        p.root / "SPECS",
+        "fixture-slow2",
+        f"bash -c 'exec -a {tag} sleep 600' &\necho started\nsleep 600",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "emtk3s",
+        "-C",
+        str(p.root),
+        "chain",
+        "-p",
+        "fixture-slow",
+        "-p",
+        "fixture-slow2",
+        "-j",
+        "2",
+        *_backend_args("rpmbuild"),
+    ]
+    proc = subprocess.Popen(cmd, env=p.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    logs = [
+        p.root / ".emtk3s" / "logs" / f"build-{n}.log" for n in ("fixture-slow", "fixture-slow2")
+    ]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if all(f.exists() and "started" in f.read_text(errors="replace") for f in logs):
+            break
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the two slow builds never started")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 130
+    deadline = time.monotonic() + 10
+    while (_project_processes(p) or _host_processes_with(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _project_processes(p) == []
+    assert _host_processes_with(tag) == []
+
+
 TRIALS = 30
 
 
