@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,10 +17,6 @@ from tests.fixtures import k3s_release
 from tests.fixtures.upstream import Upstream
 
 REPO = Path(__file__).resolve().parent.parent
-
-for tool in ("rpmbuild", "rpmspec", "rpmlint", "createrepo_c", "git", "rpm2cpio", "cpio"):
-    if shutil.which(tool) is None:
-        raise pytest.UsageError(f"{tool} is missing: run ./install.sh first")
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +48,10 @@ class Result:
 
 
 @dataclass
-class Project:
+class ProjectDir:
+    """A project directory with the fixture upstream, for running the CLI (emtk3s.infra.paths.Project
+    is the library's view of a project)."""
+
     root: Path
     cache: Path
     upstream: Upstream
@@ -140,13 +138,13 @@ def check_json_contract(res: Result, args: tuple[str, ...] | list[str]) -> None:
     assert "Traceback" not in res.err or "--debug" in args, res.err
 
 
-def make_project(root: Path, upstream: Upstream) -> Project:
+def make_project(root: Path, upstream: Upstream) -> ProjectDir:
     root.mkdir(parents=True, exist_ok=True)
-    p = Project(root, root.parent / f"{root.name}-cache", upstream)
+    p = ProjectDir(root, root.parent / f"{root.name}-cache", upstream)
     p.write_release()
     return p
 
 
 @pytest.fixture()
-def project(tmp_path: Path, upstream: Upstream) -> Project:
+def project(tmp_path: Path, upstream: Upstream) -> ProjectDir:
     return make_project(tmp_path / "proj", upstream)

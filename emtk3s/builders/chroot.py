@@ -64,7 +64,9 @@ def tarball_sha256(source: Path, cache: Cache) -> str:
     if before is not None and stat_record(source) == before:  # not changed while read
         sealed = trust_record(source, before)
         with contextlib.suppress(OSError):  # a read-only cache still works; it rehashes
-            write_if_changed(memo, json.dumps({"sha256": sha, "stat": sealed}).encode())
+            write_if_changed(
+                memo, json.dumps({"sha256": sha, "stat": sealed}).encode(), durable=False
+            )
     return sha
 
 
@@ -274,7 +276,7 @@ def _repo_index(repo: Path, memo: Path | None = None) -> dict[str, Path]:
             caps_of[rel], records[rel] = names, {"caps": names, "stat": sealed}
     if memo is not None and records != known:
         with contextlib.suppress(OSError):
-            write_if_changed(memo, json.dumps(records, sort_keys=True).encode())
+            write_if_changed(memo, json.dumps(records, sort_keys=True).encode(), durable=False)
     index: dict[str, Path] = {}
     for f in files:
         for cap in caps_of[f.relative_to(repo).as_posix()]:

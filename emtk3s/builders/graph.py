@@ -66,7 +66,8 @@ class Graph:
                     todo.append(n.name)
         return out
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> dict[str, Any]:
+        """What .emtk3s/graph.json holds: the build order and each node."""
         return {
             "order": self.order(),
             "nodes": {
@@ -82,7 +83,9 @@ class Graph:
 
     def save(self, path: Path) -> None:
         write_if_changed(
-            path, (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode()
+            path,
+            (json.dumps(self.record(), indent=2, sort_keys=True) + "\n").encode(),
+            durable=False,  # made again from the specs
         )
 
 
@@ -157,7 +160,9 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     g = Graph(nodes)
     g.order()  # raises on a cycle, naming its members
     if memo is not None and seen != cached:
-        write_if_changed(memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode())
+        write_if_changed(
+            memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode(), durable=False
+        )
     return g
 
 

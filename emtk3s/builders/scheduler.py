@@ -229,7 +229,10 @@ def run_chain(
                     )
                 pending.clear()
     result = ChainResult(order, entries, str(repo))
-    write_text(project.state / "chain-last.json", dumps(result))
+    if any(e.status != BuildStatus.UP_TO_DATE for e in entries.values()):
+        # the last chain that did something, for a human or CI to read; a no-op writes nothing
+        # (a rerun says the same), and the record is not fsynced (the next chain remakes it)
+        write_text(project.state / "chain-last.json", dumps(result), durable=False)
     return result
 
 

@@ -490,7 +490,7 @@ class MirrorOption(click.Option):
         from emtk3s import catalog
 
         self.help = (
-            f"Override an upstream base URL: {', '.join(sorted(catalog.load().mirrors))} "
+            f"Override an upstream base URL: {', '.join(sorted(catalog.mirrors()))} "
             "(env EMTK3S_MIRROR_<NAME>)."
         )
         return super().get_help_record(ctx)

@@ -18,7 +18,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
 
 from emtk3s.model.status import CheckStatus
 
@@ -38,20 +38,21 @@ class CheckResult:
     status: CheckStatus
     output: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
 
 @dataclass
 class Report:
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("failed",)
+
     results: list[CheckResult] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[CheckResult]:
+    def failures(self) -> list[CheckResult]:
         return [r for r in self.results if r.status == CheckStatus.FAILED]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"results": [r.to_dict() for r in self.results], "failed": len(self.failed)}
+    @property
+    def failed(self) -> int:
+        """How many checks failed (the --json key)."""
+        return len(self.failures)
 
 
 def python_dirs() -> list[Path]:

@@ -35,11 +35,6 @@ class Row:
     action: str
     key: str  # the bundle's key: the JSON names the bundled version <key>_version
 
-    def to_dict(self) -> dict[str, Any]:
-        d = self.__dict__.copy()
-        d[f"{d.pop('key')}_version"] = d.pop("bundled_version")
-        return d
-
 
 def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
     """(path relative to the checkout, version) of the newest spec of that name in any SPECS*."""
@@ -113,8 +108,15 @@ def root_diff(
     return {
         **b.header(lock.components),
         "counts": counts,
-        "binaries": [r.to_dict() for r in rows],
+        "binaries": [_row_record(r) for r in rows],
     }
+
+
+def _row_record(row: Row) -> dict[str, Any]:
+    """A row of the report: the bundled version under ``<bundle key>_version``."""
+    d = dict(vars(row))
+    d[f"{d.pop('key')}_version"] = d.pop("bundled_version")
+    return d
 
 
 def markdown(report: dict[str, Any], catalog: Catalog) -> str:

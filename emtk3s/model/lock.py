@@ -17,7 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from emtk3s.infra import checks as validate
+from emtk3s import formats
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
 
@@ -37,9 +38,9 @@ class Component:
     facts: dict[str, Any] = field(default_factory=dict)  # what resolve read from the tag
 
     def check(self) -> None:
-        validate.tag(self.tag, f"lock: {self.name}.tag")
+        checks.tag(self.tag, f"lock: {self.name}.tag")
         if self.commit is not None:
-            validate.commit(self.commit)
+            checks.commit(self.commit)
         if self.commit_time is not None and (
             not isinstance(self.commit_time, int) or self.commit_time < 0
         ):
@@ -66,15 +67,6 @@ class Source:
     @property
     def pinned(self) -> bool:
         return self.sha256 is not None
-
-    def to_dict(self) -> dict[str, Any]:
-        # every field is a str, int or None: no deep copy (asdict) needed
-        d = {f: getattr(self, f) for f in _SOURCE_FIELDS} | {"pinned": self.pinned}
-        if not self.url:
-            del d["url"]
-        if self.sha512 is None:
-            del d["sha512"]
-        return d
 
     @property
     def generated(self) -> bool:
@@ -106,9 +98,9 @@ class Source:
         return self
 
     def check(self, pkg: str, mirrors: Mapping[str, str]) -> None:
-        validate.file_name(self.name, f"lock: {pkg} source name")
+        checks.file_name(self.name, f"lock: {pkg} source name")
         if self.generated:
-            if not self.path.startswith("generated:") or not validate.is_label(self.path):
+            if not self.path.startswith("generated:") or not checks.is_label(self.path):
                 raise InputError(f"lock: {pkg}/{self.name}: bad generated label {self.path!r}", "")
         else:
             if self.mirror not in mirrors:
@@ -116,18 +108,29 @@ class Source:
             # percent escapes only in a fetch path (a backup mirror's urlencoded names); a spec
             # never shows one (rpm would read it as a macro)
             where = mirrors[self.mirror] + self.path
-            validate.url(where, f"lock: {pkg}/{self.name} URL", escapes=True)
+            checks.url(where, f"lock: {pkg}/{self.name} URL", escapes=True)
             if self.url:
                 # plain http only for a file pinned by hash before its download
                 pinned = self.sha256 is not None or self.sha512 is not None
-                validate.url(self.url, f"lock: {pkg}/{self.name} upstream URL", allow_http=pinned)
+                checks.url(self.url, f"lock: {pkg}/{self.name} upstream URL", allow_http=pinned)
         if self.sha512 is not None and not re.fullmatch(r"[0-9a-f]{128}", self.sha512):
             raise InputError(f"lock: {pkg}/{self.name}: sha512 is not 128 hex digits", "re-resolve")
         if self.sha256 is not None:
-            validate.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
+            checks.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
 
 
 _SOURCE_FIELDS = tuple(f.name for f in fields(Source))
+
+
+def source_record(s: Source) -> dict[str, Any]:
+    """A source as the lock file holds it (``url`` and ``sha512`` only when set)."""
+    # every field is a str, int or None: no deep copy (asdict) needed
+    d = {f: getattr(s, f) for f in _SOURCE_FIELDS} | {"pinned": s.pinned}
+    if not s.url:
+        del d["url"]
+    if s.sha512 is None:
+        del d["sha512"]
+    return d
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ class Lock:
             "name": p.name,
             "version": p.version,
             "component": p.component,
-            "sources": [s.to_dict() for s in p.sources],
+            "sources": [source_record(s) for s in p.sources],
         }
 
     def component_data(self, name: str) -> dict[str, Any]:
@@ -234,6 +237,7 @@ class Lock:
                     f"{where}: lock version {data.get('version')!r} is not {LOCK_VERSION}",
                     "re-create it with emtk3s resolve",
                 )
+            formats.check("lock", data, where)  # emtk3s/formats/lock.schema.json
             comps = {k: Component(**v) for k, v in data["components"].items()}
             pkgs = {}
             for k, p in data["packages"].items():
@@ -260,7 +264,7 @@ class Lock:
         for c in lock.components.values():
             c.check()
         for p in lock.packages.values():
-            validate.package_name(p.name)
+            checks.package_name(p.name)
             for s in p.sources:
                 s.check(p.name, mirrors)
         check_fields(lock, where)
@@ -329,38 +333,38 @@ def save_pins(path: Path, pins: Iterable[Pin], mirrors: Mapping[str, str]) -> tu
 
 def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
     """Every field of a lock read from disk, with the patterns release.toml's values meet: a
-    hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line
-    (issue #13.6). Raises InputError naming the field."""
+    hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line.
+    Raises InputError naming the field."""
     w = f"{where}:"
     if not isinstance(lock.release_digest, str) or not (
-        lock.release_digest == "" or validate.is_sha256(lock.release_digest)
+        lock.release_digest == "" or checks.is_sha256(lock.release_digest)
     ):
         raise InputError(
             f"{w} release_digest {lock.release_digest!r} is not a sha256", "re-resolve"
         )
-    validate.tag(lock.k3s, f"{w} k3s")
+    checks.tag(lock.k3s, f"{w} k3s")
     for key, c in lock.components.items():
-        validate.package_name(key)
+        checks.package_name(key)
         if c.name != key:
             raise InputError(f"{w} component {key!r} is named {c.name!r}", "re-resolve")
-        validate.repo(c.repo, f"{w} {key}.repo")
+        checks.repo(c.repo, f"{w} {key}.repo")
         if c.commit_time is not None and (
             isinstance(c.commit_time, bool) or not isinstance(c.commit_time, int)
         ):
             raise InputError(f"{w} {key}.commit_time is not a timestamp", "re-resolve")
         if not isinstance(c.facts, Mapping):
             raise InputError(f"{w} {key}.facts is not a table", "re-resolve")
-        validate.facts(c.facts, f"{w} {key}.facts")
+        checks.facts(c.facts, f"{w} {key}.facts")
     for key, p in lock.packages.items():
         if p.name != key:
             raise InputError(f"{w} package {key!r} is named {p.name!r}", "re-resolve")
-        validate.rpm_version(p.version, f"{w} {key}.version")
+        checks.rpm_version(p.version, f"{w} {key}.version")
         if p.component not in lock.components:
             raise InputError(f"{w} {key}.component {p.component!r} is not in the lock", "")
         if not isinstance(p.sources, list | tuple):
             raise InputError(f"{w} {key}.sources is not a list", "re-resolve")
         for s in p.sources:
             if not s.generated:
-                validate.mirror_path(s.path, f"{w} {key}/{s.name} path")
-            validate.size(s.size, f"{w} {key}/{s.name} size")
-            validate.origin(s.origin, f"{w} {key}/{s.name} origin")
+                checks.mirror_path(s.path, f"{w} {key}/{s.name} path")
+            checks.size(s.size, f"{w} {key}/{s.name} size")
+            checks.origin(s.origin, f"{w} {key}/{s.name} origin")

@@ -163,6 +163,8 @@ class PackageDef:
     #: the rpmbuild backend unpacks the chain-built RPM into a private root and defines the
     #: macro as ``<root>/<path>`` (a host without an rpm database cannot install it)
     chain_deps: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: in the default release (release.toml lists no packages); False: only when listed
+    default: bool = True
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own
@@ -210,9 +212,10 @@ class Catalog:
     mirrors: Mapping[str, str]
 
     def select(self, names: tuple[str, ...] | list[str]) -> list[PackageDef]:
-        """The named packages (all when ``names`` is empty), in a stable order."""
+        """The named packages (when ``names`` is empty: every package whose description says
+        ``default``), in a stable order."""
         if not names:
-            return [self.packages[n] for n in sorted(self.packages)]
+            return [self.packages[n] for n in sorted(self.packages) if self.packages[n].default]
         out = []
         for n in names:
             if n not in self.packages:

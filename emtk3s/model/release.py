@@ -7,11 +7,12 @@ import json
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra import checks as validate
+from emtk3s import formats
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model.package import Catalog
 from emtk3s.model.versions import K3sTag
@@ -27,7 +28,10 @@ class Changelog:
 
 @dataclass(frozen=True)
 class Release:
-    k3s: K3sTag
+    """release.toml as read. Its --json form (and render's input key) comes from the one
+    encoder: the K3s tag as written, without the path, the package selection and the catalog."""
+
+    k3s: K3sTag = field(metadata={"json": lambda t: t.tag})
     overrides: dict[str, str]  # component -> tag, winning over what the K3s tag pins
     arches: tuple[str, ...]
     airgap_images: bool
@@ -35,10 +39,10 @@ class Release:
     allow_http: tuple[str, ...]
     changelog: Changelog
     #: the packages, components and default upstream bases this release was read against
-    catalog: Catalog = field(compare=False, repr=False)
+    catalog: Catalog = field(compare=False, repr=False, metadata={"json": False})
     release: int = 1
-    packages: tuple[str, ...] = field(default=())
-    path: Path | None = None
+    packages: tuple[str, ...] = field(default=(), metadata={"json": False})
+    path: Path | None = field(default=None, metadata={"json": False})
     # build K3s with SELinux support (upstream's SELINUX=true; docs/packages/k3s.md)
     selinux: bool = True
 
@@ -59,19 +63,6 @@ class Release:
     def http_allowed(self, name: str) -> bool:
         return name in self.allow_http
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "k3s": self.k3s.tag,
-            "overrides": dict(sorted(self.overrides.items())),
-            "arches": list(self.arches),
-            "airgap_images": self.airgap_images,
-            "selinux": self.selinux,
-            "release": self.release,
-            "mirrors": dict(self.mirrors),
-            "allow_http": list(self.allow_http),
-            "changelog": asdict(self.changelog),
-        }
-
 
 def _env_mirrors(
     environ: dict[str, str] | os._Environ[str], known: Mapping[str, str]
@@ -90,10 +81,12 @@ KNOWN_ENV = (
     "EMTK3S_CACHE",
     "EMTK3S_VERIFY",
     "EMTK3S_MAX_DOWNLOAD",
+    "EMTK3S_DOWNLOAD_DEADLINE",
     "EMTK3S_PROGRESS_EVERY",
     "EMTK3S_SPEC_CLEANER",
     "EMTK3S_UPDATE_GOLDEN",
     "EMTK3S_BENCH_DIR",
+    "EMTK3S_BENCH_CODE",
     "EMTK3S_EMT_SNAPSHOT",
     "EMTK3S_REAL_MIRROR",
     "EMTK3S_SANDBOX_PIDS",
@@ -147,6 +140,7 @@ def load(
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
+    formats.check("release", raw, str(path))  # emtk3s/formats/release.schema.json
     return parse(raw, catalog, path, mirror_overrides, environ)
 
 
@@ -179,11 +173,11 @@ def parse(
     if not isinstance(raw_over, dict):
         raise InputError(f"{where}: [overrides] must be a table of component = tag", "")
     for comp, tag in raw_over.items():
-        validate.package_name(comp)
-        overrides[comp] = validate.tag(tag, f"overrides.{comp}")
+        checks.package_name(comp)
+        overrides[comp] = checks.tag(tag, f"overrides.{comp}")
     for key, comp in pins.items():
         if rel.get(key) is not None:
-            overrides[comp] = validate.tag(rel[key], f"release.{key}")
+            overrides[comp] = checks.tag(rel[key], f"release.{key}")
     arches = tuple(rel.get("arches", ["x86_64"]))
     for arch in arches:
         if arch not in ARCHES:
@@ -203,7 +197,7 @@ def parse(
         raise InputError(
             f"{where}: release.release must be a whole number >= 1", "e.g. release = 1"
         )
-    packages = tuple(validate.package_name(p) for p in rel.get("packages", []))
+    packages = tuple(checks.package_name(p) for p in rel.get("packages", []))
 
     mirrors = dict(catalog.mirrors)
     file_mirrors = raw.get("mirrors", {})
@@ -217,12 +211,12 @@ def parse(
     mirrors.update(_env_mirrors(os.environ if environ is None else environ, catalog.mirrors))
     mirrors.update(mirror_overrides or {})
     for name, value in mirrors.items():
-        validate.url(value, f"mirror {name}", allow_http=name in allow_http)
+        checks.url(value, f"mirror {name}", allow_http=name in allow_http)
 
     cl = raw.get("changelog", {})
     changelog = Changelog(
-        author=validate.free_text(cl.get("author", Changelog.author), "changelog.author"),
-        email=validate.free_text(cl.get("email", Changelog.email), "changelog.email"),
+        author=checks.free_text(cl.get("author", Changelog.author), "changelog.author"),
+        email=checks.free_text(cl.get("email", Changelog.email), "changelog.email"),
     )
     if "<" in changelog.email or ">" in changelog.email or " " in changelog.email:
         raise InputError(f"{where}: changelog.email {changelog.email!r} is not an address", "")

@@ -28,7 +28,7 @@ class BuildResult:
 
 def run(r: StageRun) -> BuildResult:
     from emtk3s.builders import dispatch
-    from emtk3s.builders import graph as plan
+    from emtk3s.builders import graph as build_graph
     from emtk3s.builders.scheduler import run_chain
 
     o, project = r.options, r.project
@@ -49,7 +49,7 @@ def run(r: StageRun) -> BuildResult:
         mock_repo=o.mock_repo,
         chain_deps=r.catalog.chain_deps(),
     )
-    graph = plan.for_project(project, [i.package for i in srpms])
+    graph = build_graph.for_project(project, [i.package for i in srpms])
     from emtk3s.infra.progress import BuildProgress
 
     with BuildProgress() as progress:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import InputError, LockedError
 from emtk3s.infra.fsutil import write_if_changed
@@ -87,14 +87,14 @@ def _sources(
 ) -> list[Source]:
     known = known_hashes()
     # (a hash another component records pins only that component's own downloads, see
-    # PackageDef.listed; never a source of another package, issue 12 item 7)
+    # PackageDef.listed; never a source of another package)
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
         if rule.when is not None and not rule.when(release):
             continue
         try:
-            name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
+            name = checks.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
             path = rule.path.format(**fmt)
         except (KeyError, IndexError) as exc:
             raise InputError(
@@ -108,11 +108,11 @@ def _sources(
         upstream = ""
         if rule.generate is not None:
             mirror = GENERATED
-            if not path.startswith("generated:") or not validate.is_label(path):
+            if not path.startswith("generated:") or not checks.is_label(path):
                 raise InputError(f"{pdef.name}: generated source label {path!r} is not valid", "")
         else:
             upstream = release.catalog.mirrors[rule.mirror] + path
-            validate.url(upstream, f"{pdef.name} source {name}")
+            checks.url(upstream, f"{pdef.name} source {name}")
         if rule.git_path:
             data = co.read(rule.git_path)
             sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-blob"
@@ -155,7 +155,7 @@ def _listed(
     assert pdef.listed is not None
     out = []
     for ls in pdef.listed(comps):
-        name = validate.file_name(ls.name, f"{pdef.name} source name")
+        name = checks.file_name(ls.name, f"{pdef.name} source name")
         sha, origin = ls.sha256, ls.origin if ls.sha256 else ""
         if sha is None and ls.url in known:
             sha, origin = known[ls.url], "public-record"
@@ -237,7 +237,7 @@ def resolve(
         cdef = catalog.components[name]
         ctx = pkgs.ResolveContext(release, comps)
         tag = release.overrides.get(name) or cdef.tag(ctx)
-        validate.tag(tag, f"{name} tag")
+        checks.tag(tag, f"{name} tag")
         apply_override(cdef, comps, release.overrides.get(name))
         url = f"{release.mirror('github')}/{cdef.repo}.git"
         co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))

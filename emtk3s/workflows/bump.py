@@ -105,16 +105,6 @@ class BumpResult:
     changelog: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "old": self.old,
-            "new": self.new,
-            "changes": self.changes,
-            "rendered": self.rendered,
-            "changelog": self.changelog,
-            "warnings": self.warnings,
-        }
-
 
 def bump(
     project: Project,
@@ -197,7 +187,14 @@ def bump(
     return result
 
 
-def check_updates(rel: release.Release) -> dict[str, Any]:
+@dataclass
+class Updates:
+    current: str  # the K3s tag release.toml builds
+    newer: list[str]  # newer tags of the same minor, oldest first
+    latest: str | None
+
+
+def check_updates(rel: release.Release) -> Updates:
     url = f"{rel.mirror('github')}/k3s-io/k3s.git"
     tags = ls_remote_tags(url, allow_http=rel.http_allowed("github"))
     current = rel.k3s
@@ -210,8 +207,4 @@ def check_updates(rel: release.Release) -> dict[str, Any]:
         if t.minor_line == current.minor_line and t > current:
             newer.append(t)
     newer.sort()
-    return {
-        "current": current.tag,
-        "newer": [t.tag for t in newer],
-        "latest": newer[-1].tag if newer else None,
-    }
+    return Updates(current.tag, [t.tag for t in newer], newer[-1].tag if newer else None)

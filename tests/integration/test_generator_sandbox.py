@@ -1,5 +1,5 @@
 """Generators (upstream code emtk3s runs at fetch/resolve time: buildroot's Makefile, go mod
-vendor) run in the sandbox (issue #13.7): the host's system read-only, only their work tree
+vendor) run in the sandbox: the host's system read-only, only their work tree
 writable, no capabilities, no network unless they must download, a GOPROXY with "direct" refused."""
 
 from __future__ import annotations

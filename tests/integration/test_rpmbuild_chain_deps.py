@@ -1,6 +1,6 @@
 """rpmbuild backend on a host that cannot install RPMs (Debian): a package whose BuildRequires
 the chain built (k3s needs k3s-root-dist) gets it unpacked into a private root, and a good
-result from another backend is never replaced (issue 14 item 13)."""
+result from another backend is never replaced."""
 
 from __future__ import annotations
 

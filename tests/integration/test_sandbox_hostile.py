@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from emtk3s.builders import chroot as chroot_backend
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import chroot, cpkgs
 from tests.fixtures.upstream import Upstream
 
@@ -76,7 +76,7 @@ def _mounts_under(path: Path) -> list[str]:
 class Hostile:
     def __init__(
         self,
-        project: Project,
+        project: ProjectDir,
         mark: Path,
         log: str,
         hits: list[bytes],
@@ -235,7 +235,7 @@ def test_no_mount_is_ever_made_in_the_host_namespace(hostile: Hostile) -> None:
     assert _mounts_under(hostile.project.root / ".emtk3s") == []
 
 
-def _slow_project(tmp_path: Path, upstream: Upstream, tag: str) -> Project:
+def _slow_project(tmp_path: Path, upstream: Upstream, tag: str) -> ProjectDir:
     p = make_project(tmp_path / "proj", upstream)
     p.write_release(packages=[HELPERS])
     p.run("all", "--until", "validate")
@@ -247,7 +247,7 @@ def _slow_project(tmp_path: Path, upstream: Upstream, tag: str) -> Project:
     return p
 
 
-def _chain_cmd(p: Project, backend: str, *extra: str) -> list[str]:
+def _chain_cmd(p: ProjectDir, backend: str, *extra: str) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -295,7 +295,7 @@ def test_killed_build_leaves_no_mount_and_no_process(
     assert list((p.root / ".emtk3s" / "work" / "chroots").glob("root-*")) == []
 
 
-def _project_processes(p: Project) -> list[str]:
+def _project_processes(p: ProjectDir) -> list[str]:
     """Processes (rpmbuild, its scripts, the sandbox) working for the project: its path in
     their command line or working directory."""
     base = str(p.root).encode()

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from emtk3s import catalog
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
@@ -58,7 +58,7 @@ def test_http_mirror_allowed_only_by_name(tmp_path: Path) -> None:
 )
 def test_git_url_refuses_transports_and_options(value: str) -> None:
     with pytest.raises(InputError):
-        validate.git_url(value)
+        checks.git_url(value)
 
 
 @pytest.mark.parametrize(
@@ -86,8 +86,10 @@ def test_lock_edited_badly_is_a_clear_error() -> None:
     data["packages"]["k3s-iptables-helpers"]["sources"][0]["name"] = "../../etc/passwd"
     with pytest.raises(InputError, match="plain file name"):
         Lock.from_json(json.dumps(data), CATALOG.mirrors)
-    with pytest.raises(InputError, match="not a valid lock"):
+    with pytest.raises(InputError, match="release_digest is missing"):
         Lock.from_json('{"version": 1}', CATALOG.mirrors)
+    with pytest.raises(InputError, match="not a valid lock"):
+        Lock.from_json("[1]", CATALOG.mirrors)
 
 
 def test_version_sh_styles() -> None:

@@ -51,7 +51,8 @@ def test_every_package_is_a_folder_with_its_template() -> None:
 
 
 def test_catalog_lists_every_package_folder() -> None:
-    """packages/__init__.py is the one list: a folder missing from it is not a package."""
+    """packages/__init__.py is the one list: a folder missing from it is not a package; and
+    the mirror names --help shows without importing a package are the catalog's."""
     folders = {
         d.name
         for d in (ROOT / "packages").iterdir()
@@ -59,6 +60,7 @@ def test_catalog_lists_every_package_folder() -> None:
     }
     homes = {p.home.name for p in PACKAGES.values() if p.home is not None}
     assert homes == folders
+    assert dict(catalog.mirrors()) == dict(CATALOG.mirrors)
 
 
 def test_importing_the_model_discovers_nothing() -> None:

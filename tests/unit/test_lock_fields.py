@@ -1,5 +1,5 @@
-"""A hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line
-(issue #13.6): every field is checked on load with the patterns release.toml's values meet, and
+"""A hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line:
+every field is checked on load with the patterns release.toml's values meet, and
 render's last check lets no space or ';' through where a token belongs."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The lock is an immutable value (issue 10 item 3): fetch's pins make a new lock, the old one
+"""The lock is an immutable value: fetch's pins make a new lock, the old one
 is untouched, and a pin that disagrees with what is pinned is an integrity error."""
 
 from __future__ import annotations

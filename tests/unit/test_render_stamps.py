@@ -1,5 +1,5 @@
 """render owns its stamps: input keys are computed once per run (what every package shares is
-hashed once: O(P), issue 15 item 5), an unchanged package is not rendered again, and a changed
+hashed once: O(P)), an unchanged package is not rendered again, and a changed
 template or a hand-edited SPECS/ directory is."""
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ def test_k3s_spec_names_sources_by_key_not_position() -> None:
 
     assert used(r"^tar -xf %\{SOURCE\d+\}$") == ["k3s-vendor-1.32.4+k3s1.tar.gz"]
     assert used(r"opencontainers/runc --strip") == ["runc-v1.2.5.tar.gz"]
-    # where upstream's scripts/build looks (issue 11: containerd/containerd, the plugins tree
+    # where upstream's scripts/build looks (containerd/containerd, the plugins tree
     # with flannel's plugin as its meta/flannel package)
     assert used(r"containerd/containerd --strip") == ["containerd-v2.0.4-k3s2.tar.gz"]
     assert used(r"containernetworking/plugins --strip") == ["rancher-plugins-v1.6.0-k3s1.tar.gz"]

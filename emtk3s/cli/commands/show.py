@@ -62,7 +62,7 @@ def _source(lock: lockmod.Lock, name: str) -> dict[str, Any] | None:
             if s.name == name or s.name.startswith(f"{name}-"):
                 comp = lock.components[lock.packages[pname].component]
                 version = comp.facts.get(f"VERSION_{name.upper().replace('-', '_')}")
-                return {"source": s.to_dict(), "package": pname, "version": version}
+                return {"source": lockmod.source_record(s), "package": pname, "version": version}
     return None
 
 

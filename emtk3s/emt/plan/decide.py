@@ -8,7 +8,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.emt import checkout
 from emtk3s.model.status import IntegrateAction
@@ -36,9 +35,6 @@ class Decision:
         for n in self.notes:
             text += f"; {n}"
         return text
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 def decide(
