@@ -197,12 +197,13 @@ def test_build_sees_no_host_devices(hostile: Hostile) -> None:
 
 def test_build_cannot_write_host_sysctls_or_sys(hostile: Hostile) -> None:
     assert _printk() == hostile.printk, "a build changed kernel.printk_ratelimit on the host"
-    for probe in ("sysctl-write", "core-pattern", "sys-write"):
+    for probe in ("sysctl-write", "core-pattern", "sys-write", "sys-view"):
         assert hostile.probe(probe).startswith("contained"), hostile.probe(probe)
 
 
 def test_build_cannot_read_keyring_or_shadow_or_ptrace(hostile: Hostile) -> None:
     assert hostile.probe("keyring").startswith("contained"), hostile.probe("keyring")
+    assert hostile.probe("proc-keys").startswith("contained"), hostile.probe("proc-keys")
     assert hostile.probe("ptrace").startswith("contained"), hostile.probe("ptrace")
     with open("/etc/shadow", "rb") as fh:
         host_shadow = hashlib.sha256(fh.read()).hexdigest()
@@ -213,6 +214,7 @@ def test_build_runs_with_seccomp_a_dropped_bounding_set_and_no_user_namespaces(
     hostile: Hostile,
 ) -> None:
     assert hostile.probe("seccomp").startswith("contained"), hostile.probe("seccomp")
+    assert hostile.probe("no-new-privs").startswith("contained")
     assert hostile.probe("userns").startswith("contained"), hostile.probe("userns")
     capbnd = int(hostile.probe("capbnd").split()[1], 16)
     if hostile.backend == "chroot":  # exactly the four capabilities a root build needs
