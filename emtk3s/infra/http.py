@@ -180,7 +180,7 @@ def _download_once(
                 "fix the mirror: it must serve the file's own bytes (Accept-Encoding: identity)",
             )
         if resp.status_code == 206:
-            m = _CONTENT_RANGE.match(resp.headers.get("Content-Range", ""))
+            m = _CONTENT_RANGE.fullmatch(resp.headers.get("Content-Range", ""))
             if not have or m is None or int(m.group(1)) != have:
                 part.unlink(missing_ok=True)
                 vpath.unlink(missing_ok=True)

@@ -79,7 +79,7 @@ def _tag_keys(tag: str) -> tuple[set[str], str]:
 def _covered(found: str, keys: set[str]) -> bool:
     if found in keys:
         return True
-    if _BARE_GPL.match(found):
+    if _BARE_GPL.fullmatch(found):
         base = found if "." in found else found + ".0"
         return bool({f"{base}-only", f"{base}-or-later", f"{base}+"} & keys)
     from license_expression import get_spdx_licensing
@@ -93,11 +93,11 @@ def _covered(found: str, keys: set[str]) -> bool:
 
 
 def _relevant(rel: Path) -> bool:
-    if _LICENSE_FILE.match(rel.name):
+    if _LICENSE_FILE.fullmatch(rel.name):
         return True
     if any(part in _SKIP_DIRS for part in rel.parts[:-1]):
         return False
-    return not _SKIP_FILE.match(rel.name)
+    return not _SKIP_FILE.fullmatch(rel.name)
 
 
 def identify(tree: Path) -> tuple[dict[str, list[str]], list[str]]:
@@ -120,7 +120,7 @@ def identify(tree: Path) -> tuple[dict[str, list[str]], list[str]]:
             continue
         lic = lic.strip()
         if lic in ("", "UNKNOWN") or lic.startswith("*"):
-            if _LICENSE_FILE.match(rel.name):
+            if _LICENSE_FILE.fullmatch(rel.name):
                 unidentified.append(str(rel))
             continue
         for one in re.split(r"\s+(?:and/or|and|or)\s+", lic):

@@ -37,7 +37,7 @@ class K3sTag:
 
     @classmethod
     def parse(cls, text: str) -> K3sTag:
-        m = _K3S_TAG.match(text) if isinstance(text, str) else None
+        m = _K3S_TAG.fullmatch(text) if isinstance(text, str) else None
         if not m:
             raise InputError(
                 f"K3s tag {text!r} is not valid",
@@ -47,7 +47,7 @@ class K3sTag:
 
     @classmethod
     def from_rpm_version(cls, text: str) -> K3sTag:
-        m = _K3S_VERSION.match(text) if isinstance(text, str) else None
+        m = _K3S_VERSION.fullmatch(text) if isinstance(text, str) else None
         if not m:
             raise InputError(f"RPM version {text!r} is not a K3s version", "e.g. 1.32.4+k3s1")
         return cls._from_match(m)
@@ -104,7 +104,7 @@ def component_version(tag: str) -> str:
     >>> component_version("v0.14.1"), component_version("v1.6.0-k3s1")
     ('0.14.1', '1.6.0.k3s1')
     """
-    m = _COMPONENT_TAG.match(tag) if isinstance(tag, str) else None
+    m = _COMPONENT_TAG.fullmatch(tag) if isinstance(tag, str) else None
     if not m:
         raise InputError(f"upstream tag {tag!r} has no version in it", "e.g. v0.14.1")
     rest = re.sub(r"-(rc\.?[0-9]+)", r"~\1", m.group("rest")).replace("-", ".")

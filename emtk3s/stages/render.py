@@ -49,12 +49,12 @@ def check_values(value: Any, where: str = "context", prose: bool = False) -> Non
     :data:`PROSE_KEYS` or a ``_note`` key) may not hold a newline, %, `, $ or \\; every other
     string is a token (letters, digits and . + _ : / ~ @ = , # ? & [ ] - only)."""
     if isinstance(value, str):
-        if not _SAFE_VALUE.match(value):
+        if not _SAFE_VALUE.fullmatch(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a newline, %, `, $ or \\",
                 "such a value could inject spec syntax; fix the input (release.toml or the lock)",
             )
-        if not prose and not _TOKEN_VALUE.match(value):
+        if not prose and not _TOKEN_VALUE.fullmatch(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a space, ';', a quote or another "
                 "character a name, version or URL does not need",

@@ -129,7 +129,7 @@ def parse_charts(files: dict[str, str]) -> dict[str, str]:
             m = _CHART.match(line)
             if not m:
                 continue
-            f = _CHART_FILE.match(m.group("file"))
+            f = _CHART_FILE.fullmatch(m.group("file"))
             if not f:
                 raise InputError(
                     f"{path}:{lineno}: chart file {m.group('file')!r} has no version", ""

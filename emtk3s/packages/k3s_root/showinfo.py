@@ -160,7 +160,7 @@ def _hash_entries(br: Path, hash_files: list[str]) -> dict[str, dict[str, str]]:
         if not path.is_relative_to(root) or not path.is_file():
             continue
         for line in path.read_text(errors="replace").splitlines():
-            m = _HASH_LINE.match(line)
+            m = _HASH_LINE.fullmatch(line)
             if m:
                 out.setdefault(m.group("file"), {})[m.group("algo")] = m.group("hex")
     return out
@@ -189,7 +189,7 @@ def parse(
         version = str(data.get("version", ""))
         licenses[pkg] = {
             "type": str(data.get("type", "")),
-            "version": version if _TOKEN.match(version) else None,
+            "version": version if _TOKEN.fullmatch(version) else None,
             # buildroot's text, one note per comma-separated part (prose: spaces, parentheses)
             "licenses": [
                 {"_part": part.strip()}
@@ -197,7 +197,7 @@ def parse(
                 if part.strip()
             ],
             "license_files": sorted(
-                f for f in map(str, data.get("license_files") or []) if _PATH.match(f)
+                f for f in map(str, data.get("license_files") or []) if _PATH.fullmatch(f)
             ),
         }
         if not dls:
@@ -208,7 +208,7 @@ def parse(
         for dl in dls:
             source = str(dl["source"])
             uris = [str(u) for u in dl.get("uris", [])]
-            if not uris or not _SOURCE_NAME.match(source) or source.startswith("."):
+            if not uris or not _SOURCE_NAME.fullmatch(source) or source.startswith("."):
                 raise UpstreamError(f"show-info: {pkg} download {source!r} has no usable URL", "")
             primary = _METHOD.sub("", uris[0]).rstrip("/") + "/" + source
             key = (dl_dir, source)
