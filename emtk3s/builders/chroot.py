@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.builders.rpmbuild import BuildInfo, built_sha256, stamped_build
 from emtk3s.infra import sandbox
 from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified, trust_record
@@ -388,11 +389,7 @@ def rebuild_chroot(
                 f"/builddir/{info.path.name}",
             ]
             br.run_logged(cmd, log)
-            made = sorted((builddir / "build" / "RPMS").rglob("*.rpm"))
-            out = []
-            for f in made:
-                shutil.copyfile(f, work / f.name)
-                out.append(work / f.name)
-            return out
+            # the tree the build wrote is walked without following links (outputs.copy_out)
+            return outputs.copy_out(br.top, "builddir/build/RPMS", work / "out")
 
     return stamped_build(project, info, "chroot", [root_key, deps_key], run, force)

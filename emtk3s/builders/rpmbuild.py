@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import (
     durable_record,
@@ -17,7 +18,7 @@ from emtk3s.infra.cache import (
     trust_record,
 )
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
-from emtk3s.infra.fsutil import file_lock, move_into
+from emtk3s.infra.fsutil import file_lock
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.stages.srpm import SrpmInfo
 
@@ -80,10 +81,9 @@ def stamped_build(
         made = run(work, log)
         if not made:
             raise BuildError(f"{backend} made no RPM for {info.package}; log: {log}", "")
-        out: list[Path] = []
-        for rpm_file in made:
-            arch = rpmtools.read_header(rpm_file)["arch"]
-            out.append(move_into(rpm_file, project.rpms / arch))
+        # the build's output is data: checked (regular files the SRPM's spec declares, a known
+        # arch) before anything is published into RPMS/<arch>/
+        out = outputs.publish(made, work, project.rpms, outputs.expected_from_srpm(info.path))
         for old in before:  # inside this project (Stamps.path checks)
             if old not in out:
                 old.unlink(missing_ok=True)
@@ -192,7 +192,7 @@ def rebuild_rpmbuild(
             cmd.append("--nodeps")
         cmd.append(str(info.path))
         rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(buildtime)})
-        return sorted((work / "RPMS").rglob("*.rpm"))
+        return outputs.find_rpms(work / "RPMS")
 
     dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]
     return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}", *dep_keys], run, force)

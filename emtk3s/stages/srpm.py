@@ -13,10 +13,11 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.infra import rpmtools, stamps
 from emtk3s.infra.cache import Cache, durable_record, sha256_file, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, IntegrityError, PreconditionError
-from emtk3s.infra.fsutil import copy_file, file_lock, move_into
+from emtk3s.infra.fsutil import copy_file, file_lock
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.model.lock import Lock
 from emtk3s.stages.context import StageRun
@@ -236,9 +237,12 @@ def build_srpm(
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
-        hdr = rpmtools.read_header(made[0])
-        sha = sha256_file(made[0])  # once, here; the SRPM is published by rename
-        out = move_into(made[0], project.srpms)
+        # checked like any build output (a regular file, this spec's source package, named
+        # after its header) and published by rename
+        expect = outputs.Expected(frozenset({pkg}), None, None, source=True)
+        (out,) = outputs.publish(made, top / "SRPMS", project.srpms, expect)
+        hdr = rpmtools.read_header(out)
+        sha = sha256_file(out)  # once, here
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
         buildtime, reqs = int(hdr["buildtime"]), [str(r) for r in hdr["requires"]]
         store.save(
