@@ -1,3 +1,3 @@
-from emtk3s.cli.app import main
+from emtk3s.cli.main import main
 
 main()

@@ -27,14 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.builders import outputs
-from emtk3s.builders.rpmbuild import BuildInfo, built_sha256, stamped_build
+from emtk3s.builders.rpmbuild import built_sha256, stamped_build
 from emtk3s.infra import sandbox
 from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
 from emtk3s.infra.paths import Project, data_file
 from emtk3s.infra.sandbox import Sandbox
-from emtk3s.stages.srpm import SrpmInfo
+from emtk3s.model.artifacts import BuildInfo, SrpmInfo
 
 REPO_INSIDE = "/emtk3s-repo"
 

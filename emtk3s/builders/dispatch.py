@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from emtk3s.builders.rpmbuild import BuildInfo, rebuild_rpmbuild, stamped_build
+from emtk3s.builders.rpmbuild import rebuild_rpmbuild, stamped_build
 from emtk3s.infra.errors import InputError
 from emtk3s.infra.paths import Project
-from emtk3s.stages.srpm import SrpmInfo
+from emtk3s.model.artifacts import BuildInfo, SrpmInfo
 
 if TYPE_CHECKING:
     from emtk3s.builders import mock

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra.errors import BuildError, InputError, PreconditionError
+from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.fsutil import write_if_changed
-from emtk3s.infra.paths import Project, data_file
+from emtk3s.infra.paths import Project
+from emtk3s.infra.rpm import macros as emt_macros
+from emtk3s.infra.rpm.spec import read as read_spec
 
 
 @dataclass
@@ -84,40 +86,10 @@ class Graph:
         )
 
 
-def _load_macros() -> None:
-    import rpm
-
-    for line in data_file("emt.macros").read_text().splitlines():
-        if line.startswith("%") and " " in line:
-            name, value = line[1:].split(None, 1)
-            rpm.addMacro(name, value)
-
-
-def _text(v: Any) -> str:
-    return v.decode() if isinstance(v, bytes) else str(v)
-
-
-def _names(hdr: Any, tag: int) -> list[str]:
-    return [_text(v) for v in hdr[tag] or []]
-
-
-def parse_spec(spec: Path) -> Node:
-    import rpm
-
-    _load_macros()
-    try:
-        s = rpm.spec(str(spec))
-    except ValueError as exc:
-        raise BuildError(
-            f"{spec}: the rpm bindings cannot parse it ({exc})", "run emtk3s validate"
-        ) from None
-    src = s.sourceHeader
-    brs = [r for r in _names(src, rpm.RPMTAG_REQUIRENAME) if not r.startswith("rpmlib(")]
-    provides: list[str] = []
-    for pkg in s.packages:
-        provides.append(_text(pkg.header[rpm.RPMTAG_NAME]))
-        provides += _names(pkg.header, rpm.RPMTAG_PROVIDENAME)
-    return Node(_text(src[rpm.RPMTAG_NAME]), spec, sorted(set(brs)), sorted(set(provides)))
+def read_node(spec: Path) -> Node:
+    """The graph node of one spec, parsed by the rpm bindings."""
+    info = read_spec(spec)
+    return Node(info.name, spec, list(info.build_requires), list(info.provides))
 
 
 def _memo_key(spec: Path, macros: bytes) -> str:
@@ -142,14 +114,14 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     to plan a build that has nothing to do."""
     nodes: dict[str, Node] = {}
     cached, seen = _load_memo(memo), {}
-    macros = data_file("emt.macros").read_bytes() if memo is not None else b""
+    macros = emt_macros.data() if memo is not None else b""
     for spec in specs:
         key = _memo_key(spec, macros) if memo is not None else ""
         hit = cached.get(key)
         if isinstance(hit, dict) and {"name", "build_requires", "provides"} <= hit.keys():
             node = Node(hit["name"], spec, list(hit["build_requires"]), list(hit["provides"]))
         else:
-            node = parse_spec(spec)
+            node = read_node(spec)
         seen[key] = {
             "name": node.name,
             "build_requires": node.build_requires,

@@ -13,6 +13,7 @@ from pathlib import Path
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
 from emtk3s.infra.paths import data_file
+from emtk3s.infra.rpm import macros as emt_macros
 
 #: mock's documented exit codes (mock/py/mock/exception.py) -> cause
 MOCK_EXIT_CAUSES: dict[int, str] = {
@@ -42,15 +43,6 @@ class MockSetup:
     source_date_epoch: int
 
 
-def _macros() -> dict[str, str]:
-    out = {}
-    for line in data_file("emt.macros").read_text().splitlines():
-        if line.startswith("%") and " " in line:
-            name, value = line.split(None, 1)
-            out[name] = value
-    return out
-
-
 def config_text(setup: MockSetup) -> str:
     """A mock config (Python executed by mock with ``config_opts`` in scope), rendered from
     data/templates/mock.cfg.j2 as mock's own configs are templates over data."""
@@ -61,10 +53,8 @@ def config_text(setup: MockSetup) -> str:
         )
     import jinja2
 
-    from emtk3s.stages.render import COMMON_TEMPLATES
-
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(COMMON_TEMPLATES)),
+        loader=jinja2.FileSystemLoader(str(data_file("templates"))),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,
@@ -76,7 +66,7 @@ def config_text(setup: MockSetup) -> str:
         arch=setup.arch,
         chroot_setup=CHROOT_SETUP,
         source_date_epoch=int(setup.source_date_epoch),
-        macros=sorted(_macros().items()),
+        macros=sorted((f"%{n}", v) for n, v in emt_macros.definitions()),
         distro_repo=setup.distro_repo,
         local_repo=setup.local_repo.resolve().as_uri(),
     )

@@ -5,11 +5,10 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from emtk3s.builders import outputs
-from emtk3s.infra import rpmtools, stamps
+from emtk3s.infra import stamps
 from emtk3s.infra.cache import (
     durable_record,
     sha256_file,
@@ -19,20 +18,12 @@ from emtk3s.infra.cache import (
 )
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
 from emtk3s.infra.fsutil import file_lock
-from emtk3s.infra.paths import Project, data_file
-from emtk3s.stages.srpm import SrpmInfo
+from emtk3s.infra.paths import Project
+from emtk3s.infra.rpm import macros as emt_macros
+from emtk3s.infra.rpm import tools as rpmtools
+from emtk3s.model.artifacts import BuildInfo, SrpmInfo
 
 STAGE = "build"
-
-
-@dataclass
-class BuildInfo:
-    package: str
-    srpm: Path
-    rpms: list[Path]
-    skipped: bool
-    log: Path
-    backend: str
 
 
 def stamped_build(
@@ -47,7 +38,7 @@ def stamped_build(
     hash, same backend inputs), a clean work dir, RPMs published into RPMS/<arch>/ by rename,
     and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made."""
     log = project.logs / f"build-{info.package}.log"
-    key = stamps.digest(info.sha256, data_file("emt.macros").read_bytes(), backend, *key_parts)
+    key = stamps.digest(info.sha256, emt_macros.data(), backend, *key_parts)
     store = project.stamps
     with file_lock(project.locks / f"build-{info.package}.lock"):
         stamp = store.load(STAGE, info.package)

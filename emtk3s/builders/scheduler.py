@@ -16,17 +16,19 @@ from typing import ClassVar
 
 from emtk3s.builders import outputs
 from emtk3s.builders.graph import Graph
-from emtk3s.builders.rpmbuild import BuildInfo, publish_repo
-from emtk3s.infra import rpmtools
+from emtk3s.builders.rpmbuild import publish_repo
 from emtk3s.infra.cache import sha256_file
 from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
 from emtk3s.infra.fsutil import file_lock, write_text
 from emtk3s.infra.jsonout import dumps
 from emtk3s.infra.paths import Project
 from emtk3s.infra.progress import BuildProgress
+from emtk3s.infra.rpm import tools as rpmtools
+from emtk3s.infra.rpm.header import read_header
+from emtk3s.model.artifacts import BuildInfo, SrpmInfo
 from emtk3s.model.lock import Lock
 from emtk3s.model.status import BuildStatus
-from emtk3s.stages.srpm import SrpmInfo, build_srpm
+from emtk3s.stages.srpm import build_srpm
 
 #: statuses after which a dependent cannot build
 DEAD = (BuildStatus.FAILED, BuildStatus.SKIPPED)
@@ -114,7 +116,7 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
     # checked like any build output: a regular file, the source package of this spec
     expect = outputs.Expected(frozenset({name}), None, None, source=True)
     (out,) = outputs.publish(made, top / "SRPMS", project.srpms, expect)
-    hdr = rpmtools.read_header(out)
+    hdr = read_header(out)
     shutil.rmtree(top, ignore_errors=True)
     nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
     return SrpmInfo(

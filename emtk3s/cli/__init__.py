@@ -1,5 +1,5 @@
 """The command line: thin click commands over the library."""
 
-from emtk3s.cli.app import main
+from emtk3s.cli.main import main
 
 __all__ = ["main"]

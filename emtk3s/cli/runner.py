@@ -326,6 +326,41 @@ class Group(click.Group):
 
 
 class MainGroup(Group):
+    """The top-level group: commands loaded lazily from ``lazy`` (name -> (module under
+    emtk3s.cli.commands, help)); ``--help`` lists them from that table without importing one."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands or cmd_name not in self.lazy:
+            return super().get_command(ctx, cmd_name)
+        import importlib
+
+        module = importlib.import_module(f"emtk3s.cli.commands.{self.lazy[cmd_name][0]}")
+        command: click.Command = module.command
+        self.commands[cmd_name] = command
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(n) for n in names)
+        rows = []
+        for name in names:
+            if name in self.lazy:
+                text = click.Command(name, help=self.lazy[name][1]).get_short_help_str(limit)
+            else:
+                text = self.commands[name].get_short_help_str(limit)
+            rows.append((name, text))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def main(  # type: ignore[override]
         self,
         args: Sequence[str] | None = None,

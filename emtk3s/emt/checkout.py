@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from emtk3s.infra.errors import InputError
+from emtk3s.infra.errors import BuildError, InputError
+from emtk3s.infra.rpm.spec import read as read_spec
 
 
 def require(emt: Path) -> Path:
@@ -41,13 +42,8 @@ def spec_version(spec: Path) -> str:
     if m:  # a literal Version tag: no need to run the spec's shell macros
         return m.group(1)
     try:
-        import rpm
-
-        from emtk3s.builders.graph import _load_macros
-
-        _load_macros()
-        return str(rpm.spec(str(spec)).sourceHeader[rpm.RPMTAG_VERSION])
-    except Exception:  # a spec our macros cannot parse: read the tag as written
+        return read_spec(spec).version
+    except BuildError:  # a spec our macros cannot parse: read the tag as written
         m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)
         return m.group(1) if m else "?"
 
@@ -99,6 +95,14 @@ def load_json(path: Path, shape: str) -> tuple[Any, str]:
 
 def bad_shape(path: Path, shape: str) -> InputError:
     return InputError(f"{path}: unexpected JSON shape", f"expected {shape}; fix the file")
+
+
+def string_list(path: Path, data: Any, key: str, shape: str) -> list[str]:
+    """The list of strings under ``key`` (exit 2 naming the file when it is not one)."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise bad_shape(path, shape)
+    return value
 
 
 def source_basenames(emt: Path) -> dict[str, tuple[str, str]]:

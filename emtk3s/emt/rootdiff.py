@@ -10,6 +10,7 @@ from typing import Any
 
 from emtk3s.emt import checkout
 from emtk3s.infra.errors import InputError
+from emtk3s.infra.rpm.vercmp import label_compare
 from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock
 
@@ -42,14 +43,12 @@ class Row:
 
 def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
     """(path relative to the checkout, version) of the newest spec of that name in any SPECS*."""
-    import rpm
-
     found = checkout.find_specs(emt, name)
     if not found:
         return None
     best = found[0]
     for ex in found[1:]:
-        if rpm.labelCompare(("0", ex.version, "1"), ("0", best.version, "1")) > 0:
+        if label_compare(ex.version, best.version) > 0:
             best = ex
     return best.rel, best.version
 
@@ -63,8 +62,6 @@ def _in_chroot(chroot: Path, binary: str) -> bool:
 
 
 def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, Any]:
-    import rpm
-
     emt = checkout.require(emt)
     b = bundle()
     versions = b.versions(lock.components)
@@ -81,7 +78,7 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
         elif ours == "unknown" or emt_v in ("", "?"):
             action = "check by hand"
         else:
-            cmp = rpm.labelCompare(("0", emt_v, "1"), ("0", ours, "1"))
+            cmp = label_compare(emt_v, ours)
             action = (
                 "none (EMT same)"
                 if cmp == 0

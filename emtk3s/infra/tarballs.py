@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO
 
 from emtk3s.infra.errors import BuildError, InputError
-from emtk3s.infra.rpmtools import need
+from emtk3s.infra.rpm.tools import need
 
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}$")
 

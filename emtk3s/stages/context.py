@@ -20,7 +20,7 @@ from emtk3s.model.release import Release
 
 if TYPE_CHECKING:
     from emtk3s.infra.http import Policy
-    from emtk3s.stages.srpm import SrpmInfo
+    from emtk3s.model.artifacts import SrpmInfo
 
 
 @dataclass(frozen=True)

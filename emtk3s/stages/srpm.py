@@ -14,35 +14,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from emtk3s.builders import outputs
-from emtk3s.infra import rpmtools, stamps
+from emtk3s.infra import stamps
 from emtk3s.infra.cache import Cache, durable_record, sha256_file, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import copy_file, file_lock
-from emtk3s.infra.paths import Project, data_file
+from emtk3s.infra.paths import Project
+from emtk3s.infra.rpm import macros as emt_macros
+from emtk3s.infra.rpm import tools as rpmtools
+from emtk3s.infra.rpm.header import read_header
+from emtk3s.model.artifacts import SrpmInfo
 from emtk3s.model.lock import Lock
+from emtk3s.model.readiness import not_renderable, refuse_pending
 from emtk3s.stages.context import StageRun
-
-
-@dataclass
-class SrpmInfo:
-    package: str
-    path: Path = field(metadata={"json_name": "srpm"})
-    sha256: str
-    nevr: str
-    skipped: bool
-    log: Path
-    # What the builders need of the SRPM's header, recorded in the stamp when the SRPM was
-    # made, so that an up-to-date build never loads the rpm bindings (~40 ms of a no-op).
-    # None: not known yet (an SRPM made elsewhere, an older stamp); :meth:`header` reads it.
-    buildtime: int | None = field(default=None, metadata={"json": False})
-    requires: tuple[str, ...] | None = field(default=None, metadata={"json": False})
-
-    def header(self) -> tuple[int, tuple[str, ...]]:
-        """(BUILDTIME, BuildRequires without rpmlib()) of the SRPM."""
-        if self.buildtime is None or self.requires is None:
-            hdr = rpmtools.read_header(self.path)
-            self.buildtime, self.requires = int(hdr["buildtime"]), tuple(hdr["requires"])
-        return self.buildtime, self.requires
 
 
 def _header_fields(stamp: dict[str, object]) -> tuple[int | None, tuple[str, ...] | None]:
@@ -156,12 +139,10 @@ def _no_room_for_srpm(top: Path, blobs: list[Path]) -> None:
 def build_srpm(
     project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
 ) -> SrpmInfo:
-    from emtk3s.stages.render import refuse_pending
-
     refuse_pending(lock, pkg, "srpm")
     spec, sources, patches = _inputs(project, lock, pkg)
     epoch = source_date_epoch(lock, pkg)
-    macros = data_file("emt.macros").read_bytes()
+    macros = emt_macros.data()
     key = stamps.digest(
         spec.read_bytes(),
         json.dumps(sources),
@@ -241,7 +222,7 @@ def build_srpm(
         # after its header) and published by rename
         expect = outputs.Expected(frozenset({pkg}), None, None, source=True)
         (out,) = outputs.publish(made, top / "SRPMS", project.srpms, expect)
-        hdr = rpmtools.read_header(out)
+        hdr = read_header(out)
         sha = sha256_file(out)  # once, here
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
         buildtime, reqs = int(hdr["buildtime"]), [str(r) for r in hdr["requires"]]
@@ -265,8 +246,6 @@ def srpm(
 ) -> SrpmResult:
     """SRPMs of the named packages; by default of every package that can be rendered (the
     others are listed by `emtk3s render` with the reason)."""
-    from emtk3s.stages.render import not_renderable
-
     result = SrpmResult()
     if packages is None:
         packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p)]

@@ -8,9 +8,10 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emtk3s.infra import rpmtools, stamps
+from emtk3s.infra import stamps
 from emtk3s.infra.errors import BuildError
 from emtk3s.infra.paths import Project, data_file
+from emtk3s.infra.rpm import tools as rpmtools
 from emtk3s.stages.context import StageRun
 
 # commands that would reach the network; none may appear in %prep, %build, %install or %check

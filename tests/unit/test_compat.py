@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from emtk3s.emt import compat
 from emtk3s.infra.errors import ConflictError, InputError
+from emtk3s.model import compat
 
 PROFILE = """---
 appVersion: apps/v1

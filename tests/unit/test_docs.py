@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from emtk3s.cli.app import main
+from emtk3s.cli.main import COMMANDS, main
 from emtk3s.infra import errors
 
 REPO = Path(__file__).resolve().parent.parent.parent
@@ -16,7 +16,10 @@ REPO = Path(__file__).resolve().parent.parent.parent
 
 def _commands(group: click.Group, prefix: str = "") -> list[str]:
     out = []
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         if isinstance(cmd, click.Group):
             out += _commands(cmd, f"{prefix}{name} ")
         else:
@@ -28,6 +31,16 @@ def test_every_command_is_in_docs_cli() -> None:
     text = (REPO / "docs" / "cli.md").read_text()
     missing = [c for c in _commands(main) if f"`{c}" not in text]
     assert not missing, f"docs/cli.md lacks {missing}"
+
+
+def test_help_lists_each_command_with_its_own_help() -> None:
+    """``emtk3s --help`` lists the commands from a table without importing them: the table's
+    text must be each command's own help (its docstring), and name the module defining it."""
+    ctx = click.Context(main)
+    for name, (module, text) in COMMANDS.items():
+        cmd = main.get_command(ctx, name)
+        assert cmd is not None and cmd.name == name, (name, module)
+        assert cmd.help == text, f"COMMANDS[{name!r}] help differs from its docstring"
 
 
 def test_every_exit_code_is_documented() -> None:

@@ -106,6 +106,6 @@ def test_build_with_mock_backend_here_says_mock_is_missing(tmp_path: Path) -> No
 
 def test_cli_backend_choices_match_dispatch() -> None:
     from emtk3s.builders import dispatch
-    from emtk3s.cli import chain as cli_chain
+    from emtk3s.cli.commands import chain as cli_chain
 
     assert cli_chain.BACKENDS == dispatch.BACKENDS

@@ -1,4 +1,4 @@
-"""Running rpm tools (rpmbuild, rpmspec, rpmlint) with logs to files; reading headers."""
+"""Running rpm tools (rpmbuild, rpmspec, rpmlint) with logs to files."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import shutil
 import subprocess
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
-from emtk3s.infra.paths import data_file
+from emtk3s.infra.rpm import macros
 
 
 def need(tool: str) -> str:
@@ -24,7 +23,7 @@ def need(tool: str) -> str:
 
 
 def macro_args(topdir: Path | None = None) -> list[str]:
-    args = ["--load", str(data_file("emt.macros"))]
+    args = ["--load", str(macros.path())]
     if topdir is not None:
         args += ["--define", f"_topdir {topdir}"]
     return args
@@ -55,27 +54,3 @@ def host_has_rpmdb() -> bool:
         return False
     out = subprocess.run(["rpm", "-qa"], capture_output=True, text=True, check=False)
     return bool(out.stdout.strip())
-
-
-def read_header(path: Path) -> dict[str, Any]:
-    import rpm
-
-    ts = rpm.TransactionSet()
-    ts.setVSFlags(rpm.RPMVSF_MASK_NOSIGNATURES)  # type: ignore[attr-defined]
-    with open(path, "rb") as fh:
-        hdr = ts.hdrFromFdno(fh.fileno())
-
-    def s(tag: int) -> str:
-        v = hdr[tag]
-        return v.decode() if isinstance(v, bytes) else str(v) if v is not None else ""
-
-    requires = [r.decode() if isinstance(r, bytes) else r for r in hdr[rpm.RPMTAG_REQUIRENAME]]
-    return {
-        "name": s(rpm.RPMTAG_NAME),
-        "version": s(rpm.RPMTAG_VERSION),
-        "release": s(rpm.RPMTAG_RELEASE),
-        "arch": s(rpm.RPMTAG_ARCH),
-        "buildtime": int(hdr[rpm.RPMTAG_BUILDTIME] or 0),
-        "requires": [r for r in requires if not r.startswith("rpmlib(")],
-        "source_package": bool(hdr[rpm.RPMTAG_SOURCEPACKAGE]),
-    }

@@ -1,4 +1,4 @@
-"""Commands for chain builds and build backends (chroot, mock)."""
+"""emtk3s chain: SPECS/ built in dependency order into the local repository."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from emtk3s.infra.jsonout import jsonable
 if TYPE_CHECKING:
     from emtk3s.builders.scheduler import Entry
 
-BACKENDS = ("rpmbuild", "chroot", "mock")  # emtk3s.build.dispatch.BACKENDS, without its imports
+BACKENDS = ("rpmbuild", "chroot", "mock")  # emtk3s.builders.dispatch.BACKENDS, without its imports
 
 backend_opts = [
     click.option("--backend", type=click.Choice(BACKENDS), default="rpmbuild", show_default=True),
@@ -64,17 +64,7 @@ def chain_cmd(
     """Build SPECS/ in dependency order (parallel where independent) into the local repo RPMS/."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
-        from emtk3s.builders import dispatch
-        from emtk3s.builders import graph as plan
-        from emtk3s.builders.scheduler import run_chain
-        from emtk3s.model import lock as lockmod
-
-        p = ctx.project()
-        lock = lockmod.load(p.lock_file)
-        graph = plan.for_project(p, list(packages) or None)
-        build = dispatch.builder(
-            p, backend, chroot=chroot, nodeps=nodeps, force=force, mock_repo=mock_repo, arch=arch
-        )
+        from emtk3s.workflows.chain import chain
 
         def event(e: Entry) -> None:
             if not ctx.quiet:
@@ -82,19 +72,19 @@ def chain_cmd(
                     f"{e.status:10} {e.package}" + (f"  ({e.error})" if e.error else ""), err=True
                 )
 
-        from emtk3s.infra.progress import BuildProgress
-
-        with BuildProgress() as progress:
-            result = run_chain(
-                p,
-                graph,
-                lock,
-                build,
-                jobs=jobs,
-                keep_going=keep_going,
-                on_event=event,
-                progress=progress,
-            )
+        result = chain(
+            ctx.project(),
+            list(packages),
+            backend,
+            chroot=chroot,
+            nodeps=nodeps,
+            mock_repo=mock_repo,
+            arch=arch,
+            jobs=jobs,
+            keep_going=keep_going,
+            force=force,
+            on_event=event,
+        )
         if result.failed:
             from emtk3s.builders.scheduler import chain_error
 
@@ -138,36 +128,4 @@ def _table(d: dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-@click.command("mock-config")
-@click.option("--mock-repo", required=True, help="The EMT package repository URL.")
-@click.option(
-    "--arch", type=click.Choice(["x86_64", "aarch64"]), default="x86_64", show_default=True
-)
-@click.option("--epoch", type=int, default=0, help="SOURCE_DATE_EPOCH for the builds.")
-def mock_config_cmd(mock_repo: str, arch: str, epoch: int) -> None:
-    """Write the mock config for EMT builds and print the mock command line."""
-
-    def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
-        from emtk3s.builders import dispatch, mock
-
-        p = ctx.project()
-        cfg = dispatch.write_config(p, mock.MockSetup(arch, mock_repo, p.rpms, epoch))
-        cmd = mock.command(
-            cfg, Path("SRPMS/<package>.src.rpm"), p.root / ".emtk3s" / "mock" / "result"
-        )
-        out = {
-            "config": str(cfg),
-            "command": cmd,
-            "exit_codes": {str(k): v for k, v in mock.MOCK_EXIT_CAUSES.items()},
-        }
-
-        def human(d: dict[str, Any]) -> None:
-            click.echo(f"config: {d['config']}")
-            click.echo("command: " + " ".join(d["command"]))
-
-        return out, human
-
-    run("mock-config", go)
-
-
-COMMANDS: list[click.Command] = [chain_cmd, mock_config_cmd]
+command = chain_cmd

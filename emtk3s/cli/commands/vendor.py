@@ -1,4 +1,4 @@
-"""Go vendor tarballs: vendor."""
+"""emtk3s vendor: Go vendor tarballs made with the go on PATH, and pinned."""
 
 from __future__ import annotations
 
@@ -55,4 +55,4 @@ def vendor_cmd(packages: tuple[str, ...]) -> None:
     run("vendor", go)
 
 
-COMMANDS: list[click.Command] = [vendor_cmd]
+command = vendor_cmd

@@ -12,6 +12,7 @@ from emtk3s.infra.errors import InputError
 from emtk3s.infra.fsutil import write_bytes
 from emtk3s.infra.git import ls_remote_tags
 from emtk3s.infra.paths import Project
+from emtk3s.infra.rpm.vercmp import label_compare
 from emtk3s.model import release as manifest
 from emtk3s.model.changelog import (
     ATTRIBUTION,
@@ -43,10 +44,8 @@ def set_k3s_tag(release_file: Path, tag: K3sTag) -> str:
 
 def _vercmp(a: str, b: str) -> int:
     """rpm's ordering of two upstream versions (a leading v ignored)."""
-    import rpm
-
     ra, rb = a[1:] if a[:1] == "v" else a, b[1:] if b[:1] == "v" else b
-    return int(rpm.labelCompare(("0", ra, "0"), ("0", rb, "0")))
+    return label_compare(ra, rb)
 
 
 def _versions(lock: Lock) -> dict[str, str]:

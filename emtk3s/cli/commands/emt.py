@@ -1,0 +1,130 @@
+"""emtk3s emt: integrate SPECS/ into an EMT checkout; the files its source server needs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from emtk3s.cli.runner import Ctx, Group, run
+
+Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
+
+
+@click.group("emt", cls=Group)
+def emt_group() -> None:
+    """Work with an EMT checkout."""
+
+
+@emt_group.command("integrate")
+@click.option("--emt-repo", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--image-config",
+    "images",
+    multiple=True,
+    help="Image config file name under toolkit/imageconfigs (repeatable; default: the edge images).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Print the decisions and the unified diff; write nothing."
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Remove other copies of our specs (e.g. SPECS-EXTENDED/<pkg>) and overwrite hand edits.",
+)
+@click.option("--allow-downgrade", is_flag=True, help="Accept a version older than EMT's.")
+@click.option(
+    "--check",
+    "run_checks",
+    is_flag=True,
+    help="Then run EMT's own CI checks the checkout contains, per spec (exit 5 when one fails).",
+)
+def integrate_cmd(
+    emt_repo: Path,
+    images: tuple[str, ...],
+    dry_run: bool,
+    replace: bool,
+    allow_downgrade: bool,
+    run_checks: bool,
+) -> None:
+    """Copy SPECS/ in, update cgmanifest.json, the license map, the k3s package list, image
+    configs and the version record; as one change."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.emt.plan.decide import Decision
+        from emtk3s.workflows.integrate import integrate
+
+        p = ctx.project()
+        out = integrate(
+            p,
+            ctx.release(p),
+            emt_repo,
+            list(images),
+            dry_run=dry_run,
+            replace=replace,
+            allow_downgrade=allow_downgrade,
+            run_checks=run_checks,
+            report=lambda line: click.echo(line, err=True),
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            if dry_run:
+                click.echo(d["diff"], nl=False)
+            else:
+                for dec in d["decisions"]:
+                    click.echo(f"decision: {Decision(**dec).line()}")
+            if d["recovered"]:
+                click.echo(f"an interrupted integrate was {d['recovered']}")
+            for c in d["changed"]:
+                click.echo(f"{'would change' if dry_run else 'changed'}: {c}")
+            if not d["changed"]:
+                click.echo(f"up to date: {emt_repo}")
+            for r in d.get("checks", {}).get("results", []):
+                extra = f" ({r['output'].splitlines()[-1]})" if r["status"] == "skipped" else ""
+                click.echo(f"check {r['check']}: {r['spec'] or '(checkout)'}: {r['status']}{extra}")
+
+        return out, human
+
+    run("emt integrate", go)
+
+
+@emt_group.command("sources")
+@click.option(
+    "--copy-to",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Copy every file (by basename, with SHA256SUMS) into this directory for upload.",
+)
+def sources_cmd(copy_to: Path | None) -> None:
+    """Every file EMT's source server needs for SPECS/ (generated tarballs included)."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.emt import sources
+
+        p = ctx.project()
+        files = sources.listing(p.specs, p.cache)
+        out: dict[str, Any] = {"files": files, "copied_to": None}
+        if copy_to:
+            out["copied_to"] = str(sources.copy_to(files, copy_to, p.cache))
+
+        def human(d: dict[str, Any]) -> None:
+            for f in d["files"]:
+                size = "-" if f["size"] is None else str(f["size"])
+                state = (
+                    ""
+                    if f["cached"]
+                    else "  (not in the cache: run emtk3s fetch)"
+                    if f["pinned"]
+                    else "  (PENDING: generated, not pinned yet)"
+                )
+                click.echo(f"{f['sha256']}  {size:>10}  {f['name']}  [{f['package']}]{state}")
+            if d["copied_to"]:
+                click.echo(f"copied {len(d['files'])} files to {d['copied_to']}")
+
+        return out, human
+
+    run("emt sources", go)
+
+
+command = emt_group

@@ -1,0 +1,114 @@
+"""What integrate does with each package: new, update, unchanged, replace or refused, from every
+other spec of the same name in the checkout (rpm's version order: a duplicate or a downgrade is
+refused unless the user chooses) and from the sources other specs already use."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from emtk3s.emt import checkout
+from emtk3s.infra.rpm.vercmp import label_compare
+
+RENDER_HEADER = b"# Rendered by emtk3s"
+
+
+@dataclass
+class Decision:
+    package: str
+    version: str
+    action: str  # new | update | unchanged | replace | refused
+    existing: list[dict[str, str]] = field(default_factory=list)  # other copies and versions
+    notes: list[str] = field(default_factory=list)
+    reason: str = ""  # why refused
+
+    def line(self) -> str:
+        where = ", ".join(f"{e['path']} {e['version']}" for e in self.existing)
+        text = f"{self.package} {self.version}: {self.action}"
+        if where:
+            text += f" (existing: {where})"
+        if self.reason:
+            text += f" - {self.reason}"
+        for n in self.notes:
+            text += f"; {n}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def decide(
+    emt: Path,
+    pkg: str,
+    version: str,
+    files: dict[str, bytes],
+    recorded: dict[str, str],
+    replace: bool,
+    allow_downgrade: bool,
+) -> tuple[Decision, list[str]]:
+    """The decision for one package and the spec directories it removes."""
+    target_dir = f"SPECS/{pkg}"
+    d = Decision(pkg, version, "new")
+    remove: list[str] = []
+    for ex in checkout.find_specs(emt, pkg):
+        d.existing.append({"path": ex.rel, "version": ex.version})
+        cmp = label_compare(version, ex.version) if ex.version != "?" else 0
+        older = cmp < 0
+        if ex.dir == target_dir:
+            spec = emt / ex.rel
+            current = spec.read_bytes()
+            if current == files.get(f"{pkg}.spec"):
+                d.action = "unchanged" if d.action == "new" else d.action
+            elif (
+                recorded.get(ex.rel)
+                and recorded[ex.rel] != hashlib.sha256(current).hexdigest()
+                and not replace
+            ):
+                d.action, d.reason = (
+                    "refused",
+                    f"{ex.rel} was edited by hand since emtk3s integrated it; "
+                    "--replace overwrites the edit",
+                )
+                return d, []
+            else:
+                if not current.startswith(RENDER_HEADER) and not recorded.get(ex.rel):
+                    d.notes.append(f"replaces EMT's own {ex.rel}")
+                d.action = "update" if d.action in ("new", "unchanged") else d.action
+        else:
+            if not replace:
+                kind = "downgrade of" if older else "duplicate of"
+                d.action, d.reason = (
+                    "refused",
+                    f"{kind} {ex.rel} {ex.version}; --replace removes that copy"
+                    + (" (and --allow-downgrade accepts the older version)" if older else ""),
+                )
+                return d, []
+            remove.append(ex.dir)
+            d.action = "replace"
+            d.notes.append(f"removes {ex.dir}")
+        if older and not allow_downgrade:
+            d.action, d.reason = (
+                "refused",
+                f"downgrade: {ex.rel} has {ex.version}, this release {version}; "
+                "--allow-downgrade accepts it"
+                + ("" if ex.dir == target_dir else " (with --replace)"),
+            )
+            return d, []
+    return d, remove
+
+
+def source_clashes(emt: Path, pkgs: list[str], dirs: dict[str, dict[str, bytes]]) -> list[str]:
+    """Sources whose basename another EMT spec already uses for other bytes (EMT's source
+    server keys files by basename alone)."""
+    theirs = checkout.source_basenames(emt)
+    out = []
+    for pkg in pkgs:
+        sig = json.loads(dirs[f"SPECS/{pkg}"].get(f"{pkg}.signatures.json", b"{}") or b"{}")
+        for name, sha in sig.get("Signatures", {}).items():
+            hit = theirs.get(name)
+            if hit and hit[0] != f"SPECS/{pkg}" and hit[1] != sha:
+                out.append(f"{pkg}: Source {name} is also {hit[0]}'s, with other bytes")
+    return out

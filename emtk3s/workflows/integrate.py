@@ -1,0 +1,93 @@
+"""emt integrate as one workflow: SPECS/ checked against the templates, an interrupted integrate
+recovered, the plan made (emtk3s.emt.plan), applied as one unit (emtk3s.emt.txn), and EMT's own
+checks run on the result when asked."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from emtk3s.emt import checkout, emtci, txn
+from emtk3s.emt import plan as emt_plan
+from emtk3s.emt.plan import Plan, refusal
+from emtk3s.infra.errors import BuildError
+from emtk3s.infra.paths import Project
+from emtk3s.model import lock as lockmod
+from emtk3s.model.changelog import load_history
+from emtk3s.model.release import Release
+from emtk3s.stages import render
+
+
+def apply(p: Plan) -> list[str]:
+    if p.refused:
+        raise refusal(p)
+    changed = p.changed
+    targets = list(p.change.files) + list(p.change.dirs)
+    txn.sweep_leftovers(p.root, targets)
+    if changed:
+        txn.apply(p.root, p.change)
+    return changed
+
+
+def recover(emt: Path) -> str:
+    """Finish or discard an integrate a kill interrupted (run first by every integrate)."""
+    return txn.recover(checkout.require(emt))
+
+
+def integrate(
+    project: Project,
+    release: Release,
+    emt_repo: Path,
+    images: list[str],
+    dry_run: bool = False,
+    replace: bool = False,
+    allow_downgrade: bool = False,
+    run_checks: bool = False,
+    report: Callable[[str], None] = lambda line: None,
+) -> dict[str, Any]:
+    """Integrate the project's SPECS/ into ``emt_repo``; ``report`` gets each decision line
+    when they matter before the result (a dry run, a refusal)."""
+    checkout.require(emt_repo)
+    p = project
+    lock = lockmod.require(p.lock_file)
+    pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
+    if pkgs:  # what goes into EMT is what the templates render, not a hand edit
+        render.render(release, lock, p, pkgs, check=True, history=load_history(p.root))
+    recovered = "" if dry_run else recover(emt_repo)
+    chosen = list(images) or emt_plan.default_images(emt_repo)
+    plan = emt_plan.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade)
+    diff = plan.diff()
+    out: dict[str, Any] = {
+        "emt_repo": str(emt_repo),
+        "dry_run": dry_run,
+        "decisions": [d.to_dict() for d in plan.decisions],
+        "changed": plan.changed,
+        "images": chosen,
+        "diff": diff,
+        "recovered": recovered,
+    }
+    if dry_run or plan.refused:
+        for d in plan.decisions:
+            report(f"decision: {d.line()}")
+    if plan.refused:
+        err = refusal(plan)
+        err.details = diff if dry_run else ""
+        err.result = out
+        raise err
+    if not dry_run:
+        out["changed"] = apply(plan)
+    if run_checks and not dry_run:
+        specs = [f"SPECS/{d.package}/{d.package}.spec" for d in plan.decisions]
+        rep = emtci.run_all(plan.root, specs)
+        out["checks"] = rep.to_dict()
+        if rep.failed:
+            failed = BuildError(
+                "EMT checks failed: "
+                + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failed),
+                "the output of each is in the report above",
+                details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failed),
+            )
+            failed.result = out
+            raise failed
+    return out
