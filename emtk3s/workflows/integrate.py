@@ -47,8 +47,33 @@ def integrate(
     report: Callable[[str], None] = lambda line: None,
 ) -> dict[str, Any]:
     """Integrate the project's SPECS/ into ``emt_repo``; ``report`` gets each decision line
-    when they matter before the result (a dry run, a refusal)."""
-    checkout.require(emt_repo)
+    when they matter before the result (a dry run, a refusal). The checkout is locked for the
+    whole run (:func:`checkout.exclusive`)."""
+    with checkout.exclusive(checkout.require(emt_repo)):
+        return _integrate(
+            project,
+            release,
+            emt_repo,
+            images,
+            dry_run,
+            replace,
+            allow_downgrade,
+            run_checks,
+            report,
+        )
+
+
+def _integrate(
+    project: Project,
+    release: Release,
+    emt_repo: Path,
+    images: list[str],
+    dry_run: bool,
+    replace: bool,
+    allow_downgrade: bool,
+    run_checks: bool,
+    report: Callable[[str], None],
+) -> dict[str, Any]:
     p = project
     lock = lockmod.require(p.lock_file)
     pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
