@@ -309,3 +309,42 @@ def _copy_fd(src: int, target: Path) -> None:
         target.unlink(missing_ok=True)
         raise
     os.close(out)
+
+
+def payload_sha256(path: Path) -> dict[str, str]:
+    """File name -> sha256 of every regular file in an RPM's payload, hashed here from the
+    payload's bytes (the header's file digests are the SRPM's own claim, not evidence)."""
+    import hashlib
+
+    import rpm
+
+    fd = os.open(path, _FILE_FLAGS)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise IntegrityError(f"{path}: not a regular file", "run emtk3s srpm --force")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            ts = rpm.TransactionSet()
+            ts.setVSFlags(rpm.RPMVSF_MASK_NOSIGNATURES)  # type: ignore[attr-defined]
+            out: dict[str, str] = {}
+            try:
+                hdr = ts.hdrFromFdno(fh.fileno())
+                # no compressor recorded: an uncompressed payload (the SRPMs emt.macros makes)
+                compressor = hdr["payloadcompressor"] or "ufdio"
+                payload = rpm.fd(fh, "r", flags=compressor)
+                archive = rpm.files(hdr).archive(payload)
+                for fi in archive:
+                    if not archive.hascontent():
+                        continue
+                    h = hashlib.sha256()
+                    while chunk := archive.read(1 << 20):
+                        h.update(chunk)
+                    out[str(fi.name)] = h.hexdigest()
+            except rpm.error as exc:  # type: ignore[attr-defined]
+                raise IntegrityError(
+                    f"{path}: its payload cannot be read ({exc})", "run emtk3s srpm --force"
+                ) from None
+            return out
+    finally:
+        os.close(fd)

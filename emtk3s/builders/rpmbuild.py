@@ -47,7 +47,9 @@ def stamped_build(
             sha = stamp.get("sha")
             if not isinstance(sha, dict):
                 raise store.malformed(store.file(STAGE, info.package), "no sha table")
-            before = {store.path(STAGE, info.package, p): str(h) for p, h in sha.items()}
+            before = {
+                store.path(STAGE, info.package, p, stamps.RPM_PATH): str(h) for p, h in sha.items()
+            }
         stats = stamp.get("stat") if stamp is not None else None
         stats = stats if isinstance(stats, dict) else {}
         verify = project.cache.verify

@@ -105,6 +105,28 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
     shutil.rmtree(top / "BUILD", ignore_errors=True)
 
 
+def check_contents(
+    srpm: Path, spec: Path, sources: list[tuple[str, str]], patches: list[Path]
+) -> None:
+    """The files packed in ``srpm`` are exactly the spec in SPECS/, the patches beside it and
+    the sources with the sha256 the lock pins, hashed from the SRPM's payload. A stamp says
+    which SRPM is up to date; it is the project's own file, so an SRPM swapped together with
+    its stamp passes the stamp's check and is caught here."""
+    want = {spec.name: sha256_file(spec), **{p.name: sha256_file(p) for p in patches}}
+    want.update(dict(sources))
+    got = outputs.payload_sha256(srpm)
+    if got != want:
+        diff = sorted(n for n in set(want) | set(got) if want.get(n) != got.get(n))
+        shown = ", ".join(
+            f"{n} ({'not in the lock/SPECS' if n not in want else 'missing' if n not in got else 'differs'})"
+            for n in diff[:4]
+        )
+        raise IntegrityError(
+            f"{srpm}: its contents do not match the lock and SPECS/: {shown}",
+            "remove the SRPM and its stamp, review how it changed, and run emtk3s srpm again",
+        )
+
+
 def _place_source(blob: Path, dest: Path, epoch: int) -> None:
     """Put a verified cache entry into SOURCES/ as rpmbuild must see it: mode 0644, mtime
     SOURCE_DATE_EPOCH. A symbolic link costs nothing and leaves the entry's inode (and so its
@@ -154,10 +176,12 @@ def build_srpm(
     store = project.stamps
     with file_lock(project.locks / f"srpm-{pkg}.lock"):
         stamp = store.load(NAME, pkg)
-        before = store.path(NAME, pkg, stamp.get("srpm")) if stamp else None
+        before = store.path(NAME, pkg, stamp.get("srpm"), stamps.SRPM_PATH) if stamp else None
         if stamp and before and stamp["key"] == key and not force:
             trusted = still_verified(before, stamp.get("stat"), cache.verify)
             if trusted or (before.is_file() and sha256_file(before) == stamp.get("sha256")):
+                if cache.verify:  # --verify / --locked: the SRPM's contents, not its stamp
+                    check_contents(before, spec, sources, patches)
                 info = SrpmInfo(
                     pkg,
                     before,
