@@ -20,6 +20,7 @@ from typing import Any
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
+from emtk3s.model.changelog import MAX_EPOCH
 from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
 
 LOCK_VERSION = 1
@@ -339,7 +340,9 @@ def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
             raise InputError(f"{w} component {key!r} is named {c.name!r}", "re-resolve")
         validate.repo(c.repo, f"{w} {key}.repo")
         if c.commit_time is not None and (
-            isinstance(c.commit_time, bool) or not isinstance(c.commit_time, int)
+            isinstance(c.commit_time, bool)
+            or not isinstance(c.commit_time, int)
+            or not 0 <= c.commit_time <= MAX_EPOCH
         ):
             raise InputError(f"{w} {key}.commit_time is not a timestamp", "re-resolve")
         if not isinstance(c.facts, Mapping):

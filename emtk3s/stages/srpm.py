@@ -6,6 +6,7 @@ package's upstream tag, source mtimes are clamped to it, the build host is a con
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -79,6 +80,28 @@ def _inputs(
     return spec, sources, patches
 
 
+#: free space under which a failed %prep is taken for a full disk (GNU tar reports a short
+#: write as "Wrote only N of M bytes", without ENOSPC's message)
+_NEARLY_FULL = 256 << 10
+
+
+def _out_of_space(log: Path, where: Path) -> bool:
+    """Whether a failed rpmbuild ran out of room rather than failed a patch: its tools report
+    ENOSPC/EDQUOT with their C-locale messages (run_logged sets LC_ALL=C), or the file system
+    it unpacked into is left (nearly) without free blocks. Checked before its tree is removed."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        text = ""
+    if any(os.strerror(e) in text for e in (errno.ENOSPC, errno.EDQUOT)):
+        return True
+    try:
+        st = os.statvfs(where)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL or st.f_favail == 0
+
+
 def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> None:
     """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
 
@@ -97,6 +120,15 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
     try:
         rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
     except BuildError as exc:
+        full = _out_of_space(log, top)
+        shutil.rmtree(top / "BUILD", ignore_errors=True)  # what it unpacked: room again
+        if full:
+            raise EnvironmentProblem(
+                f"{top / 'BUILD'}: no space left on device while proving the patches apply "
+                f"(rpmbuild -bp); log: {log}",
+                "free disk space and run again",
+                details=exc.details,
+            ) from None
         raise BuildError(
             f"{spec_name}: %prep failed (rpmbuild -bp): a patch does not apply or a Source is wrong; log: {log}",
             "refresh the patch against this upstream version",

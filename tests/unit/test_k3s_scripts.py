@@ -4,6 +4,9 @@ below have the shapes the 1.32-era and later scripts use (our own text)."""
 
 from __future__ import annotations
 
+import pytest
+
+from emtk3s.infra.errors import InputError
 from emtk3s.packages.k3s.upstream import parse_clones, parse_module_calls, short_name
 from emtk3s.packages.k3s.vendor import check_go
 
@@ -77,13 +80,39 @@ def test_clones_of_download_and_build() -> None:
     }
 
 
-def test_a_clone_that_escapes_build_src_or_is_not_github_is_ignored() -> None:
+def test_a_clone_that_is_not_github_or_not_under_build_src_is_ignored() -> None:
     text = (
-        "git clone --branch=$VERSION_X https://github.com/a/b ../../etc\n"
         "git clone --branch=$VERSION_Y https://example.com/a/b build/src/x\n"
         "git clone --branch=$VERSION_Z https://${UNKNOWN} build/src/y\n"
+        "git clone --branch=$VERSION_W https://github.com/a/b build/other/w\n"
     )
     assert parse_clones(text, {}) == {}
+
+
+@pytest.mark.parametrize(
+    "dest",
+    [
+        "../../etc",
+        "/etc/k3s",
+        "build/src/../../../etc",
+        "build/src/-rf",
+        "build/src/github.com/--upload-pack=x",
+        "build/src/.hidden",
+        "build/src/a*b",
+        "build/src/a`id`b",
+        "build/src/a'b",
+        "build/src/a\\b",
+        "build/src/a%{lua:x}",
+    ],
+)
+def test_a_hostile_clone_directory_is_refused(dest: str) -> None:
+    text = (
+        "RUNC_DIR=build/src/github.com/opencontainers/runc\n"
+        "git clone --branch=${VERSION_RUNC} https://github.com/opencontainers/runc ${RUNC_DIR}\n"
+        f"git clone --branch=$VERSION_X https://github.com/a/b {dest}\n"
+    )
+    with pytest.raises(InputError, match="v1.32.4.k3s1:scripts/download: clone directory"):
+        parse_clones(text, {}, "v1.32.4+k3s1:scripts/download")
 
 
 def test_go_version_checks() -> None:

@@ -156,10 +156,29 @@ def _repo_of(url: str, paths: dict[str, str]) -> str | None:
     return f"{parts[1]}/{parts[2]}"
 
 
-def parse_clones(text: str, paths: dict[str, str]) -> dict[str, dict[str, str]]:
+_CLONE_DIR_PART = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}")
+
+
+def _clone_dir(raw: str, where: str) -> None:
+    """Refuse a clone directory no K3s script of any era uses and a spec must never see: an
+    absolute path, a ``..`` component, a component starting with ``-`` or ``.`` (an option to
+    tar or mv, a hidden directory), or characters beyond letters, digits and ``. _ + -``."""
+    parts = raw.split("/")
+    if raw.startswith("/") or not all(_CLONE_DIR_PART.fullmatch(p) for p in parts if p):
+        raise InputError(
+            f"{where}: clone directory {raw[:80]!r} is not a plain relative path",
+            "the tag's script clones somewhere emtk3s will not lay out; review the tag",
+        )
+
+
+def parse_clones(
+    text: str, paths: dict[str, str], where: str = "script"
+) -> dict[str, dict[str, str]]:
     """VERSION_* -> {repo, dir} for each ``git clone --branch=$VERSION_* <url> <dir>`` of a
     script. ``$TMPDIR``-style scratch GOPATHs become ``build/``; a relative directory is taken
-    inside the previous clone (scripts/build clones flannel's plugin into the plugins tree)."""
+    inside the previous clone (scripts/build clones flannel's plugin into the plugins tree).
+    A clone of a recognized repository into a hostile directory (absolute, ``..``, a leading
+    ``-``, odd characters) is refused (exit 2), never silently dropped or kept."""
     dirs: dict[str, str] = {}
     clones: dict[str, dict[str, str]] = {}
     last = ""
@@ -184,6 +203,7 @@ def parse_clones(text: str, paths: dict[str, str]) -> dict[str, dict[str, str]]:
             dest = dest.replace("${" + var + "}", val).replace("$" + var, val)
         if repo is None or "$" in dest:
             continue
+        _clone_dir(dest, where)
         if not dest.startswith("build/"):
             if not last:
                 continue
@@ -239,7 +259,7 @@ def read_facts(checkout: TagCheckout) -> dict[str, Any]:
     }
     clones: dict[str, dict[str, str]] = {}
     for script in ("scripts/download", "scripts/build"):
-        for var, c in parse_clones(text_of(script), paths).items():
+        for var, c in parse_clones(text_of(script), paths, f"{tag}:{script}").items():
             clones.setdefault(var, {**c, "from": script})
     for var, c in DEFAULT_CLONES.items():
         if var not in clones:
