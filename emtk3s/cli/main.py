@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from emtk3s import __version__
-from emtk3s.cli.runner import Ctx, MainGroup, setup_logging
+from emtk3s.cli.runner import Ctx, MainGroup, MirrorOption, setup_logging
 
 #: command -> (module under emtk3s.cli.commands, its help): the help is what ``--help`` lists
 #: without importing the module (tests/unit/test_docs.py checks that both agree)
@@ -30,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "check-updates": (
         "check_updates",
-        "Newer upstream K3s tags of the same minor (git ls-remote on the github mirror).",
+        "Newer upstream K3s tags of the same minor; exit 100 when there is one (dnf's convention).",
     ),
     "compat": (
         "compat",
@@ -95,9 +95,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 @click.option(
     "--mirror",
     "mirrors",
+    cls=MirrorOption,
     multiple=True,
     metavar="NAME=URL",
-    help="Override an upstream base URL: github, raw, k3s_charts (env EMTK3S_MIRROR_<NAME>).",
+    help="Override an upstream base URL (env EMTK3S_MIRROR_<NAME>).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (for CI).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")

@@ -55,6 +55,7 @@ class Ctx:
     debug: bool
     quiet: bool
     verify: bool = False  # --verify: rehash every cached source and output, trust no stat record
+    env_checked: bool = False  # unknown EMTK3S_ variables were warned about
 
     def root(self) -> Path:
         if self.project_dir is not None:
@@ -70,6 +71,10 @@ class Ctx:
         return p
 
     def release(self, project: Project) -> manifest.Release:
+        if not self.env_checked:  # once per command, on stderr (stdout stays one document)
+            self.env_checked = True
+            for warning in manifest.unknown_env(os.environ):
+                click.echo(f"warning: {warning}", err=True)
         return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
 
     def stage_run(self, project: Project, options: Options) -> StageRun:
@@ -164,10 +169,13 @@ def error_doc(
     return json.dumps(doc, indent=2, sort_keys=True)
 
 
-def emit(ctx: Ctx, command: str, result: R, human: Callable[[R], None]) -> None:
-    """--json: one document (the result through the one encoder); else the human lines."""
+def emit(ctx: Ctx, command: str, result: R, human: Callable[[R], None], status: int = 0) -> None:
+    """--json: one document (the result through the one encoder); else the human lines. A
+    non-zero ``status`` is a success that automation must tell apart (check-updates' 100)."""
     if ctx.json:
-        doc = {"ok": True, "command": command, "result": jsonable(result)}
+        doc: dict[str, Any] = {"ok": True, "command": command, "result": jsonable(result)}
+        if status:
+            doc["exit_code"] = status
         _print_once(json.dumps(doc, indent=2, sort_keys=True))
     elif not ctx.quiet:
         human(result)
@@ -206,8 +214,14 @@ def install_signal_handlers() -> None:
         signal.signal(signal.SIGTERM, _on_sigint)
 
 
-def run(command: str, fn: Callable[[Ctx], tuple[R, Callable[[R], None]]]) -> None:
-    """Run a command: ``fn`` returns its typed result and how to print it for a human."""
+def run(
+    command: str,
+    fn: Callable[[Ctx], tuple[R, Callable[[R], None]]],
+    status: Callable[[R], int] | None = None,
+) -> None:
+    """Run a command: ``fn`` returns its typed result and how to print it for a human;
+    ``status`` maps a successful result to its exit code (0 unless the command documents
+    another, as check-updates' 100 for "updates available", dnf's convention)."""
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
     _state["command"] = command
     _state["json"] = ctx.json
@@ -248,7 +262,11 @@ def run(command: str, fn: Callable[[Ctx], tuple[R, Callable[[R], None]]]) -> Non
             _print_once(error_doc(command, "internal", 1, msg, "rerun with --debug and report it"))
         click.echo(f"emtk3s {command}: {msg} (rerun with --debug and report it)", err=True)
         sys.exit(1)
-    emit(ctx, command, result, human)
+    code = status(result) if status is not None else 0
+    emit(ctx, command, result, human, code)
+    if code:
+        sys.stdout.flush()
+        sys.exit(code)
 
 
 # --- the group: global options anywhere, did-you-mean, usage errors as JSON --------------------
@@ -374,26 +392,80 @@ class MainGroup(Group):
         _state["json"] = as_json
         _state["command"] = _command_words(argv)
         install_signal_handlers()
+        words = argv[: argv.index("--")] if "--" in argv else argv
+        if as_json and ({"--help", "-h", "--version"} & set(words)):
+            sys.exit(self._json_info(argv, prog_name or "emtk3s", "--version" in words))
         try:
             rv = super().main(argv, prog_name or "emtk3s", complete_var, False, **extra)
         except click.ClickException as exc:
+            command = _state["command"]
+            where = getattr(exc, "ctx", None)  # usage errors know the command they are about
+            helpcmd = f"{where.command_path if where is not None else 'emtk3s'} --help"
             if as_json:
                 _print_once(
-                    error_doc(
-                        _state["command"],
-                        "usage",
-                        exc.exit_code,
-                        exc.format_message(),
-                        "see emtk3s --help",
-                    )
+                    error_doc(command, "usage", exc.exit_code, exc.format_message(), helpcmd)
                 )
-            exc.show()
+            # one line, as every other error (click's own form takes three)
+            who = "emtk3s" if command == "emtk3s" else f"emtk3s {command}"
+            click.echo(f"{who}: error: {exc.format_message()} (see {helpcmd})", err=True)
             sys.exit(exc.exit_code)
         except (click.Abort, KeyboardInterrupt):
             _interrupted_exit()
         if not standalone_mode:
             return rv
         sys.exit(rv if isinstance(rv, int) else 0)
+
+    def _json_info(self, argv: list[str], prog_name: str, version: bool) -> int:
+        """--json with --help or --version: the same text, as one JSON document."""
+        import contextlib
+        import io
+
+        buf = io.StringIO()
+        with contextlib.redirect_stdout(buf):
+            try:
+                rv = super().main(argv, prog_name, None, False)
+            except click.ClickException as exc:
+                _print_once(
+                    error_doc(_state["command"], "usage", exc.exit_code, exc.format_message())
+                )
+                return exc.exit_code
+        code = rv if isinstance(rv, int) else 0
+        text = buf.getvalue()
+        if version:
+            from emtk3s import __version__
+
+            result: dict[str, Any] = {"version": __version__, "text": text}
+            command = "version"
+        else:
+            result = {"help": text}
+            command = _state["command"]
+        _print_once(json.dumps({"ok": True, "command": command, "result": result}, indent=2))
+        return code
+
+
+def table(rows: list[list[str]]) -> None:
+    """Rows in columns as wide as their widest cell (names of any length stay aligned)."""
+    if not rows:
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths, strict=True)] + [r[-1]]
+        click.echo("  ".join(cells).rstrip())
+
+
+class MirrorOption(click.Option):
+    """--mirror, whose help names every mirror the packages declare, looked up only when the
+    help is shown (start-up reads no package)."""
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
+
+        package_mirrors()
+        self.help = (
+            f"Override an upstream base URL: {', '.join(sorted(DEFAULT_MIRRORS))} "
+            "(env EMTK3S_MIRROR_<NAME>)."
+        )
+        return super().get_help_record(ctx)
 
 
 package_opt = click.option(

@@ -73,7 +73,9 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
             spec_cache[emt_name] = _find_spec(emt, emt_name) or ("", "")
         spec_rel, emt_v = spec_cache[emt_name]
         ours = versions.get(pkg, "unknown")
-        if not spec_rel:
+        if not spec_rel and emt_name in lock.packages:  # emtk3s renders that package itself
+            action = f"shipped by emtk3s ({emt_name})"
+        elif not spec_rel:
             action = "new RPM needed"
         elif ours == "unknown" or emt_v in ("", "?"):
             action = "check by hand"

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
 from emtk3s.infra import checks as validate
-from emtk3s.infra.errors import InputError, UpstreamError
+from emtk3s.infra.errors import Emtk3sError, InputError, UpstreamError
 from emtk3s.infra.fsutil import file_lock
 
 if TYPE_CHECKING:  # gitpython is imported when a tag is fetched, not at start-up
@@ -31,6 +33,69 @@ _SAFE_ENV = {
 }
 _INFO_REFS = "/info/refs?service=git-upload-pack"
 MAX_REDIRECTS = 10
+# The same retry policy as HTTP downloads (infra/http Policy): 4 retries, backoff 0.5 s doubling.
+RETRIES = 4
+BACKOFF = 0.5
+
+# What git prints when the remote host cannot be reached at all: retrying cannot help.
+_UNREACHABLE = (
+    "Could not resolve host",
+    "Network is unreachable",
+    "No route to host",
+)
+# What git prints when the mirror has no such repository (smart HTTP answered 404).
+_NO_REPO = ("repository '", "The requested URL returned error: 404")
+# What git prints when the repository is there but the ref is not.
+_NO_REF = ("couldn't find remote ref", "could not find remote ref")
+
+
+def _stderr(exc: BaseException) -> str:
+    return " ".join(str(getattr(exc, "stderr", exc)).split())[:300]
+
+
+def _classify(url: str, what: str, err: str, hint: str) -> Emtk3sError | None:
+    """The error for a git failure that a retry cannot fix, or None (transient: retry)."""
+    if any(n in err for n in _UNREACHABLE):
+        return UpstreamError(f"{what}: cannot reach {url}: {err}", hint)
+    if any(n in err for n in _NO_REPO) and ("not found" in err or "404" in err):
+        return UpstreamError(
+            f"{what}: the mirror has no repository at {url} (404)",
+            "check the mirror URL (EMTK3S_MIRROR_GITHUB) and that the mirror carries this "
+            "repository",
+        )
+    return None
+
+
+def _with_retries(
+    run: Callable[[], str],
+    url: str,
+    what: str,
+    hint: str,
+    log: Callable[[str], None] | None = None,
+) -> str:
+    """Run a git network command, retrying transient failures (connection reset, early EOF,
+    5xx) with the HTTP downloads' policy; a missing tag, repository or host fails at once."""
+    import git
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return run()
+        except git.GitCommandError as exc:
+            err = _stderr(exc)
+            if any(n in err for n in _NO_REF):
+                raise
+            fatal = _classify(url, what, err, hint)
+            if fatal is not None:
+                raise fatal from None
+            if attempt > RETRIES:
+                raise UpstreamError(
+                    f"{what} failed after {attempt} attempts: {err}", hint
+                ) from None
+            if log:
+                log(f"retry {what} ({err[:80]}); attempt {attempt + 1}")
+            time.sleep(BACKOFF * (2 ** (attempt - 1)))
 
 
 def resolve_redirects(url: str, allow_http: bool = False, timeout: float = 30.0) -> str:
@@ -156,24 +221,25 @@ def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) ->
             repo = git.Repo(repo_dir)
         ref = f"refs/tags/{tag}"
         try:
-            repo.git.fetch(
-                "--depth=1",
-                "--no-tags",
-                "--force",
-                "--",
-                remote,
-                f"+{ref}:{ref}",
-                env={**os.environ, **env},
-            )
-        except git.GitCommandError as exc:
-            err = " ".join(str(exc.stderr).split())[:300]
-            if "couldn't find remote ref" in err or "not found" in err.lower():
-                raise InputError(
-                    f"tag {tag} not found at {url}", "check the tag name, or the mirror's contents"
-                ) from None
-            raise UpstreamError(
-                f"git fetch of {tag} from {url} failed: {err}",
+            _with_retries(
+                lambda: str(
+                    repo.git.fetch(
+                        "--depth=1",
+                        "--no-tags",
+                        "--force",
+                        "--",
+                        remote,
+                        f"+{ref}:{ref}",
+                        env={**os.environ, **env},
+                    )
+                ),
+                url,
+                f"git fetch of {tag} from {url}",
                 "check the network or the mirror URL (EMTK3S_MIRROR_GITHUB)",
+            )
+        except git.GitCommandError:  # only a missing ref gets here: the repository answered
+            raise InputError(
+                f"tag {tag} not found at {url}", "check the tag name, or the mirror's contents"
             ) from None
         commit = repo.commit(ref)
         info = TagInfo(url=url, tag=tag, commit=commit.hexsha, commit_time=commit.committed_date)
@@ -186,14 +252,14 @@ def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
 
     validate.git_url(url, allow_http=allow_http)
     remote = resolve_redirects(url, allow_http)
-    try:
-        out = str(git.cmd.Git().ls_remote("--tags", "--", remote, env={**os.environ, **_SAFE_ENV}))
-    except git.GitCommandError as exc:
-        err = " ".join(str(exc.stderr).split())[:300]
-        raise UpstreamError(
-            f"git ls-remote {url} failed: {err}",
-            "check the network, or set EMTK3S_MIRROR_GITHUB=URL to a mirror you can reach",
-        ) from None
+    out = _with_retries(
+        lambda: str(
+            git.cmd.Git().ls_remote("--tags", "--", remote, env={**os.environ, **_SAFE_ENV})
+        ),
+        url,
+        f"git ls-remote {url}",
+        "check the network, or set EMTK3S_MIRROR_GITHUB=URL to a mirror you can reach",
+    )
     tags: dict[str, str] = {}
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")

@@ -478,9 +478,8 @@ class _Progress:
             if task is not None:
                 self.bar.remove_task(task)
             self.bar.update(self.task, advance=1)
-        elif not self.quiet:
-            how = "downloaded" if f.downloaded else "cached"
-            log.info("fetch: %s %s %s bytes sha256 %s", how, f.name, f.size, f.sha256)
+        elif not self.quiet and f.downloaded:  # a cache hit is not news (a no-op is quiet)
+            log.info("fetch: downloaded %s %s bytes sha256 %s", f.name, f.size, f.sha256)
 
     def log(self, line: str) -> None:
         if not self.quiet:

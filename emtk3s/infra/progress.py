@@ -45,6 +45,10 @@ def elapsed(seconds: float) -> str:
     )
 
 
+#: seconds a build runs before its "building:" line is printed (without a terminal)
+ANNOUNCE_AFTER = 0.5
+
+
 @dataclass
 class _Running:
     package: str
@@ -69,6 +73,7 @@ class BuildProgress:
         self.tick = tick
         self.tty = sys.stderr.isatty()
         self._running: dict[str, _Running] = {}
+        self._announce: dict[str, threading.Timer] = {}
         self._lock = threading.Lock()
         self._done = threading.Event()
         self._thread: threading.Thread | None = None
@@ -101,11 +106,23 @@ class BuildProgress:
         with self._lock:
             self._running[package] = _Running(package, log, now, now)
         if not self.quiet and not self.tty:
-            print(f"building: {package} (log {log})", file=sys.stderr, flush=True)
+            # said only once the build is really running: an up-to-date package is done
+            # within a fraction of this, and a no-op prints nothing per package here
+            timer = threading.Timer(
+                ANNOUNCE_AFTER,
+                lambda: print(f"building: {package} (log {log})", file=sys.stderr, flush=True),
+            )
+            timer.daemon = True
+            with self._lock:
+                self._announce[package] = timer
+            timer.start()
 
     def stop(self, package: str) -> None:
         with self._lock:
             self._running.pop(package, None)
+            timer = self._announce.pop(package, None)
+        if timer is not None:
+            timer.cancel()
 
     def lines(self) -> list[str]:
         now = time.monotonic()

@@ -208,17 +208,23 @@ class Lock:
             "version": self.version,
             "release_digest": self.release_digest,
             "k3s": self.k3s,
-            "components": {k: asdict(v) for k, v in sorted(self.components.items())},
-            "packages": {
-                k: {
-                    "name": p.name,
-                    "version": p.version,
-                    "component": p.component,
-                    "sources": [s.to_dict() for s in p.sources],
-                }
-                for k, p in sorted(self.packages.items())
-            },
+            "components": {k: self.component_data(k) for k in sorted(self.components)},
+            "packages": {k: self.package_data(k) for k in sorted(self.packages)},
         }
+
+    def package_data(self, name: str) -> dict[str, Any]:
+        """One package as the lock file writes it (``show NAME`` encodes only this)."""
+        p = self.packages[name]
+        return {
+            "name": p.name,
+            "version": p.version,
+            "component": p.component,
+            "sources": [s.to_dict() for s in p.sources],
+        }
+
+    def component_data(self, name: str) -> dict[str, Any]:
+        """One component as the lock file writes it."""
+        return asdict(self.components[name])
 
     @classmethod
     def from_json(cls, text: str, where: str = "emtk3s.lock") -> Lock:

@@ -94,6 +94,38 @@ def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
     return out
 
 
+#: the EMTK3S_ variables emtk3s reads (besides EMTK3S_MIRROR_<NAME> of each known mirror);
+#: EMTK3S_TEST_* and the bench's are the test suite's and benchmarks' own hooks
+KNOWN_ENV = (
+    "EMTK3S_CACHE",
+    "EMTK3S_VERIFY",
+    "EMTK3S_MAX_DOWNLOAD",
+    "EMTK3S_PROGRESS_EVERY",
+    "EMTK3S_SPEC_CLEANER",
+    "EMTK3S_UPDATE_GOLDEN",
+    "EMTK3S_BENCH_DIR",
+    "EMTK3S_EMT_SNAPSHOT",
+    "EMTK3S_REAL_MIRROR",
+)
+
+
+def unknown_env(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+    """One warning per EMTK3S_ variable that nothing reads (a misspelt mirror variable would
+    otherwise be ignored in silence), with the nearest known name."""
+    import difflib
+
+    package_mirrors()
+    known = [*KNOWN_ENV, *(f"EMTK3S_MIRROR_{n.upper()}" for n in DEFAULT_MIRRORS)]
+    out = []
+    for name in sorted(environ):
+        if not name.startswith("EMTK3S_") or name in known or name.startswith("EMTK3S_TEST_"):
+            continue
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+        hint = f"did you mean {near[0]}?" if near else f"known: {', '.join(sorted(known))}"
+        out.append(f"environment variable {name} is not used by emtk3s ({hint})")
+    return out
+
+
 def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
     package_mirrors()
     out = {}

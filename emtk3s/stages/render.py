@@ -6,7 +6,6 @@ carries a newline, a ``%`` (a macro), a backquote or a ``$`` is refused, never e
 
 from __future__ import annotations
 
-import difflib
 import json
 import posixpath
 import re
@@ -17,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s import packages as folders
 from emtk3s.infra import checks as validate
-from emtk3s.infra import stamps
-from emtk3s.infra.errors import DriftError, InputError
+from emtk3s.infra import stamps, textdiff
+from emtk3s.infra.errors import DriftError, InputError, LockedError
 from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
 from emtk3s.infra.paths import Project
 from emtk3s.model import changelog
@@ -272,20 +271,14 @@ class RenderResult:
 
 
 def _diff(target: Path, files: dict[str, bytes]) -> str:
-    lines: list[str] = []
+    """What render would change in SPECS/<pkg>/, as a patch against the committed files."""
     names = set(files) | ({p.name for p in target.iterdir()} if target.is_dir() else set())
+    out = []
     for name in sorted(names):
         have_path = target / name
-        have = have_path.read_bytes() if have_path.is_file() else b""
-        want = files.get(name, b"")
-        if have != want:
-            lines += difflib.unified_diff(
-                have.decode(errors="replace").splitlines(keepends=True),
-                want.decode(errors="replace").splitlines(keepends=True),
-                f"SPECS/{target.name}/{name} (committed)",
-                f"SPECS/{target.name}/{name} (rendered)",
-            )
-    return "".join(lines)
+        have = have_path.read_bytes() if have_path.is_file() else None
+        out.append(textdiff.unified(have, files.get(name), f"SPECS/{target.name}/{name}"))
+    return "".join(out)
 
 
 NAME = "render"
@@ -401,14 +394,27 @@ def run(r: StageRun) -> RenderResult:
     history = load_history(r.project.root)
     packages = list(r.options.packages) or None
     epoch = user_epoch(r.options.date)
-    if not r.chained:
-        res = render(r.release, lock, r.project, packages, r.options.check, history, epoch)
-    else:
-        wanted = packages or sorted(lock.packages)
-        renderable = [p for p in wanted if not not_renderable(lock, p)]
-        res = render(r.release, lock, r.project, renderable, r.options.check, history, epoch)
-        res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
-    if res.history and not r.options.check:
+    # --locked writes nothing that is committed (SPECS/, changelog.json), like cargo's --frozen:
+    # it renders in memory, compares, and fails naming the drift
+    check = r.options.check or r.options.locked
+    try:
+        if not r.chained:
+            res = render(r.release, lock, r.project, packages, check, history, epoch)
+        else:
+            wanted = packages or sorted(lock.packages)
+            renderable = [p for p in wanted if not not_renderable(lock, p)]
+            res = render(r.release, lock, r.project, renderable, check, history, epoch)
+            res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+    except DriftError as exc:
+        if r.options.check:
+            raise
+        raise LockedError(
+            exc.message.replace("drifted from templates/", "would change"),
+            "--locked was given: run emtk3s render (or all) without --locked, review and commit "
+            "SPECS/ and changelog.json",
+            details=exc.details,
+        ) from None
+    if res.history and not check:
         save_history(r.project.root, history | res.history)
     return res
 

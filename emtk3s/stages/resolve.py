@@ -217,7 +217,8 @@ def resolve(
 ) -> ResolveResult:
     old = lockmod.load(lock_path)
     digest = input_digest(release)
-    if old is not None and old.release_digest == digest and not refresh:
+    # --repin contacts upstream like --refresh: re-pinning needs to see where the tags are now
+    if old is not None and old.release_digest == digest and not (refresh or repin):
         return ResolveResult(old, changed=False, network=False)
     if offline:
         raise InputError(

@@ -96,8 +96,7 @@ def _integrate(
         for d in plan.decisions:
             report(f"decision: {d.line()}")
     if plan.refused:
-        err = refusal(plan)
-        err.details = diff if dry_run else ""
+        err = refusal(plan)  # a dry run's patch is in the result (the CLI prints it on stdout)
         err.result = out
         raise err
     if not dry_run:

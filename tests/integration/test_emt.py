@@ -290,6 +290,10 @@ def test_root_diff_tables(tmp_path: Path) -> None:
     assert rows["bin/aux/nft"]["action"] == "none (EMT newer)"  # EMT 1.0.9 vs buildroot 1.0.8
     assert rows["bin/fuse-overlayfs"]["spec"] == "SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec"
     assert rows["bin/conntrack"]["action"] == "new RPM needed"
+    # k3s-root's iptables-detect.sh is what emtk3s's own k3s-iptables-helpers ships
+    assert (
+        rows["bin/aux/iptables-detect.sh"]["action"] == "shipped by emtk3s (k3s-iptables-helpers)"
+    )
     assert (
         rows["bin/ip"]["in_chroot"] is True
         and rows["bin/ip"]["spec"] == "SPECS/iproute/iproute.spec"
@@ -325,8 +329,11 @@ def test_check_updates_and_bump(bump_project: Project) -> None:
     up.commit_tag("k3s-io/k3s-root", root_files, "v0.14.2", 1735000000)
     up.commit_tag("k3s-io/k3s", k3s_tree.k3s_files("v0.14.2"), "v1.32.5+k3s1", 1746000000)
     up.commit_tag("k3s-io/k3s", k3s_tree.k3s_files("v0.14.2"), "v1.33.0+k3s1", 1747000000)
-    upd = p.run("--json", "check-updates").json["result"]
+    res = p.run("--json", "check-updates", check=False)
+    assert res.code == 100, "an update exists: dnf check-update's exit code"
+    upd = res.json["result"]
     assert upd == {"current": "v1.32.4+k3s1", "newer": ["v1.32.5+k3s1"], "latest": "v1.32.5+k3s1"}
+    assert p.run("check-updates", check=False).code == 100
     res = p.run("--json", "bump", "--k3s", "v1.32.5+k3s1").json["result"]
     changes = {c["component"]: (c["old"], c["new"], c["downgrade"]) for c in res["changes"]}
     assert changes["k3s"] == ("v1.32.4+k3s1", "v1.32.5+k3s1", False)
@@ -340,6 +347,8 @@ def test_check_updates_and_bump(bump_project: Project) -> None:
     assert "- k3s v1.32.4+k3s1 -> v1.32.5+k3s1." in cl and "- 0.14.1-1" in cl
     # the tree is ready: render --check passes, a second all is a no-op render
     p.run("render", "--check")
+    up_to_date = p.run("check-updates")  # exit 0: nothing newer of the same minor
+    assert "v1.32.5+k3s1: up to date" in up_to_date.out
     p.run("all", "--until", "srpm")
 
 

@@ -73,22 +73,26 @@ def _run_killed_at(p: Project, match: str, nth: int, *args: str) -> int:
 def test_sigkill_mid_download_then_rerun_resumes_with_range(proj: Project) -> None:
     up = proj.upstream
     up.faults[LICENSE] = [Fault("slow", after=100_000, seconds=60)]
+    lic_sha = next(
+        s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == LICENSE_NAME
+    )
     proc = _start(proj, "fetch", "-j", "1")
-    part_dir = proj.cache / "partial"
+    # the LICENSE's own partial file (other sources' parts come and go while it is watched:
+    # waiting on any part raced with their completion, and could kill outside the LICENSE)
+    part = proj.cache / "partial" / f"{lic_sha}.part"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        parts = list(part_dir.glob("*.part")) if part_dir.exists() else []
-        if parts and any(p.stat().st_size >= 65536 for p in parts):
-            break
+        try:
+            if part.stat().st_size >= 65536:
+                break
+        except FileNotFoundError:
+            pass
         time.sleep(0.05)
     else:
         proc.kill()
         pytest.fail("the download never got midway")
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    lic_sha = next(
-        s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == LICENSE_NAME
-    )
     assert lic_sha not in _blobs(proj), "a partial download became a cache entry"
     up.faults.clear()
     proj.run("fetch")

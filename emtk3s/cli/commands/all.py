@@ -97,37 +97,46 @@ def all_cmd(
 
 
 def summary(r: AllResult) -> list[str]:
-    """One line per stage result (and per SRPM and RPM) of an ``all`` run."""
+    """What an ``all`` run did: a line per stage that changed something, then one line per
+    package (its SRPM, its RPMs and the backend that made them). A no-op prints one line per
+    package and nothing else."""
     st = r.stages
+    lines = []
     res: resolve.ResolveResult = st["resolve"]
-    lines = [
-        f"resolve:  {res.k3s} lock {'updated' if res.changed else 'unchanged'}"
-        f"{' (upstream contacted)' if res.network else ' (no network)'}"
-    ]
-    if "fetch" in st:
-        f: fetch_stage.FetchResult = st["fetch"]
+    if res.changed or res.network:
+        lines.append(
+            f"resolve:  {res.k3s} lock {'updated' if res.changed else 'unchanged'}"
+            f"{' (upstream contacted)' if res.network else ''}"
+        )
+    f: fetch_stage.FetchResult | None = st.get("fetch")
+    if f is not None and (f.downloaded or f.missing or f.generated or f.pinned):
         lines.append(
             f"fetch:    {f.downloaded} downloaded, {f.cached} cached, {len(f.missing)} missing"
+            + (f", {len(f.pinned)} pinned" if f.pinned else "")
         )
-    if "render" in st:
-        rr: render.RenderResult = st["render"]
-        lines.append(
-            f"render:   {len(rr.written)} written, {len(rr.unchanged)} unchanged"
-            f" -> {r.outputs['specs']}"
-        )
-    if "validate" in st:
-        v: validate.LintResult = st["validate"]
-        lines.append(
-            f"validate: {len(v.checked)} checked, {len(v.skipped)} up to date (rpmspec -P, rpmlint)"
-        )
-    if "srpm" in st:
-        srpms: srpm.SrpmResult = st["srpm"]
-        for s in srpms.srpms:
-            lines.append(f"srpm:     {'up to date' if s.skipped else 'built'} {s.path}")
-    if "build" in st:
-        built: build.BuildResult = st["build"]
-        for b in built.builds:
-            lines += [f"build:    {b.status} {rpm_path}" for rpm_path in b.rpms]
+    rr: render.RenderResult | None = st.get("render")
+    if rr is not None and rr.written:
+        lines.append(f"render:   {', '.join(rr.written)} -> {r.outputs['specs']}")
+    v: validate.LintResult | None = st.get("validate")
+    if v is not None and v.checked:
+        lines.append(f"validate: {', '.join(v.checked)} (rpmspec -P, rpmlint)")
+    srpms: srpm.SrpmResult | None = st.get("srpm")
+    built: build.BuildResult | None = st.get("build")
+    by_pkg = {b.package: b for b in built.builds} if built is not None else {}
+    infos = srpms.srpms if srpms is not None else []
+    rows = []
+    for s in infos:
+        row = [s.package, s.nevr.removeprefix(s.package + "-"), "srpm"]
+        row[2] += " up to date" if s.skipped else " built"
+        b = by_pkg.get(s.package)
+        if b is not None:
+            n = len(b.rpms)
+            row[2] += f", {n} rpm{'s' if n != 1 else ''} {b.status} ({b.backend or 'rpmbuild'})"
+        rows.append(row)
+    widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
+    for row in rows:
+        cells = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
+        lines.append(f"{cells}  -> {r.outputs['rpms'] if built else r.outputs['srpms']}")
     if r.stopped:
         lines.append(f"stopped:  {r.stopped}")
     return lines

@@ -12,9 +12,13 @@ from emtk3s.cli.runner import Ctx, run
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
 
+#: check-updates' exit code when a newer tag exists (dnf check-update's convention)
+UPDATES_AVAILABLE = 100
+
+
 @click.command("check-updates")
 def check_updates_cmd() -> None:
-    """Newer upstream K3s tags of the same minor (git ls-remote on the github mirror)."""
+    """Newer upstream K3s tags of the same minor; exit 100 when there is one (dnf's convention)."""
 
     def go(ctx: Ctx) -> Result:
         from emtk3s.workflows import bump
@@ -30,7 +34,7 @@ def check_updates_cmd() -> None:
 
         return out, human
 
-    run("check-updates", go)
+    run("check-updates", go, status=lambda d: UPDATES_AVAILABLE if d["newer"] else 0)
 
 
 command = check_updates_cmd

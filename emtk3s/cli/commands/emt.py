@@ -54,20 +54,27 @@ def integrate_cmd(
 
     def go(ctx: Ctx) -> Result:
         from emtk3s.emt.plan.decide import Decision
+        from emtk3s.infra.errors import Emtk3sError
         from emtk3s.workflows.integrate import integrate
 
         p = ctx.project()
-        out = integrate(
-            p,
-            ctx.release(p),
-            emt_repo,
-            list(images),
-            dry_run=dry_run,
-            replace=replace,
-            allow_downgrade=allow_downgrade,
-            run_checks=run_checks,
-            report=lambda line: click.echo(line, err=True),
-        )
+        try:
+            out = integrate(
+                p,
+                ctx.release(p),
+                emt_repo,
+                list(images),
+                dry_run=dry_run,
+                replace=replace,
+                allow_downgrade=allow_downgrade,
+                run_checks=run_checks,
+                report=lambda line: click.echo(line, err=True),
+            )
+        except Emtk3sError as exc:  # a refused dry run: its patch still goes to stdout
+            res = exc.result
+            if dry_run and not ctx.json and isinstance(res, dict) and res.get("diff"):
+                click.echo(res["diff"], nl=False)
+            raise
 
         def human(d: dict[str, Any]) -> None:
             if dry_run:

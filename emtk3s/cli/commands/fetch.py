@@ -33,6 +33,19 @@ def fetch_cmd(
             policy=Policy(retries=retries, timeout=timeout, jobs=jobs),
         )
         r = fetch_stage.run(ctx.stage_run(p, opts))
+        if offline and r.missing:  # as all --offline: the cache cannot give what was asked
+            from emtk3s.infra.errors import NeedsNetwork
+            from emtk3s.infra.jsonout import jsonable
+
+            for m in r.missing:
+                click.echo(f"missing: {m}", err=True)
+            err = NeedsNetwork(
+                f"stopped: needs network: {len(r.missing)} source(s) not in the cache "
+                f"{p.cache.root}",
+                "run emtk3s fetch with network access or a mirror (EMTK3S_MIRROR_<NAME>)",
+            )
+            err.result = jsonable(r)
+            raise err
 
         def human(r: fetch_stage.FetchResult) -> None:
             click.echo(f"fetch: {r.downloaded} downloaded, {r.cached} cached, cache {p.cache.root}")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import click
 
-from emtk3s.cli.runner import Ctx, run
+from emtk3s.cli.runner import Ctx, run, table
 from emtk3s.stages import resolve
 from emtk3s.stages.context import Options
 
@@ -16,7 +16,9 @@ from emtk3s.stages.context import Options
     "--refresh", is_flag=True, help="Contact upstream even when the lock matches release.toml."
 )
 @click.option(
-    "--repin", is_flag=True, help="Accept upstream tags that moved (after you verified them)."
+    "--repin",
+    is_flag=True,
+    help="Contact upstream and accept tags that moved (after you verified them).",
 )
 @click.option("--locked", is_flag=True, help="Fail if the lock would change.")
 @click.option("--offline", is_flag=True, help="Never contact upstream.")
@@ -30,8 +32,7 @@ def resolve_cmd(refresh: bool, repin: bool, locked: bool, offline: bool) -> None
         )
 
         def human(r: resolve.ResolveResult) -> None:
-            for name, c in sorted(r.lock.components.items()):
-                click.echo(f"{name:10} {c.tag:16} {c.commit}")
+            table([[n, c.tag, c.commit or "-"] for n, c in sorted(r.lock.components.items())])
             for ch in r.changes:
                 click.echo(f"changed: {ch['component']} {ch['old']} -> {ch['new']}")
             for u in r.unpinned:

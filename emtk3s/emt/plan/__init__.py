@@ -25,7 +25,6 @@ workflow's (emtk3s.workflows.integrate).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from emtk3s.emt import checkout, txn
 from emtk3s.emt.plan import cgmanifest, imageconfig, licensemap, packagelists
 from emtk3s.emt.plan.decide import Decision, decide, source_clashes
 from emtk3s.emt.plan.packagelists import IMAGECONFIGS
+from emtk3s.infra import textdiff
 from emtk3s.infra.errors import ConflictError, InputError, IntegrityError, PreconditionError
 from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
@@ -69,24 +69,18 @@ class Plan:
         )
 
     def diff(self) -> str:
-        out: list[str] = []
-        items: list[tuple[str, bytes, bytes]] = []
+        """The whole change as one valid patch (``git apply`` takes it): None on a side is a
+        file that does not exist there."""
+        items: list[tuple[str, bytes | None, bytes | None]] = []
         for rel in sorted(self.change.remove):
-            items += [(f"{rel}/{n}", b, b"") for n, b in self._dir_files(rel).items()]
+            items += [(f"{rel}/{n}", b, None) for n, b in self._dir_files(rel).items()]
         for rel, files in sorted(self.change.dirs.items()):
             cur = self._dir_files(rel)
             for n in sorted(set(files) | set(cur)):
-                items.append((f"{rel}/{n}", cur.get(n, b""), files.get(n, b"")))
-        items += [(f, self.old.get(f, b""), new) for f, new in sorted(self.change.files.items())]
-        for rel, have, want in items:
-            if have != want:
-                out += difflib.unified_diff(
-                    have.decode(errors="replace").splitlines(keepends=True),
-                    want.decode(errors="replace").splitlines(keepends=True),
-                    f"a/{rel}",
-                    f"b/{rel}",
-                )
-        return "".join(out)
+                items.append((f"{rel}/{n}", cur.get(n), files.get(n)))
+        for f, new in sorted(self.change.files.items()):
+            items.append((f, self.old.get(f) if (self.root / f).is_file() else None, new))
+        return "".join(textdiff.unified(have, want, rel) for rel, have, want in items)
 
     @property
     def changed(self) -> list[str]:
