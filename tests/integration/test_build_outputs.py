@@ -227,3 +227,42 @@ def test_copy_out_of_a_build_tree_follows_no_link(
     (upper / "builddir").symlink_to(tmp_path / "real-builddir")
     with pytest.raises(IntegrityError, match="symbolic link"):
         outputs.copy_out(upper, "builddir/build/RPMS", tmp_path / "c")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the chroot backend needs root")
+def test_chroot_backend_never_reads_a_result_that_links_to_a_host_file(tmp_path: Path) -> None:
+    """In the chroot backend the build's tree is read from the host: a result that is an
+    absolute symlink (``/etc/shadow``) would name the host's file there."""
+    from tests.fixtures import chroot as chroot_fixture
+
+    root = chroot_fixture.worker_chroot()
+    secret = tmp_path / "host-secret"
+    secret.write_text("host secret\n")
+    proj = tmp_path / "proj"
+    spec_dir = proj / "SPECS" / "hostile"
+    spec_dir.mkdir(parents=True)
+    plant = f"ln -s {secret} %{{_topdir}}/RPMS/noarch/hostile-extra-1.0-1.noarch.rpm"
+    (spec_dir / "hostile.spec").write_text(SPEC.format(source="", plant=plant))
+    (proj / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "emtk3s",
+            "-C",
+            str(proj),
+            "chain",
+            "--backend",
+            "chroot",
+            "--chroot",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert res.returncode == 3, res.stdout + res.stderr
+    assert "symbolic link" in res.stderr
+    assert _published(proj) == []
+    copied = [p for p in (proj / ".emtk3s").rglob("*") if p.is_file() and not p.is_symlink()]
+    assert not [p for p in copied if p.read_bytes() == b"host secret\n"]
