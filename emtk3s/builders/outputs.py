@@ -14,8 +14,8 @@ Rules (every backend, and the srpm stage's own SRPM):
   the SRPM's version and release, an arch in :data:`ARCHES` (``src`` only for the SRPM itself),
   and the file is named ``<name>-<version>-<release>.<arch>.rpm`` exactly;
 - all results are checked first; one refused result publishes none (exit 3, naming the file);
-- a checked file is moved by rename into a fresh name inside ``RPMS/<arch>/`` and must still be
-  the inode that was checked there (else refused), then renamed to its final name.
+- a checked file is renamed into ``RPMS/<arch>/`` and must still be the inode that was checked
+  (else it is removed again and refused; no stamp names it, so the next run remakes it).
 """
 
 from __future__ import annotations
@@ -278,22 +278,22 @@ def _move(c: _Checked, dest_dir: Path) -> Path:
     if dest_dir.is_symlink():
         raise _refuse(dest_dir, "the output directory is a symbolic link")
     final = dest_dir / c.path.name
-    tmp = dest_dir / f".{c.path.name}.{os.getpid()}.incoming"
-    tmp.unlink(missing_ok=True)
+    # the old file goes first (see fsutil.move_into: a rename over it costs a writeback)
+    final.unlink(missing_ok=True)
     try:
-        os.rename(c.path, tmp)  # renames the directory entry; a link would move as a link
+        os.replace(c.path, final)  # renames the directory entry; a link would move as a link
     except OSError as exc:
         if exc.errno != errno.EXDEV:
             raise
-        _copy_fd(c.fd, tmp)  # another filesystem: the checked bytes themselves
-    else:
-        now = os.stat(tmp, follow_symlinks=False)
-        if (now.st_dev, now.st_ino) != (c.st.st_dev, c.st.st_ino) or not stat.S_ISREG(now.st_mode):
-            tmp.unlink(missing_ok=True)
-            raise _refuse(c.path, "was replaced while it was being checked")
-    # the old file goes first (see fsutil.move_into: a rename over it costs a writeback)
-    final.unlink(missing_ok=True)
-    os.replace(tmp, final)
+        tmp = dest_dir / f".{c.path.name}.tmp"
+        tmp.unlink(missing_ok=True)
+        _copy_fd(c.fd, tmp)  # another file system: the checked bytes themselves
+        os.replace(tmp, final)
+        return final
+    now = os.stat(final, follow_symlinks=False)
+    if (now.st_dev, now.st_ino) != (c.st.st_dev, c.st.st_ino) or not stat.S_ISREG(now.st_mode):
+        final.unlink(missing_ok=True)  # no stamp names it: the next run makes it again
+        raise _refuse(c.path, "was replaced while it was being checked")
     return final
 
 

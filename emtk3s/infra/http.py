@@ -103,7 +103,7 @@ def _validator_of(resp: requests.Response) -> str | None:
     return resp.headers.get("Last-Modified") or None
 
 
-_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)$")
+_CONTENT_RANGE = re.compile(r"^bytes (\d+)-(\d+)/(\d+|\*)\Z")
 
 
 def _check_hop(dl: Download, url: str, target: str) -> None:

@@ -33,7 +33,7 @@ from typing import IO
 from emtk3s.infra.errors import BuildError, InputError
 from emtk3s.infra.rpm.tools import need
 
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}\Z")
 
 TAR_FLAGS = [
     "--sort=name",

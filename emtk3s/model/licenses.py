@@ -26,11 +26,11 @@ from typing import Any
 _SKIP_DIRS = {"m4", "build-aux", "rpm", "contrib", "tests", "test", "hack", "docs", ".github"}
 _SKIP_FILE = re.compile(
     r"^(configure.*|Makefile.*|.*\.m4|.*\.am|.*\.in|.*\.spec.*|aclocal.*|install-sh|"
-    r"missing|depcomp|compile|config\.(guess|sub)|ltmain\.sh|autogen\.sh)$"
+    r"missing|depcomp|compile|config\.(guess|sub)|ltmain\.sh|autogen\.sh)\Z"
 )
 #: a license file, also under a namespaced name (EMT's source server: <pkg>-<version>-LICENSE)
-_LICENSE_FILE = re.compile(r"^(.*[-_.])?(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?$", re.I)
-_BARE_GPL = re.compile(r"^(A|L)?GPL-\d(\.\d)?$")
+_LICENSE_FILE = re.compile(r"^(.*[-_.])?(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?\Z", re.I)
+_BARE_GPL = re.compile(r"^(A|L)?GPL-\d(\.\d)?\Z")
 
 
 @dataclass

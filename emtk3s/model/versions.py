@@ -16,14 +16,14 @@ from emtk3s.infra.errors import InputError
 
 _K3S_TAG = re.compile(
     r"^v(?P<major>0|[1-9][0-9]{0,3})\.(?P<minor>0|[1-9][0-9]{0,3})\.(?P<patch>0|[1-9][0-9]{0,3})"
-    r"(?:-rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})$"
+    r"(?:-rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})\Z"
 )
 _K3S_VERSION = re.compile(
     r"^(?P<major>0|[1-9][0-9]{0,3})\.(?P<minor>0|[1-9][0-9]{0,3})\.(?P<patch>0|[1-9][0-9]{0,3})"
-    r"(?:~rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})$"
+    r"(?:~rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})\Z"
 )
 # A generic upstream component tag such as v0.14.1, v1.6.0-k3s1, v2.0.4-k3s2, 34.2.1+up34.2.0.
-_COMPONENT_TAG = re.compile(r"^v?(?P<ver>[0-9][0-9A-Za-z.]*)(?P<rest>(?:[-+][0-9A-Za-z.]+)*)$")
+_COMPONENT_TAG = re.compile(r"^v?(?P<ver>[0-9][0-9A-Za-z.]*)(?P<rest>(?:[-+][0-9A-Za-z.]+)*)\Z")
 
 
 @total_ordering

@@ -34,14 +34,14 @@ COMMON_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "templates"
 if TYPE_CHECKING:  # jinja2 is imported when something is rendered, not at start-up
     import jinja2
 
-_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*$")
+_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*\Z")
 SPEC_HEADER = "# Rendered by emtk3s from templates/{tpl}/; edit the template, not this file.\n"
 
 
 #: context keys whose values are prose (spaces allowed): a summary, a changelog entry, a note
 PROSE_KEYS = frozenset({"summary", "description", "author", "date", "lines"})
 #: every other string is a token: a name, a version, a URL, a hash — no space, no ';', no quote
-_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*$")
+_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*\Z")
 
 
 def check_values(value: Any, where: str = "context", prose: bool = False) -> None:

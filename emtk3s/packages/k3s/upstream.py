@@ -38,7 +38,7 @@ _GOLANG_ASSIGN = re.compile(r"^\s*(?:export\s+)?VERSION_GOLANG=", re.M)
 _GOLANG_STAMP = re.compile(r"-X\s+\S+=\$\{?VERSION_GOLANG\b")
 _READONLY = re.compile(r"\bgo[\"'}]*\s+list\b[^\n]*-mod=readonly")
 # NAME_DIR=build/src/github.com/opencontainers/runc    WORKDIR=$TMPDIR/src/github.com/...
-_DIR_ASSIGN = re.compile(r"^\s*(?:local\s+)?(?P<var>[A-Z][A-Z0-9_]*)=(?P<val>[^\s;&|#]+)\s*$")
+_DIR_ASSIGN = re.compile(r"^\s*(?:local\s+)?(?P<var>[A-Z][A-Z0-9_]*)=(?P<val>[^\s;&|#]+)\s*\Z")
 _CLONE = re.compile(r"\bgit\s+clone\b(?P<args>[^\n;&|]*)")
 _BRANCH = re.compile(r"--branch[= ]+[\"']?\$\{?(?P<var>[A-Z][A-Z0-9_]*)\}?[\"']?")
 
@@ -116,9 +116,9 @@ def require(facts: dict[str, str], names: tuple[str, ...], where: str) -> None:
 
 
 _CHART = re.compile(
-    r"^\s*chart:\s*\S*/static/charts/(?P<file>[A-Za-z0-9][A-Za-z0-9._+-]*\.tgz)\s*$"
+    r"^\s*chart:\s*\S*/static/charts/(?P<file>[A-Za-z0-9][A-Za-z0-9._+-]*\.tgz)\s*\Z"
 )
-_CHART_FILE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)-(?P<version>[0-9][0-9A-Za-z.+-]*)\.tgz$")
+_CHART_FILE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)-(?P<version>[0-9][0-9A-Za-z.+-]*)\.tgz\Z")
 
 
 def parse_charts(files: dict[str, str]) -> dict[str, str]:

@@ -56,14 +56,14 @@ EMT_HOST_TOOLS: dict[str, list[str] | None] = {
 }
 _HOST_DEP_VAR = re.compile(r"^\s*(BR2_[A-Z0-9_]+_HOST_DEPENDENCY)\s*[:?]?=\s*(\S+)", re.M)
 _HASH_LINE = re.compile(
-    r"^(?P<algo>sha1|sha224|sha256|sha384|sha512|md5)\s+(?P<hex>[0-9a-f]+)\s+(?P<file>\S+)\s*$"
+    r"^(?P<algo>sha1|sha224|sha256|sha384|sha512|md5)\s+(?P<hex>[0-9a-f]+)\s+(?P<file>\S+)\s*\Z"
 )
 _METHOD = re.compile(r"^[a-z0-9]+(\|urlencode)?\+")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]")
-_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_~=,-]{0,99}$")
+_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}\Z")
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_~=,-]{0,99}\Z")
 #: a download's own name: a file name, maybe with a query string (cvsweb's queue.h?rev=1.70)
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._+~=?-]+$")
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._+~=?-]+\Z")
 
 
 def contained(
