@@ -38,15 +38,17 @@ def main() -> None:
             blob = p.cache / "blobs" / "sha256" / src["sha256"][:2] / src["sha256"]
             shutil.copyfile(blob, top / "SOURCES" / src["name"])
 
+        from emtk3s.catalog import load as load_catalog
         from emtk3s.infra.paths import Project
         from emtk3s.model import lock as lockmod
         from emtk3s.stages import srpm
 
         project = Project.at(p.root, p.cache)
-        locked = lockmod.require(project.lock_file)
+        catalog = load_catalog()
+        locked = lockmod.require(project.lock_file, catalog.mirrors)
 
         def ours() -> None:
-            srpm.build_srpm(project, locked, project.cache, pkg, force=True)
+            srpm.build_srpm(project, locked, project.cache, pkg, catalog, force=True)
 
         def plain(*extra: str) -> None:
             subprocess.run(

@@ -16,6 +16,7 @@ With network access, plain `emtk3s resolve` replaces all of this.
 import sys
 from pathlib import Path
 
+from emtk3s import catalog
 from emtk3s.infra.git import fetch_tag
 from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
@@ -23,6 +24,8 @@ from emtk3s.model import release as manifest
 from emtk3s.model.lock import Component, Lock, PackageLock
 from emtk3s.model.versions import component_version
 from emtk3s.stages.resolve import _sources, input_digest
+
+CATALOG = catalog.load()
 
 ROOT = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/.mirror")
 MIRRORS = {
@@ -34,7 +37,7 @@ MIRRORS = {
         "rootless-containers/slirp4netns",
     )
 }
-rel = manifest.load(Path("release.toml"), environ={})
+rel = manifest.load(Path("release.toml"), CATALOG, environ={})
 K3S_FACTS = {
     "_source": "public record: EMT's SPECS/k3s/k3s.spec and its patches for v1.32.4+k3s1 "
     "(scripts/build, scripts/version.sh context lines); go: the Go of the release notes "
@@ -94,12 +97,12 @@ K3S_COMMIT = "6b330558e47a257134434508c851193bb4e9bf9d"
 K3S_TIME = 1745366400  # 2025-04-23T00:00:00Z, the v1.32.4+k3s1 release date
 comps = {"k3s": Component("k3s", "k3s-io/k3s", rel.k3s.tag, K3S_COMMIT, K3S_TIME, K3S_FACTS)}
 checkouts = {}
-selected = pkgs.select(list(rel.packages))
+selected = CATALOG.select(list(rel.packages))
 wanted = sorted({c for p in selected for c in (p.component, *p.components)})
-for name in pkgs.component_order(wanted):
+for name in CATALOG.component_order(wanted):
     if name == "k3s":
         continue
-    cdef = pkgs.COMPONENTS[name]
+    cdef = CATALOG.components[name]
     tag = rel.overrides.get(name) or cdef.tag(pkgs.ResolveContext(rel, comps))
     co = fetch_tag(Path("/tmp/emtk3s-default-lock-cache"), "file://" + MIRRORS[cdef.repo], tag)
     facts = cdef.facts(co) if cdef.facts else {}

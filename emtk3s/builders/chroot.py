@@ -29,7 +29,7 @@ from pathlib import Path
 
 from emtk3s.builders import outputs
 from emtk3s.builders.rpmbuild import built_sha256, stamped_build
-from emtk3s.infra import sandbox
+from emtk3s.infra import procs, sandbox
 from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
@@ -41,7 +41,7 @@ REPO_INSIDE = "/emtk3s-repo"
 
 
 def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = procs.run(cmd, text=True)
     if proc.returncode != 0:
         raise BuildError(
             f"{what} failed: {' '.join((proc.stderr or proc.stdout).split())[:300]}", ""
@@ -66,7 +66,9 @@ def tarball_sha256(source: Path, cache: Cache) -> str:
     if before is not None and stat_record(source) == before:  # not changed while read
         sealed = trust_record(source, before)
         with contextlib.suppress(OSError):  # a read-only cache still works; it rehashes
-            write_if_changed(memo, json.dumps({"sha256": sha, "stat": sealed}).encode())
+            write_if_changed(
+                memo, json.dumps({"sha256": sha, "stat": sealed}).encode(), durable=False
+            )
     return sha
 
 
@@ -340,7 +342,7 @@ def _repo_index(repo: Path, memo: Path | None = None) -> dict[str, Path]:
             caps_of[rel], records[rel] = names, {"caps": names, "stat": sealed}
     if memo is not None and records != known:
         with contextlib.suppress(OSError):
-            write_if_changed(memo, json.dumps(records, sort_keys=True).encode())
+            write_if_changed(memo, json.dumps(records, sort_keys=True).encode(), durable=False)
     index: dict[str, Path] = {}
     for f in files:
         for cap in caps_of[f.relative_to(repo).as_posix()]:
@@ -410,7 +412,12 @@ def install_requires(br: BuildSession, requires: list[str], log: Path) -> None:
 
 
 def rebuild_chroot(
-    project: Project, info: SrpmInfo, chroot: Path, repo: Path | None = None, force: bool = False
+    project: Project,
+    info: SrpmInfo,
+    chroot: Path,
+    repo: Path | None = None,
+    force: bool = False,
+    keep_other: bool = False,
 ) -> BuildInfo:
     sandbox.require()
     if os.geteuid() != 0:
@@ -457,4 +464,4 @@ def rebuild_chroot(
             # the tree the build wrote is walked without following links (outputs.copy_out)
             return outputs.copy_out(br.top, "builddir/build/RPMS", work / "out")
 
-    return stamped_build(project, info, "chroot", [root_key, deps_key], run, force)
+    return stamped_build(project, info, "chroot", [root_key, deps_key], run, force, keep_other)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,11 +24,19 @@ def builder(
     chroot: Path | None = None,
     nodeps: bool = False,
     force: bool = False,
+    keep_other: bool = False,
     mock_repo: str | None = None,
     arch: str = "x86_64",
+    chain_deps: Mapping[str, tuple[str, str]] | None = None,
 ) -> Callable[[SrpmInfo, Path], BuildInfo]:
+    """The build function of a backend. ``chain_deps``: BuildRequires the chain builds itself
+    (``Catalog.chain_deps``; the rpmbuild backend points the spec at their RPMs);
+    ``keep_other``: keep RPMs another backend made of the same SRPM instead of rebuilding."""
     if backend == "rpmbuild":
-        return lambda info, repo: rebuild_rpmbuild(project, info, nodeps=nodeps, force=force)
+        deps = dict(chain_deps or {})
+        return lambda info, repo: rebuild_rpmbuild(
+            project, info, deps, nodeps=nodeps, force=force, keep_other=keep_other
+        )
     if backend == "chroot":
         if chroot is None:
             raise InputError(
@@ -36,7 +44,9 @@ def builder(
             )
         from emtk3s.builders.chroot import rebuild_chroot
 
-        return lambda info, repo: rebuild_chroot(project, info, chroot, repo, force=force)
+        return lambda info, repo: rebuild_chroot(
+            project, info, chroot, repo, force=force, keep_other=keep_other
+        )
     if backend == "mock":
         if not mock_repo:
             raise InputError(
@@ -52,7 +62,7 @@ def builder(
             def run(work: Path, log: Path) -> list[Path]:
                 return mock.rebuild(cfg, info.path, work / "result", log)
 
-            return stamped_build(project, info, "mock", [cfg.read_text()], run, force)
+            return stamped_build(project, info, "mock", [cfg.read_text()], run, force, keep_other)
 
         return run_mock
     raise InputError(f"unknown backend {backend!r}", f"use one of {', '.join(BACKENDS)}")
@@ -64,5 +74,5 @@ def write_config(project: Project, setup: mock.MockSetup) -> Path:
     from emtk3s.builders import mock
     from emtk3s.infra.fsutil import write_if_changed
 
-    write_if_changed(cfg, mock.config_text(setup).encode())
+    write_if_changed(cfg, mock.config_text(setup).encode(), durable=False)
     return cfg

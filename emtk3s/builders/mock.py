@@ -10,7 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
 from emtk3s.infra.paths import data_file
 from emtk3s.infra.rpm import macros as emt_macros
@@ -46,7 +46,7 @@ class MockSetup:
 def config_text(setup: MockSetup) -> str:
     """A mock config (Python executed by mock with ``config_opts`` in scope), rendered from
     data/templates/mock.cfg.j2 as mock's own configs are templates over data."""
-    validate.url(setup.distro_repo, "EMT repository URL")
+    checks.url(setup.distro_repo, "EMT repository URL")
     if setup.arch not in ("x86_64", "aarch64"):
         raise EnvironmentProblem(
             f"mock: arch {setup.arch!r} is not supported", "use x86_64 or aarch64"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from emtk3s.builders import outputs
@@ -33,10 +34,12 @@ def stamped_build(
     key_parts: list[str | bytes],
     run: Callable[[Path, Path], list[Path]],
     force: bool = False,
+    keep_other: bool = False,
 ) -> BuildInfo:
     """The part every backend shares: a per-package lock, the up-to-date check (same SRPM
     hash, same backend inputs), a clean work dir, RPMs published into RPMS/<arch>/ by rename,
-    and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made."""
+    and the stamp. ``run(workdir, log)`` builds and returns the RPM files it made. RPMs that
+    another backend made of this very SRPM are rebuilt by this one, unless ``keep_other``."""
     log = project.logs / f"build-{info.package}.log"
     key = stamps.digest(info.sha256, emt_macros.data(), backend, *key_parts)
     store = project.stamps
@@ -64,12 +67,21 @@ def stamped_build(
             if stamp["key"] == key:
                 return BuildInfo(info.package, info.path, sorted(before), True, log, backend)
             other = stamp.get("backend")
-            if other and other != backend and stamp.get("srpm_sha256") == info.sha256:
-                # a good result of this very SRPM from another backend is kept, never replaced
+            if (
+                keep_other
+                and other
+                and other != backend
+                and stamp.get("srpm_sha256") == info.sha256
+            ):
+                # asked to: a good result of this very SRPM from another backend is kept
                 return BuildInfo(info.package, info.path, sorted(before), True, log, str(other))
-        work = project.work / f"build-{info.package}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        # a directory of this run's own: what an earlier, killed run left is removed (the
+        # package's lock is held, so no other run uses one)
+        project.work.mkdir(parents=True, exist_ok=True)
+        for old in project.work.glob(f"build-{info.package}-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(project.work / f"build-{info.package}", ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f"build-{info.package}-", dir=project.work))
         log.parent.mkdir(parents=True, exist_ok=True)
         made = run(work, log)
         if not made:
@@ -112,19 +124,12 @@ def built_sha256(project: Project, rpm_file: Path) -> str:
     return sha256_file(rpm_file)
 
 
-def chain_deps() -> dict[str, tuple[str, str]]:
-    """Every package's ``PackageDef.chain_deps``: BuildRequires the chain builds itself."""
-    from emtk3s.model import package as pkgs
-
-    out: dict[str, tuple[str, str]] = {}
-    for pdef in pkgs.PACKAGES.values():
-        out.update(pdef.chain_deps)
-    return out
-
-
-def chain_built(project: Project, requires: list[str]) -> dict[str, Path]:
-    """Chain-built RPMs in RPMS/ that satisfy the SRPM's BuildRequires (name -> RPM file)."""
-    wanted = {r.split()[0] for r in requires} & set(chain_deps())
+def chain_built(
+    project: Project, requires: list[str], chain_deps: Mapping[str, tuple[str, str]]
+) -> dict[str, Path]:
+    """Chain-built RPMs in RPMS/ that satisfy the SRPM's BuildRequires (name -> RPM file);
+    ``chain_deps``: the BuildRequires the chain builds itself (``Catalog.chain_deps``)."""
+    wanted = {r.split()[0] for r in requires} & set(chain_deps)
     found: dict[str, Path] = {}
     if not wanted or not project.rpms.is_dir():
         return found
@@ -137,7 +142,9 @@ def chain_built(project: Project, requires: list[str]) -> dict[str, Path]:
     return found
 
 
-def deps_root(deps: dict[str, Path], root: Path) -> list[str]:
+def deps_root(
+    deps: dict[str, Path], root: Path, chain_deps: Mapping[str, tuple[str, str]]
+) -> list[str]:
     """Unpack chain-built dependency RPMs into ``root``; the --define arguments for the spec."""
     root.mkdir(parents=True, exist_ok=True)
     args: list[str] = []
@@ -156,19 +163,26 @@ def deps_root(deps: dict[str, Path], root: Path) -> list[str]:
         )
         if unpack.returncode != 0:
             raise BuildError(f"cpio of {rpm_file} failed: {unpack.stderr.decode()[:200]}", "")
-        macro, rel = chain_deps()[name]
+        macro, rel = chain_deps[name]
         args += ["--define", f"{macro} {root / rel}"]
     return args
 
 
 def rebuild_rpmbuild(
-    project: Project, info: SrpmInfo, nodeps: bool = False, force: bool = False
+    project: Project,
+    info: SrpmInfo,
+    chain_deps: Mapping[str, tuple[str, str]],
+    nodeps: bool = False,
+    force: bool = False,
+    keep_other: bool = False,
 ) -> BuildInfo:
-    """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
+    """``rpmbuild --rebuild`` with this host's tools, in the sandbox (infra/sandbox.py: the
+    host's system directories read-only, only the work directory writable, a private /tmp and
+    HOME, no network, no capabilities), in a private _topdir. BuildRequires the chain built
     (``PackageDef.chain_deps``) come from RPMS/, unpacked into a private root the spec is
     pointed at."""
     buildtime, requires = info.header()
-    deps = chain_built(project, list(requires))
+    deps = chain_built(project, list(requires), chain_deps)
 
     def run(work: Path, log: Path) -> list[Path]:
         # checked when there is something to build: an up-to-date package needs no rpm database
@@ -180,15 +194,23 @@ def rebuild_rpmbuild(
             )
         rpmtools.need("rpmbuild")
         cmd = ["rpmbuild", "--rebuild", *rpmtools.macro_args(work)]
-        cmd += deps_root(deps, work / "deps-root")
+        cmd += deps_root(deps, work / "deps-root", chain_deps)
         if nodeps:
             cmd.append("--nodeps")
         cmd.append(str(info.path))
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(buildtime)})
+        rpmtools.run_sandboxed(
+            cmd,
+            log,
+            cwd=work,
+            writable=[work],
+            readable=[info.path],
+            env={"SOURCE_DATE_EPOCH": str(buildtime)},
+        )
         return outputs.find_rpms(work / "RPMS")
 
     dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]
-    return stamped_build(project, info, "rpmbuild", [f"nodeps={nodeps}", *dep_keys], run, force)
+    key: list[str | bytes] = [f"nodeps={nodeps}", *dep_keys]
+    return stamped_build(project, info, "rpmbuild", key, run, force, keep_other)
 
 
 def publish_repo(project: Project, force: bool = False) -> Path | None:

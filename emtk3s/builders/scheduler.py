@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -26,9 +27,7 @@ from emtk3s.infra.progress import BuildProgress
 from emtk3s.infra.rpm import tools as rpmtools
 from emtk3s.infra.rpm.header import read_header
 from emtk3s.model.artifacts import BuildInfo, SrpmInfo
-from emtk3s.model.lock import Lock
 from emtk3s.model.status import BuildStatus
-from emtk3s.stages.srpm import build_srpm
 
 #: statuses after which a dependent cannot build
 DEAD = (BuildStatus.FAILED, BuildStatus.SKIPPED)
@@ -92,8 +91,8 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
                     f"{f}: missing or not matching {sigs_file.name}",
                     "fix the source or the signature",
                 )
-    top = project.work / f"srpm-{name}"
-    shutil.rmtree(top, ignore_errors=True)
+    project.work.mkdir(parents=True, exist_ok=True)
+    top = Path(tempfile.mkdtemp(prefix=f"srpm-{name}-", dir=project.work))
     (top / "SOURCES").mkdir(parents=True)
     (top / "SPECS").mkdir()
     for f in spec_dir.iterdir():
@@ -109,7 +108,12 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
         "source_date_epoch_from_changelog 1",
         f"SPECS/{spec.name}",
     ]
-    rpmtools.run_logged(cmd, log, cwd=top)
+    # not a spec emtk3s rendered: even its parse (%(...)) runs only in the sandbox
+    try:
+        rpmtools.run_sandboxed(cmd, log, cwd=top, writable=[top], readable=[])
+    except BuildError:
+        shutil.rmtree(top, ignore_errors=True)
+        raise
     made = sorted((top / "SRPMS").glob("*.src.rpm"))
     if len(made) != 1:
         raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {name}; log: {log}", "")
@@ -127,7 +131,7 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
 def run_chain(
     project: Project,
     graph: Graph,
-    lock: Lock | None,
+    make_srpm: Callable[[str], SrpmInfo | None],
     build: Callable[[SrpmInfo, Path], BuildInfo],
     jobs: int = 1,
     keep_going: bool = False,
@@ -137,7 +141,8 @@ def run_chain(
     progress: BuildProgress | None = None,
 ) -> ChainResult:
     """Build the graph's packages in dependency order. ``srpms``: SRPMs already made (else
-    each is made here); ``need_repo``: the builds install from the local repository (chroot,
+    ``make_srpm(name)`` makes a package's, or returns None for a spec that is not one of the
+    lock's: its SRPM is made from its directory); ``need_repo``: the builds install from the local repository (chroot,
     mock), so createrepo_c must run before the first and after each (rpmbuild: only when
     createrepo_c is there)."""
     order = graph.order()
@@ -158,10 +163,9 @@ def run_chain(
         try:
             if srpms is not None and name in srpms:
                 info = srpms[name]
-            elif lock is not None and name in lock.packages:
-                info = build_srpm(project, lock, project.cache, name)
             else:
-                info = srpm_from_dir(project, graph.nodes[name].spec.parent)
+                made = make_srpm(name)
+                info = made or srpm_from_dir(project, graph.nodes[name].spec.parent)
             e.srpm = str(info.path)
             res = build(info, repo)
             e.rpms, e.log, e.backend = [str(p) for p in res.rpms], str(res.log), res.backend
@@ -228,7 +232,10 @@ def run_chain(
                     )
                 pending.clear()
     result = ChainResult(order, entries, str(repo))
-    write_text(project.state / "chain-last.json", dumps(result))
+    if any(e.status != BuildStatus.UP_TO_DATE for e in entries.values()):
+        # the last chain that did something, for a human or CI to read; a no-op writes nothing
+        # (a rerun says the same), and the record is not fsynced (the next chain remakes it)
+        write_text(project.state / "chain-last.json", dumps(result), durable=False)
     return result
 
 

@@ -25,15 +25,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from emtk3s.infra import procs
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
 from emtk3s.infra.jsonout import jsonable
-from emtk3s.infra.paths import Project
-from emtk3s.model import release as manifest
-from emtk3s.stages.context import Options, StageRun
+
+if TYPE_CHECKING:  # imported when a command runs, not for --help
+    from emtk3s.infra.paths import Project
+    from emtk3s.model.lock import Lock
+    from emtk3s.model.package import Catalog
+    from emtk3s.model.release import Release
+    from emtk3s.stages.context import Options, StageRun
 
 Human = Callable[[dict[str, Any]], None]
 R = TypeVar("R")
@@ -65,19 +70,42 @@ class Ctx:
         return find_project(Path.cwd())
 
     def project(self) -> Project:
+        from emtk3s.infra.paths import Project
+
         p = Project.at(self.root(), self.cache_dir, self.release_file)
         if self.verify:
             p.cache.verify = True
         return p
 
-    def release(self, project: Project) -> manifest.Release:
+    def catalog(self) -> Catalog:
+        from emtk3s import catalog
+
+        return catalog.load()
+
+    def mirror_flags(self) -> dict[str, str]:
+        """The --mirror NAME=URL options, checked against the catalog's mirror names."""
+        from emtk3s.model import release
+
+        return release.parse_mirror_flags(self.mirrors, self.catalog())
+
+    def release(self, project: Project) -> Release:
+        from emtk3s.model import release
+
         if not self.env_checked:  # once per command, on stderr (stdout stays one document)
             self.env_checked = True
-            for warning in manifest.unknown_env(os.environ):
+            for warning in release.unknown_env(os.environ, self.catalog()):
                 click.echo(f"warning: {warning}", err=True)
-        return manifest.load(project.release_file, manifest.parse_mirror_flags(self.mirrors))
+        return release.load(project.release_file, self.catalog(), self.mirror_flags())
+
+    def lock(self, project: Project) -> Lock:
+        """The project's lock (a PreconditionError when there is none)."""
+        from emtk3s.model import lock
+
+        return lock.require(project.lock_file, self.catalog().mirrors)
 
     def stage_run(self, project: Project, options: Options) -> StageRun:
+        from emtk3s.stages.context import StageRun
+
         return StageRun(project, self.release(project), options)
 
 
@@ -195,6 +223,7 @@ def _interrupted_exit() -> NoReturn:
         )
     sys.stderr.write(f"emtk3s {command}: interrupted\n")
     sys.stderr.flush()
+    procs.kill_all()  # children of worker threads too: os._exit runs no atexit
     os._exit(130)  # worker threads (a stalled download) must not hold the exit
 
 
@@ -458,11 +487,10 @@ class MirrorOption(click.Option):
     help is shown (start-up reads no package)."""
 
     def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
-        from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
+        from emtk3s import catalog
 
-        package_mirrors()
         self.help = (
-            f"Override an upstream base URL: {', '.join(sorted(DEFAULT_MIRRORS))} "
+            f"Override an upstream base URL: {', '.join(sorted(catalog.mirrors()))} "
             "(env EMTK3S_MIRROR_<NAME>)."
         )
         return super().get_help_record(ctx)

@@ -59,7 +59,7 @@ def spec_version(spec: Path) -> str:
     m = re.search(r"^Version:\s*([^\s%]+)\s*$", spec.read_text(errors="replace"), re.M)
     if m:  # a literal Version tag: no need to run the spec's shell macros
         return m.group(1)
-    try:
+    try:  # a checkout's spec is not ours: read_spec parses it in the sandbox
         return read_spec(spec).version
     except BuildError:  # a spec our macros cannot parse: read the tag as written
         m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)

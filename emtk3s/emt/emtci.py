@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import ClassVar
+
+from emtk3s.model.status import CheckStatus
 
 SPEC_GUIDELINES = "toolkit/scripts/check_spec_guidelines.py"
 LINTER_PATCH = ".github/workflows/azurelinux-spec-cleaner.patch"
@@ -34,39 +35,74 @@ TIMEOUT = 600
 class CheckResult:
     check: str
     spec: str  # relative to the checkout; "" for a checkout-wide check
-    status: str  # passed | failed | skipped
+    status: CheckStatus
     output: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass
 class Report:
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("failed",)
+
     results: list[CheckResult] = field(default_factory=list)
 
     @property
-    def failed(self) -> list[CheckResult]:
-        return [r for r in self.results if r.status == "failed"]
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == CheckStatus.FAILED]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"results": [r.to_dict() for r in self.results], "failed": len(self.failed)}
+    @property
+    def failed(self) -> int:
+        """How many checks failed (the --json key)."""
+        return len(self.failures)
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[int, str]:
+def python_dirs() -> list[Path]:
+    """What emtk3s's own Python needs inside the sandbox to run a checkout's script (its
+    environment with python-rpm-spec, and the interpreter it was made from)."""
+    dirs = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+    return sorted(d for d in dirs if d.is_dir() and not str(d).startswith("/usr"))
+
+
+def run_checkout_code(
+    cmd: list[str],
+    cwd: Path,
+    *,
+    writable: list[Path],
+    readable: list[Path] | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = TIMEOUT,
+) -> tuple[int, str]:
+    """Run a script of the EMT checkout (its code, not ours) in the sandbox (infra/sandbox.py):
+    the host's system read-only, ``writable`` and ``readable`` bound at their own paths, no
+    network, no capabilities. Returns the exit code and the output (124 past ``timeout``)."""
+    from emtk3s.infra import sandbox
+    from emtk3s.infra.errors import BuildError
+
+    path = ":".join([*(str(d / "bin") for d in python_dirs()), sandbox.INSIDE_PATH])
+    sb = sandbox.host_view(
+        cwd=cwd,
+        env={"PATH": path, "HOME": "/tmp", **(env or {})},
+        writable=writable,
+        readable=[*(readable or []), *python_dirs()],
+        hide=(),
+        lim=sandbox.limits(timeout),
+    )
     try:
-        proc = subprocess.run(
-            cmd,
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=TIMEOUT,
-        )
-    except subprocess.TimeoutExpired:
-        return 124, f"timed out after {TIMEOUT}s"
-    return proc.returncode, (proc.stdout + proc.stderr).strip()
+        proc = sandbox.run(sb, cmd, text=True)
+    except BuildError:
+        return 124, f"timed out after {timeout}s"
+    return proc.returncode, (str(proc.stdout) + str(proc.stderr)).strip()
+
+
+def _run(
+    cmd: list[str],
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    scratch: list[Path] = [],  # noqa: B006 (never mutated)
+    tools: list[Path] = [],  # noqa: B006
+) -> tuple[int, str]:
+    """A check: the checkout's script, run in the sandbox over the checkout (and ``scratch``)
+    writable, ``tools`` read-only."""
+    return run_checkout_code(cmd, cwd, writable=[cwd, *scratch], readable=tools, env=env)
 
 
 def _has_pyrpm() -> bool:
@@ -79,15 +115,24 @@ def _has_pyrpm() -> bool:
 
 def spec_guidelines(emt: Path, specs: list[str]) -> list[CheckResult]:
     if not (emt / SPEC_GUIDELINES).is_file():
-        return [CheckResult("spec-guidelines", "", "skipped", f"no {SPEC_GUIDELINES}")]
+        return [CheckResult("spec-guidelines", "", CheckStatus.SKIPPED, f"no {SPEC_GUIDELINES}")]
     if not _has_pyrpm():
-        return [CheckResult("spec-guidelines", "", "skipped", "python-rpm-spec not installed")]
+        return [
+            CheckResult("spec-guidelines", "", CheckStatus.SKIPPED, "python-rpm-spec not installed")
+        ]
     out = []
     for spec in specs:
         code, text = _run(
             [sys.executable, SPEC_GUIDELINES, "--toolchain_specs", "", "--specs", spec], emt
         )
-        out.append(CheckResult("spec-guidelines", spec, "passed" if code == 0 else "failed", text))
+        out.append(
+            CheckResult(
+                "spec-guidelines",
+                spec,
+                CheckStatus.PASSED if code == 0 else CheckStatus.FAILED,
+                text,
+            )
+        )
     return out
 
 
@@ -97,47 +142,61 @@ def spec_cleaner_command() -> str | None:
 
 def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
     if not (emt / LINTER_PATCH).is_file():
-        return [CheckResult("spec-linter", "", "skipped", f"no {LINTER_PATCH}")]
+        return [CheckResult("spec-linter", "", CheckStatus.SKIPPED, f"no {LINTER_PATCH}")]
     exe = spec_cleaner_command()
     if not exe:
         return [
             CheckResult(
                 "spec-linter",
                 "",
-                "skipped",
+                CheckStatus.SKIPPED,
                 f"spec-cleaner not installed: pip install spec-cleaner==1.2.0 from its source "
                 f"with {LINTER_PATCH} applied, or set EMTK3S_SPEC_CLEANER",
             )
         ]
     out = []
     for spec in specs:
-        code, text = _run([exe, "-d", "--diff-prog=git --no-pager diff", spec], emt)
+        tool = Path(exe).resolve().parent.parent  # its installation (a venv, a prefix)
+        tools = [] if str(tool).startswith("/usr") else [tool]
+        code, text = _run([exe, "-d", "--diff-prog=git --no-pager diff", spec], emt, tools=tools)
         diff = "\n".join(
             line for line in text.splitlines() if "is not being processed due to" not in line
         ).strip()
         ok = code == 0 and not diff
-        out.append(CheckResult("spec-linter", spec, "passed" if ok else "failed", text))
+        out.append(
+            CheckResult("spec-linter", spec, CheckStatus.PASSED if ok else CheckStatus.FAILED, text)
+        )
     return out
 
 
 def license_map(emt: Path) -> list[CheckResult]:
     if not (emt / LICENSE_MAP).is_file() or not (emt / LICENSES_JSON).is_file():
-        return [CheckResult("license-map", "", "skipped", f"no {LICENSE_MAP}")]
+        return [CheckResult("license-map", "", CheckStatus.SKIPPED, f"no {LICENSE_MAP}")]
     if not _has_pyrpm():
-        return [CheckResult("license-map", "", "skipped", "python-rpm-spec not installed")]
+        return [
+            CheckResult("license-map", "", CheckStatus.SKIPPED, "python-rpm-spec not installed")
+        ]
     dirs = [d for d in ("SPECS", "SPECS-EXTENDED", "SPECS-SIGNED") if (emt / d).is_dir()]
     code, text = _run([sys.executable, LICENSE_MAP, LICENSES_JSON, LICENSES_MAP, *dirs], emt)
-    return [CheckResult("license-map", "", "passed" if code == 0 else "failed", text)]
+    return [
+        CheckResult(
+            "license-map", "", CheckStatus.PASSED if code == 0 else CheckStatus.FAILED, text
+        )
+    ]
 
 
 def cgmanifest(emt: Path, specs: list[str]) -> list[CheckResult]:
     if not (emt / CGMANIFEST_CHECK).is_file():
-        return [CheckResult("cgmanifest", "", "skipped", f"no {CGMANIFEST_CHECK}")]
+        return [CheckResult("cgmanifest", "", CheckStatus.SKIPPED, f"no {CGMANIFEST_CHECK}")]
     for tool in ("jq", "git", "make", "rpmspec", "bash"):
         if shutil.which(tool) is None:
-            return [CheckResult("cgmanifest", "", "skipped", f"{tool} not installed")]
+            return [CheckResult("cgmanifest", "", CheckStatus.SKIPPED, f"{tool} not installed")]
     if _run(["git", "rev-parse", "--show-toplevel"], emt)[0] != 0:
-        return [CheckResult("cgmanifest", "", "skipped", "the checkout is not a git work tree")]
+        return [
+            CheckResult(
+                "cgmanifest", "", CheckStatus.SKIPPED, "the checkout is not a git work tree"
+            )
+        ]
     out = []
     with tempfile.TemporaryDirectory(prefix="emtk3s-cgcheck-") as tmp:
         t = Path(tmp)
@@ -150,13 +209,23 @@ def cgmanifest(emt: Path, specs: list[str]) -> list[CheckResult]:
         for f in ("wget", "sudo"):
             os.chmod(t / "bin" / f, 0o755)
         (t / ".rpmmacros").write_text(f"%_rpmluadir {t / 'lua'}\n")
-        env = {**os.environ, "HOME": str(t), "PATH": f"{t / 'bin'}:{os.environ.get('PATH', '')}"}
+        env = {
+            "HOME": str(t),
+            "PATH": f"{t / 'bin'}:{':'.join(str(d / 'bin') for d in python_dirs())}:/usr/bin:/bin",
+        }
         for spec in specs:
-            code, text = _run(["bash", CGMANIFEST_CHECK, spec], emt, env)
+            code, text = _run(["bash", CGMANIFEST_CHECK, spec], emt, env, scratch=[t])
             bad = emt / "bad_registrations.txt"
             if bad.is_file():
                 bad.unlink()
-            out.append(CheckResult("cgmanifest", spec, "passed" if code == 0 else "failed", text))
+            out.append(
+                CheckResult(
+                    "cgmanifest",
+                    spec,
+                    CheckStatus.PASSED if code == 0 else CheckStatus.FAILED,
+                    text,
+                )
+            )
     return out
 
 

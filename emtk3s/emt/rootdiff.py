@@ -10,14 +10,14 @@ from typing import Any
 
 from emtk3s.emt import checkout
 from emtk3s.infra.errors import InputError
-from emtk3s.infra.rpm.vercmp import label_compare
-from emtk3s.model import package as pkgs
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Bundle, Catalog
+from emtk3s.model.versions import evr_compare
 
 
-def bundle() -> pkgs.Bundle:
+def bundle(catalog: Catalog) -> Bundle:
     """The bundle of the (first) package whose description has one."""
-    for pdef in pkgs.select([]):
+    for pdef in catalog.select([]):
         if pdef.bundle is not None:
             return pdef.bundle
     raise InputError("no package describes a bundle", "root-diff needs a package with bundle=")
@@ -35,11 +35,6 @@ class Row:
     action: str
     key: str  # the bundle's key: the JSON names the bundled version <key>_version
 
-    def to_dict(self) -> dict[str, Any]:
-        d = self.__dict__.copy()
-        d[f"{d.pop('key')}_version"] = d.pop("bundled_version")
-        return d
-
 
 def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
     """(path relative to the checkout, version) of the newest spec of that name in any SPECS*."""
@@ -48,7 +43,7 @@ def _find_spec(emt: Path, name: str) -> tuple[str, str] | None:
         return None
     best = found[0]
     for ex in found[1:]:
-        if label_compare(ex.version, best.version) > 0:
+        if evr_compare(ex.version, best.version) > 0:
             best = ex
     return best.rel, best.version
 
@@ -61,9 +56,11 @@ def _in_chroot(chroot: Path, binary: str) -> bool:
     )
 
 
-def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, Any]:
+def root_diff(
+    lock: Lock, emt: Path, catalog: Catalog, chroot: Path | None = None
+) -> dict[str, Any]:
     emt = checkout.require(emt)
-    b = bundle()
+    b = bundle(catalog)
     versions = b.versions(lock.components)
     rows = []
     spec_cache: dict[str, tuple[str, str]] = {}
@@ -80,7 +77,7 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
         elif ours == "unknown" or emt_v in ("", "?"):
             action = "check by hand"
         else:
-            cmp = label_compare(emt_v, ours)
+            cmp = evr_compare(emt_v, ours)
             action = (
                 "none (EMT same)"
                 if cmp == 0
@@ -111,13 +108,20 @@ def root_diff(lock: Lock, emt: Path, chroot: Path | None = None) -> dict[str, An
     return {
         **b.header(lock.components),
         "counts": counts,
-        "binaries": [r.to_dict() for r in rows],
+        "binaries": [_row_record(r) for r in rows],
     }
 
 
-def markdown(report: dict[str, Any]) -> str:
+def _row_record(row: Row) -> dict[str, Any]:
+    """A row of the report: the bundled version under ``<bundle key>_version``."""
+    d = dict(vars(row))
+    d[f"{d.pop('key')}_version"] = d.pop("bundled_version")
+    return d
+
+
+def markdown(report: dict[str, Any], catalog: Catalog) -> str:
     c = report["counts"]
-    b = bundle()
+    b = bundle(catalog)
     name = b.key.replace("_", "-")
     out = [
         f"# {b.title.format(**report)} against EMT",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class Emtk3sError(Exception):
     """Root of every error emtk3s reports to a user.
@@ -17,7 +19,7 @@ class Emtk3sError(Exception):
         self.message = " ".join(message.split())
         self.hint = " ".join(hint.split())
         self.details = details  # multi-line material (a diff, a log tail) shown before the line
-        self.result: dict[str, object] | None = None  # partial result for --json (a chain's table)
+        self.result: Any = None  # partial result for --json (a chain's table), a result value
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

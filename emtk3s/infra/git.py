@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import Emtk3sError, InputError, UpstreamError
 from emtk3s.infra.fsutil import file_lock
 
@@ -121,7 +121,7 @@ def resolve_redirects(url: str, allow_http: bool = False, timeout: float = 30.0)
                     return current
                 target = urljoin(current + _INFO_REFS, resp.headers["Location"])
             try:
-                validate.url(target, f"redirect target of {url}", allow_http=allow_http)
+                checks.url(target, f"redirect target of {url}", allow_http=allow_http)
             except InputError as exc:
                 raise UpstreamError(
                     f"git remote {url} redirects to a refused URL: {exc.message}",
@@ -209,8 +209,8 @@ def fetch_tag(cache_root: Path, url: str, tag: str, allow_http: bool = False) ->
     """Fetch ``refs/tags/<tag>`` (depth 1, that tag only) and return its commit and tree."""
     import git
 
-    validate.git_url(url, allow_http=allow_http)
-    validate.tag(tag)
+    checks.git_url(url, allow_http=allow_http)
+    checks.tag(tag)
     repo_dir = _repo_dir(cache_root, url)
     remote = resolve_redirects(url, allow_http)
     env = dict(_SAFE_ENV)
@@ -250,7 +250,7 @@ def ls_remote_tags(url: str, allow_http: bool = False) -> dict[str, str]:
     """Tag name -> commit (peeled for annotated tags) of a remote, without fetching objects."""
     import git
 
-    validate.git_url(url, allow_http=allow_http)
+    checks.git_url(url, allow_http=allow_http)
     remote = resolve_redirects(url, allow_http)
     out = _with_retries(
         lambda: str(

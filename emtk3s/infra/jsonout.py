@@ -2,8 +2,8 @@
 
 A result is a dataclass: its fields are its JSON keys. A field's ``metadata`` may say
 ``json=False`` (left out), ``json=<callable>`` (the value is transformed first) or
-``json_name="..."`` (another key). ``JSON_EXTRA`` on the class names properties to add.
-Enums are their values, paths strings; a class not yet typed may still offer ``to_dict()``.
+``json_name="..."`` (another key), ``json_omit_none=True`` (left out while None).
+``JSON_EXTRA`` on the class names properties to add. Enums are their values, paths strings.
 """
 
 from __future__ import annotations
@@ -25,22 +25,20 @@ def jsonable(obj: Any) -> Any:
     if isinstance(obj, PurePath):
         return str(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        if hasattr(obj, "to_dict"):
-            return jsonable(obj.to_dict())
         out: dict[str, Any] = {}
         for f in dataclasses.fields(obj):
             how = f.metadata.get("json", True)
             if how is False:
                 continue
             value = getattr(obj, f.name)
+            if value is None and f.metadata.get("json_omit_none"):
+                continue
             out[f.metadata.get("json_name", f.name)] = jsonable(
                 how(value) if callable(how) else value
             )
         for name in getattr(type(obj), "JSON_EXTRA", ()):
             out[name] = jsonable(getattr(obj, name))
         return out
-    if hasattr(obj, "to_dict"):
-        return jsonable(obj.to_dict())
     if isinstance(obj, Mapping):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

@@ -56,9 +56,13 @@ class Stamps:
         """The stamp's data, or None (none yet, or written by an older emtk3s)."""
         path = self.file(stage, pkg)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        if not raw.strip(b"\0 \n"):
+            return None  # emptied by a crash (stamps are not fsynced): the stage reruns
+        try:
+            data = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise self.malformed(path, f"not JSON ({exc})") from None
         if not isinstance(data, dict):
@@ -77,7 +81,12 @@ class Stamps:
 
     def save(self, stage: str, pkg: str, key: str, **data: Any) -> None:
         body = {"version": STAMP_VERSION, "key": key, **data}
-        write_if_changed(self.file(stage, pkg), json.dumps(body, indent=2, sort_keys=True).encode())
+        # not fsynced: a stamp a crash loses or empties only makes the stage run again
+        write_if_changed(
+            self.file(stage, pkg),
+            json.dumps(body, indent=2, sort_keys=True).encode(),
+            durable=False,
+        )
 
     def rel(self, path: Path) -> str:
         """``path`` (inside the project) as a stamp records it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -26,23 +26,20 @@ from emtk3s.model.versions import K3sTag
 class Host:
     name: str
     os: str  # "emt" | "ubuntu"
-    k3s: K3sTag | None  # the embedded K3s (EMT only)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "os": self.os, "k3s": self.k3s.tag if self.k3s else None}
+    # the embedded K3s (EMT only)
+    k3s: K3sTag | None = field(metadata={"json": lambda t: t.tag if t else None})
 
 
 @dataclass(frozen=True)
 class Template:
     name: str
-    k3s: K3sTag
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "k3s": self.k3s.tag}
+    k3s: K3sTag = field(metadata={"json": lambda t: t.tag})
 
 
 @dataclass
 class Verdict:
+    JSON_EXTRA: ClassVar[tuple[str, ...]] = ("http_status",)
+
     compatible: bool
     template: Template
     host: Host
@@ -53,17 +50,6 @@ class Verdict:
     @property
     def http_status(self) -> int:
         return 200 if self.compatible else 409
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "compatible": self.compatible,
-            "http_status": self.http_status,
-            "reason": self.reason,
-            "message": self.message,
-            "template": self.template.to_dict(),
-            "host": self.host.to_dict(),
-            "warnings": self.warnings,
-        }
 
 
 def _load_yaml(path: Path) -> Any:
@@ -186,7 +172,7 @@ def require_compatible(template: Template, host: Host) -> Verdict:
     v = check(template, host)
     if not v.compatible:
         err = ConflictError(v.message, "pick a compatible template or host image")
-        err.result = v.to_dict()
+        err.result = v
         raise err
     return v
 

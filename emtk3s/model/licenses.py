@@ -20,7 +20,6 @@ import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 #: build-system and repository files whose license is not the package's
 _SKIP_DIRS = {"m4", "build-aux", "rpm", "contrib", "tests", "test", "hack", "docs", ".github"}
@@ -41,16 +40,6 @@ class LicenseCheck:
     found: dict[str, list[str]] = field(default_factory=dict)  # license -> files
     differs: list[str] = field(default_factory=list)  # what keeps the check from passing
     unidentified: list[str] = field(default_factory=list)  # license files licensecheck cannot name
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "package": self.package,
-            "tag": self.tag,
-            "verified": self.verified,
-            "found": self.found,
-            "differs": self.differs,
-            "unidentified": self.unidentified,
-        }
 
     def line(self) -> str:
         """The changelog line: EMT's "License verified." only when the check passed."""

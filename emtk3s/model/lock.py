@@ -17,11 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from emtk3s.infra import checks as validate
+from emtk3s import formats
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
 from emtk3s.model.changelog import MAX_EPOCH
-from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
 
 LOCK_VERSION = 1
 GENERATED = "generated"  # Source.mirror of a file emtk3s makes (e.g. a Go vendor tarball)
@@ -39,9 +39,9 @@ class Component:
     facts: dict[str, Any] = field(default_factory=dict)  # what resolve read from the tag
 
     def check(self) -> None:
-        validate.tag(self.tag, f"lock: {self.name}.tag")
+        checks.tag(self.tag, f"lock: {self.name}.tag")
         if self.commit is not None:
-            validate.commit(self.commit)
+            checks.commit(self.commit)
         if self.commit_time is not None and (
             not isinstance(self.commit_time, int) or self.commit_time < 0
         ):
@@ -69,26 +69,17 @@ class Source:
     def pinned(self) -> bool:
         return self.sha256 is not None
 
-    def to_dict(self) -> dict[str, Any]:
-        # every field is a str, int or None: no deep copy (asdict) needed
-        d = {f: getattr(self, f) for f in _SOURCE_FIELDS} | {"pinned": self.pinned}
-        if not self.url:
-            del d["url"]
-        if self.sha512 is None:
-            del d["sha512"]
-        return d
-
     @property
     def generated(self) -> bool:
         return self.mirror == GENERATED
 
-    @property
-    def upstream_url(self) -> str:
-        """The canonical upstream URL (what the spec and cgmanifest show); "" if generated."""
+    def upstream_url(self, mirrors: Mapping[str, str]) -> str:
+        """The canonical upstream URL (what the spec and cgmanifest show): the default base of
+        the mirror (``Catalog.mirrors``) plus the path, so that it does not depend on which
+        mirror fetched the file; "" if generated."""
         if self.generated:
             return ""
-        package_mirrors()
-        return self.url or DEFAULT_MIRRORS[self.mirror] + self.path
+        return self.url or mirrors[self.mirror] + self.path
 
     def pinned_to(self, pin: Pin) -> Source:
         """This source with what a fetch learnt (checked against what is pinned already)."""
@@ -107,30 +98,40 @@ class Source:
             )
         return self
 
-    def check(self, pkg: str) -> None:
-        validate.file_name(self.name, f"lock: {pkg} source name")
+    def check(self, pkg: str, mirrors: Mapping[str, str]) -> None:
+        checks.file_name(self.name, f"lock: {pkg} source name")
         if self.generated:
-            if not self.path.startswith("generated:") or not validate.is_label(self.path):
+            if not self.path.startswith("generated:") or not checks.is_label(self.path):
                 raise InputError(f"lock: {pkg}/{self.name}: bad generated label {self.path!r}", "")
         else:
-            package_mirrors()
-            if self.mirror not in DEFAULT_MIRRORS:
+            if self.mirror not in mirrors:
                 raise InputError(f"lock: {pkg}/{self.name}: unknown mirror {self.mirror!r}", "")
             # percent escapes only in a fetch path (a backup mirror's urlencoded names); a spec
             # never shows one (rpm would read it as a macro)
-            where = DEFAULT_MIRRORS[self.mirror] + self.path
-            validate.url(where, f"lock: {pkg}/{self.name} URL", escapes=True)
+            where = mirrors[self.mirror] + self.path
+            checks.url(where, f"lock: {pkg}/{self.name} URL", escapes=True)
             if self.url:
                 # plain http only for a file pinned by hash before its download
                 pinned = self.sha256 is not None or self.sha512 is not None
-                validate.url(self.url, f"lock: {pkg}/{self.name} upstream URL", allow_http=pinned)
+                checks.url(self.url, f"lock: {pkg}/{self.name} upstream URL", allow_http=pinned)
         if self.sha512 is not None and not re.fullmatch(r"[0-9a-f]{128}", self.sha512):
             raise InputError(f"lock: {pkg}/{self.name}: sha512 is not 128 hex digits", "re-resolve")
         if self.sha256 is not None:
-            validate.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
+            checks.sha256(self.sha256, f"lock: {pkg}/{self.name} sha256")
 
 
 _SOURCE_FIELDS = tuple(f.name for f in fields(Source))
+
+
+def source_record(s: Source) -> dict[str, Any]:
+    """A source as the lock file holds it (``url`` and ``sha512`` only when set)."""
+    # every field is a str, int or None: no deep copy (asdict) needed
+    d = {f: getattr(s, f) for f in _SOURCE_FIELDS} | {"pinned": s.pinned}
+    if not s.url:
+        del d["url"]
+    if s.sha512 is None:
+        del d["sha512"]
+    return d
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ class Lock:
             "name": p.name,
             "version": p.version,
             "component": p.component,
-            "sources": [s.to_dict() for s in p.sources],
+            "sources": [source_record(s) for s in p.sources],
         }
 
     def component_data(self, name: str) -> dict[str, Any]:
@@ -227,7 +228,9 @@ class Lock:
         return asdict(self.components[name])
 
     @classmethod
-    def from_json(cls, text: str, where: str = "emtk3s.lock") -> Lock:
+    def from_json(cls, text: str, mirrors: Mapping[str, str], where: str = "emtk3s.lock") -> Lock:
+        """The lock in ``text``, every field checked; ``mirrors``: the mirror names a source
+        may name, with their default bases (``Catalog.mirrors``)."""
         try:
             data = json.loads(text)
             if data.get("version") != LOCK_VERSION:
@@ -235,6 +238,7 @@ class Lock:
                     f"{where}: lock version {data.get('version')!r} is not {LOCK_VERSION}",
                     "re-create it with emtk3s resolve",
                 )
+            formats.check("lock", data, where)  # emtk3s/formats/lock.schema.json
             comps = {k: Component(**v) for k, v in data["components"].items()}
             pkgs = {}
             for k, p in data["packages"].items():
@@ -261,9 +265,9 @@ class Lock:
         for c in lock.components.values():
             c.check()
         for p in lock.packages.values():
-            validate.package_name(p.name)
+            checks.package_name(p.name)
             for s in p.sources:
-                s.check(p.name)
+                s.check(p.name, mirrors)
         check_fields(lock, where)
         return lock
 
@@ -280,16 +284,16 @@ class Lock:
         return [(p.name, s.name) for p in self.packages.values() for s in p.sources if not s.pinned]
 
 
-def load(path: Path) -> Lock | None:
+def load(path: Path, mirrors: Mapping[str, str]) -> Lock | None:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    return Lock.from_json(text, str(path))
+    return Lock.from_json(text, mirrors, str(path))
 
 
-def require(path: Path) -> Lock:
-    lock = load(path)
+def require(path: Path, mirrors: Mapping[str, str]) -> Lock:
+    lock = load(path, mirrors)
     if lock is None:
         raise PreconditionError(f"{path}: no lock file", "run emtk3s resolve first")
     return lock
@@ -317,34 +321,34 @@ def write(path: Path, lock: Lock) -> bool:
         return write_if_changed(path, lock.to_json().encode())
 
 
-def save_pins(path: Path, pins: Iterable[Pin]) -> tuple[Lock, bool]:
+def save_pins(path: Path, pins: Iterable[Pin], mirrors: Mapping[str, str]) -> tuple[Lock, bool]:
     """Merge pins into the lock file as it is now (another run may have pinned other sources
     meanwhile) and write it, all under the writer lock. Returns the merged lock and whether
     the file changed."""
     pins = list(pins)
     with writer(path):
-        current = require(path)
+        current = require(path, mirrors)
         merged = current.with_pins(pins)
         return merged, write_if_changed(path, merged.to_json().encode())
 
 
 def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
     """Every field of a lock read from disk, with the patterns release.toml's values meet: a
-    hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line
-    (issue #13.6). Raises InputError naming the field."""
+    hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line.
+    Raises InputError naming the field."""
     w = f"{where}:"
     if not isinstance(lock.release_digest, str) or not (
-        lock.release_digest == "" or validate.is_sha256(lock.release_digest)
+        lock.release_digest == "" or checks.is_sha256(lock.release_digest)
     ):
         raise InputError(
             f"{w} release_digest {lock.release_digest!r} is not a sha256", "re-resolve"
         )
-    validate.tag(lock.k3s, f"{w} k3s")
+    checks.tag(lock.k3s, f"{w} k3s")
     for key, c in lock.components.items():
-        validate.package_name(key)
+        checks.package_name(key)
         if c.name != key:
             raise InputError(f"{w} component {key!r} is named {c.name!r}", "re-resolve")
-        validate.repo(c.repo, f"{w} {key}.repo")
+        checks.repo(c.repo, f"{w} {key}.repo")
         if c.commit_time is not None and (
             isinstance(c.commit_time, bool)
             or not isinstance(c.commit_time, int)
@@ -353,17 +357,17 @@ def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
             raise InputError(f"{w} {key}.commit_time is not a timestamp", "re-resolve")
         if not isinstance(c.facts, Mapping):
             raise InputError(f"{w} {key}.facts is not a table", "re-resolve")
-        validate.facts(c.facts, f"{w} {key}.facts")
+        checks.facts(c.facts, f"{w} {key}.facts")
     for key, p in lock.packages.items():
         if p.name != key:
             raise InputError(f"{w} package {key!r} is named {p.name!r}", "re-resolve")
-        validate.rpm_version(p.version, f"{w} {key}.version")
+        checks.rpm_version(p.version, f"{w} {key}.version")
         if p.component not in lock.components:
             raise InputError(f"{w} {key}.component {p.component!r} is not in the lock", "")
         if not isinstance(p.sources, list | tuple):
             raise InputError(f"{w} {key}.sources is not a list", "re-resolve")
         for s in p.sources:
             if not s.generated:
-                validate.mirror_path(s.path, f"{w} {key}/{s.name} path")
-            validate.size(s.size, f"{w} {key}/{s.name} size")
-            validate.origin(s.origin, f"{w} {key}/{s.name} origin")
+                checks.mirror_path(s.path, f"{w} {key}/{s.name} path")
+            checks.size(s.size, f"{w} {key}/{s.name} size")
+            checks.origin(s.origin, f"{w} {key}/{s.name} origin")

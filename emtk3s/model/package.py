@@ -5,14 +5,14 @@ knows a package by name. A package is one folder ``emtk3s/packages/<name>/`` who
 ``__init__.py`` defines ``COMPONENTS`` (upstream repositories it needs, optional) and ``PACKAGE``
 (a :class:`PackageDef`); beside it live its upstream readers, its source makers and
 ``templates/`` holding ``<name>.spec.j2`` and any ``*.patch`` (see docs/adding-a-package.md).
+``emtk3s/packages/__init__.py`` lists the folders; :func:`emtk3s.catalog.load` reads that list
+into one :class:`Catalog`.
 """
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,7 +152,7 @@ class PackageDef:
     summary: str
     sources: tuple[SourceRule, ...]
     components: tuple[str, ...] = ()  # further components whose facts the template reads
-    home: Path | None = None  # the package's folder (set when the packages are discovered)
+    home: Path | None = None  # the package's folder (set by emtk3s.catalog.load)
     # further values its template reads, made from the lock's components (render's own keys win)
     context: Callable[[Mapping[str, Component]], dict[str, Any]] | None = None
     on_image: bool = False  # a runtime package: `emt integrate` puts it on the EMT image
@@ -163,6 +163,8 @@ class PackageDef:
     #: the rpmbuild backend unpacks the chain-built RPM into a private root and defines the
     #: macro as ``<root>/<path>`` (a host without an rpm database cannot install it)
     chain_deps: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: in the default release (release.toml lists no packages); False: only when listed
+    default: bool = True
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own
@@ -170,7 +172,7 @@ class PackageDef:
         package's ``templates/``."""
         if override is not None and (override / self.name).is_dir():
             return override / self.name
-        assert self.home is not None, f"package {self.name} was not discovered"
+        assert self.home is not None, f"package {self.name} is not in a catalog"
         return self.home / "templates"
 
     def rule_for(self, source_name: str, comp: Component) -> SourceRule | None:
@@ -198,89 +200,64 @@ def source_format(comp: Component) -> dict[str, Any]:
     }
 
 
-def _discover() -> tuple[dict[str, ComponentDef], dict[str, PackageDef]]:
-    from emtk3s import packages as folders
-    from emtk3s.model.release import DEFAULT_MIRRORS
+@dataclass(frozen=True)
+class Catalog:
+    """Every package, component and upstream base emtk3s knows. Made once by
+    :func:`emtk3s.catalog.load` from the explicit list in ``emtk3s/packages/__init__.py`` and
+    passed to whatever needs it (a Release carries it); nothing is discovered on import."""
 
-    comps: dict[str, ComponentDef] = {}
-    packages: dict[str, PackageDef] = {}
-    for info in sorted(pkgutil.iter_modules(folders.__path__), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
-        mod = importlib.import_module(f"{folders.__name__}.{info.name}")
-        if getattr(getattr(mod, "__spec__", None), "_initializing", False):
-            raise RuntimeError(f"package folder {info.name} is still being imported")
-        for c in getattr(mod, "COMPONENTS", ()):
-            comps[c.name] = c
-        DEFAULT_MIRRORS.update(getattr(mod, "MIRRORS", {}))  # a package's own upstream bases
-        pkg = getattr(mod, "PACKAGE", None)
-        if pkg is not None:
-            packages[pkg.name] = replace(pkg, home=Path(str(mod.__file__)).parent)
-    return comps, packages
+    components: Mapping[str, ComponentDef]
+    packages: Mapping[str, PackageDef]
+    #: upstream bases by mirror name (the defaults; users override them per release)
+    mirrors: Mapping[str, str]
 
+    def select(self, names: tuple[str, ...] | list[str]) -> list[PackageDef]:
+        """The named packages (when ``names`` is empty: every package whose description says
+        ``default``), in a stable order."""
+        if not names:
+            return [self.packages[n] for n in sorted(self.packages) if self.packages[n].default]
+        out = []
+        for n in names:
+            if n not in self.packages:
+                raise InputError(
+                    f"unknown package {n!r}", f"choose from {', '.join(sorted(self.packages))}"
+                )
+            out.append(self.packages[n])
+        return out
 
-_found: tuple[dict[str, ComponentDef], dict[str, PackageDef]] | None = None
+    def component_order(self, names: list[str]) -> list[str]:
+        """The named components and everything they need, dependencies first (the components
+        every lock has come first)."""
+        order: list[str] = []
 
-if TYPE_CHECKING:
-    COMPONENTS: dict[str, ComponentDef]
-    PACKAGES: dict[str, PackageDef]
+        def visit(n: str, path: tuple[str, ...]) -> None:
+            if n in order:
+                return
+            if n in path:
+                raise InputError(
+                    f"component cycle: {' -> '.join(path + (n,))}", "fix the packages' COMPONENTS"
+                )
+            if n not in self.components:
+                raise InputError(
+                    f"unknown component {n!r}",
+                    f"choose from {', '.join(sorted(self.components))}",
+                )
+            for dep in self.components[n].needs:
+                visit(dep, path + (n,))
+            order.append(n)
 
+        for n in [*(c.name for c in self.components.values() if c.always), *names]:
+            visit(n, ())
+        return order
 
-def __getattr__(name: str) -> Any:
-    """``COMPONENTS`` and ``PACKAGES``, discovered on first use (not at import: a package
-    folder importing this module while it is itself being imported must not be skipped)."""
-    global _found
-    if name not in ("COMPONENTS", "PACKAGES"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if _found is None:
-        _found = _discover()
-    return _found[0] if name == "COMPONENTS" else _found[1]
+    def runtime_packages(self) -> tuple[str, ...]:
+        """Packages that go onto the image (their description says ``on_image``); build-only
+        ones stay out of EMT's package list."""
+        return tuple(n for n, p in sorted(self.packages.items()) if p.on_image)
 
-
-def _components() -> dict[str, ComponentDef]:
-    comps: dict[str, ComponentDef] = __getattr__("COMPONENTS")
-    return comps
-
-
-def _packages() -> dict[str, PackageDef]:
-    found: dict[str, PackageDef] = __getattr__("PACKAGES")
-    return found
-
-
-def select(names: tuple[str, ...] | list[str]) -> list[PackageDef]:
-    """The named packages (all when ``names`` is empty), in a stable order."""
-    if not names:
-        return [_packages()[n] for n in sorted(_packages())]
-    out = []
-    for n in names:
-        if n not in _packages():
-            raise InputError(
-                f"unknown package {n!r}", f"choose from {', '.join(sorted(_packages()))}"
-            )
-        out.append(_packages()[n])
-    return out
-
-
-def component_order(names: list[str]) -> list[str]:
-    """The named components and everything they need, dependencies first (the components
-    every lock has come first)."""
-    order: list[str] = []
-
-    def visit(n: str, path: tuple[str, ...]) -> None:
-        if n in order:
-            return
-        if n in path:
-            raise InputError(
-                f"component cycle: {' -> '.join(path + (n,))}", "fix the packages' COMPONENTS"
-            )
-        if n not in _components():
-            raise InputError(
-                f"unknown component {n!r}", f"choose from {', '.join(sorted(_components()))}"
-            )
-        for dep in _components()[n].needs:
-            visit(dep, path + (n,))
-        order.append(n)
-
-    for n in [*(c.name for c in _components().values() if c.always), *names]:
-        visit(n, ())
-    return order
+    def chain_deps(self) -> dict[str, tuple[str, str]]:
+        """Every package's ``chain_deps``: BuildRequires the chain builds itself."""
+        out: dict[str, tuple[str, str]] = {}
+        for pdef in self.packages.values():
+            out.update(pdef.chain_deps)
+        return out

@@ -4,18 +4,18 @@ srpm and emt integrate all ask (an unverified upstream tag, a source not pinned 
 from __future__ import annotations
 
 from emtk3s.infra.errors import IntegrityError
-from emtk3s.model import package
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
 
 #: what SPECS/ shows for a source that can only be pinned with network (a generated file)
 PENDING = "PENDING"
 
 
-def pending_sources(lock: Lock, pkg: str) -> list[str]:
+def pending_sources(lock: Lock, pkg: str, catalog: Catalog) -> list[str]:
     """Generated sources of ``pkg`` not pinned yet: rendered as PENDING; srpm and emt
     integrate refuse the package until `emtk3s fetch` (or `vendor`) pins them."""
     plock = lock.packages[pkg]
-    pdef = package.PACKAGES.get(pkg)
+    pdef = catalog.packages.get(pkg)
     comp = lock.components.get(plock.component)
     if pdef is None or comp is None:
         return []
@@ -31,16 +31,16 @@ def pending_sources(lock: Lock, pkg: str) -> list[str]:
     return out
 
 
-def refuse_pending(lock: Lock, pkg: str, what: str) -> None:
-    if pkg in lock.packages and pending_sources(lock, pkg):
-        name = pending_sources(lock, pkg)[0]
+def refuse_pending(lock: Lock, pkg: str, what: str, catalog: Catalog) -> None:
+    if pkg in lock.packages and pending_sources(lock, pkg, catalog):
+        name = pending_sources(lock, pkg, catalog)[0]
         raise IntegrityError(
             f"{what}: {pkg}'s source {name} is {PENDING} (generated, not pinned in the lock)",
             "run emtk3s fetch (or emtk3s vendor) where the module proxy is reachable, then render",
         )
 
 
-def not_renderable(lock: Lock, pkg: str) -> str:
+def not_renderable(lock: Lock, pkg: str, catalog: Catalog) -> str:
     """Why a package of the lock cannot be rendered yet ("" when it can)."""
     plock = lock.packages[pkg]
     unverified = [
@@ -50,7 +50,7 @@ def not_renderable(lock: Lock, pkg: str) -> str:
     ]
     if unverified:
         return f"upstream tag {unverified[0]} not verified (run emtk3s resolve --refresh)"
-    pending = pending_sources(lock, pkg)
+    pending = pending_sources(lock, pkg, catalog)
     unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         return f"source {unpinned[0]} not pinned (run emtk3s fetch)"

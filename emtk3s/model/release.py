@@ -6,30 +6,18 @@ import hashlib
 import json
 import os
 import tomllib
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from emtk3s.infra import checks as validate
+from emtk3s import formats
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
+from emtk3s.model.package import Catalog
 from emtk3s.model.versions import K3sTag
 
 ARCHES = ("x86_64", "aarch64")
-
-#: Upstream bases. Users point these at mirrors; tests point them at 127.0.0.1.
-DEFAULT_MIRRORS: dict[str, str] = {
-    "github": "https://github.com",
-    "raw": "https://raw.githubusercontent.com",
-    "k3s_charts": "https://k3s.io/k3s-charts",
-}
-#: (a package folder adds its own upstream bases with a MIRRORS table: see model/package.py)
-
-
-def package_mirrors() -> None:
-    """Make sure the package folders' MIRRORS are in DEFAULT_MIRRORS (discovery adds them)."""
-    from emtk3s.model import package
-
-    _ = package.PACKAGES  # discovery runs on first use, not at import
 
 
 @dataclass(frozen=True)
@@ -40,16 +28,21 @@ class Changelog:
 
 @dataclass(frozen=True)
 class Release:
-    k3s: K3sTag
+    """release.toml as read. Its --json form (and render's input key) comes from the one
+    encoder: the K3s tag as written, without the path, the package selection and the catalog."""
+
+    k3s: K3sTag = field(metadata={"json": lambda t: t.tag})
     overrides: dict[str, str]  # component -> tag, winning over what the K3s tag pins
     arches: tuple[str, ...]
     airgap_images: bool
     mirrors: dict[str, str]
     allow_http: tuple[str, ...]
     changelog: Changelog
+    #: the packages, components and default upstream bases this release was read against
+    catalog: Catalog = field(compare=False, repr=False, metadata={"json": False})
     release: int = 1
-    packages: tuple[str, ...] = field(default=())
-    path: Path | None = None
+    packages: tuple[str, ...] = field(default=(), metadata={"json": False})
+    path: Path | None = field(default=None, metadata={"json": False})
     # build K3s with SELinux support (upstream's SELINUX=true; docs/packages/k3s.md)
     selinux: bool = True
 
@@ -70,24 +63,12 @@ class Release:
     def http_allowed(self, name: str) -> bool:
         return name in self.allow_http
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "k3s": self.k3s.tag,
-            "overrides": dict(sorted(self.overrides.items())),
-            "arches": list(self.arches),
-            "airgap_images": self.airgap_images,
-            "selinux": self.selinux,
-            "release": self.release,
-            "mirrors": dict(self.mirrors),
-            "allow_http": list(self.allow_http),
-            "changelog": asdict(self.changelog),
-        }
 
-
-def _env_mirrors(environ: dict[str, str] | os._Environ[str]) -> dict[str, str]:
-    package_mirrors()
+def _env_mirrors(
+    environ: dict[str, str] | os._Environ[str], known: Mapping[str, str]
+) -> dict[str, str]:
     out = {}
-    for name in DEFAULT_MIRRORS:
+    for name in known:
         value = environ.get(f"EMTK3S_MIRROR_{name.upper()}")
         if value:
             out[name] = value
@@ -100,22 +81,27 @@ KNOWN_ENV = (
     "EMTK3S_CACHE",
     "EMTK3S_VERIFY",
     "EMTK3S_MAX_DOWNLOAD",
+    "EMTK3S_DOWNLOAD_DEADLINE",
     "EMTK3S_PROGRESS_EVERY",
     "EMTK3S_SPEC_CLEANER",
     "EMTK3S_UPDATE_GOLDEN",
     "EMTK3S_BENCH_DIR",
+    "EMTK3S_BENCH_CODE",
     "EMTK3S_EMT_SNAPSHOT",
     "EMTK3S_REAL_MIRROR",
+    "EMTK3S_SANDBOX_PIDS",
+    "EMTK3S_SANDBOX_MEMORY",
+    "EMTK3S_SANDBOX_FILESIZE",
+    "EMTK3S_SANDBOX_TIMEOUT",
 )
 
 
-def unknown_env(environ: dict[str, str] | os._Environ[str]) -> list[str]:
+def unknown_env(environ: dict[str, str] | os._Environ[str], catalog: Catalog) -> list[str]:
     """One warning per EMTK3S_ variable that nothing reads (a misspelt mirror variable would
     otherwise be ignored in silence), with the nearest known name."""
     import difflib
 
-    package_mirrors()
-    known = [*KNOWN_ENV, *(f"EMTK3S_MIRROR_{n.upper()}" for n in DEFAULT_MIRRORS)]
+    known = [*KNOWN_ENV, *(f"EMTK3S_MIRROR_{n.upper()}" for n in catalog.mirrors)]
     out = []
     for name in sorted(environ):
         if not name.startswith("EMTK3S_") or name in known or name.startswith("EMTK3S_TEST_"):
@@ -126,15 +112,14 @@ def unknown_env(environ: dict[str, str] | os._Environ[str]) -> list[str]:
     return out
 
 
-def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
-    package_mirrors()
+def parse_mirror_flags(flags: tuple[str, ...] | list[str], catalog: Catalog) -> dict[str, str]:
     out = {}
     for item in flags:
         name, sep, value = item.partition("=")
-        if not sep or name not in DEFAULT_MIRRORS:
+        if not sep or name not in catalog.mirrors:
             raise InputError(
                 f"--mirror {item!r} is not NAME=URL",
-                f"NAME is one of {', '.join(sorted(DEFAULT_MIRRORS))}",
+                f"NAME is one of {', '.join(sorted(catalog.mirrors))}",
             )
         out[name] = value
     return out
@@ -142,6 +127,7 @@ def parse_mirror_flags(flags: tuple[str, ...] | list[str]) -> dict[str, str]:
 
 def load(
     path: Path,
+    catalog: Catalog,
     mirror_overrides: dict[str, str] | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
@@ -154,16 +140,17 @@ def load(
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
-    return from_dict(raw, path, mirror_overrides, environ)
+    formats.check("release", raw, str(path))  # emtk3s/formats/release.schema.json
+    return parse(raw, catalog, path, mirror_overrides, environ)
 
 
-def from_dict(
+def parse(
     raw: dict[str, Any],
+    catalog: Catalog,
     path: Path | None = None,
     mirror_overrides: dict[str, str] | None = None,
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
-    package_mirrors()
     where = str(path or "release.toml")
     known = {"release", "mirrors", "changelog", "overrides"}
     unknown = set(raw) - known
@@ -173,9 +160,7 @@ def from_dict(
     if not isinstance(rel, dict) or "k3s" not in rel:
         raise InputError(f"{where}: [release] k3s is missing", 'add k3s = "v1.32.4+k3s1"')
     # components may be pinned by a [release] key of their own (their description's release_key)
-    from emtk3s.model.package import COMPONENTS
-
-    pins = {c.release_key: c.name for c in COMPONENTS.values() if c.release_key}
+    pins = {c.release_key: c.name for c in catalog.components.values() if c.release_key}
     allowed_keys = {"k3s", "arches", "airgap_images", "selinux", "release", "packages", *pins}
     bad = set(rel) - allowed_keys
     if bad:
@@ -188,11 +173,11 @@ def from_dict(
     if not isinstance(raw_over, dict):
         raise InputError(f"{where}: [overrides] must be a table of component = tag", "")
     for comp, tag in raw_over.items():
-        validate.package_name(comp)
-        overrides[comp] = validate.tag(tag, f"overrides.{comp}")
+        checks.package_name(comp)
+        overrides[comp] = checks.tag(tag, f"overrides.{comp}")
     for key, comp in pins.items():
         if rel.get(key) is not None:
-            overrides[comp] = validate.tag(rel[key], f"release.{key}")
+            overrides[comp] = checks.tag(rel[key], f"release.{key}")
     arches = tuple(rel.get("arches", ["x86_64"]))
     for arch in arches:
         if arch not in ARCHES:
@@ -212,26 +197,26 @@ def from_dict(
         raise InputError(
             f"{where}: release.release must be a whole number >= 1", "e.g. release = 1"
         )
-    packages = tuple(validate.package_name(p) for p in rel.get("packages", []))
+    packages = tuple(checks.package_name(p) for p in rel.get("packages", []))
 
-    mirrors = dict(DEFAULT_MIRRORS)
+    mirrors = dict(catalog.mirrors)
     file_mirrors = raw.get("mirrors", {})
     allow_http = tuple(file_mirrors.get("allow_http", []))
     for name, value in file_mirrors.items():
         if name == "allow_http":
             continue
-        if name not in DEFAULT_MIRRORS:
-            raise InputError(f"{where}: unknown mirror {name!r}", f"use {sorted(DEFAULT_MIRRORS)}")
+        if name not in catalog.mirrors:
+            raise InputError(f"{where}: unknown mirror {name!r}", f"use {sorted(catalog.mirrors)}")
         mirrors[name] = value
-    mirrors.update(_env_mirrors(os.environ if environ is None else environ))
+    mirrors.update(_env_mirrors(os.environ if environ is None else environ, catalog.mirrors))
     mirrors.update(mirror_overrides or {})
     for name, value in mirrors.items():
-        validate.url(value, f"mirror {name}", allow_http=name in allow_http)
+        checks.url(value, f"mirror {name}", allow_http=name in allow_http)
 
     cl = raw.get("changelog", {})
     changelog = Changelog(
-        author=validate.free_text(cl.get("author", Changelog.author), "changelog.author"),
-        email=validate.free_text(cl.get("email", Changelog.email), "changelog.email"),
+        author=checks.free_text(cl.get("author", Changelog.author), "changelog.author"),
+        email=checks.free_text(cl.get("email", Changelog.email), "changelog.email"),
     )
     if "<" in changelog.email or ">" in changelog.email or " " in changelog.email:
         raise InputError(f"{where}: changelog.email {changelog.email!r} is not an address", "")
@@ -247,4 +232,5 @@ def from_dict(
         packages=packages,
         path=path,
         selinux=selinux,
+        catalog=catalog,
     )

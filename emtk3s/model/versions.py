@@ -109,3 +109,70 @@ def component_version(tag: str) -> str:
         raise InputError(f"upstream tag {tag!r} has no version in it", "e.g. v0.14.1")
     rest = re.sub(r"-(rc\.?[0-9]+)", r"~\1", m.group("rest")).replace("-", ".")
     return m.group("ver") + rest
+
+
+def _alnum(c: str) -> bool:
+    return c.isascii() and c.isalnum()
+
+
+def _vercmp(a: str, b: str) -> int:
+    """rpm's ``rpmvercmp`` of two version (or release) strings: -1, 0 or 1.
+
+    Alphanumeric segments are compared in turn (numbers numerically, letters as strings, a
+    number newer than letters); ``~`` sorts before anything, even the end of the string
+    (``1.0~rc1`` < ``1.0``), ``^`` after the end but before any further segment."""
+    if a == b:
+        return 0
+    i, j, la, lb = 0, 0, len(a), len(b)
+    while i < la or j < lb:
+        while i < la and not _alnum(a[i]) and a[i] not in "~^":
+            i += 1
+        while j < lb and not _alnum(b[j]) and b[j] not in "~^":
+            j += 1
+        ca, cb = a[i] if i < la else "", b[j] if j < lb else ""
+        if ca == "~" or cb == "~":
+            if ca != "~":
+                return 1
+            if cb != "~":
+                return -1
+            i, j = i + 1, j + 1
+            continue
+        if ca == "^" or cb == "^":
+            if not ca:
+                return -1
+            if not cb:
+                return 1
+            if ca != "^":
+                return 1
+            if cb != "^":
+                return -1
+            i, j = i + 1, j + 1
+            continue
+        if not (ca and cb):
+            break
+        kind = str.isdigit if ca.isdigit() else str.isalpha
+        p, q = i, j
+        while p < la and a[p].isascii() and kind(a[p]):
+            p += 1
+        while q < lb and b[q].isascii() and kind(b[q]):
+            q += 1
+        sa, sb = a[i:p], b[j:q]
+        if not sb:  # a number against letters: the number is newer
+            return 1 if kind is str.isdigit else -1
+        if kind is str.isdigit:
+            sa, sb = sa.lstrip("0"), sb.lstrip("0")
+            if len(sa) != len(sb):
+                return 1 if len(sa) > len(sb) else -1
+        if sa != sb:
+            return 1 if sa > sb else -1
+        i, j = p, q
+    if i >= la and j >= lb:
+        return 0
+    return -1 if i >= la else 1
+
+
+def evr_compare(a: str, b: str) -> int:
+    """-1, 0 or 1 as rpm orders versions ``a`` and ``b``: what ``rpm.labelCompare`` says of
+    ``(epoch, a, release)`` against ``(epoch, b, release)``, without the rpm bindings. The one
+    version comparison of emtk3s (EMT's specs against ours, component changes, Go releases)."""
+    return _vercmp(a, b)

@@ -28,7 +28,7 @@ class BuildResult:
 
 def run(r: StageRun) -> BuildResult:
     from emtk3s.builders import dispatch
-    from emtk3s.builders import graph as plan
+    from emtk3s.builders import graph as build_graph
     from emtk3s.builders.scheduler import run_chain
 
     o, project = r.options, r.project
@@ -40,16 +40,23 @@ def run(r: StageRun) -> BuildResult:
     if not srpms:
         return BuildResult()
     build = dispatch.builder(
-        project, o.backend, chroot=o.chroot, nodeps=o.nodeps, force=o.force, mock_repo=o.mock_repo
+        project,
+        o.backend,
+        chroot=o.chroot,
+        nodeps=o.nodeps,
+        force=o.force,
+        keep_other=o.keep_other_backend,
+        mock_repo=o.mock_repo,
+        chain_deps=r.catalog.chain_deps(),
     )
-    graph = plan.for_project(project, [i.package for i in srpms])
+    graph = build_graph.for_project(project, [i.package for i in srpms])
     from emtk3s.infra.progress import BuildProgress
 
     with BuildProgress() as progress:
         chain = run_chain(
             project,
             graph,
-            lock,
+            srpm_stage.maker(project, lock, r.catalog),
             build,
             jobs=o.jobs,
             keep_going=o.keep_going,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 from emtk3s.infra.paths import Project
 from emtk3s.model import lock as lockmod
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
 from emtk3s.model.release import Release
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ class Options:
     repin: bool = False
     check: bool = False
     force: bool = False
+    keep_other_backend: bool = False  # keep RPMs another backend built of the same SRPM
     nodeps: bool = False
     backend: str = "rpmbuild"
     chroot: Path | None = None
@@ -55,7 +57,13 @@ class StageRun:
     srpms: tuple[SrpmInfo, ...] | None = None  # made by the srpm stage of this run
 
     def need_lock(self) -> Lock:
-        return self.lock if self.lock is not None else lockmod.require(self.project.lock_file)
+        if self.lock is not None:
+            return self.lock
+        return lockmod.require(self.project.lock_file, self.release.catalog.mirrors)
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.release.catalog
 
     @property
     def chained(self) -> bool:

@@ -105,7 +105,7 @@ def _generate(
     what = f"{pname}/{src.name}"
     if src.sha256 is not None and cache.has(src.sha256, src.name):
         return None
-    pdef = pkgs.PACKAGES.get(pname)
+    pdef = release.catalog.packages.get(pname)
     comp = lock.components[lock.packages[pname].component]
     rule = pdef.rule_for(src.name, comp) if pdef else None
     if rule is None or rule.generate is None:
@@ -220,7 +220,9 @@ def fetch(
                 if pin is not None:
                     pins.append(pin)
     if pins and not locked:
-        result.lock, result.lock_changed = lockmod.save_pins(lock_path, pins)
+        result.lock, result.lock_changed = lockmod.save_pins(
+            lock_path, pins, release.catalog.mirrors
+        )
     else:
         result.lock = current
     return result

@@ -7,15 +7,24 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from emtk3s.infra.errors import PreconditionError
+from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.paths import Project
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.model import changelog
 from emtk3s.model.licenses import LicenseCheck, check, spec_license
 from emtk3s.model.lock import Lock
+from emtk3s.stages.context import StageRun
+
+NAME = "license"
+
+
+@dataclass
+class LicenseResult:
+    packages: list[LicenseCheck] = field(default_factory=list)
+    changelog_changed: list[str] = field(default_factory=list)  # entries now say so
 
 
 def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
@@ -62,7 +71,7 @@ def record(history: changelog.History, pkg: str, evr: str, verified: bool) -> bo
 
 def license_check(
     project: Project, lock: Lock, release_no: int, packages: list[str]
-) -> dict[str, Any]:
+) -> LicenseResult:
     history = changelog.load_history(project.root)
     results = [check_package(project, lock, p) for p in packages]
     changed = []
@@ -72,4 +81,27 @@ def license_check(
             changed.append(r.package)
     if changed:
         changelog.save_history(project.root, history)
-    return {"packages": [r.to_dict() for r in results], "changelog_changed": changed}
+    return LicenseResult(results, changed)
+
+
+def run(r: StageRun) -> LicenseResult:
+    """Check the named packages (default: every rendered one); re-render those whose changelog
+    entry changed; an InputError (with the result) when a License: tag misses a license."""
+    from emtk3s.stages import render
+
+    p, lock = r.project, r.need_lock()
+    names = list(r.options.packages) or [n for n in sorted(lock.packages) if (p.specs / n).is_dir()]
+    out = license_check(p, lock, r.release.release, names)
+    if out.changelog_changed:
+        history = changelog.load_history(p.root)
+        render.render(r.release, lock, p, out.changelog_changed, history=history)
+    failed = [c for c in out.packages if not c.verified]
+    if failed:
+        err = InputError(
+            "license check failed: "
+            + "; ".join(f"{c.package}: {', '.join(c.differs)}" for c in failed),
+            "make the template's License: tag name every license of the source",
+        )
+        err.result = out
+        raise err
+    return out

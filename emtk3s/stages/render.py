@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from emtk3s import packages as folders
-from emtk3s.infra import checks as validate
-from emtk3s.infra import stamps, textdiff
+from emtk3s.infra import checks, stamps, textdiff
 from emtk3s.infra.errors import DriftError, InputError, LockedError
-from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
+from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir, stale_names
+from emtk3s.infra.jsonout import jsonable
 from emtk3s.infra.paths import Project
 from emtk3s.model import changelog
 from emtk3s.model import package as pkgs
@@ -91,17 +91,95 @@ class Rendered:
     changelog: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _environment(tdir: Path) -> jinja2.Environment:
+class Templates:
+    """One Jinja environment for every package of a run, so that the shared includes are
+    compiled once, not once per package, with a bytecode cache on disk (keyed by template name
+    and file, checked against the source's hash) so that an unchanged template is not compiled
+    again by the next run.
+
+    A package's template is loaded as ``<package>/<file>``; a name it includes is looked up in
+    its own folder first, then among the shared includes (the search order a
+    ``FileSystemLoader([folder, shared])`` per package had)."""
+
+    def __init__(self, templates: Path | None = None, bytecode_dir: Path | None = None) -> None:
+        import jinja2
+
+        self.templates = templates
+        self.dirs: dict[str, Path] = {}
+        owner = self
+
+        class Loader(jinja2.BaseLoader):
+            def get_source(
+                self, environment: jinja2.Environment, template: str
+            ) -> tuple[str, str | None, Callable[[], bool] | None]:
+                pkg, _, rel = template.partition("/")
+                base = owner.dirs.get(pkg)
+                path = base / rel if base is not None and rel else COMMON_TEMPLATES / template
+                try:
+                    text = path.read_text()
+                    mtime = path.stat().st_mtime_ns
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    raise jinja2.TemplateNotFound(template) from None
+
+                def uptodate() -> bool:
+                    try:
+                        return path.stat().st_mtime_ns == mtime
+                    except OSError:
+                        return False
+
+                return text, str(path), uptodate
+
+        class Environment(jinja2.Environment):
+            def join_path(self, template: str, parent: str) -> str:
+                pkg = parent.partition("/")[0]
+                base = owner.dirs.get(pkg)
+                if base is not None and (base / template).is_file():
+                    return f"{pkg}/{template}"
+                return template
+
+        self.env = Environment(
+            loader=Loader(),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            bytecode_cache=_bytecode_cache(bytecode_dir) if bytecode_dir else None,
+            auto_reload=True,
+        )
+
+    def get(self, pdef: pkgs.PackageDef, name: str) -> jinja2.Template:
+        self.dirs[pdef.name] = pdef.template_dir(self.templates)
+        return self.env.get_template(f"{pdef.name}/{name}")
+
+
+def _bytecode_cache(directory: Path) -> jinja2.BytecodeCache | None:
+    """Jinja's file bytecode cache in ``directory``; none where it cannot be made, and a
+    cache that cannot be written is only slower (a read-only cache directory)."""
     import jinja2
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(tdir), str(COMMON_TEMPLATES)]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    class Quiet(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return Quiet(str(directory))
+
+
+_default: Templates | None = None
+
+
+def _shared_templates(templates: Path | None) -> Templates:
+    global _default
+    if _default is None or _default.templates != templates:
+        _default = Templates(templates)
+    return _default
 
 
 def context(
@@ -121,7 +199,7 @@ def context(
             f"{pdef.name}: upstream {comp.repo} {comp.tag} has no verified commit in the lock",
             "run emtk3s resolve --refresh with network access or a mirror",
         )
-    pending = pending_sources(lock, pdef.name)
+    pending = pending_sources(lock, pdef.name, release.catalog)
     unpinned = [s.name for s in plock.sources if s.sha256 is None and s.name not in pending]
     if unpinned:
         raise InputError(
@@ -129,7 +207,7 @@ def context(
             "run emtk3s fetch to download and pin it, then render",
         )
     evr = f"{plock.version}-{release.release}"
-    sources = source_entries(pdef, plock.sources, comp)
+    sources = source_entries(pdef, plock.sources, comp, release.catalog.mirrors)
     ctx: dict[str, Any] = {
         "pkg": {
             "name": pdef.name,
@@ -161,12 +239,15 @@ def context(
     ctx.update(extra)
     check_values(ctx)
     for p in patches:
-        validate.file_name(p, "patch name")
+        checks.file_name(p, "patch name")
     return ctx
 
 
 def source_entries(
-    pdef: pkgs.PackageDef, sources: Sequence[Source], comp: Component
+    pdef: pkgs.PackageDef,
+    sources: Sequence[Source],
+    comp: Component,
+    mirrors: Mapping[str, str],
 ) -> list[dict[str, Any]]:
     """The package's Sources as its template sees them: ``index`` (its SourceN number), the
     rule's ``key`` (templates name sources by key, never by position) and flags."""
@@ -178,7 +259,7 @@ def source_entries(
                 "index": i,
                 "key": rule.key if rule else "",
                 "name": s.name,
-                "url": spec_source_url(s.upstream_url, s.name),
+                "url": spec_source_url(s.upstream_url(mirrors), s.name),
                 "sha256": s.sha256,
                 "pending": s.sha256 is None,
                 "airgap": rule.airgap if rule else False,
@@ -219,6 +300,7 @@ def render_package(
     templates: Path | None,
     history: list[dict[str, Any]] | None = None,
     epoch: int | None = None,
+    env: Templates | None = None,
 ) -> Rendered:
     tdir = pdef.template_dir(templates)
     spec_tpl = f"{pdef.name}.spec.j2"
@@ -229,7 +311,8 @@ def render_package(
     import jinja2
 
     try:
-        text = _environment(tdir).get_template(spec_tpl).render(**ctx)
+        env = env if env is not None else _shared_templates(templates)
+        text = env.get(pdef, spec_tpl).render(**ctx)
     except jinja2.UndefinedError as exc:
         raise InputError(
             f"{spec_tpl}: {exc.message}", "the template uses an undefined value"
@@ -286,7 +369,8 @@ NAME = "render"
 
 class InputKeys:
     """The inputs digest of each package's render, with what all packages share hashed once
-    per run (the lock, the release, render's code, the shared includes, the history): O(P)."""
+    per run (the lock, the release, render's code, the shared includes): O(P). A package's
+    own changelog history is checked beside the key (:func:`history_digest`)."""
 
     def __init__(
         self,
@@ -298,22 +382,22 @@ class InputKeys:
         parts: list[bytes | str] = [Path(__file__).read_bytes(), lock.canonical()]
         parts.append(
             json.dumps(
-                {k: v for k, v in release.to_dict().items() if k != "mirrors"}, sort_keys=True
+                {k: v for k, v in jsonable(release).items() if k != "mirrors"}, sort_keys=True
             )
         )
         for f in sorted(COMMON_TEMPLATES.rglob("*")):
             if f.is_file():
                 parts += [str(f.relative_to(COMMON_TEMPLATES)), f.read_bytes()]
-        parts.append(json.dumps(history, sort_keys=True))
         # every package's code: a package's context may come from another package's folder
         packages_dir = Path(folders.__file__).parent
         for f in sorted(packages_dir.rglob("*.py")):
             parts += [str(f.relative_to(packages_dir)), f.read_bytes()]
         self.shared = stamps.digest(*parts)
         self.templates = templates
+        self.catalog = release.catalog
 
     def key(self, pkg: str) -> str:
-        pdef = pkgs.PACKAGES[pkg]
+        pdef = self.catalog.packages[pkg]
         tdir = pdef.template_dir(self.templates)
         parts: list[bytes | str] = [self.shared]
         for f in sorted(tdir.rglob("*")):
@@ -340,7 +424,7 @@ def render(
     if packages is None:
         names = []
         for name in sorted(lock.packages):
-            why = not_renderable(lock, name)
+            why = not_renderable(lock, name, release.catalog)
             if why:
                 result.skipped[name] = why
             else:
@@ -349,13 +433,23 @@ def render(
         names = packages
     keys = InputKeys(release, lock, project.templates, history) if names and not check else None
     store = project.stamps
-    for pdef in pkgs.select(names) if names else []:
+    envs: list[Templates] = []  # made on the first package rendered (a no-op imports no jinja2)
+
+    def env() -> Templates:
+        if not envs:
+            envs.append(Templates(project.templates, project.cache.root / "jinja"))
+        return envs[0]
+
+    # staging leftovers of an interrupted swap, listed once for the run (not once a package);
+    # each is removed under its package's lock, as the package is rendered
+    stale = stale_names(project.specs) if keys is not None else set()
+    for pdef in release.catalog.select(names) if names else []:
         target = project.specs / pdef.name
-        if pending_sources(lock, pdef.name):
-            result.pending[pdef.name] = pending_sources(lock, pdef.name)
+        if pending_sources(lock, pdef.name, release.catalog):
+            result.pending[pdef.name] = pending_sources(lock, pdef.name, release.catalog)
         before = history.get(pdef.name) or []
         if keys is None:
-            out = render_package(release, lock, pdef, project.templates, before, epoch)
+            out = render_package(release, lock, pdef, project.templates, before, epoch, env())
             diff = _diff(target, out.files)
             if diff:
                 result.drift[pdef.name] = diff
@@ -363,20 +457,30 @@ def render(
                 result.unchanged.append(pdef.name)
             continue
         key = keys.key(pdef.name)
+        had = history_digest(before)
         with file_lock(project.locks / f"render-{pdef.name}.lock"):
             stamp = store.fresh(NAME, pdef.name, key)
-            if stamp is not None and stamp.get("tree") == tree_digest(target):
+            if (
+                stamp is not None
+                and had in stamp.get("history", ())
+                and stamp.get("tree") == tree_digest(target)
+            ):
                 result.unchanged.append(pdef.name)
                 continue
-            out = render_package(release, lock, pdef, project.templates, before, epoch)
+            out = render_package(release, lock, pdef, project.templates, before, epoch, env())
             if out.changelog and out.changelog[0] not in before:
                 result.history[pdef.name] = out.changelog
-            clean_stale(project.specs, pdef.name)
+            if pdef.name in stale:
+                clean_stale(project.specs, pdef.name)
             if replace_dir(target, out.files):
                 result.written.append(pdef.name)
             else:
                 result.unchanged.append(pdef.name)
-            store.save(NAME, pdef.name, key, tree=tree_digest(target))
+            # the history before this render, and after it (once the new entry is saved): a
+            # render with either gives the same tree
+            after = result.history.get(pdef.name, before)
+            hist = sorted({had, history_digest(after)})
+            store.save(NAME, pdef.name, key, tree=tree_digest(target), history=hist)
     if check and result.drift:
         drifted = ", ".join(sorted(result.drift))
         raise DriftError(
@@ -402,9 +506,11 @@ def run(r: StageRun) -> RenderResult:
             res = render(r.release, lock, r.project, packages, check, history, epoch)
         else:
             wanted = packages or sorted(lock.packages)
-            renderable = [p for p in wanted if not not_renderable(lock, p)]
+            renderable = [p for p in wanted if not not_renderable(lock, p, r.release.catalog)]
             res = render(r.release, lock, r.project, renderable, check, history, epoch)
-            res.skipped = {p: not_renderable(lock, p) for p in wanted if p not in renderable}
+            res.skipped = {
+                p: not_renderable(lock, p, r.release.catalog) for p in wanted if p not in renderable
+            }
     except DriftError as exc:
         if r.options.check:
             raise
@@ -417,6 +523,11 @@ def run(r: StageRun) -> RenderResult:
     if res.history and not check:
         save_history(r.project.root, history | res.history)
     return res
+
+
+def history_digest(history: list[dict[str, Any]]) -> str:
+    """A package's changelog history as a render stamp records it."""
+    return stamps.digest(json.dumps(history, sort_keys=True))
 
 
 def tree_digest(target: Path) -> str:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import InputError, LockedError
 from emtk3s.infra.fsutil import write_if_changed
@@ -21,7 +22,7 @@ from emtk3s.infra.paths import data_file
 from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
 from emtk3s.model.lock import GENERATED, Component, Lock, PackageLock, Source
-from emtk3s.model.release import DEFAULT_MIRRORS, Release
+from emtk3s.model.release import Release
 from emtk3s.model.versions import component_version
 from emtk3s.stages.context import StageRun
 
@@ -62,7 +63,7 @@ def input_digest(release: Release) -> str:
     """What the lock depends on: release.toml's build inputs and the selected packages'
     descriptions (adding a package or changing a source rule re-resolves)."""
     desc = []
-    for p in pkgs.select(list(release.packages)):
+    for p in release.catalog.select(list(release.packages)):
         rules = [(r.name, r.mirror, r.path, r.git_path, r.generate is not None) for r in p.sources]
         desc.append((p.name, p.component, list(p.components), rules))
     blob = json.dumps([release.digest(), desc], sort_keys=True)
@@ -80,20 +81,20 @@ def _sources(
     comp: Component,
     co: TagCheckout,
     old: PackageLock | None,
-    comps: dict[str, Component] | None = None,
-    release: Release | None = None,
+    comps: dict[str, Component],
+    release: Release,
     checkouts: dict[str, TagCheckout] | None = None,
 ) -> list[Source]:
     known = known_hashes()
     # (a hash another component records pins only that component's own downloads, see
-    # PackageDef.listed; never a source of another package, issue 12 item 7)
+    # PackageDef.listed; never a source of another package)
     out = []
     fmt = pkgs.source_format(comp)
     for rule in pdef.sources:
-        if rule.when is not None and (release is None or not rule.when(release)):
+        if rule.when is not None and not rule.when(release):
             continue
         try:
-            name = validate.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
+            name = checks.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
             path = rule.path.format(**fmt)
         except (KeyError, IndexError) as exc:
             raise InputError(
@@ -107,11 +108,11 @@ def _sources(
         upstream = ""
         if rule.generate is not None:
             mirror = GENERATED
-            if not path.startswith("generated:") or not validate.is_label(path):
+            if not path.startswith("generated:") or not checks.is_label(path):
                 raise InputError(f"{pdef.name}: generated source label {path!r} is not valid", "")
         else:
-            upstream = DEFAULT_MIRRORS[rule.mirror] + path
-            validate.url(upstream, f"{pdef.name} source {name}")
+            upstream = release.catalog.mirrors[rule.mirror] + path
+            checks.url(upstream, f"{pdef.name} source {name}")
         if rule.git_path:
             data = co.read(rule.git_path)
             sha, size, origin = hashlib.sha256(data).hexdigest(), len(data), "git-blob"
@@ -132,7 +133,7 @@ def _sources(
                 size = prev.size
         out.append(Source(name, mirror, path, sha, size, origin))
     if pdef.listed is not None:
-        out += _listed(pdef, comps or {}, old, known)
+        out += _listed(pdef, comps, old, known, release.catalog.mirrors)
     names = [s.name for s in out]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup is not None:
@@ -147,13 +148,14 @@ def _listed(
     comps: dict[str, Component],
     old: PackageLock | None,
     known: dict[str, str],
+    mirrors: Mapping[str, str],
 ) -> list[Source]:
     """The package's Sources from an upstream's own list, pinned by the hash that upstream
     records for that file, by a public record of its URL, or by a previous lock's fetch."""
     assert pdef.listed is not None
     out = []
     for ls in pdef.listed(comps):
-        name = validate.file_name(ls.name, f"{pdef.name} source name")
+        name = checks.file_name(ls.name, f"{pdef.name} source name")
         sha, origin = ls.sha256, ls.origin if ls.sha256 else ""
         if sha is None and ls.url in known:
             sha, origin = known[ls.url], "public-record"
@@ -169,7 +171,7 @@ def _listed(
             if sha == prev.sha256:
                 size = prev.size
         src = Source(name, ls.mirror, ls.path, sha, size, origin or ls.origin, ls.url, ls.sha512)
-        src.check(pdef.name)
+        src.check(pdef.name, mirrors)
         out.append(src)
     return out
 
@@ -177,10 +179,10 @@ def _listed(
 def check_overrides(release: Release) -> None:
     """An [overrides] entry names a known component (a typo must not be ignored)."""
     for name in release.overrides:
-        if name not in pkgs.COMPONENTS:
+        if name not in release.catalog.components:
             raise InputError(
                 f"{release.path or 'release.toml'}: [overrides] {name}: no such component",
-                f"use one of {', '.join(sorted(pkgs.COMPONENTS))}",
+                f"use one of {', '.join(sorted(release.catalog.components))}",
             )
 
 
@@ -215,7 +217,8 @@ def resolve(
     locked: bool = False,
     offline: bool = False,
 ) -> ResolveResult:
-    old = lockmod.load(lock_path)
+    catalog = release.catalog
+    old = lockmod.load(lock_path, catalog.mirrors)
     digest = input_digest(release)
     # --repin contacts upstream like --refresh: re-pinning needs to see where the tags are now
     if old is not None and old.release_digest == digest and not (refresh or repin):
@@ -225,16 +228,16 @@ def resolve(
             f"{lock_path} does not match {release.path or 'release.toml'} and --offline was given",
             "run emtk3s resolve with network access (or a mirror) to update the lock",
         )
-    selected = pkgs.select(list(release.packages))
+    selected = catalog.select(list(release.packages))
     wanted = sorted({c for p in selected for c in (p.component, *p.components)})
     check_overrides(release)
     comps: dict[str, Component] = {}
     checkouts: dict[str, TagCheckout] = {}
-    for name in pkgs.component_order(wanted):
-        cdef = pkgs.COMPONENTS[name]
+    for name in catalog.component_order(wanted):
+        cdef = catalog.components[name]
         ctx = pkgs.ResolveContext(release, comps)
         tag = release.overrides.get(name) or cdef.tag(ctx)
-        validate.tag(tag, f"{name} tag")
+        checks.tag(tag, f"{name} tag")
         apply_override(cdef, comps, release.overrides.get(name))
         url = f"{release.mirror('github')}/{cdef.repo}.git"
         co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))
@@ -272,15 +275,15 @@ def resolve(
             "run emtk3s resolve without --locked and review the diff",
         )
     if changed:
-        new, changed = _write(lock_path, new)
+        new, changed = _write(lock_path, new, catalog.mirrors)
     return ResolveResult(new, changed=changed, network=True, changes=changes)
 
 
-def _write(lock_path: Path, new: Lock) -> tuple[Lock, bool]:
+def _write(lock_path: Path, new: Lock, mirrors: Mapping[str, str]) -> tuple[Lock, bool]:
     """Write the new lock under the lock file's writer lock, keeping the pins a fetch made
     meanwhile for sources the new lock still has unpinned (same name and path)."""
     with lockmod.writer(lock_path):
-        now = lockmod.load(lock_path)
+        now = lockmod.load(lock_path, mirrors)
         if now is not None:
             keep = []
             for pin in now.pins():

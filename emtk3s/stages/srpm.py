@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 import stat
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from emtk3s.infra.rpm import tools as rpmtools
 from emtk3s.infra.rpm.header import read_header
 from emtk3s.model.artifacts import SrpmInfo
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
 from emtk3s.model.readiness import not_renderable, refuse_pending
 from emtk3s.stages.context import StageRun
 
@@ -87,7 +90,7 @@ _NEARLY_FULL = 256 << 10
 
 def _out_of_space(log: Path, where: Path) -> bool:
     """Whether a failed rpmbuild ran out of room rather than failed a patch: its tools report
-    ENOSPC/EDQUOT with their C-locale messages (run_logged sets LC_ALL=C), or the file system
+    ENOSPC/EDQUOT with their C-locale messages (the sandbox runs them with LC_ALL=C), or the file system
     it unpacked into is left (nearly) without free blocks. Checked before its tree is removed."""
     try:
         text = log.read_text(errors="replace")
@@ -102,8 +105,12 @@ def _out_of_space(log: Path, where: Path) -> bool:
     return st.f_bavail * st.f_frsize < _NEARLY_FULL or st.f_favail == 0
 
 
-def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> None:
+def prove_patches_apply(
+    top: Path, spec_name: str, log: Path, epoch: int, sources: list[Path] | None = None
+) -> None:
     """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
+    %prep may run upstream code (an upstream patch script), so it runs in the
+    sandbox: only ``top`` writable, ``sources`` (what SOURCES/ links to) read-only, no network.
 
     ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
     k3s spec's tree from another package); everything else in %prep, %autopatch included, runs for real.
@@ -117,8 +124,18 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
         "_emtk3s_prep_check 1",
         f"SPECS/{spec_name}",
     ]
+    from emtk3s.infra import sandbox
+
     try:
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        rpmtools.run_sandboxed(
+            cmd,
+            log,
+            cwd=top.resolve(),
+            writable=[top.resolve()],
+            readable=sources or [],
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
+            timeout=sandbox.PREP_TIMEOUT,
+        )
     except BuildError as exc:
         full = _out_of_space(log, top)
         shutil.rmtree(top / "BUILD", ignore_errors=True)  # what it unpacked: room again
@@ -191,9 +208,9 @@ def _no_room_for_srpm(top: Path, blobs: list[Path]) -> None:
 
 
 def build_srpm(
-    project: Project, lock: Lock, cache: Cache, pkg: str, force: bool = False
+    project: Project, lock: Lock, cache: Cache, pkg: str, catalog: Catalog, force: bool = False
 ) -> SrpmInfo:
-    refuse_pending(lock, pkg, "srpm")
+    refuse_pending(lock, pkg, "srpm", catalog)
     spec, sources, patches = _inputs(project, lock, pkg)
     epoch = source_date_epoch(lock, pkg)
     macros = emt_macros.data()
@@ -246,8 +263,11 @@ def build_srpm(
             # of older inputs behind; the stamp goes with it.
             store.file(NAME, pkg).unlink(missing_ok=True)
             before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
-        top = project.work / f"srpm-{pkg}"
-        shutil.rmtree(top, ignore_errors=True)
+        # a directory of this run's own (the package's lock is held: any other is left over)
+        project.work.mkdir(parents=True, exist_ok=True)
+        for old in [project.work / f"srpm-{pkg}", *project.work.glob(f"srpm-{pkg}-*")]:
+            shutil.rmtree(old, ignore_errors=True)
+        top = Path(tempfile.mkdtemp(prefix=f"srpm-{pkg}-", dir=project.work))
         for d in ("SOURCES", "SPECS", "SRPMS", "BUILD", "RPMS"):
             (top / d).mkdir(parents=True)
         for name, sha in sources:
@@ -270,7 +290,8 @@ def build_srpm(
             _no_room_for_srpm(top, [cache.blob_path(sha) for _n, sha in sources])
             raise
         if patches:
-            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch)
+            blobs = sorted({cache.blob_path(sha).parent for _n, sha in sources})
+            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch, blobs)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
@@ -298,16 +319,34 @@ def build_srpm(
 
 
 def srpm(
-    project: Project, lock: Lock, packages: list[str] | None = None, force: bool = False
+    project: Project,
+    lock: Lock,
+    catalog: Catalog,
+    packages: list[str] | None = None,
+    force: bool = False,
 ) -> SrpmResult:
     """SRPMs of the named packages; by default of every package that can be rendered (the
     others are listed by `emtk3s render` with the reason)."""
     result = SrpmResult()
     if packages is None:
-        packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p)]
+        packages = [p for p in sorted(lock.packages) if not not_renderable(lock, p, catalog)]
     for pkg in packages:
-        result.srpms.append(build_srpm(project, lock, project.cache, pkg, force))
+        result.srpms.append(build_srpm(project, lock, project.cache, pkg, catalog, force))
     return result
+
+
+def maker(
+    project: Project, lock: Lock | None, catalog: Catalog
+) -> Callable[[str], SrpmInfo | None]:
+    """``name -> SrpmInfo`` for the chain: the SRPM of a package of the lock (made or up to
+    date); None for a spec the lock does not know (the chain makes it from its directory)."""
+
+    def make(name: str) -> SrpmInfo | None:
+        if lock is None or name not in lock.packages:
+            return None
+        return build_srpm(project, lock, project.cache, name, catalog)
+
+    return make
 
 
 def run(r: StageRun) -> SrpmResult:
@@ -316,4 +355,4 @@ def run(r: StageRun) -> SrpmResult:
     if r.chained:
         wanted = packages or sorted(lock.packages)
         packages = [p for p in wanted if p not in r.unrendered and p not in r.uncached]
-    return srpm(r.project, lock, packages, force=r.options.force)
+    return srpm(r.project, lock, r.catalog, packages, force=r.options.force)

@@ -12,8 +12,7 @@ from emtk3s.infra.errors import InputError
 from emtk3s.infra.fsutil import write_bytes
 from emtk3s.infra.git import ls_remote_tags
 from emtk3s.infra.paths import Project
-from emtk3s.infra.rpm.vercmp import label_compare
-from emtk3s.model import release as manifest
+from emtk3s.model import release
 from emtk3s.model.changelog import (
     ATTRIBUTION,
     format_date,
@@ -23,7 +22,8 @@ from emtk3s.model.changelog import (
     user_epoch,
 )
 from emtk3s.model.lock import Lock
-from emtk3s.model.versions import K3sTag
+from emtk3s.model.package import Catalog
+from emtk3s.model.versions import K3sTag, evr_compare
 from emtk3s.stages import fetch as fetch_stage
 from emtk3s.stages import render
 from emtk3s.stages.resolve import resolve
@@ -45,7 +45,7 @@ def set_k3s_tag(release_file: Path, tag: K3sTag) -> str:
 def _vercmp(a: str, b: str) -> int:
     """rpm's ordering of two upstream versions (a leading v ignored)."""
     ra, rb = a[1:] if a[:1] == "v" else a, b[1:] if b[:1] == "v" else b
-    return label_compare(ra, rb)
+    return evr_compare(ra, rb)
 
 
 def _versions(lock: Lock) -> dict[str, str]:
@@ -62,8 +62,10 @@ def _versions(lock: Lock) -> dict[str, str]:
             if isinstance(ver, str):
                 out[f"chart {chart}"] = ver
         for mod, info in sorted((facts.get("modules") or {}).items()):
+            # modules are keyed as the VERSION_ facts are (k8s_k3s is VERSION_K8S_K3S's
+            # k8s-k3s): one name, listed once
             if isinstance(info, dict) and isinstance(info.get("version"), str):
-                out[mod] = info["version"]
+                out.setdefault(mod.lower().replace("_", "-"), info["version"])
     # a fact that merely repeats a component's tag (VERSION_X = the tag of component "...-x")
     # is listed once, under the component
     for key in [k for k in out if k not in lock.components]:
@@ -103,26 +105,17 @@ class BumpResult:
     changelog: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "old": self.old,
-            "new": self.new,
-            "changes": self.changes,
-            "rendered": self.rendered,
-            "changelog": self.changelog,
-            "warnings": self.warnings,
-        }
-
 
 def bump(
     project: Project,
     tag: str,
+    catalog: Catalog,
     mirrors: dict[str, str],
     date: str | None = None,
     allow_downgrade: bool = False,
 ) -> BumpResult:
     new_tag = K3sTag.parse(tag)
-    rel_before = manifest.load(project.release_file, mirrors)
+    rel_before = release.load(project.release_file, catalog, mirrors)
     if new_tag == rel_before.k3s:
         raise InputError(f"release.toml already builds {tag}", "nothing to bump")
     if new_tag < rel_before.k3s and not allow_downgrade:
@@ -132,11 +125,11 @@ def bump(
         )
     epoch = user_epoch(date)
     old_lock_text = project.lock_file.read_text() if project.lock_file.exists() else None
-    prev: Lock | None = Lock.from_json(old_lock_text) if old_lock_text else None
+    prev: Lock | None = Lock.from_json(old_lock_text, catalog.mirrors) if old_lock_text else None
     old_release = project.release_file.read_bytes()
     old = set_k3s_tag(project.release_file, new_tag)
     try:
-        rel = manifest.load(project.release_file, mirrors)
+        rel = release.load(project.release_file, catalog, mirrors)
         r = resolve(rel, project.cache, project.lock_file)
         changes = component_changes(prev, r.lock)
         downs = [c for c in changes if c["downgrade"]]
@@ -194,10 +187,17 @@ def bump(
     return result
 
 
-def check_updates(release: manifest.Release) -> dict[str, Any]:
-    url = f"{release.mirror('github')}/k3s-io/k3s.git"
-    tags = ls_remote_tags(url, allow_http=release.http_allowed("github"))
-    current = release.k3s
+@dataclass
+class Updates:
+    current: str  # the K3s tag release.toml builds
+    newer: list[str]  # newer tags of the same minor, oldest first
+    latest: str | None
+
+
+def check_updates(rel: release.Release) -> Updates:
+    url = f"{rel.mirror('github')}/k3s-io/k3s.git"
+    tags = ls_remote_tags(url, allow_http=rel.http_allowed("github"))
+    current = rel.k3s
     newer = []
     for name in tags:
         try:
@@ -207,8 +207,4 @@ def check_updates(release: manifest.Release) -> dict[str, Any]:
         if t.minor_line == current.minor_line and t > current:
             newer.append(t)
     newer.sort()
-    return {
-        "current": current.tag,
-        "newer": [t.tag for t in newer],
-        "latest": newer[-1].tag if newer else None,
-    }
+    return Updates(current.tag, [t.tag for t in newer], newer[-1].tag if newer else None)

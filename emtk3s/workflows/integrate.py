@@ -5,12 +5,14 @@ checks run on the result when asked."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.emt import checkout, emtci, txn
 from emtk3s.emt import plan as emt_plan
+from emtk3s.emt.emtci import Report
 from emtk3s.emt.plan import Plan, refusal
+from emtk3s.emt.plan.decide import Decision
 from emtk3s.infra.errors import BuildError
 from emtk3s.infra.paths import Project
 from emtk3s.model import lock as lockmod
@@ -35,6 +37,18 @@ def recover(emt: Path) -> str:
     return txn.recover(checkout.require(emt))
 
 
+@dataclass
+class IntegrateResult:
+    emt_repo: Path
+    dry_run: bool
+    decisions: list[Decision]
+    changed: list[str]  # files and directories written (would be, in a dry run)
+    images: list[str]  # the image configs the package list was added to
+    diff: str  # the change as a patch
+    recovered: str  # what became of an interrupted integrate ("" if none)
+    checks: Report | None = field(default=None, metadata={"json_omit_none": True})
+
+
 def integrate(
     project: Project,
     release: Release,
@@ -45,7 +59,7 @@ def integrate(
     allow_downgrade: bool = False,
     run_checks: bool = False,
     report: Callable[[str], None] = lambda line: None,
-) -> dict[str, Any]:
+) -> IntegrateResult:
     """Integrate the project's SPECS/ into ``emt_repo``; ``report`` gets each decision line
     when they matter before the result (a dry run, a refusal). The checkout is locked for the
     whole run (:func:`checkout.exclusive`)."""
@@ -73,25 +87,17 @@ def _integrate(
     allow_downgrade: bool,
     run_checks: bool,
     report: Callable[[str], None],
-) -> dict[str, Any]:
+) -> IntegrateResult:
     p = project
-    lock = lockmod.require(p.lock_file)
+    lock = lockmod.require(p.lock_file, release.catalog.mirrors)
     pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
     if pkgs:  # what goes into EMT is what the templates render, not a hand edit
         render.render(release, lock, p, pkgs, check=True, history=load_history(p.root))
     recovered = "" if dry_run else recover(emt_repo)
     chosen = list(images) or emt_plan.default_images(emt_repo)
-    plan = emt_plan.plan(emt_repo, p.specs, lock, chosen, replace, allow_downgrade)
+    plan = emt_plan.plan(emt_repo, p.specs, lock, release.catalog, chosen, replace, allow_downgrade)
     diff = plan.diff()
-    out: dict[str, Any] = {
-        "emt_repo": str(emt_repo),
-        "dry_run": dry_run,
-        "decisions": [d.to_dict() for d in plan.decisions],
-        "changed": plan.changed,
-        "images": chosen,
-        "diff": diff,
-        "recovered": recovered,
-    }
+    out = IntegrateResult(emt_repo, dry_run, plan.decisions, plan.changed, chosen, diff, recovered)
     if dry_run or plan.refused:
         for d in plan.decisions:
             report(f"decision: {d.line()}")
@@ -100,17 +106,17 @@ def _integrate(
         err.result = out
         raise err
     if not dry_run:
-        out["changed"] = apply(plan)
+        out.changed = apply(plan)
     if run_checks and not dry_run:
         specs = [f"SPECS/{d.package}/{d.package}.spec" for d in plan.decisions]
         rep = emtci.run_all(plan.root, specs)
-        out["checks"] = rep.to_dict()
-        if rep.failed:
+        out.checks = rep
+        if rep.failures:
             failed = BuildError(
                 "EMT checks failed: "
-                + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failed),
+                + ", ".join(f"{r.check} {r.spec or '(checkout)'}" for r in rep.failures),
                 "the output of each is in the report above",
-                details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failed),
+                details="\n".join(f"== {r.check} {r.spec}\n{r.output}" for r in rep.failures),
             )
             failed.result = out
             raise failed

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import Project
+from tests.conftest import ProjectDir
 
 PKG = "k3s-iptables-helpers"
 
 
 def test_fetch_offline_with_sources_missing_is_exit_11_like_all_offline(
-    project: Project,
+    project: ProjectDir,
 ) -> None:
     project.write_release(packages=[PKG])
     project.run("resolve")
@@ -25,7 +25,7 @@ def test_fetch_offline_with_sources_missing_is_exit_11_like_all_offline(
     assert project.run("fetch", "--offline").code == 0  # everything cached: nothing to say
 
 
-def test_json_help_and_version_are_json(project: Project) -> None:
+def test_json_help_and_version_are_json(project: ProjectDir) -> None:
     for args, key in (
         (("--json", "--version"), "version"),
         (("--json", "--help"), "help"),
@@ -37,7 +37,7 @@ def test_json_help_and_version_are_json(project: Project) -> None:
     assert "Usage: emtk3s show" in project.run("show", "--help", "--json").json["result"]["help"]
 
 
-def test_usage_errors_are_one_line_naming_the_help_to_read(project: Project) -> None:
+def test_usage_errors_are_one_line_naming_the_help_to_read(project: ProjectDir) -> None:
     for args, helpcmd in (
         (("shwo",), "emtk3s --help"),
         (("emt", "integrat"), "emtk3s emt --help"),
@@ -51,7 +51,7 @@ def test_usage_errors_are_one_line_naming_the_help_to_read(project: Project) -> 
 
 
 def test_a_misspelt_emtk3s_variable_is_named_with_the_nearest_known_one(
-    project: Project,
+    project: ProjectDir,
 ) -> None:
     project.write_release(packages=[PKG])
     env = project.env()
@@ -73,10 +73,9 @@ def test_a_misspelt_emtk3s_variable_is_named_with_the_nearest_known_one(
     assert res.stderr.count("EMTK3S_MIRROR_GITHB") == 1, "once per command"
 
 
-def test_help_names_every_mirror(project: Project) -> None:
-    from emtk3s.model.release import DEFAULT_MIRRORS, package_mirrors
+def test_help_names_every_mirror(project: ProjectDir) -> None:
+    from emtk3s import catalog
 
-    package_mirrors()
     text = " ".join(project.run("--help").out.split())
-    for name in DEFAULT_MIRRORS:
+    for name in catalog.load().mirrors:
         assert name in text.split("--mirror NAME=URL", 1)[1].split("--json")[0], name

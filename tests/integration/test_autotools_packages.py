@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import ProjectDir
 from tests.fixtures import autotools_projects
 
 PKGS = ["fuse-overlayfs", "slirp4netns"]
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Project:
+def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> ProjectDir:
     from tests.conftest import make_project
 
     p = make_project(tmp_path_factory.mktemp("auto") / "proj", upstream)  # type: ignore[arg-type]
@@ -25,7 +25,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Project
 
 
 def test_versions_follow_k3s_roots_buildroot_and_hashes_come_from_its_records(
-    built: Project,
+    built: ProjectDir,
 ) -> None:
     lock = built.lock
     assert lock["components"]["buildroot"]["tag"] == autotools_projects.BUILDROOT_TAG
@@ -36,14 +36,14 @@ def test_versions_follow_k3s_roots_buildroot_and_hashes_come_from_its_records(
         src = lock["packages"][name]["sources"][0]
         assert src["name"] == f"{name}-{version}.tar.gz"
         # pinned from the git tree; buildroot's recorded hash pins only buildroot's own
-        # download of it (a k3s-root Source), never another package's source (issue 12 item 7)
+        # download of it (a k3s-root Source), never another package's source
         assert src["origin"] == "git-archive"
         br = lock["components"]["buildroot"]["facts"]["downloads"]
         recorded = next(d for d in br if d["dl_dir"] == name)
         assert src["sha256"] == recorded["sha256"]  # the same bytes either way
 
 
-def test_rpms_built_with_check_and_contents(built: Project) -> None:
+def test_rpms_built_with_check_and_contents(built: ProjectDir) -> None:
     for name, (_repo, version) in autotools_projects.PINS.items():
         rpm_file = next(
             (built.root / "RPMS" / "x86_64").glob(f"{name}-{version}-1.emt3.x86_64.rpm")
@@ -70,7 +70,7 @@ def test_rpms_built_with_check_and_contents(built: Project) -> None:
         assert " 0 errors" in lint.stdout, lint.stdout
 
 
-def test_rpms_install_into_an_empty_root(built: Project, tmp_path: Path) -> None:
+def test_rpms_install_into_an_empty_root(built: ProjectDir, tmp_path: Path) -> None:
     rpms = [str(f) for n in PKGS for f in (built.root / "RPMS" / "x86_64").glob(f"{n}-*.rpm")]
     # the root has no glibc/fuse3 packages: check the transaction with --nodeps, install for real
     subprocess.run(["rpm", "--root", str(tmp_path), "--initdb"], check=True)
@@ -84,7 +84,7 @@ def test_rpms_install_into_an_empty_root(built: Project, tmp_path: Path) -> None
     assert (tmp_path / "usr/bin/fuse-overlayfs").is_file()
 
 
-def test_specs_parse_for_both_arches(built: Project) -> None:
+def test_specs_parse_for_both_arches(built: ProjectDir) -> None:
     for name in PKGS:
         spec = built.root / "SPECS" / name / f"{name}.spec"
         for arch in ("x86_64", "aarch64"):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import chroot, cpkgs
 from tests.fixtures.upstream import Upstream
 
@@ -23,7 +23,7 @@ def root() -> Path:
     return chroot.worker_chroot()
 
 
-def _project(tmp_path: Path, upstream: Upstream, *names: str, port: int = 9) -> Project:
+def _project(tmp_path: Path, upstream: Upstream, *names: str, port: int = 9) -> ProjectDir:
     p = make_project(tmp_path / "proj", upstream)
     p.write_release(packages=[HELPERS])
     p.run("all", "--until", "validate")
@@ -32,7 +32,7 @@ def _project(tmp_path: Path, upstream: Upstream, *names: str, port: int = 9) -> 
     return p
 
 
-def _rpm_names(p: Project) -> set[str]:
+def _rpm_names(p: ProjectDir) -> set[str]:
     return {f.name for f in (p.root / "RPMS").rglob("*.rpm")}
 
 
@@ -95,7 +95,7 @@ def test_missing_build_requires_are_listed(tmp_path: Path, upstream: Upstream, r
     res = p.run(
         "chain", "-p", "fixture-b", "--backend", "chroot", "--chroot", str(root), check=False
     )
-    # the chroot lacks them: the environment code, as `build` says it (issue 14 items 9, 15)
+    # the chroot lacks them: the environment code, as `build` says it
     assert res.code == 6
     assert "fixture-a-devel" in res.err
 

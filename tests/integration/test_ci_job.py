@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures.upstream import Upstream
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "ci-job.md"
@@ -27,7 +27,7 @@ def _steps() -> list[list[str]]:
     return steps
 
 
-def _run_job(p: Project) -> tuple[int, str]:
+def _run_job(p: ProjectDir) -> tuple[int, str]:
     """Each step in the project directory; `.venv/bin/emtk3s` is this checkout's emtk3s and a
     `> file` redirection is honoured. Stops at the first failing step, like a CI job."""
     for argv in _steps():
@@ -45,7 +45,7 @@ def _run_job(p: Project) -> tuple[int, str]:
     return 0, ""
 
 
-def _git(p: Project, *args: str) -> str:
+def _git(p: ProjectDir, *args: str) -> str:
     return subprocess.run(
         ["git", *args], cwd=p.root, check=True, capture_output=True, text=True
     ).stdout

@@ -1,4 +1,4 @@
-"""The CLI contract CI relies on (issue 14 items 6-9, 11, 12): one JSON document for every
+"""The CLI contract CI relies on: one JSON document for every
 outcome, exit codes, global options anywhere, the project found upwards, Ctrl-C, no network."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import Project, check_json_contract, make_project
+from tests.conftest import ProjectDir, check_json_contract, make_project
 from tests.conftest import Result as RunResult
 from tests.fixtures.upstream import Fault, Upstream
 
@@ -18,7 +18,7 @@ PKG = "k3s-iptables-helpers"
 LICENSE = "/raw/k3s-io/k3s-root/v0.14.1/LICENSE"
 
 
-def _run(p: Project, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def _run(p: ProjectDir, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     proc = subprocess.run(
         [sys.executable, "-m", "emtk3s", *args],
         cwd=cwd or p.root,
@@ -33,7 +33,7 @@ def _run(p: Project, *args: str, cwd: Path | None = None, env: dict[str, str] | 
     return res
 
 
-def _helpers(up: Upstream, root: Path) -> Project:
+def _helpers(up: Upstream, root: Path) -> ProjectDir:
     p = make_project(root, up)
     p.write_release(packages=[PKG])
     return p
@@ -54,7 +54,7 @@ def test_global_options_after_the_command_and_project_found_upwards(
     assert lost.code == 2 and "-C DIR" in lost.json["error"]["hint"]
 
 
-def test_typos_get_a_did_you_mean_and_usage_errors_are_json(project: Project) -> None:
+def test_typos_get_a_did_you_mean_and_usage_errors_are_json(project: ProjectDir) -> None:
     res = _run(project, "--json", "shwo")
     assert res.code == 2 and res.json["error"]["category"] == "usage"
     assert "Did you mean 'show'?" in res.json["error"]["message"]
@@ -64,7 +64,7 @@ def test_typos_get_a_did_you_mean_and_usage_errors_are_json(project: Project) ->
     assert res.code == 2 and "--offline" in res.json["error"]["message"]
 
 
-def test_run_an_earlier_stage_first_is_a_precondition_error(project: Project) -> None:
+def test_run_an_earlier_stage_first_is_a_precondition_error(project: ProjectDir) -> None:
     res = _run(project, "--json", "show")
     assert res.code == 10 and res.json["error"]["category"] == "precondition"
     assert "resolve" in res.json["error"]["hint"]
@@ -74,12 +74,12 @@ def test_run_an_earlier_stage_first_is_a_precondition_error(project: Project) ->
     assert res.code == 10 and "render" in res.json["error"]["hint"], res.json
 
 
-def test_an_internal_error_is_one_json_document(project: Project, tmp_path: Path) -> None:
+def test_an_internal_error_is_one_json_document(project: ProjectDir, tmp_path: Path) -> None:
     boom = tmp_path / "boom"
     boom.mkdir()
     (boom / "sitecustomize.py").write_text(
         "import emtk3s.model.lock as m\n"
-        "def require(path):\n"
+        "def require(path, mirrors):\n"
         "    raise RuntimeError('a bug')\n"
         "m.require = require\n"
     )
@@ -140,7 +140,7 @@ def test_second_ctrl_c_kills_at_once(fresh_upstream: Upstream, tmp_path: Path) -
     assert proc.returncode == 130 and time.monotonic() - t0 < 3, "the second Ctrl-C must not wait"
 
 
-def test_no_dns_fails_fast_once_naming_the_mirror_variable(project: Project) -> None:
+def test_no_dns_fails_fast_once_naming_the_mirror_variable(project: ProjectDir) -> None:
     project.write_release(packages=[PKG])
     project.run("resolve")
     dead = {

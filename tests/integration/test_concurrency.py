@@ -1,4 +1,4 @@
-"""One writer per project file (issue 13 item 11): runs at the same time in one project never
+"""One writer per project file: runs at the same time in one project never
 break each other. Four renders at once all succeed (none removes another's staging directory);
 two fetches of different packages at once keep both packages' pins (the lock is merged and
 written under its writer lock, never read-modify-written blind)."""
@@ -10,13 +10,13 @@ import shutil
 import subprocess
 import sys
 
-from tests.conftest import Project
+from tests.conftest import ProjectDir
 from tests.fixtures.upstream import Fault
 
 PKGS = ["fuse-overlayfs", "slirp4netns", "k3s-iptables-helpers"]
 
 
-def _start(p: Project, *args: str) -> subprocess.Popen[str]:
+def _start(p: ProjectDir, *args: str) -> subprocess.Popen[str]:
     cmd = [sys.executable, "-m", "emtk3s", "-C", str(p.root), *args]
     return subprocess.Popen(
         cmd, env=p.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -29,7 +29,7 @@ def _all_ok(procs: list[subprocess.Popen[str]]) -> None:
         assert proc.returncode == 0, err
 
 
-def test_four_renders_at_once_all_succeed(project: Project) -> None:
+def test_four_renders_at_once_all_succeed(project: ProjectDir) -> None:
     project.write_release(packages=PKGS)
     project.run("all", "--until", "render")
     want = {p.name: p.read_bytes() for p in (project.root / "SPECS").rglob("*") if p.is_file()}
@@ -43,7 +43,7 @@ def test_four_renders_at_once_all_succeed(project: Project) -> None:
         assert sorted(p.name for p in specs.iterdir()) == sorted(PKGS)  # no staging left
 
 
-def test_two_fetches_of_different_packages_keep_both_pins(project: Project) -> None:
+def test_two_fetches_of_different_packages_keep_both_pins(project: ProjectDir) -> None:
     pkgs = ["fuse-overlayfs", "slirp4netns"]
     project.write_release(packages=pkgs)
     project.run("resolve")

@@ -1,5 +1,5 @@
 """EMT integration on a fixture EMT checkout; bump and check-updates against the fixture
-upstream; root-diff; the compat CLI (issue 6)."""
+upstream; root-diff; the compat CLI."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import emt_checkout, k3s_tree
 from tests.fixtures.upstream import Upstream
 
@@ -309,7 +309,7 @@ def test_root_diff_tables(tmp_path: Path) -> None:
 
 
 @pytest.fixture()
-def bump_project(fresh_upstream: Upstream, tmp_path: Path) -> Project:
+def bump_project(fresh_upstream: Upstream, tmp_path: Path) -> ProjectDir:
     p = make_project(tmp_path / "proj", fresh_upstream)
     (p.root / "release.toml").write_text(
         "# the release\n[release]\n"
@@ -320,7 +320,7 @@ def bump_project(fresh_upstream: Upstream, tmp_path: Path) -> Project:
     return p
 
 
-def test_check_updates_and_bump(bump_project: Project) -> None:
+def test_check_updates_and_bump(bump_project: ProjectDir) -> None:
     p, up = bump_project, bump_project.upstream
     from tests.fixtures import k3s_root_tree
 
@@ -352,7 +352,7 @@ def test_check_updates_and_bump(bump_project: Project) -> None:
     p.run("all", "--until", "srpm")
 
 
-def test_bump_to_an_unknown_tag_leaves_the_tree_as_it_was(bump_project: Project) -> None:
+def test_bump_to_an_unknown_tag_leaves_the_tree_as_it_was(bump_project: ProjectDir) -> None:
     p = bump_project
     before = (p.root / "release.toml").read_text(), (p.root / "emtk3s.lock").read_text()
     res = p.run("bump", "--k3s", "v1.32.99+k3s1", check=False)
@@ -388,7 +388,9 @@ def test_compat_cli_exit_codes_and_json(tmp_path: Path) -> None:
     assert up.returncode == 9 and "same-minor" in up.stderr
 
 
-def test_emt_sources_lists_every_upload_and_copies_them(project: Project, tmp_path: Path) -> None:
+def test_emt_sources_lists_every_upload_and_copies_them(
+    project: ProjectDir, tmp_path: Path
+) -> None:
     p = project
     p.write_release(packages=["k3s-iptables-helpers", "k3s-root"])
     p.run("all", "--until", "render")

@@ -1,4 +1,4 @@
-"""EMT's own pull-request checks on our specs, in a copy of the real EMT repository (issue 16).
+"""EMT's own pull-request checks on our specs, in a copy of the real EMT repository.
 
 Where the snapshot of open-edge-platform/edge-microvisor-toolkit is present (the fetch tool puts
 it under /work/.mirror; nothing of it is committed here), the default release (the golden lock:
@@ -114,7 +114,7 @@ def _report(results: list[emtci.CheckResult]) -> None:
 
 def test_check_spec_guidelines_passes(integrated: Path) -> None:
     """Every rule passes, except "license not verified" for a spec whose license emtk3s has
-    not verified (issue 14 item 5: the line is written only after `emtk3s license-check`
+    not verified (the line is written only after `emtk3s license-check`
     passed on the package's sources; the default release's sources are not in this cache)."""
     results = emtci.spec_guidelines(integrated, SPECS)
     _report(results)

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 
 from emtk3s.infra.cache import trust_record
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures.upstream import Upstream
 
 PKG = "k3s-iptables-helpers"
 
 
 @pytest.fixture()
-def proj(fresh_upstream: Upstream, tmp_path: Path) -> Project:
+def proj(fresh_upstream: Upstream, tmp_path: Path) -> ProjectDir:
     p = make_project(tmp_path / "proj", fresh_upstream)
     p.write_release(packages=[PKG])
     for stage in ("resolve", "fetch", "render", "srpm"):  # the stages this is about
@@ -45,13 +45,13 @@ def _same_size_same_mtime(path: Path, flip_at: int) -> bytes:
     return bytes(data)
 
 
-def _srpm_stage(p: Project, *flags: str) -> dict[str, object]:
+def _srpm_stage(p: ProjectDir, *flags: str) -> dict[str, object]:
     res = p.run(*flags, "--json", "srpm")
     out: dict[str, object] = res.json["result"]["srpms"][0]
     return out
 
 
-def test_changed_srpm_same_size_restored_mtime_is_rebuilt(proj: Project) -> None:
+def test_changed_srpm_same_size_restored_mtime_is_rebuilt(proj: ProjectDir) -> None:
     first = _srpm_stage(proj)
     assert first["skipped"] is True, "a no-op trusts the SRPM it recorded"
     srpm = Path(str(first["srpm"]))
@@ -63,7 +63,7 @@ def test_changed_srpm_same_size_restored_mtime_is_rebuilt(proj: Project) -> None
     assert _srpm_stage(proj)["skipped"] is True
 
 
-def test_srpm_verify_rehashes_and_catches_a_forged_record(proj: Project) -> None:
+def test_srpm_verify_rehashes_and_catches_a_forged_record(proj: ProjectDir) -> None:
     srpm = Path(str(_srpm_stage(proj)["srpm"]))
     stamp_file = proj.root / ".emtk3s" / "state" / f"srpm-{PKG}.json"
     good = srpm.read_bytes()
@@ -76,7 +76,7 @@ def test_srpm_verify_rehashes_and_catches_a_forged_record(proj: Project) -> None
     assert srpm.read_bytes() == good
 
 
-def test_changed_cached_source_same_size_restored_mtime_is_refused(proj: Project) -> None:
+def test_changed_cached_source_same_size_restored_mtime_is_refused(proj: ProjectDir) -> None:
     src = next(s for s in proj.lock["packages"][PKG]["sources"] if s["name"].endswith("README.md"))
     blob = next(f for f in (proj.cache / "blobs").rglob(src["sha256"]))
     evil = _same_size_same_mtime(blob, 3)
@@ -92,7 +92,7 @@ def test_changed_cached_source_same_size_restored_mtime_is_refused(proj: Project
     assert blob.read_bytes() != evil
 
 
-def test_locked_rehashes_every_source(proj: Project) -> None:
+def test_locked_rehashes_every_source(proj: ProjectDir) -> None:
     # forge a record that matches a changed blob: only a full rehash can see it
     src = next(s for s in proj.lock["packages"][PKG]["sources"] if s["name"].endswith("README.md"))
     sha = src["sha256"]
@@ -106,7 +106,7 @@ def test_locked_rehashes_every_source(proj: Project) -> None:
     assert res.code == 3 and "corrupt" in res.err, res.err
 
 
-def _imported(p: Project, *args: str) -> set[str]:
+def _imported(p: ProjectDir, *args: str) -> set[str]:
     """The modules a run of emtk3s imports (python -X importtime), and the run's JSON result."""
     cmd = [sys.executable, "-X", "importtime", "-m", "emtk3s", "-C", str(p.root), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=p.env(), timeout=600)
@@ -118,7 +118,7 @@ def _imported(p: Project, *args: str) -> set[str]:
     }
 
 
-def test_noop_all_never_loads_the_rpm_bindings(proj: Project) -> None:
+def test_noop_all_never_loads_the_rpm_bindings(proj: ProjectDir) -> None:
     # what an up-to-date build needs of the SRPM header (BUILDTIME, BuildRequires) is in the
     # srpm stamp: loading the bindings was a third of a no-op `all`
     proj.run("all")
@@ -137,7 +137,7 @@ def test_noop_all_never_loads_the_rpm_bindings(proj: Project) -> None:
     assert "rpm" not in _imported(proj, "all")
 
 
-def test_failed_rebuild_leaves_no_srpm_of_older_inputs(proj: Project) -> None:
+def test_failed_rebuild_leaves_no_srpm_of_older_inputs(proj: ProjectDir) -> None:
     # the SRPM being replaced is removed before rpmbuild writes the new one (as rpmbuild's own
     # truncation would): a failure leaves neither it nor its stamp, and the next good run makes it
     first = _srpm_stage(proj)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures.upstream import Fault, Upstream
 
 PKG = "k3s-iptables-helpers"
@@ -29,19 +29,19 @@ KILLER = Path(__file__).resolve().parents[1] / "fixtures" / "killer"
 
 
 @pytest.fixture()
-def proj(fresh_upstream: Upstream, tmp_path: Path) -> Project:
+def proj(fresh_upstream: Upstream, tmp_path: Path) -> ProjectDir:
     p = make_project(tmp_path / "proj", fresh_upstream)
     p.write_release(packages=[PKG])
     p.run("resolve")
     return p
 
 
-def _blobs(p: Project) -> dict[str, bytes]:
+def _blobs(p: ProjectDir) -> dict[str, bytes]:
     root = p.cache / "blobs"
     return {f.name: f.read_bytes() for f in root.rglob("*") if f.is_file()} if root.exists() else {}
 
 
-def _assert_cache_sound(p: Project) -> None:
+def _assert_cache_sound(p: ProjectDir) -> None:
     for name, data in _blobs(p).items():
         assert hashlib.sha256(data).hexdigest() == name, (
             f"cache entry {name} is not what its name says"
@@ -49,14 +49,14 @@ def _assert_cache_sound(p: Project) -> None:
 
 
 def _start(
-    p: Project, *args: str, extra_env: dict[str, str] | None = None
+    p: ProjectDir, *args: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.Popen[str]:
     env = {**p.env(), **(extra_env or {})}
     cmd = [sys.executable, "-m", "emtk3s", "-C", str(p.root), *args]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _run_killed_at(p: Project, match: str, nth: int, *args: str) -> int:
+def _run_killed_at(p: ProjectDir, match: str, nth: int, *args: str) -> int:
     env = {
         "PYTHONPATH": f"{KILLER}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
         "EMTK3S_TEST_KILL_AT": str(nth),
@@ -70,7 +70,7 @@ def _run_killed_at(p: Project, match: str, nth: int, *args: str) -> int:
 # --- crashes -------------------------------------------------------------------------------------
 
 
-def test_sigkill_mid_download_then_rerun_resumes_with_range(proj: Project) -> None:
+def test_sigkill_mid_download_then_rerun_resumes_with_range(proj: ProjectDir) -> None:
     up = proj.upstream
     up.faults[LICENSE] = [Fault("slow", after=100_000, seconds=60)]
     lic_sha = next(
@@ -104,7 +104,7 @@ def test_sigkill_mid_download_then_rerun_resumes_with_range(proj: Project) -> No
     _assert_cache_sound(proj)
 
 
-def test_sigkill_when_a_cache_entry_is_committed(proj: Project) -> None:
+def test_sigkill_when_a_cache_entry_is_committed(proj: ProjectDir) -> None:
     code = _run_killed_at(proj, "blobs", 1, "fetch", "-j", "1")
     assert code == -signal.SIGKILL
     _assert_cache_sound(proj)
@@ -114,7 +114,9 @@ def test_sigkill_when_a_cache_entry_is_committed(proj: Project) -> None:
 
 
 @pytest.mark.parametrize("nth", [1, 2])
-def test_sigkill_during_render_swap_never_shows_a_partial_spec_dir(proj: Project, nth: int) -> None:
+def test_sigkill_during_render_swap_never_shows_a_partial_spec_dir(
+    proj: ProjectDir, nth: int
+) -> None:
     proj.run("fetch")
     proj.run("render")
     spec_dir = proj.root / "SPECS" / PKG
@@ -134,7 +136,7 @@ def test_sigkill_during_render_swap_never_shows_a_partial_spec_dir(proj: Project
     proj.run("render", "--check")
 
 
-def test_sigkill_during_srpm_leaves_no_srpm_then_rerun_builds_it(proj: Project) -> None:
+def test_sigkill_during_srpm_leaves_no_srpm_then_rerun_builds_it(proj: ProjectDir) -> None:
     proj.run("all", "--until", "validate")
     code = _run_killed_at(proj, "SRPMS", 1, "srpm")
     assert code == -signal.SIGKILL
@@ -149,7 +151,7 @@ def test_sigkill_during_srpm_leaves_no_srpm_then_rerun_builds_it(proj: Project) 
 # --- broken servers ------------------------------------------------------------------------------
 
 
-def test_connection_dropped_mid_body_is_retried_and_resumed(proj: Project) -> None:
+def test_connection_dropped_mid_body_is_retried_and_resumed(proj: ProjectDir) -> None:
     proj.upstream.faults[LICENSE] = [Fault("drop", after=150_000)]
     res = proj.run("--json", "fetch", "-j", "1").json["result"]
     assert res["downloaded"] == 4
@@ -158,14 +160,14 @@ def test_connection_dropped_mid_body_is_retried_and_resumed(proj: Project) -> No
     _assert_cache_sound(proj)
 
 
-def test_http_500_then_200_is_retried(proj: Project) -> None:
+def test_http_500_then_200_is_retried(proj: ProjectDir) -> None:
     proj.upstream.faults[LICENSE] = [Fault("status", status=500, times=2)]
     proj.run("fetch")
     assert proj.upstream.requests[LICENSE] == 3
     _assert_cache_sound(proj)
 
 
-def test_stalled_server_times_out_and_is_retried(proj: Project) -> None:
+def test_stalled_server_times_out_and_is_retried(proj: ProjectDir) -> None:
     proj.upstream.faults[LICENSE] = [Fault("stall", seconds=3)]
     t0 = time.monotonic()
     proj.run("fetch", "--timeout", "0.5")
@@ -173,7 +175,7 @@ def test_stalled_server_times_out_and_is_retried(proj: Project) -> None:
     assert proj.upstream.requests[LICENSE] == 2
 
 
-def test_server_that_keeps_failing_gives_one_line_upstream_error(proj: Project) -> None:
+def test_server_that_keeps_failing_gives_one_line_upstream_error(proj: ProjectDir) -> None:
     proj.upstream.faults[LICENSE] = [Fault("status", status=503, times=100)]
     res = proj.run("fetch", "--retries", "2", check=False)
     assert res.code == 4
@@ -182,7 +184,7 @@ def test_server_that_keeps_failing_gives_one_line_upstream_error(proj: Project) 
 
 
 def test_full_disk_is_a_clear_error_and_leaves_nothing_corrupt(
-    proj: Project, tmp_path: Path
+    proj: ProjectDir, tmp_path: Path
 ) -> None:
     small = tmp_path / "small"
     small.mkdir()
@@ -206,7 +208,7 @@ def test_full_disk_is_a_clear_error_and_leaves_nothing_corrupt(
 # --- concurrency ---------------------------------------------------------------------------------
 
 
-def test_two_fetches_on_one_cache_download_each_file_once(proj: Project) -> None:
+def test_two_fetches_on_one_cache_download_each_file_once(proj: ProjectDir) -> None:
     proj.upstream.faults[LICENSE] = [Fault("slow", after=1000, seconds=1.0)]
     a, b = _start(proj, "fetch"), _start(proj, "fetch")
     for proc in (a, b):
@@ -219,7 +221,7 @@ def test_two_fetches_on_one_cache_download_each_file_once(proj: Project) -> None
     _assert_cache_sound(proj)
 
 
-def test_two_builds_of_one_package_at_once_are_serialized(proj: Project) -> None:
+def test_two_builds_of_one_package_at_once_are_serialized(proj: ProjectDir) -> None:
     proj.run("all", "--until", "srpm")
     a, b = _start(proj, "--json", "build"), _start(proj, "--json", "build")
     outs = []
@@ -237,7 +239,7 @@ def test_two_builds_of_one_package_at_once_are_serialized(proj: Project) -> None
 # --- corruption ----------------------------------------------------------------------------------
 
 
-def test_cache_entry_changed_on_disk_is_detected_on_use(proj: Project) -> None:
+def test_cache_entry_changed_on_disk_is_detected_on_use(proj: ProjectDir) -> None:
     proj.run("all", "--until", "validate")
     sha = next(
         s["sha256"] for s in proj.lock["packages"][PKG]["sources"] if s["name"] == README_NAME
@@ -253,7 +255,7 @@ def test_cache_entry_changed_on_disk_is_detected_on_use(proj: Project) -> None:
     proj.run("all")  # downloads it again, then builds
 
 
-def test_lock_edited_to_a_wrong_hash_stops_the_build(proj: Project) -> None:
+def test_lock_edited_to_a_wrong_hash_stops_the_build(proj: ProjectDir) -> None:
     lock_file = proj.root / "emtk3s.lock"
     data = json.loads(lock_file.read_text())
     src = next(s for s in data["packages"][PKG]["sources"] if s["name"] == README_NAME)
@@ -267,7 +269,7 @@ def test_lock_edited_to_a_wrong_hash_stops_the_build(proj: Project) -> None:
     )
 
 
-# --- the machine refuses a write: documented exit 6 naming the path (issue #13.14) --------------
+# --- the machine refuses a write: documented exit 6 naming the path --------------
 
 
 @pytest.fixture()
@@ -289,7 +291,7 @@ def _one_line_env_error(res: object, needle: str) -> None:
     assert needle in last, last
 
 
-def test_empty_read_only_cache_is_exit_6_naming_it(proj: Project, ro_dir: Path) -> None:
+def test_empty_read_only_cache_is_exit_6_naming_it(proj: ProjectDir, ro_dir: Path) -> None:
     proj.cache = ro_dir / "cache"
     res = proj.run("fetch", check=False)
     _one_line_env_error(res, f"{ro_dir}/cache: read-only file system")
@@ -297,7 +299,7 @@ def test_empty_read_only_cache_is_exit_6_naming_it(proj: Project, ro_dir: Path) 
 
 @pytest.mark.parametrize("out", ["SPECS", "SRPMS"])
 def test_read_only_output_directory_is_exit_6_naming_it(
-    proj: Project, ro_dir: Path, out: str
+    proj: ProjectDir, ro_dir: Path, out: str
 ) -> None:
     proj.run("all", "--until", "render" if out == "SRPMS" else "fetch")
     target = proj.root / out
@@ -313,7 +315,7 @@ def test_read_only_output_directory_is_exit_6_naming_it(
 
 
 def test_disk_full_while_building_the_srpm_names_the_staging_path_not_the_cache(
-    proj: Project, tmp_path: Path
+    proj: ProjectDir, tmp_path: Path
 ) -> None:
     proj.run("all", "--until", "validate")
     small = tmp_path / "small"

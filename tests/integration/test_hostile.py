@@ -18,13 +18,15 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s import catalog
 from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import IntegrityError, UpstreamError
 from emtk3s.infra.git import fetch_tag, ls_remote_tags
 from emtk3s.infra.http import Download, Fetched, Policy, fetch_one
-from emtk3s.model.package import PACKAGES
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures.upstream import Upstream
+
+CATALOG = catalog.load()
 
 PKG = "k3s-iptables-helpers"
 
@@ -40,7 +42,9 @@ PKG = "k3s-iptables-helpers"
         ('k3s = "v1.32.4+k3s1"\nrelease = "1%{?dist}"', "release.release"),
     ],
 )
-def test_hostile_release_values_refused(project: Project, release_lines: str, needle: str) -> None:
+def test_hostile_release_values_refused(
+    project: ProjectDir, release_lines: str, needle: str
+) -> None:
     (project.root / "release.toml").write_text("[release]\n" + release_lines + "\n")
     res = project.run("resolve", check=False)
     assert res.code == 2, res.err
@@ -60,21 +64,21 @@ def test_hostile_release_values_refused(project: Project, release_lines: str, ne
         "raw=file:///etc",
     ],
 )
-def test_hostile_mirrors_refused(project: Project, mirror: str) -> None:
+def test_hostile_mirrors_refused(project: ProjectDir, mirror: str) -> None:
     res = project.run("--mirror", mirror, "resolve", check=False)
     assert res.code == 2, res.err
     assert "Traceback" not in res.err
 
 
-def test_hostile_package_flag_refused(project: Project) -> None:
+def test_hostile_package_flag_refused(project: ProjectDir) -> None:
     project.run("resolve")  # else "no lock" (a precondition, exit 10) answers first
     res = project.run("render", "-p", "../../etc", check=False)
     assert res.code == 2
 
 
-def test_hostile_patch_name_in_template_dir_refused(project: Project, tmp_path: Path) -> None:
+def test_hostile_patch_name_in_template_dir_refused(project: ProjectDir, tmp_path: Path) -> None:
     tpl = tmp_path / "templates"
-    home = PACKAGES[PKG].home
+    home = CATALOG.packages[PKG].home
     assert home is not None
     shutil.copytree(home / "templates", tpl / PKG)
     (tpl / PKG / "0001-%{lua:os.execute('id')}.patch").write_text("x\n")
@@ -86,7 +90,7 @@ def test_hostile_patch_name_in_template_dir_refused(project: Project, tmp_path: 
     assert not (project.root / "SPECS" / PKG).exists()
 
 
-def test_self_signed_https_mirror_is_refused(project: Project, tmp_path: Path) -> None:
+def test_self_signed_https_mirror_is_refused(project: ProjectDir, tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
         pytest.skip("openssl is not installed")
     key, cert = tmp_path / "k.pem", tmp_path / "c.pem"
@@ -153,7 +157,7 @@ def test_http_mirror_off_loopback_refused_even_from_a_lock_file(
     assert env_free.code == 2 and "plain http" in env_free.err
 
 
-# --- downloads: resume, encodings, size caps, redirects (issue #13.3, #13.4, #13.5) -------------
+# --- downloads: resume, encodings, size caps, redirects -------------
 
 
 class Scripted:
@@ -304,7 +308,7 @@ def test_every_redirect_hop_is_checked(tmp_path: Path, scripted: Scripted, hop: 
 
 
 def test_redirect_to_file_url_is_a_one_line_upstream_error(
-    project: Project, scripted: Scripted
+    project: ProjectDir, scripted: Scripted
 ) -> None:
     scripted.replies += [(302, {"Location": "file:///etc/passwd"}, b"", None)] * 20
     project.write_release(packages=[PKG])
@@ -317,7 +321,7 @@ def test_redirect_to_file_url_is_a_one_line_upstream_error(
     assert last.startswith("emtk3s fetch: error:") and "file:///etc/passwd" in last
 
 
-def test_size_cap_is_configurable_from_the_environment(project: Project) -> None:
+def test_size_cap_is_configurable_from_the_environment(project: ProjectDir) -> None:
     project.write_release(packages=[PKG])
     project.run("resolve")
     lock = project.lock  # unpin LICENSE (315 kB): its first download is capped
@@ -343,7 +347,7 @@ def test_size_cap_is_configurable_from_the_environment(project: Project) -> None
     assert bad.returncode == 2 and "EMTK3S_MAX_DOWNLOAD" in bad.stderr
 
 
-# --- git: no redirect git would follow on its own (issue #13.5) --------------------------------
+# --- git: no redirect git would follow on its own --------------------------------
 
 
 def _git_redirect(scripted: Scripted, target: str, n: int = 3) -> str:

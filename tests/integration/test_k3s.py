@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import gomodules, k3s_tree
 from tests.fixtures.upstream import Upstream
 
@@ -47,7 +47,7 @@ NEW = {
 TAG = "v1.32.5+k3s1"
 
 
-def test_show_k3s_lists_the_versions_emt_ships(project: Project) -> None:
+def test_show_k3s_lists_the_versions_emt_ships(project: ProjectDir) -> None:
     project.write_release(packages=["k3s"])
     project.run("resolve")
     doc = project.run("--json", "show", "k3s").json["result"]
@@ -171,7 +171,7 @@ def newer(fresh_upstream: Upstream, tmp_path: Path) -> tuple[Upstream, str]:
     return up, _publish_newer(up, tmp_path)
 
 
-def _project(tmp: Path, up: Upstream, proxy: str, name: str, **release: object) -> Project:
+def _project(tmp: Path, up: Upstream, proxy: str, name: str, **release: object) -> ProjectDir:
     p = make_project(tmp / name, up)
     p.write_release(k3s=TAG, packages=["k3s"], **release)
     return p
@@ -181,7 +181,7 @@ def _go_env(proxy: str) -> dict[str, str]:
     return {"GOPROXY": proxy, "GOSUMDB": "off", "GONOSUMDB": "*", "GOFLAGS": ""}
 
 
-def _vendor_source(p: Project) -> dict[str, object]:
+def _vendor_source(p: ProjectDir) -> dict[str, object]:
     return next(
         s for s in p.lock["packages"]["k3s"]["sources"] if str(s["name"]).startswith("k3s-vendor-")
     )
@@ -294,7 +294,7 @@ def test_vendor_refuses_a_too_old_go_and_another_go_than_the_lock_records(
 def test_sigterm_during_vendoring_leaves_no_go_and_no_scratch(
     newer: tuple[Upstream, str], tmp_path: Path
 ) -> None:
-    """Issue 13 item 14: SIGTERM while `go mod vendor` runs kills go (and its children) and
+    """SIGTERM while `go mod vendor` runs kills go (and its children) and
     removes the scratch tree."""
     up, proxy = newer
     fake = tmp_path / "fakebin"
@@ -686,7 +686,7 @@ def test_selinux_is_a_release_option(
     assert "export SELINUX=false" in spec and "K3S_SELINUX=false" in spec
     bad = _project(tmp_path, up, proxy, "bad", selinux="yes")
     res = bad.run("resolve", check=False)
-    assert res.code == 2 and "release.selinux must be true or false" in res.err
+    assert res.code == 2 and "release.selinux = 'yes' is not true or false" in res.err
 
 
 def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
@@ -735,9 +735,9 @@ def test_chain_orders_k3s_root_before_k3s(
     p = make_project(tmp_path / "p", up)
     p.write_release(k3s="v1.32.5+k3s1")  # every package
     p.run("all", "--until", "render", "--nodeps")
-    from emtk3s.builders import graph as plan
+    from emtk3s.builders import graph as build_graph
 
-    graph = plan.plan(plan.specs_in(p.root / "SPECS"))
+    graph = build_graph.plan(build_graph.specs_in(p.root / "SPECS"))
     order = graph.order()
     assert set(order) == {
         "fuse-overlayfs",

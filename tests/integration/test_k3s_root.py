@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import buildroot_tree, k3s_root_tree
 from tests.fixtures.upstream import Upstream
 
@@ -23,7 +23,7 @@ MACROS = str(REPO / "emtk3s/data/emt.macros")
 PREBUILT = ("releases/download", "k3s-root-amd64.tar#", "k3s-airgap-images")
 
 
-def _srpm(p: Project) -> str:
+def _srpm(p: ProjectDir) -> str:
     """resolve, fetch, render, srpm (validate's EMT rules are tested with the other packages)."""
     for stage in ("resolve", "fetch", "render"):
         p.run(stage)
@@ -31,7 +31,7 @@ def _srpm(p: Project) -> str:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Project:
+def built(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> ProjectDir:
     """The SRPM made by the pipeline, rebuilt by rpmbuild in a new network namespace."""
     p = make_project(tmp_path_factory.mktemp("root") / "proj", upstream)
     p.write_release(packages=["k3s-root"])
@@ -59,7 +59,7 @@ def _members(tar: Path) -> dict[str, tarfile.TarInfo]:
         return {m.name.removeprefix("./"): m for m in tf.getmembers()}
 
 
-def test_dist_tarballs_have_k3s_roots_layout(built: Project) -> None:
+def test_dist_tarballs_have_k3s_roots_layout(built: ProjectDir) -> None:
     rpm_file = next((built.root / "RPMS" / "x86_64").glob("k3s-root-dist-0.14.1-1.emt3.x86_64.rpm"))
     files = subprocess.run(
         ["rpm", "-qpl", str(rpm_file)], capture_output=True, text=True, check=True
@@ -95,7 +95,7 @@ def test_dist_tarballs_have_k3s_roots_layout(built: Project) -> None:
     assert {i.uid for i in m.values()} == {0}
 
 
-def test_every_download_is_its_own_pinned_source(built: Project) -> None:
+def test_every_download_is_its_own_pinned_source(built: ProjectDir) -> None:
     lock = built.lock
     facts = lock["components"]["k3s-root"]["facts"]
     assert facts["buildroot_version"] == "2024.02.7"
@@ -129,7 +129,7 @@ def test_every_download_is_its_own_pinned_source(built: Project) -> None:
         assert bad not in spec
 
 
-def test_offline_build_ran_k3s_roots_own_scripts(built: Project) -> None:
+def test_offline_build_ran_k3s_roots_own_scripts(built: ProjectDir) -> None:
     log = (built.root / "rpmbuild.log").read_text()
     assert "patched by k3s-root" not in log  # the patch's content, not its output
     spec = built.root / "SPECS/k3s-root/k3s-root.spec"
@@ -148,7 +148,7 @@ def test_offline_build_ran_k3s_roots_own_scripts(built: Project) -> None:
     assert "rsync -am" in log and "bash source/scripts/build" in log
 
 
-def test_host_tool_fallback_is_what_buildroot_would_do(tmp_path: Path, built: Project) -> None:
+def test_host_tool_fallback_is_what_buildroot_would_do(tmp_path: Path, built: ProjectDir) -> None:
     """Without the EMT assumption on make's command line, the fixture buildroot (like the real
     one) adds host-tar when the machine's tar is too old: show-info then lists its download."""
     from emtk3s.packages.k3s_root import showinfo
@@ -159,7 +159,8 @@ def test_host_tool_fallback_is_what_buildroot_would_do(tmp_path: Path, built: Pr
         f = tree / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text if isinstance(text, str) else text.decode())
-    (tree / "support/dependencies/check-host-tar.sh").chmod(0o755)
+    for rel, mode in buildroot_tree.MODES.items():
+        (tree / rel).chmod(mode)
     (tree / ".config").write_text("BR2_PACKAGE_PIGZ=y\n")
     old_tar = tree / "fake-bin"  # inside the tree: the sandbox shows only the host system
     old_tar.mkdir()
@@ -230,7 +231,7 @@ def test_v0_15_2_era_packs_an_srpm(fresh_upstream: Upstream, tmp_path: Path) -> 
         assert bad not in text
 
 
-def test_archives_are_pinned_at_resolve_from_the_git_tree(built: Project) -> None:
+def test_archives_are_pinned_at_resolve_from_the_git_tree(built: ProjectDir) -> None:
     """GitHub tag archives are `git archive | gzip -n`: resolve pins them before any download,
     and the download (from the fixture server, which serves them the GitHub way) matches."""
     srcs = {s["name"]: s for s in built.lock["packages"]["k3s-root"]["sources"]}

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from emtk3s import catalog
 from emtk3s.infra.git import fetch_tag
 from emtk3s.model import package as pkgs
 from emtk3s.model import release as manifest
@@ -28,6 +29,8 @@ from emtk3s.model.lock import Component, Lock, PackageLock
 from emtk3s.model.versions import component_version
 from emtk3s.stages.render import render_package
 from emtk3s.stages.resolve import _sources, github_archive_prefix, input_digest
+
+CATALOG = catalog.load()
 
 MIRROR = Path(os.environ.get("EMTK3S_REAL_MIRROR", "/work/.mirror"))
 KR = MIRROR / "k3s-io+k3s-root" / "repo"
@@ -51,15 +54,16 @@ QUEUE_H = "c13407edd0e33be73cae72514cb234f8612e1c0e54401c9448daffd3a240158b"
 
 
 def _lock(tag: str, cache: Path) -> tuple[Lock, dict[str, Any]]:
-    rel = manifest.from_dict(
+    rel = manifest.parse(
         {"release": {"k3s": "v1.32.4+k3s1", "k3s_root": tag, "packages": ["k3s-root"]}},
+        CATALOG,
         environ={},
     )
     k3s = Component("k3s", "k3s-io/k3s", rel.k3s.tag, None, None, {"VERSION_ROOT": tag})
     comps: dict[str, Component] = {"k3s": k3s}
     checkouts = {}
     for name, url in (("k3s-root", KR), ("buildroot", BR)):
-        cdef = pkgs.COMPONENTS[name]
+        cdef = CATALOG.components[name]
         want = rel.overrides.get(name) or cdef.tag(pkgs.ResolveContext(rel, comps))
         co = fetch_tag(cache, f"file://{url}", want)
         checkouts[name] = co
@@ -67,7 +71,7 @@ def _lock(tag: str, cache: Path) -> tuple[Lock, dict[str, Any]]:
         if cdef.derived is not None:
             facts.update(cdef.derived(co, checkouts, rel))
         comps[name] = Component(name, cdef.repo, want, co.info.commit, co.info.commit_time, facts)
-    pdef = pkgs.PACKAGES["k3s-root"]
+    pdef = CATALOG.packages["k3s-root"]
     comp = comps["k3s-root"]
     sources = _sources(pdef, comp, checkouts["k3s-root"], None, comps, rel, checkouts)
     plock = PackageLock("k3s-root", component_version(comp.tag), "k3s-root", sources)
@@ -154,7 +158,7 @@ def test_list_equals_buildroots_own_show_info(resolved: Any, tmp_path: Path) -> 
 
 def test_render_and_prep_on_the_real_archives(resolved: Any, tmp_path: Path) -> None:
     tag, lock, extra, _ = resolved
-    out = render_package(extra["release"], lock, pkgs.PACKAGES["k3s-root"], None)
+    out = render_package(extra["release"], lock, CATALOG.packages["k3s-root"], None)
     top = tmp_path / "top"
     for d in ("SOURCES", "SPECS", "BUILD"):
         (top / d).mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""[overrides] change every derived value or are refused (issue #13.12): overriding buildroot
+"""[overrides] change every derived value or are refused: overriding buildroot
 moves k3s-root's buildroot_version, the buildroot source's name, path and hash, and the spec."""
 
 from __future__ import annotations

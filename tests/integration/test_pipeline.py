@@ -1,4 +1,4 @@
-"""The whole chain on the smallest package, against the fixture upstream (issue 2)."""
+"""The whole chain on the smallest package, against the fixture upstream."""
 
 from __future__ import annotations
 
@@ -9,18 +9,29 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import k3s_release
 from tests.fixtures.upstream import Upstream
 
 PKG = "k3s-iptables-helpers"
 
 
-def _only_helpers(p: Project) -> None:
+def _only_helpers(p: ProjectDir) -> None:
     p.write_release(packages=[PKG])
 
 
-def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: Project) -> None:
+def _tree(*roots: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file and directory under ``roots``: inode, size, mtime_ns (a directory's mtime
+    moves when an entry is created, renamed or removed in it)."""
+    out = {}
+    for root in roots:
+        for p in [root, *root.rglob("*")]:
+            st = p.lstat()
+            out[str(p)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
+def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: ProjectDir) -> None:
     _only_helpers(project)
     first = project.run("--json", "all").json["result"]
     st = first["stages"]
@@ -45,7 +56,11 @@ def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: Project) 
         srpm.stat().st_mtime_ns,
         rpm_path.stat().st_mtime_ns,
     )
+    tree = _tree(project.root, project.cache)
     second = project.run("--json", "all").json["result"]["stages"]
+    after = _tree(project.root, project.cache)
+    changed = sorted(k for k in tree.keys() | after.keys() if tree.get(k) != after.get(k))
+    assert changed == [], f"a no-op all wrote: {changed}"
     assert sum(project.upstream.requests.values()) == before, "a no-op run contacted the server"
     assert second["resolve"]["network"] is False
     assert second["fetch"]["downloaded"] == 0
@@ -56,7 +71,9 @@ def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: Project) 
     assert not (project.root / ".emtk3s" / "logs" / "build-x.log").exists()
 
 
-def test_srpm_is_byte_identical_across_runs_and_projects(project: Project, tmp_path: Path) -> None:
+def test_srpm_is_byte_identical_across_runs_and_projects(
+    project: ProjectDir, tmp_path: Path
+) -> None:
     _only_helpers(project)
     project.run("all", "--until", "srpm")
     srpm = next((project.root / "SRPMS").glob("*.src.rpm"))
@@ -72,7 +89,7 @@ def test_srpm_is_byte_identical_across_runs_and_projects(project: Project, tmp_p
     assert info["nevr"] == f"{PKG}-0.14.1-1.emt3" and info["sha256"] == first
 
 
-def test_rpm_contents_requires_and_rpmlint(project: Project) -> None:
+def test_rpm_contents_requires_and_rpmlint(project: ProjectDir) -> None:
     _only_helpers(project)
     project.run("all")
     rpm_file = next((project.root / "RPMS" / "noarch").glob("*.rpm"))
@@ -152,7 +169,7 @@ def test_tampered_upstream_file_is_refused_and_never_cached(
     assert good["sha256"] in {b.name for b in (p.cache / "blobs").rglob("*") if b.is_file()}
 
 
-def test_render_check_detects_drift_and_names_the_file(project: Project) -> None:
+def test_render_check_detects_drift_and_names_the_file(project: ProjectDir) -> None:
     _only_helpers(project)
     project.run("all", "--until", "render")
     project.run("render", "--check")
@@ -168,7 +185,7 @@ def test_render_check_detects_drift_and_names_the_file(project: Project) -> None
     project.run("render", "--check")
 
 
-def test_offline_all_goes_as_far_as_it_can(project: Project) -> None:
+def test_offline_all_goes_as_far_as_it_can(project: ProjectDir) -> None:
     _only_helpers(project)
     project.run("resolve")
     out = project.run("--json", "all", "--offline", check=False)
@@ -184,7 +201,7 @@ def test_offline_all_goes_as_far_as_it_can(project: Project) -> None:
     assert res["finished"] == ["resolve", "fetch", "render", "validate", "srpm", "build"]
 
 
-def test_json_error_shape_and_exit_codes(project: Project) -> None:
+def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
     (project.root / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1\\n%post"\n')
     res = project.run("--json", "resolve", check=False)
     assert res.code == 2
@@ -197,10 +214,10 @@ def test_json_error_shape_and_exit_codes(project: Project) -> None:
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ('[release]\nk3s = "v1.32"\n', "K3s tag 'v1.32' is not valid"),
+        ('[release]\nk3s = "v1.32"\n', "release.k3s = 'v1.32' is not a K3s tag"),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\narches = ["ppc64le"]\n',
-            "arch 'ppc64le' is not supported",
+            "release.arches[0] = 'ppc64le' is not",
         ),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\n[mirrors]\nnope = "https://mirror.example"\n',
@@ -208,12 +225,14 @@ def test_json_error_shape_and_exit_codes(project: Project) -> None:
         ),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\n[overrides]\nk3s-root = "-v0.14.1"\n',
-            "not a valid tag",
+            "overrides.k3s-root = '-v0.14.1' is not a tag",
         ),
         ("[release\n", "not valid TOML"),
     ],
 )
-def test_bad_release_files_give_one_line_errors(project: Project, text: str, needle: str) -> None:
+def test_bad_release_files_give_one_line_errors(
+    project: ProjectDir, text: str, needle: str
+) -> None:
     (project.root / "release.toml").write_text(text)
     res = project.run("resolve", check=False)
     assert res.code == 2, res.err
@@ -222,7 +241,7 @@ def test_bad_release_files_give_one_line_errors(project: Project, text: str, nee
     assert not (project.root / "emtk3s.lock").exists()
 
 
-def test_plain_http_mirror_refused_unless_allowed_by_name(project: Project) -> None:
+def test_plain_http_mirror_refused_unless_allowed_by_name(project: ProjectDir) -> None:
     res = project.run("--mirror", "github=http://mirror.example", "resolve", check=False)
     assert res.code == 2 and "plain http" in res.err and "allow_http" in res.err
     res = project.run("--mirror", "raw=ext::sh -c touch% /tmp/pwned", "resolve", check=False)

@@ -3,12 +3,12 @@ prints tables (JSON with --json, only the named package); names of any length st
 
 from __future__ import annotations
 
-from tests.conftest import Project
+from tests.conftest import ProjectDir
 
 PKGS = ["fuse-overlayfs", "k3s-iptables-helpers"]
 
 
-def test_a_noop_all_prints_one_line_per_package_naming_the_backend(project: Project) -> None:
+def test_a_noop_all_prints_one_line_per_package_naming_the_backend(project: ProjectDir) -> None:
     project.write_release(packages=PKGS)
     first = project.run("all", "--nodeps")
     assert "building: fuse-overlayfs" in first.err  # a real build is announced
@@ -22,7 +22,7 @@ def test_a_noop_all_prints_one_line_per_package_naming_the_backend(project: Proj
     assert len({line.index("srpm") for line in lines}) == 1
 
 
-def test_show_is_a_table_for_a_person_and_json_for_a_program(project: Project) -> None:
+def test_show_is_a_table_for_a_person_and_json_for_a_program(project: ProjectDir) -> None:
     project.write_release(packages=PKGS)
     project.run("resolve")
     overview = project.run("show").out
@@ -40,7 +40,7 @@ def test_show_is_a_table_for_a_person_and_json_for_a_program(project: Project) -
     assert len(choices) == len(set(choices)), "each name once"
 
 
-def test_show_finds_a_piece_that_is_a_source_not_a_component(project: Project) -> None:
+def test_show_finds_a_piece_that_is_a_source_not_a_component(project: ProjectDir) -> None:
     project.write_release(packages=["k3s"])
     project.run("resolve")
     doc = project.run("--json", "show", "runc").json["result"]
@@ -49,7 +49,7 @@ def test_show_finds_a_piece_that_is_a_source_not_a_component(project: Project) -
     assert "in package k3s" in project.run("show", "runc").out
 
 
-def test_resolve_table_aligns_long_component_names(project: Project) -> None:
+def test_resolve_table_aligns_long_component_names(project: ProjectDir) -> None:
     project.write_release(packages=PKGS)
     out = project.run("resolve").out
     rows = [line for line in out.splitlines() if not line.startswith(("lock ", "unpinned"))]

@@ -1,4 +1,4 @@
-"""A release engineer's day (issue 14): changelogs that tell the truth, bump, license check."""
+"""A release engineer's day: changelogs that tell the truth, bump, license check."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import k3s_root_tree, k3s_tree
 from tests.fixtures.upstream import Upstream
 
@@ -31,13 +31,13 @@ limitations under the License.
 """
 
 
-def _project(up: Upstream, root: Path, release: int = 1) -> Project:
+def _project(up: Upstream, root: Path, release: int = 1) -> ProjectDir:
     p = make_project(root, up)
     p.write_release(packages=[PKG], release=release)
     return p
 
 
-def _changelog(p: Project) -> str:
+def _changelog(p: ProjectDir) -> str:
     text = (p.root / SPEC).read_text()
     return text[text.index("%changelog") :]
 
@@ -103,7 +103,7 @@ def test_raising_release_adds_a_dated_entry_reproducibly(
     assert bad.code == 2 and "YYYY-MM-DD" in bad.err
 
 
-def _with_env(p: Project, **extra: str):  # type: ignore[no-untyped-def]
+def _with_env(p: ProjectDir, **extra: str):  # type: ignore[no-untyped-def]
     import os
     import sys
 
@@ -189,9 +189,9 @@ def test_license_verified_only_when_the_check_passed(
     # a project template that claims MIT: the check names what differs, the line goes away
     tdir = p.root / "templates" / PKG
     tdir.mkdir(parents=True)
-    from emtk3s.model.package import PACKAGES
+    from emtk3s import catalog
 
-    src = PACKAGES[PKG].template_dir(None)
+    src = catalog.load().packages[PKG].template_dir(None)
     for f in src.iterdir():
         text = f.read_text()
         text = text.replace("License:        Apache-2.0", "License:        MIT")
@@ -237,7 +237,7 @@ def test_a_release_engineers_day(fresh_upstream: Upstream, tmp_path: Path) -> No
     dry = p.run("emt", "integrate", "--emt-repo", str(emt), "--dry-run", check=False)
     assert "fuse-overlayfs" in dry.out + dry.err and "1.14" in dry.out + dry.err
     real = p.run("--json", "emt", "integrate", "--emt-repo", str(emt), check=False)
-    # the real run refuses the downgrade (integrate's rules: issue 16); the newer copy in
+    # the real run refuses the downgrade (integrate's rules); the newer copy in
     # SPECS-EXTENDED is never touched
     assert real.code != 0, real.out
     assert "downgrade" in json.dumps(real.json).lower()

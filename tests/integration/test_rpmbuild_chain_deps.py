@@ -1,6 +1,6 @@
 """rpmbuild backend on a host that cannot install RPMs (Debian): a package whose BuildRequires
 the chain built (k3s needs k3s-root-dist) gets it unpacked into a private root, and a good
-result from another backend is never replaced (issue 14 item 13)."""
+result from another backend is never replaced."""
 
 from __future__ import annotations
 
@@ -93,14 +93,21 @@ def test_chain_built_build_requires_and_other_backends_results_kept(tmp_path: Pa
         check=True,
     ).stdout.decode()
     assert payload == "k3s-root fixture payload\n"  # from the chain's RPM, not the host
-    # the same SRPM built by another backend earlier: its good RPMs stay, byte for byte
+    # the same SRPM built by another backend earlier: kept only when asked to
+    # (--keep-other-backend), and then the table names the backend that made it
     stamp_file = next((root / ".emtk3s" / "state").rglob("*consumer*"))
     stamp = json.loads(stamp_file.read_text())
     stamp["backend"], stamp["key"] = "chroot", "another backend's key"
     stamp_file.write_text(json.dumps(stamp))
     before = built.read_bytes()
+    res = _emtk3s(root, "--json", "chain", "--nodeps", "-p", "consumer", "--keep-other-backend")
+    assert res.returncode == 0, res.stdout + res.stderr
+    (entry,) = json.loads(res.stdout)["result"]["packages"]
+    assert entry["status"] == "up to date" and entry["backend"] == "chroot"
+    assert built.read_bytes() == before
+    # by default a backend change rebuilds: rpmbuild makes the RPM again and says so
     res = _emtk3s(root, "--json", "chain", "--nodeps", "-p", "consumer")
     assert res.returncode == 0, res.stdout + res.stderr
     (entry,) = json.loads(res.stdout)["result"]["packages"]
-    assert entry["status"] == "up to date"
-    assert built.read_bytes() == before
+    assert entry["status"] == "built" and entry["backend"] == "rpmbuild"
+    assert json.loads(stamp_file.read_text())["backend"] == "rpmbuild"

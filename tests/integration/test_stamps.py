@@ -1,4 +1,4 @@
-"""Stage stamps (issue 13 item 10): they name outputs relative to the project, so a copied
+"""Stage stamps: they name outputs relative to the project, so a copied
 project never takes the original's outputs for its own nor deletes them; a malformed stamp is
 an error naming its file (exit 2), never an internal error and never a deletion outside."""
 
@@ -8,25 +8,25 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 
 PKG = "k3s-iptables-helpers"
 
 
-def _built(project: Project) -> Project:
+def _built(project: ProjectDir) -> ProjectDir:
     project.write_release(packages=[PKG])
     project.run("all")
     return project
 
 
-def test_a_copied_project_keeps_to_its_own_outputs(project: Project, tmp_path: Path) -> None:
+def test_a_copied_project_keeps_to_its_own_outputs(project: ProjectDir, tmp_path: Path) -> None:
     _built(project)
     srpm = next((project.root / "SRPMS").glob("*.src.rpm"))
     rpm = next((project.root / "RPMS" / "noarch").glob("*.rpm"))
     stamp = json.loads((project.root / ".emtk3s/state/srpm-k3s-iptables-helpers.json").read_text())
     assert stamp["srpm"] == f"SRPMS/{srpm.name}"  # relative to the project
 
-    copy = Project(tmp_path / "copy", project.cache, project.upstream)
+    copy = ProjectDir(tmp_path / "copy", project.cache, project.upstream)
     shutil.copytree(project.root, copy.root, symlinks=True)
     info = copy.run("--json", "srpm").json["result"]["srpms"][0]
     assert info["skipped"] is True and Path(info["srpm"]).parent == copy.root / "SRPMS"
@@ -40,7 +40,7 @@ def test_a_copied_project_keeps_to_its_own_outputs(project: Project, tmp_path: P
     assert again["skipped"] is True and again["rpms"] == [str(rpm)]
 
 
-def test_a_malformed_stamp_names_its_file(project: Project) -> None:
+def test_a_malformed_stamp_names_its_file(project: ProjectDir) -> None:
     _built(project)
     stamp = project.root / ".emtk3s" / "state" / f"srpm-{PKG}.json"
     stamp.write_text("{not json")
@@ -51,7 +51,7 @@ def test_a_malformed_stamp_names_its_file(project: Project) -> None:
 
 
 def test_a_stamp_pointing_outside_the_project_is_refused_not_followed(
-    project: Project, tmp_path: Path
+    project: ProjectDir, tmp_path: Path
 ) -> None:
     _built(project)
     outside = tmp_path / "precious.rpm"
@@ -65,7 +65,7 @@ def test_a_stamp_pointing_outside_the_project_is_refused_not_followed(
     assert outside.read_bytes() == b"not ours"
 
 
-def test_stamps_of_an_older_emtk3s_are_ignored(project: Project, tmp_path: Path) -> None:
+def test_stamps_of_an_older_emtk3s_are_ignored(project: ProjectDir, tmp_path: Path) -> None:
     _built(project)
     other = make_project(tmp_path / "elsewhere", project.upstream)
     victim = other.root / "SRPMS" / "old.src.rpm"

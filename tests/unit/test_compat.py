@@ -1,4 +1,4 @@
-"""Compatibility between cluster templates and hosts, case by case (issue 6)."""
+"""Compatibility between cluster templates and hosts, case by case."""
 
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ def test_conflict_raises_with_both_versions() -> None:
         compat.require_compatible(
             compat.parse_template("v1.32.6+k3s1"), compat.parse_host("emt:v1.30.4+k3s1")
         )
-    assert exc.value.exit_code == 9 and exc.value.result and exc.value.result["http_status"] == 409
+    assert exc.value.exit_code == 9 and exc.value.result.http_status == 409
     assert "v1.32.6+k3s1" in str(exc.value) and "v1.30.4+k3s1" in str(exc.value)
 
 

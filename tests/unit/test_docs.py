@@ -56,3 +56,35 @@ def test_docs_named_in_release_toml_and_readme_exist() -> None:
     for src in ("release.toml", "README.md"):
         for doc in re.findall(r"docs/[\w/.-]+\.md", (REPO / src).read_text()):
             assert (REPO / doc).is_file(), f"{src} names {doc}, which does not exist"
+
+
+def _rows() -> dict[str, str]:
+    """docs/cli.md's command table: the command's words -> its whole row."""
+    rows = {}
+    for line in (REPO / "docs" / "cli.md").read_text().splitlines():
+        m = re.match(r"\| `([a-z][a-z -]*?)(?: [\[<`-]|`)", line)
+        if m:
+            first_cell = re.split(r"(?<!\\)\|", line)[1]  # \| inside a cell is not a border
+            for part in re.findall(r"`([a-z][a-z -]*?)(?: [\[<-]|`)", first_cell):
+                rows.setdefault(part.strip(), line)
+            rows.setdefault(m.group(1).strip(), line)
+    return rows
+
+
+def test_every_option_of_every_command_is_in_its_docs_row() -> None:
+    rows = _rows()
+    ctx = click.Context(main)
+    missing = []
+    for words in _commands(main):
+        cmd: click.Command | None = main
+        for w in words.split():
+            assert isinstance(cmd, click.Group)
+            cmd = cmd.get_command(ctx, w)
+        assert cmd is not None
+        row = rows.get(words)
+        assert row is not None, f"docs/cli.md has no row for {words}"
+        for param in cmd.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                if not any(re.search(rf"{re.escape(o)}\b", row) for o in param.opts):
+                    missing.append(f"{words} {max(param.opts, key=len)}")
+    assert not missing, f"docs/cli.md rows lack {missing}"

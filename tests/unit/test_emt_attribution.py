@@ -1,4 +1,4 @@
-"""EMT's own spec-guideline rules on our rendered specs (issue 16 item 1): the source
+"""EMT's own spec-guideline rules on our rendered specs: the source
 attribution and license-verification patterns are read from the EMT snapshot when present
 (nothing of it is committed here), and applied to every committed and golden spec."""
 

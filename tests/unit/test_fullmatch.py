@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s import catalog
 from emtk3s.infra import checks as validate
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
@@ -68,7 +69,7 @@ def test_changelog_author_with_trailing_newline_never_reaches_a_spec(tmp_path: P
         'email = "m@example.com"\n'
     )
     with pytest.raises(InputError, match="changelog.author"):
-        manifest.load(f, environ={})
+        manifest.load(f, catalog.load(), environ={})
 
 
 def test_no_validator_pattern_is_matched_with_match() -> None:

@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from emtk3s.model import package as pkgs
+from emtk3s import catalog
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock, Source
 from emtk3s.stages.render import render_package
+
+CATALOG = catalog.load()
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 UPDATE = os.environ.get("EMTK3S_UPDATE_GOLDEN") == "1"
@@ -48,21 +50,23 @@ def _airgap_lock(lock: Lock) -> Lock:
 
 
 def _cases() -> list[tuple[str, str, bool]]:
-    return [(n, n, False) for n in sorted(pkgs.PACKAGES)] + [("k3s-airgap", "k3s", True)]
+    return [(n, n, False) for n in sorted(CATALOG.packages)] + [("k3s-airgap", "k3s", True)]
 
 
 def test_every_package_has_a_golden_case() -> None:
-    assert {c[1] for c in _cases()} == set(pkgs.PACKAGES)
+    assert {c[1] for c in _cases()} == set(CATALOG.packages)
 
 
 @pytest.mark.parametrize(("golden", "package", "airgap"), _cases())
 def test_render_matches_golden(golden: str, package: str, airgap: bool) -> None:
-    release = manifest.load(GOLDEN / "release.toml", environ={})
-    lock = Lock.from_json((GOLDEN / "lock.json").read_text(), "tests/golden/lock.json")
+    release = manifest.load(GOLDEN / "release.toml", CATALOG, environ={})
+    lock = Lock.from_json(
+        (GOLDEN / "lock.json").read_text(), CATALOG.mirrors, "tests/golden/lock.json"
+    )
     if airgap:
         release = dataclasses.replace(release, airgap_images=True)
         lock = _airgap_lock(lock)
-    out = render_package(release, lock, pkgs.PACKAGES[package], None)
+    out = render_package(release, lock, CATALOG.packages[package], None)
     for suffix in (".spec", ".signatures.json"):
         want_path = GOLDEN / f"{golden}{suffix}"
         got = out.files[f"{package}{suffix}"]

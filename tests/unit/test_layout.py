@@ -1,4 +1,4 @@
-"""The layout keeps packages in their folders (issue 10 item 4): no module outside
+"""The layout keeps packages in their folders: no module outside
 ``emtk3s/packages/`` names a package or a component. Stages, builders, the EMT integration and
 the model read package descriptions only, so adding a package is a new folder and nothing else
 (docs/adding-a-package.md).
@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from emtk3s.model.package import COMPONENTS, PACKAGES
+from emtk3s import catalog
+
+CATALOG = catalog.load()
+COMPONENTS, PACKAGES = CATALOG.components, CATALOG.packages
 
 ROOT = Path(__file__).resolve().parents[2] / "emtk3s"
 
@@ -47,16 +50,27 @@ def test_every_package_is_a_folder_with_its_template() -> None:
         assert (pdef.template_dir() / f"{name}.spec.j2").is_file()
 
 
-def test_discovery_does_not_depend_on_import_order() -> None:
-    # a package folder imported first (it imports the model, which discovers the folders)
-    # must still be discovered itself
+def test_catalog_lists_every_package_folder() -> None:
+    """packages/__init__.py is the one list: a folder missing from it is not a package; and
+    the mirror names --help shows without importing a package are the catalog's."""
+    folders = {
+        d.name
+        for d in (ROOT / "packages").iterdir()
+        if d.is_dir() and (d / "__init__.py").is_file()
+    }
+    homes = {p.home.name for p in PACKAGES.values() if p.home is not None}
+    assert homes == folders
+    assert dict(catalog.mirrors()) == dict(CATALOG.mirrors)
+
+
+def test_importing_the_model_discovers_nothing() -> None:
+    """The model is values only: importing it imports no package folder and no catalog."""
     import subprocess
     import sys
 
     code = (
-        "import emtk3s.packages.k3s.upstream\n"
-        "from emtk3s.model.package import PACKAGES\n"
-        "print(' '.join(sorted(PACKAGES)))\n"
+        "import sys, emtk3s.model.release, emtk3s.model.lock, emtk3s.model.package\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('emtk3s.packages', 'emtk3s.catalog'))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == sorted(PACKAGES)
+    assert out.stdout.strip() == "[]"

@@ -1,4 +1,4 @@
-"""The lock is an immutable value (issue 10 item 3): fetch's pins make a new lock, the old one
+"""The lock is an immutable value: fetch's pins make a new lock, the old one
 is untouched, and a pin that disagrees with what is pinned is an integrity error."""
 
 from __future__ import annotations
@@ -8,15 +8,18 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s import catalog
 from emtk3s.infra.errors import IntegrityError
 from emtk3s.model import lock as lockmod
 from emtk3s.model.lock import Lock, Pin
+
+CATALOG = catalog.load()
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "lock.json"
 
 
 def _lock() -> Lock:
-    return Lock.from_json(GOLDEN.read_text())
+    return Lock.from_json(GOLDEN.read_text(), CATALOG.mirrors)
 
 
 def test_a_lock_cannot_be_changed_in_place() -> None:
@@ -66,7 +69,7 @@ def test_save_pins_merges_into_the_file_as_it_is_now(tmp_path: Path) -> None:
     lockmod.write(path, dataclasses.replace(lock, packages={**lock.packages, **bare}))
     for n in names:  # two fetches, each with the lock it read before the other saved
         s = lock.packages[n].sources[0]
-        lockmod.save_pins(path, [Pin(n, s.name, s.sha256 or "", 7, "fetch")])
-    final = lockmod.require(path)
+        lockmod.save_pins(path, [Pin(n, s.name, s.sha256 or "", 7, "fetch")], CATALOG.mirrors)
+    final = lockmod.require(path, CATALOG.mirrors)
     for n in names:
         assert final.packages[n].sources[0].sha256 == lock.packages[n].sources[0].sha256

@@ -1,5 +1,5 @@
 """render owns its stamps: input keys are computed once per run (what every package shares is
-hashed once: O(P), issue 15 item 5), an unchanged package is not rendered again, and a changed
+hashed once: O(P)), an unchanged package is not rendered again, and a changed
 template or a hand-edited SPECS/ directory is."""
 
 from __future__ import annotations
@@ -9,18 +9,20 @@ from pathlib import Path
 
 import pytest
 
+from emtk3s import catalog
 from emtk3s.infra.paths import Project
-from emtk3s.model import package as pkgs
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
 from emtk3s.stages import render
+
+CATALOG = catalog.load()
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 def _setup(tmp_path: Path) -> tuple[manifest.Release, Lock, Project]:
-    release = manifest.load(GOLDEN / "release.toml", environ={})
-    lock = Lock.from_json((GOLDEN / "lock.json").read_text())
+    release = manifest.load(GOLDEN / "release.toml", CATALOG, environ={})
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text(), CATALOG.mirrors)
     return release, lock, Project.at(tmp_path / "proj", tmp_path / "cache")
 
 
@@ -32,7 +34,7 @@ def test_shared_inputs_are_hashed_once_per_run(
     real = Lock.canonical
     monkeypatch.setattr(Lock, "canonical", lambda self: calls.append(1) or real(self))
     res = render.render(release, lock, project)
-    assert sorted(res.written) == sorted(pkgs.PACKAGES)
+    assert sorted(res.written) == sorted(CATALOG.packages)
     assert len(calls) == 1  # not once per package
 
 
@@ -48,7 +50,7 @@ def test_unchanged_inputs_skip_and_changes_rerender(tmp_path: Path) -> None:
     assert spec.read_bytes() == good
     # a project's own template for one package re-renders that package only
     own = tmp_path / "proj" / "templates" / "slirp4netns"
-    shutil.copytree(pkgs.PACKAGES["slirp4netns"].template_dir(), own)
+    shutil.copytree(CATALOG.packages["slirp4netns"].template_dir(), own)
     (own / "slirp4netns.spec.j2").write_text(
         (own / "slirp4netns.spec.j2").read_text().replace("%build", "%build\n# ours")
     )

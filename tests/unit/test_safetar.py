@@ -1,4 +1,4 @@
-"""safe_extract against symlink-chain archives (issue #13.8, the CVE-2025-4517 class): a member
+"""safe_extract against symlink-chain archives (the CVE-2025-4517 class): a member
 below a link member, a link through another link, chains longer than PATH_MAX — refused before
 anything is written, whatever tarfile's own filter would let through on this Python."""
 

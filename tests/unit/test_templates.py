@@ -7,18 +7,20 @@ import dataclasses
 import re
 from pathlib import Path
 
-from emtk3s.model import package as pkgs
+from emtk3s import catalog
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
 from emtk3s.stages.render import render_package
+
+CATALOG = catalog.load()
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 def _spec(lock: Lock, airgap: bool = False) -> str:
-    release = manifest.load(GOLDEN / "release.toml", environ={})
+    release = manifest.load(GOLDEN / "release.toml", CATALOG, environ={})
     release = dataclasses.replace(release, airgap_images=airgap)
-    return render_package(release, lock, pkgs.PACKAGES["k3s"], None).files["k3s.spec"].decode()
+    return render_package(release, lock, CATALOG.packages["k3s"], None).files["k3s.spec"].decode()
 
 
 def _source_names(spec: str) -> dict[str, str]:
@@ -29,7 +31,7 @@ def _source_names(spec: str) -> dict[str, str]:
 
 
 def test_k3s_spec_names_sources_by_key_not_position() -> None:
-    lock = Lock.from_json((GOLDEN / "lock.json").read_text())
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text(), CATALOG.mirrors)
     k3s = lock.packages["k3s"]
     # Source0 stays the tarball %setup unpacks; every other source moves
     shuffled = [k3s.sources[0], *reversed(k3s.sources[1:])]
@@ -45,7 +47,7 @@ def test_k3s_spec_names_sources_by_key_not_position() -> None:
 
     assert used(r"^tar -xf %\{SOURCE\d+\}$") == ["k3s-vendor-1.32.4+k3s1.tar.gz"]
     assert used(r"opencontainers/runc --strip") == ["runc-v1.2.5.tar.gz"]
-    # where upstream's scripts/build looks (issue 11: containerd/containerd, the plugins tree
+    # where upstream's scripts/build looks (containerd/containerd, the plugins tree
     # with flannel's plugin as its meta/flannel package)
     assert used(r"containerd/containerd --strip") == ["containerd-v2.0.4-k3s2.tar.gz"]
     assert used(r"containernetworking/plugins --strip") == ["rancher-plugins-v1.6.0-k3s1.tar.gz"]

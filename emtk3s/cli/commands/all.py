@@ -42,6 +42,11 @@ from emtk3s.stages.context import Options
     help="Worker chroot: a directory or a tarball.",
 )
 @click.option("--mock-repo", help="mock backend: the EMT package repository URL.")
+@click.option(
+    "--keep-other-backend",
+    is_flag=True,
+    help="Keep RPMs another backend made of the same SRPM (default: this backend rebuilds them).",
+)
 @date_opt
 def all_cmd(
     packages: tuple[str, ...],
@@ -53,6 +58,7 @@ def all_cmd(
     backend: str,
     chroot: Path | None,
     mock_repo: str | None,
+    keep_other_backend: bool,
     date: str | None,
 ) -> None:
     """Run the chain; stages whose inputs did not change are skipped."""
@@ -68,6 +74,7 @@ def all_cmd(
             backend=backend,
             chroot=chroot,
             mock_repo=mock_repo,
+            keep_other_backend=keep_other_backend,
             date=date,
         )
         r = run_all(ctx.stage_run(p, opts), until=until)

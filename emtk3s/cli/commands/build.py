@@ -31,6 +31,11 @@ from emtk3s.stages.context import Options
     "--nodeps", is_flag=True, help="Do not check BuildRequires (rpmbuild backend, non-RPM hosts)."
 )
 @click.option("--force", is_flag=True, help="Rebuild even when up to date.")
+@click.option(
+    "--keep-other-backend",
+    is_flag=True,
+    help="Keep RPMs another backend made of the same SRPM (default: this backend rebuilds them).",
+)
 def build_cmd(
     packages: tuple[str, ...],
     backend: str,
@@ -38,6 +43,7 @@ def build_cmd(
     mock_repo: str | None,
     nodeps: bool,
     force: bool,
+    keep_other_backend: bool,
 ) -> None:
     """SRPMS/ -> RPMS/<arch>/ (then a local repo with createrepo_c). Use `chain` for many."""
 
@@ -49,6 +55,7 @@ def build_cmd(
             chroot=chroot,
             nodeps=nodeps,
             force=force,
+            keep_other_backend=keep_other_backend,
             mock_repo=mock_repo,
         )
         r = build.run(ctx.stage_run(p, opts))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from emtk3s.workflows.bump import BumpResult
+
 from emtk3s.cli.runner import Ctx, date_opt, run
-from emtk3s.model import release as manifest
 
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
@@ -22,30 +24,31 @@ Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 def bump_cmd(k3s: str, allow_downgrade: bool, date: str | None) -> None:
     """The CVE fast path: new K3s tag -> release.toml, lock, cache, SPECS with a changelog entry."""
 
-    def go(ctx: Ctx) -> Result:
+    def go(ctx: Ctx) -> tuple[BumpResult, Callable[[BumpResult], None]]:
         from emtk3s.workflows import bump
 
         p = ctx.project()
         r = bump.bump(
             p,
             k3s,
-            manifest.parse_mirror_flags(ctx.mirrors),
+            ctx.catalog(),
+            ctx.mirror_flags(),
             date=date,
             allow_downgrade=allow_downgrade,
         )
 
-        def human(d: dict[str, Any]) -> None:
-            click.echo(f"K3s {d['old']} -> {d['new']}")
-            for c in d["changes"]:
+        def human(d: BumpResult) -> None:
+            click.echo(f"K3s {d.old} -> {d.new}")
+            for c in d.changes:
                 down = " (downgrade)" if c["downgrade"] else ""
                 click.echo(f"  {c['component']}: {c['old']} -> {c['new']}{down}")
-            for w in d["warnings"]:
+            for w in d.warnings:
                 click.echo(f"warning: {w}", err=True)
-            for pkg, evr in d["changelog"].items():
+            for pkg, evr in d.changelog.items():
                 click.echo(f"  changelog: {pkg} {evr}")
             click.echo("ready to commit: release.toml emtk3s.lock changelog.json SPECS/")
 
-        return r.to_dict(), human
+        return r, human
 
     run("bump", go)
 

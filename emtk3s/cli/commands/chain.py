@@ -50,6 +50,11 @@ def _with_backend_opts(f: Callable[..., Any]) -> Callable[..., Any]:
     "--keep-going", is_flag=True, help="After a failure, go on with what does not depend on it."
 )
 @click.option("--force", is_flag=True, help="Rebuild even when up to date.")
+@click.option(
+    "--keep-other-backend",
+    is_flag=True,
+    help="Keep RPMs another backend made of the same SRPM (default: this backend rebuilds them).",
+)
 def chain_cmd(
     packages: tuple[str, ...],
     backend: str,
@@ -60,6 +65,7 @@ def chain_cmd(
     jobs: int,
     keep_going: bool,
     force: bool,
+    keep_other_backend: bool,
 ) -> None:
     """Build SPECS/ in dependency order (parallel where independent) into the local repo RPMS/."""
 
@@ -74,6 +80,7 @@ def chain_cmd(
 
         result = chain(
             ctx.project(),
+            ctx.catalog(),
             list(packages),
             backend,
             chroot=chroot,
@@ -83,6 +90,7 @@ def chain_cmd(
             jobs=jobs,
             keep_going=keep_going,
             force=force,
+            keep_other=keep_other_backend,
             on_event=event,
         )
         if result.failed:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from emtk3s.cli.runner import Ctx, run
 
-Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
+if TYPE_CHECKING:
+    from emtk3s.workflows.bump import Updates
 
 
 #: check-updates' exit code when a newer tag exists (dnf check-update's convention)
@@ -20,21 +21,21 @@ UPDATES_AVAILABLE = 100
 def check_updates_cmd() -> None:
     """Newer upstream K3s tags of the same minor; exit 100 when there is one (dnf's convention)."""
 
-    def go(ctx: Ctx) -> Result:
+    def go(ctx: Ctx) -> tuple[Updates, Callable[[Updates], None]]:
         from emtk3s.workflows import bump
 
         p = ctx.project()
         out = bump.check_updates(ctx.release(p))
 
-        def human(d: dict[str, Any]) -> None:
-            if d["newer"]:
-                click.echo(f"{d['current']}: newer {', '.join(d['newer'])}")
+        def human(u: Updates) -> None:
+            if u.newer:
+                click.echo(f"{u.current}: newer {', '.join(u.newer)}")
             else:
-                click.echo(f"{d['current']}: up to date")
+                click.echo(f"{u.current}: up to date")
 
         return out, human
 
-    run("check-updates", go, status=lambda d: UPDATES_AVAILABLE if d["newer"] else 0)
+    run("check-updates", go, status=lambda u: UPDATES_AVAILABLE if u.newer else 0)
 
 
 command = check_updates_cmd

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, Group, run
-from emtk3s.model import lock as lockmod
+from emtk3s.model.compat import Verdict
 
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
@@ -18,9 +18,9 @@ def compat_group() -> None:
     """K3s version compatibility between cluster templates and hosts (EMT images, Ubuntu)."""
 
 
-def _verdict_human(d: dict[str, Any]) -> None:
-    click.echo(d["message"])
-    for w in d.get("warnings", []):
+def _verdict_human(v: Verdict) -> None:
+    click.echo(v.message)
+    for w in v.warnings:
         click.echo(f"warning: {w}")
 
 
@@ -32,11 +32,11 @@ def _verdict_human(d: dict[str, Any]) -> None:
 def compat_check(template: str, host: str) -> None:
     """Compatible (exit 0) or conflict (exit 9, HTTP 409 semantics)."""
 
-    def go(ctx: Ctx) -> Result:
+    def go(ctx: Ctx) -> tuple[Verdict, Callable[[Verdict], None]]:
         from emtk3s.model import compat
 
         v = compat.require_compatible(compat.parse_template(template), compat.parse_host(host))
-        return v.to_dict(), _verdict_human
+        return v, _verdict_human
 
     run("compat check", go)
 
@@ -83,16 +83,16 @@ def compat_filter(templates: tuple[str, ...], hosts: tuple[str, ...]) -> None:
 def compat_upgrade(from_: str, to: str, policy: str) -> None:
     """May a host move from one EMT image to another under the policy?"""
 
-    def go(ctx: Ctx) -> Result:
+    def go(ctx: Ctx) -> tuple[Verdict, Callable[[Verdict], None]]:
         from emtk3s.infra.errors import ConflictError
         from emtk3s.model import compat
 
         v = compat.upgrade(compat.parse_host(from_), compat.parse_host(to), policy)
         if not v.compatible:
             err = ConflictError(v.message, "use policy any, or an image of the same minor")
-            err.result = v.to_dict()
+            err.result = v
             raise err
-        return v.to_dict(), _verdict_human
+        return v, _verdict_human
 
     run("compat upgrade", go)
 
@@ -108,9 +108,7 @@ def compat_template(name: str, k3s: str | None, ubuntu: bool) -> None:
         from emtk3s.model import compat
         from emtk3s.model.versions import K3sTag
 
-        tag = (
-            K3sTag.parse(k3s) if k3s else K3sTag.parse(lockmod.require(ctx.project().lock_file).k3s)
-        )
+        tag = K3sTag.parse(k3s) if k3s else K3sTag.parse(ctx.lock(ctx.project()).k3s)
         text = compat.control_plane_template(name, tag, emt=not ubuntu)
 
         def human(d: dict[str, Any]) -> None:

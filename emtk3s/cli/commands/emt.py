@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from emtk3s.workflows.integrate import IntegrateResult
 
 from emtk3s.cli.runner import Ctx, Group, run
 
@@ -52,10 +55,9 @@ def integrate_cmd(
     """Copy SPECS/ in, update cgmanifest.json, the license map, the k3s package list, image
     configs and the version record; as one change."""
 
-    def go(ctx: Ctx) -> Result:
-        from emtk3s.emt.plan.decide import Decision
+    def go(ctx: Ctx) -> tuple[IntegrateResult, Callable[[IntegrateResult], None]]:
         from emtk3s.infra.errors import Emtk3sError
-        from emtk3s.workflows.integrate import integrate
+        from emtk3s.workflows.integrate import IntegrateResult, integrate
 
         p = ctx.project()
         try:
@@ -72,25 +74,25 @@ def integrate_cmd(
             )
         except Emtk3sError as exc:  # a refused dry run: its patch still goes to stdout
             res = exc.result
-            if dry_run and not ctx.json and isinstance(res, dict) and res.get("diff"):
-                click.echo(res["diff"], nl=False)
+            if dry_run and not ctx.json and isinstance(res, IntegrateResult) and res.diff:
+                click.echo(res.diff, nl=False)
             raise
 
-        def human(d: dict[str, Any]) -> None:
+        def human(r: IntegrateResult) -> None:
             if dry_run:
-                click.echo(d["diff"], nl=False)
+                click.echo(r.diff, nl=False)
             else:
-                for dec in d["decisions"]:
-                    click.echo(f"decision: {Decision(**dec).line()}")
-            if d["recovered"]:
-                click.echo(f"an interrupted integrate was {d['recovered']}")
-            for c in d["changed"]:
+                for dec in r.decisions:
+                    click.echo(f"decision: {dec.line()}")
+            if r.recovered:
+                click.echo(f"an interrupted integrate was {r.recovered}")
+            for c in r.changed:
                 click.echo(f"{'would change' if dry_run else 'changed'}: {c}")
-            if not d["changed"]:
+            if not r.changed:
                 click.echo(f"up to date: {emt_repo}")
-            for r in d.get("checks", {}).get("results", []):
-                extra = f" ({r['output'].splitlines()[-1]})" if r["status"] == "skipped" else ""
-                click.echo(f"check {r['check']}: {r['spec'] or '(checkout)'}: {r['status']}{extra}")
+            for res in r.checks.results if r.checks else []:
+                extra = f" ({res.output.splitlines()[-1]})" if res.status == "skipped" else ""
+                click.echo(f"check {res.check}: {res.spec or '(checkout)'}: {res.status}{extra}")
 
         return out, human
 

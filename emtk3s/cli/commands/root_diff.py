@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, run
-from emtk3s.model import lock as lockmod
 
 Result = tuple[dict[str, Any], Callable[[dict[str, Any]], None]]
 
@@ -27,10 +26,11 @@ def root_diff_cmd(emt_repo: Path, chroot: Path | None) -> None:
     def go(ctx: Ctx) -> Result:
         from emtk3s.emt import rootdiff
 
-        report = rootdiff.root_diff(lockmod.require(ctx.project().lock_file), emt_repo, chroot)
+        catalog = ctx.catalog()
+        report = rootdiff.root_diff(ctx.lock(ctx.project()), emt_repo, catalog, chroot)
 
         def human(d: dict[str, Any]) -> None:
-            click.echo(rootdiff.markdown(d), nl=False)
+            click.echo(rootdiff.markdown(d, catalog), nl=False)
 
         return report, human
 

@@ -62,7 +62,7 @@ def _source(lock: lockmod.Lock, name: str) -> dict[str, Any] | None:
             if s.name == name or s.name.startswith(f"{name}-"):
                 comp = lock.components[lock.packages[pname].component]
                 version = comp.facts.get(f"VERSION_{name.upper().replace('-', '_')}")
-                return {"source": s.to_dict(), "package": pname, "version": version}
+                return {"source": lockmod.source_record(s), "package": pname, "version": version}
     return None
 
 
@@ -75,7 +75,8 @@ def show_cmd(name: str | None, downloads: bool) -> None:
     """Print what the lock holds (a component or package, or everything)."""
 
     def go(ctx: Ctx) -> Shown:
-        lock = lockmod.require(ctx.project().lock_file)
+        p = ctx.project()
+        lock = ctx.lock(p)
         choices = ", ".join(sorted(set(lock.packages) | set(lock.components)))
         if downloads:
             if name is None or name not in lock.packages:
@@ -86,7 +87,7 @@ def show_cmd(name: str | None, downloads: bool) -> None:
             rows = [
                 {
                     "name": s.name,
-                    "url": s.upstream_url,
+                    "url": s.upstream_url(ctx.catalog().mirrors),
                     "sha256": s.sha256,
                     "sha512": s.sha512,
                     "origin": s.origin or "unpinned",

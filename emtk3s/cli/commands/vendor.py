@@ -8,7 +8,6 @@ from typing import Any
 import click
 
 from emtk3s.cli.runner import Ctx, run
-from emtk3s.model import lock as lockmod
 
 #: the label of a generated Go vendor tarball in the lock (a SourceRule path)
 GO_VENDOR = "generated:go-mod-vendor:"
@@ -29,7 +28,7 @@ def vendor_cmd(packages: tuple[str, ...]) -> None:
         from emtk3s.stages import fetch as fetch_stage
 
         p = ctx.project()
-        lock = lockmod.require(p.lock_file)
+        lock = ctx.lock(p)
         names = list(packages) or [
             n
             for n, pl in sorted(lock.packages.items())

@@ -39,7 +39,9 @@ from emtk3s.infra import textdiff
 from emtk3s.infra.errors import ConflictError, InputError, IntegrityError, PreconditionError
 from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
+from emtk3s.model.package import Catalog
 from emtk3s.model.readiness import PENDING, refuse_pending
+from emtk3s.model.status import IntegrateAction
 
 DEFAULT_IMAGES = (
     "edge-image.json",
@@ -58,7 +60,7 @@ class Plan:
 
     @property
     def refused(self) -> list[Decision]:
-        return [d for d in self.decisions if d.action == "refused"]
+        return [d for d in self.decisions if d.action == IntegrateAction.REFUSED]
 
     def _dir_files(self, rel: str) -> dict[str, bytes]:
         d = self.root / rel
@@ -127,6 +129,7 @@ def plan(
     emt: Path,
     specs_dir: Path,
     lock: Lock,
+    catalog: Catalog,
     images: list[str],
     replace: bool = False,
     allow_downgrade: bool = False,
@@ -148,7 +151,7 @@ def plan(
         src = specs_dir / pkg
         if not (src / f"{pkg}.spec").is_file():
             raise InputError(f"{src}: no {pkg}.spec", "run emtk3s render")
-        refuse_pending(lock, pkg, "emt integrate")
+        refuse_pending(lock, pkg, "emt integrate", catalog)
         sigs_file = src / f"{pkg}.signatures.json"
         if sigs_file.is_file() and f'"{PENDING}"' in sigs_file.read_text(errors="replace"):
             raise IntegrityError(
@@ -160,25 +163,25 @@ def plan(
         fields[pkg] = spec_fields(src / f"{pkg}.spec")
         d, remove = decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
         p.decisions.append(d)
-        if d.action == "refused":
+        if d.action == IntegrateAction.REFUSED:
             continue
         p.change.dirs[f"SPECS/{pkg}"] = files
         for rel in remove:
             checkout.safe_path(root, rel, "spec directory")
         p.change.remove += remove
         removed[pkg] = remove
-    ok = [d.package for d in p.decisions if d.action != "refused"]
+    ok = [d.package for d in p.decisions if d.action != IntegrateAction.REFUSED]
     for clash in source_clashes(root, ok, p.change.dirs):
         d = next(x for x in p.decisions if x.package == clash.split(":", 1)[0])
-        d.action, d.reason = "refused", f"rule emt-unique-source-basename: {clash}"
-    ok = [d.package for d in p.decisions if d.action != "refused"]
+        d.action, d.reason = IntegrateAction.REFUSED, f"rule emt-unique-source-basename: {clash}"
+    ok = [d.package for d in p.decisions if d.action != IntegrateAction.REFUSED]
     for dec in p.refused:
         p.change.dirs.pop(f"SPECS/{dec.package}", None)
     if not ok:
         return p
     cgmanifest.update(p, {k: fields[k] for k in ok}, removed)
     licensemap.update(p, specs_dir, ok)
-    packagelists.update(p, ok)
+    packagelists.update(p, ok, catalog.runtime_packages())
     for image in images:
         imageconfig.update(p, image)
     # the K3s version the image embeds, for the OS profile's metadata.kubernetes-version, and

@@ -8,10 +8,10 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from emtk3s.emt import checkout
-from emtk3s.infra.rpm.vercmp import label_compare
+from emtk3s.model.status import IntegrateAction
+from emtk3s.model.versions import evr_compare
 
 RENDER_HEADER = b"# Rendered by emtk3s"
 
@@ -20,7 +20,7 @@ RENDER_HEADER = b"# Rendered by emtk3s"
 class Decision:
     package: str
     version: str
-    action: str  # new | update | unchanged | replace | refused
+    action: IntegrateAction
     existing: list[dict[str, str]] = field(default_factory=list)  # other copies and versions
     notes: list[str] = field(default_factory=list)
     reason: str = ""  # why refused
@@ -36,9 +36,6 @@ class Decision:
             text += f"; {n}"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
-
 
 def decide(
     emt: Path,
@@ -51,24 +48,26 @@ def decide(
 ) -> tuple[Decision, list[str]]:
     """The decision for one package and the spec directories it removes."""
     target_dir = f"SPECS/{pkg}"
-    d = Decision(pkg, version, "new")
+    d = Decision(pkg, version, IntegrateAction.NEW)
     remove: list[str] = []
     for ex in checkout.find_specs(emt, pkg):
         d.existing.append({"path": ex.rel, "version": ex.version})
-        cmp = label_compare(version, ex.version) if ex.version != "?" else 0
+        cmp = evr_compare(version, ex.version) if ex.version != "?" else 0
         older = cmp < 0
         if ex.dir == target_dir:
             spec = emt / ex.rel
             current = spec.read_bytes()
             if current == files.get(f"{pkg}.spec"):
-                d.action = "unchanged" if d.action == "new" else d.action
+                d.action = (
+                    IntegrateAction.UNCHANGED if d.action == IntegrateAction.NEW else d.action
+                )
             elif (
                 recorded.get(ex.rel)
                 and recorded[ex.rel] != hashlib.sha256(current).hexdigest()
                 and not replace
             ):
                 d.action, d.reason = (
-                    "refused",
+                    IntegrateAction.REFUSED,
                     f"{ex.rel} was edited by hand since emtk3s integrated it; "
                     "--replace overwrites the edit",
                 )
@@ -76,22 +75,26 @@ def decide(
             else:
                 if not current.startswith(RENDER_HEADER) and not recorded.get(ex.rel):
                     d.notes.append(f"replaces EMT's own {ex.rel}")
-                d.action = "update" if d.action in ("new", "unchanged") else d.action
+                d.action = (
+                    IntegrateAction.UPDATE
+                    if d.action in (IntegrateAction.NEW, IntegrateAction.UNCHANGED)
+                    else d.action
+                )
         else:
             if not replace:
                 kind = "downgrade of" if older else "duplicate of"
                 d.action, d.reason = (
-                    "refused",
+                    IntegrateAction.REFUSED,
                     f"{kind} {ex.rel} {ex.version}; --replace removes that copy"
                     + (" (and --allow-downgrade accepts the older version)" if older else ""),
                 )
                 return d, []
             remove.append(ex.dir)
-            d.action = "replace"
+            d.action = IntegrateAction.REPLACE
             d.notes.append(f"removes {ex.dir}")
         if older and not allow_downgrade:
             d.action, d.reason = (
-                "refused",
+                IntegrateAction.REFUSED,
                 f"downgrade: {ex.rel} has {ex.version}, this release {version}; "
                 "--allow-downgrade accepts it"
                 + ("" if ex.dir == target_dir else " (with --replace)"),

@@ -14,15 +14,8 @@ PACKAGE_LIST = "packagelists/k3s.json"
 IMAGECONFIGS = "toolkit/imageconfigs"
 
 
-def runtime_packages() -> tuple[str, ...]:
-    """Packages that go onto the image (their description says ``on_image``); build-only
-    ones stay out of the package list."""
-    from emtk3s.model.package import PACKAGES
-
-    return tuple(n for n, p in sorted(PACKAGES.items()) if p.on_image)
-
-
-def update(p: Plan, pkgs: list[str]) -> None:
+def update(p: Plan, pkgs: list[str], runtime: tuple[str, ...]) -> None:
+    """Add the runtime packages (``Catalog.runtime_packages``) among ``pkgs`` to the list."""
     rel = f"{IMAGECONFIGS}/{PACKAGE_LIST}"
     path = checkout.safe_path(p.root, rel, "package list")
     shape = 'an object with "packages": [ "name", ... ]'
@@ -39,6 +32,6 @@ def update(p: Plan, pkgs: list[str]) -> None:
     for pkg in pkgs:
         node = jsontext.parse(text)
         arr = node.children[node.keys.index("packages")]
-        if pkg in runtime_packages() and pkg not in arr.value:
+        if pkg in runtime and pkg not in arr.value:
             text = jsontext.insert(text, arr, len(arr.children), pkg)
     p.change.files[rel] = text.encode()

@@ -17,7 +17,7 @@ import posixpath
 import re
 from typing import TYPE_CHECKING, Any
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def parse_version_sh(text: str, where: str = "scripts/version.sh") -> dict[str, 
             continue
         name = m.group("name")
         try:
-            validate.tag(value, name)
+            checks.tag(value, name)
         except InputError as exc:
             raise InputError(f"{where}:{lineno}: {exc.message}", exc.hint) from None
         found.setdefault(name, value)
@@ -134,7 +134,7 @@ def parse_charts(files: dict[str, str]) -> dict[str, str]:
                 raise InputError(
                     f"{path}:{lineno}: chart file {m.group('file')!r} has no version", ""
                 )
-            charts[f.group("name")] = validate.tag(
+            charts[f.group("name")] = checks.tag(
                 f.group("version"), f"{path}:{lineno} chart version"
             )
     return charts
@@ -243,7 +243,7 @@ def read_facts(checkout: TagCheckout) -> dict[str, Any]:
                 "var": var,
                 "path": path,
                 "module": eff[0],
-                "version": validate.tag(eff[1], f"{tag}:go.mod {path}"),
+                "version": checks.tag(eff[1], f"{tag}:go.mod {path}"),
             }
             facts.setdefault(var, modules[short_name(var)]["version"])
         facts["go"] = mod.go  # the minimum Go go.mod accepts (not the compiler to use)

@@ -28,6 +28,7 @@ from emtk3s.infra import sandbox
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.infra.tarballs import deterministic_tar
+from emtk3s.model.versions import evr_compare
 
 PASS_THROUGH = (
     "GOPROXY",
@@ -85,11 +86,12 @@ def check_goproxy(env: dict[str, str]) -> list[Path]:
     return local
 
 
-def _version_tuple(v: str) -> tuple[int, ...]:
+def _go_release(v: str) -> str:
+    """``go1.23.7`` or ``1.23`` as MAJOR.MINOR.PATCH (a missing patch is 0), "" if none."""
     m = re.match(r"^(?:go)?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?", v)
     if not m:
-        return ()
-    return tuple(int(x or 0) for x in m.groups())
+        return ""
+    return ".".join(str(int(x or 0)) for x in m.groups())
 
 
 def go_version(go: str) -> str:
@@ -111,7 +113,7 @@ def go_version(go: str) -> str:
 
 def check_go(version: str, need: str, label: str, recorded: str = "") -> None:
     """Refuse a `go` older than go.mod's ``go`` line, or other than the lock's recorded one."""
-    if need and _version_tuple(version) < _version_tuple(need):
+    if need and evr_compare(_go_release(version), _go_release(need)) < 0:
         raise EnvironmentProblem(
             f"{version} is older than go {need}, which {label}'s go.mod requires",
             f"vendor with the Go the EMT toolchain builds K3s with (put it first on PATH; {DOCS})",

@@ -9,11 +9,7 @@ from emtk3s.packages.k3s_root.bundle import BUNDLE
 from emtk3s.packages.k3s_root.components import COMPONENTS
 from emtk3s.packages.k3s_root.downloads import listed
 
-__all__ = ["COMPONENTS", "MIRRORS", "PACKAGE"]
-
-#: buildroot's backup of every download it knows, over https (the per-download Sources are
-#: fetched from here; point it at a mirror like the others: EMTK3S_MIRROR_BUILDROOT)
-MIRRORS = {"buildroot": "https://sources.buildroot.net"}
+__all__ = ["COMPONENTS", "PACKAGE"]
 
 
 PACKAGE = PackageDef(

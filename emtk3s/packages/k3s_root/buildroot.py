@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def derived(co: TagCheckout, checkouts: dict[str, TagCheckout], release: Release
     packages = {}
     for name, data in sorted(info["licenses"].items()):
         try:  # a version that is no tag (a file name, a query) pins nothing
-            packages[name] = validate.tag(str(data.get("version") or ""), f"{name} version")
+            packages[name] = checks.tag(str(data.get("version") or ""), f"{name} version")
         except InputError:
             continue
     downloaders = {p for d in info["downloads"] for p in d["packages"]}

@@ -3,7 +3,7 @@ for k3s-root's configuration (resolve computes it offline, see showinfo.py), eac
 primary upstream URL in the spec and fetched over TLS from buildroot's backup mirror
 (sources.buildroot.net; users point the ``buildroot`` mirror elsewhere).
 
-Transport (issue 12, item 6): several primary sites are plain http (savannah, netfilter,
+Transport: several primary sites are plain http (savannah, netfilter,
 ftpmirror.gnu.org). The spec shows them as upstream publishes them, but emtk3s never fetches over
 plain http: every file comes from the https backup, and every file buildroot pins by hash is
 checked against that hash (sha256; sha512 where that is all buildroot records, the sha256 then

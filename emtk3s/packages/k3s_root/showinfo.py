@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError, UpstreamError
 
 if TYPE_CHECKING:
@@ -204,7 +204,7 @@ def parse(
             continue
         var = pkg.upper().replace("-", "_") + "_HASH_FILES"
         hashes = _hash_entries(br, hash_vars.get(var, "").split())
-        dl_dir = validate.file_name(str(data.get("dl_dir", pkg)), f"show-info {pkg} dl_dir")
+        dl_dir = checks.file_name(str(data.get("dl_dir", pkg)), f"show-info {pkg} dl_dir")
         for dl in dls:
             source = str(dl["source"])
             uris = [str(u) for u in dl.get("uris", [])]
@@ -250,7 +250,7 @@ def _local_names(downloads: list[dict[str, Any]]) -> None:
         name = _SAFE_NAME.sub("-", d["_file"])
         if counts[d["_file"]] > 1 or name != d["_file"]:
             name = name if name.startswith(d["dl_dir"]) else f"{d['dl_dir']}-{name}"
-        d["name"] = validate.file_name(name, f"local name of {d['dl_dir']}/{d['_file']}")
+        d["name"] = checks.file_name(name, f"local name of {d['dl_dir']}/{d['_file']}")
 
 
 def _cache_key(br: TagCheckout, kr: TagCheckout, arches: list[str]) -> str:

@@ -7,7 +7,7 @@ import hashlib
 import re
 from typing import TYPE_CHECKING, Any
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def parse_buildroot_version(text: str, where: str) -> str:
         m = _BR_VERSION.match(line)
         if m:
             try:
-                return validate.tag(m.group("v"), "BUILDROOT_VERSION")
+                return checks.tag(m.group("v"), "BUILDROOT_VERSION")
             except InputError as exc:
                 raise InputError(f"{where}:{lineno}: {exc.message}", exc.hint) from None
     raise InputError(
@@ -93,7 +93,7 @@ def read_facts(co: TagCheckout) -> dict[str, Any]:
         if len(parts) == 3 and parts[2] == f"{parts[1]}.mk":
             v = mk_version(co.read(path).decode(), parts[1])
             if v:
-                overrides[parts[1]] = validate.tag(v, f"{path} version")
+                overrides[parts[1]] = checks.tag(v, f"{path} version")
     facts["overlay_versions"] = overrides
     facts["replaced"] = replaced_files(co)
     facts["patches"] = [p.split("/", 1)[1] for p in co.list_dir("patches") if p.endswith(".patch")]
