@@ -3,9 +3,12 @@ SPECS-SIGNED …), and paths inside it that are safe to write (no symlink, no ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -21,6 +24,20 @@ def require(emt: Path) -> Path:
             f"{emt}: not an EMT checkout (no SPECS/ and toolkit/)", "pass --emt-repo PATH"
         )
     return emt.resolve()
+
+
+@contextlib.contextmanager
+def exclusive(emt: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the checkout's root directory: one integrate at a time
+    reads, plans and changes a checkout; a second waits for the first, then sees its result.
+    The lock is on the directory itself (no lock file in the checkout) and is released when
+    the process dies."""
+    fd = os.open(emt, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def spec_roots(emt: Path) -> list[Path]:

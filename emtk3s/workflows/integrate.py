@@ -73,8 +73,35 @@ def integrate(
 ) -> IntegrateResult:
     """Integrate the project's SPECS/ (or only ``packages`` of it) into ``emt_repo``;
     ``report`` gets each decision line when they matter before the result (a dry run, a
-    refusal, a package still pending)."""
-    checkout.require(emt_repo)
+    refusal, a package still pending). The checkout is locked for the whole run
+    (:func:`checkout.exclusive`)."""
+    with checkout.exclusive(checkout.require(emt_repo)):
+        return _integrate(
+            project,
+            release,
+            emt_repo,
+            images,
+            dry_run,
+            replace,
+            allow_downgrade,
+            run_checks,
+            report,
+            packages,
+        )
+
+
+def _integrate(
+    project: Project,
+    release: Release,
+    emt_repo: Path,
+    images: list[str],
+    dry_run: bool,
+    replace: bool,
+    allow_downgrade: bool,
+    run_checks: bool,
+    report: Callable[[str], None],
+    packages: list[str] | None,
+) -> IntegrateResult:
     p = project
     lock = lockmod.require(p.lock_file, release.catalog.mirrors)
     pkgs = sorted(d.name for d in p.specs.iterdir() if d.is_dir()) if p.specs.is_dir() else []
