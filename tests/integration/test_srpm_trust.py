@@ -15,7 +15,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import Project
+from tests.conftest import ProjectDir as Project
 
 PKG = "k3s-iptables-helpers"
 
