@@ -29,6 +29,8 @@ _SKIP_FILE = re.compile(
 )
 #: a license file, also under a namespaced name (EMT's source server: <pkg>-<version>-LICENSE)
 _LICENSE_FILE = re.compile(r"^(.*[-_.])?(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?\Z", re.I)
+#: SPDX's user-defined license reference (SPDX spec, annex "LicenseRef-[idstring]")
+_LICENSE_REF = re.compile(r"LicenseRef-[A-Za-z0-9.\-]+")
 _BARE_GPL = re.compile(r"^(A|L)?GPL-\d(\.\d)?\Z")
 
 
@@ -59,8 +61,18 @@ def _tag_keys(tag: str) -> tuple[set[str], str]:
 
     licensing = get_spdx_licensing()
     info = licensing.validate(tag, strict=True)
-    if info.errors:
-        return set(), "; ".join(info.errors)
+    # SPDX lets a document name a license of its own as LicenseRef-<idstring>; the license
+    # list cannot know those keys, so only their form is checked
+    unknown = (
+        [s for s in info.invalid_symbols if not _LICENSE_REF.fullmatch(str(s))]
+        if info.invalid_symbols
+        else []
+    )
+    errors = [e for e in info.errors if not e.startswith("Unknown license key(s)")]
+    if unknown:
+        errors.append("Unknown license key(s): " + ", ".join(map(str, unknown)))
+    if errors:
+        return set(), "; ".join(errors)
     parsed = licensing.parse(tag)
     return {str(k) for k in licensing.license_keys(parsed)}, ""
 

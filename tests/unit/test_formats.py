@@ -21,7 +21,7 @@ from emtk3s import catalog, formats
 from emtk3s.infra.errors import InputError
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import GENERATED, Lock
-from tests.conftest import Project
+from tests.conftest import ProjectDir
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOG = catalog.load()
@@ -57,7 +57,7 @@ def test_committed_releases_fit(path: str) -> None:
 )
 def test_fixture_project_releases_fit(tmp_path: Path, overrides: dict[str, Any]) -> None:
     """What tests/conftest.py writes for the integration tests, with the overrides they pass."""
-    p = Project(tmp_path, tmp_path / "cache", None)  # type: ignore[arg-type]
+    p = ProjectDir(tmp_path, tmp_path / "cache", None)  # type: ignore[arg-type]
     p.write_release(**overrides)
     rel = manifest.load(tmp_path / "release.toml", CATALOG, environ={})
     assert rel.k3s.tag == overrides.get("k3s", "v1.32.4+k3s1")

@@ -110,13 +110,16 @@ def prepare(br: Path, kr: Path) -> None:
     patches/*.patch with `patch -t -p1` in buildroot."""
     if (kr / "package").is_dir():
         shutil.copytree(kr / "package", br / "package", dirs_exist_ok=True, symlinks=True)
+    from emtk3s.infra import sandbox
+
     for patch in sorted((kr / "patches").glob("*.patch")):
-        proc = subprocess.run(
-            ["patch", "-s", "-t", "-p1", "-i", str(patch)],
-            cwd=br,
-            capture_output=True,
-            text=True,
-            check=False,
+        # upstream's patch (an ed-style hunk makes patch run ed): applied in the sandbox
+        proc = sandbox.run_generator(
+            ["patch", "-s", "-t", "-p1", "-i", str(patch.resolve())],
+            cwd=br.resolve(),
+            env={"HOME": "/tmp"},
+            writable=[br.resolve()],
+            readable=[(kr / "patches").resolve()],
         )
         if proc.returncode != 0:
             raise UpstreamError(
