@@ -107,6 +107,11 @@ def _generate(
     what = f"{pname}/{src.name}"
     if src.sha256 is not None and cache.has(src.sha256, src.name):
         return None
+    from emtk3s.emt import pin as record_pin
+
+    if src.sha256 is not None and record_pin.emt_name(src.origin):
+        _from_emt_server(release, cache, src, what, record_pin.emt_name(src.origin))
+        return None
     pdef = release.catalog.packages.get(pname)
     comp = lock.components[lock.packages[pname].component]
     rule = pdef.rule_for(src.name, comp) if pdef else None
@@ -147,6 +152,37 @@ def _generate(
         shutil.rmtree(work, ignore_errors=True)
     result.generated.append(what)
     return _pin(src, sha, size, origin, pname, locked, result)
+
+
+def _from_emt_server(release: Release, cache: Cache, src: Source, what: str, name: str) -> None:
+    """A generated source pinned from EMT's record: its bytes from EMT's source server under
+    EMT's basename, the sha256 checked by the download, then its layout (a Go vendor tarball:
+    a top-level vendor/ with vendor/modules.txt)."""
+    from emtk3s.emt.pin import check_vendor_layout
+
+    assert src.sha256 is not None
+    url = f"{release.mirror('emt_sources')}/{name}"
+    (f,) = fetch_many(
+        cache,
+        [
+            Download(
+                src.name,
+                url,
+                src.sha256,
+                src.size,
+                release.http_allowed("emt_sources"),
+                "emt_sources",
+            )
+        ],
+    )
+    path = cache.get(f.sha256, src.name)
+    wrong = check_vendor_layout(path)
+    if wrong:
+        kept = cache.quarantine(path, src.name, f.sha256)
+        raise IntegrityError(
+            f"{what} from {url}: {wrong}",
+            f"the bytes are kept aside in {kept} and not used; check EMT's record ({src.origin})",
+        )
 
 
 def fetch(

@@ -64,8 +64,10 @@ def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str) -> Pat
 def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterator[ProjectDir]:
     work = tmp_path_factory.mktemp("addon-payloads")
     dns = payloads.compile_static(payloads.DNS_C, work / "dns")
+    # metrics-server needs its vendor tarball too: a static program that stays up stands in
+    metrics = payloads.compile_static(payloads.PAUSE_C, work / "metrics-server")
     busybox = shutil.which("busybox")
-    if dns is None or busybox is None:
+    if dns is None or metrics is None or busybox is None:
         pytest.skip("gcc with a static libc and a static busybox are needed")
     # k3s-root-dist's layout: /usr/share/k3s-root/k3s-root-<arch>.tar holding ./bin/busybox
     tree = work / "k3s-root"
@@ -84,6 +86,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     rpms.mkdir(parents=True)
     for name, src, dir_, file in (
         ("k3s-addon-coredns", dns, "/usr/lib/k3s-addons/coredns", "coredns"),
+        ("k3s-addon-metrics-server", metrics, "/usr/lib/k3s-addons/metrics-server", "metrics-server"),
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
@@ -133,6 +136,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
         f"klipper-lb_v0.4.13-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
         f"mirrored-library-busybox_1.36.1-{ARCH}.tar",
+        f"mirrored-metrics-server_v0.7.2-{ARCH}.tar",
         f"mirrored-pause_3.6-{ARCH}.tar",
     ]
     assert all(a.stat().st_mode & 0o777 == 0o444 for a in archives)
@@ -165,7 +169,7 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    built_here = ("pause", "coredns", "busybox", "klipper-lb")
+    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server")
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -176,6 +180,12 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         assert ctd.uid_gid(containerd.task_pid("pause-up")) == (65535, 65535)
     finally:
         containerd.kill("pause-up")
+    metrics = next(r for r in listed if "metrics-server" in r)
+    containerd.run(metrics, "metrics", detach=True)
+    try:  # USER 65534 from its Dockerfile, nobody in the distroless-shaped passwd
+        assert ctd.uid_gid(containerd.task_pid("metrics")) == (65534, 65534)
+    finally:
+        containerd.kill("metrics")
     busybox = next(r for r in listed if "busybox" in r)
     assert containerd.run(busybox, "bb", "sh", "-c", "echo $((6*7))").stdout.strip() == "42"
     coredns = next(r for r in listed if "coredns" in r)
@@ -222,7 +232,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 4 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 5 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs

@@ -252,6 +252,59 @@ def test_vendor_tarball_is_deterministic_records_its_go_and_builds_offline(
     ]
 
 
+def test_vendor_verify_remakes_and_compares_the_tree(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vendor --verify makes the tarball again and compares trees: the same tree passes (also
+    repacked, as another packer, e.g. EMT's, would pack it); a tree with a file more fails
+    naming it."""
+    import hashlib
+    import io
+    import json
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    a = _project(tmp_path, up, proxy, "a")
+    a.run("resolve")
+    a.run("fetch")
+    ok = a.run("--json", "vendor", "--verify").json["result"]
+    assert [r["same_tree"] for r in ok["verified"]] == [True]
+    src = _vendor_source(a)
+    blob = next((a.cache / "blobs").rglob(str(src["sha256"])))
+
+    def repack(extra: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(blob) as old, tarfile.open(fileobj=buf, mode="w:gz") as new:
+            for m in old.getmembers():
+                m.mtime = 1  # other timestamps: other bytes, the same tree
+                new.addfile(m, old.extractfile(m) if m.isfile() else None)
+            for name, data in extra.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                new.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    def pin(data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        doc = json.loads((a.root / "emtk3s.lock").read_text())
+        for s in doc["packages"]["k3s"]["sources"]:
+            if s["name"] == src["name"]:
+                s.update(sha256=sha, size=len(data), origin="emt-record by k3s-vendor-v1.tar.gz")
+        (a.root / "emtk3s.lock").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        from emtk3s.infra.cache import Cache
+
+        Cache(a.cache).add_bytes(data, sha, str(src["name"]))
+
+    pin(repack({}))
+    same = a.run("--json", "vendor", "--verify").json["result"]
+    assert same["verified"][0]["same_tree"] and same["verified"][0]["origin"].startswith("emt-")
+    pin(repack({"vendor/example.invalid/extra.go": b"package extra\n"}))
+    bad = a.run("--json", "vendor", "--verify", check=False)
+    assert bad.code == 3, bad.out
+    assert "only in the pinned tarball: vendor/example.invalid/extra.go" in bad.out
+
+
 def test_vendor_refuses_a_too_old_go_and_another_go_than_the_lock_records(
     newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -501,8 +554,10 @@ def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> N
         "/usr/bin/k3s-uninstall.sh",
         "/usr/share/k3s/install.sh",
         "/usr/share/k3s/version",
+        "/opt/install.sh",  # where Cluster API's K3s provider runs it by default
     } <= set(files)
-    assert not [f for f in files if f.startswith(("/etc", "/var", "/opt", "/usr/local"))]
+    assert not [f for f in files if f.startswith(("/etc", "/var", "/usr/local"))]
+    assert [f for f in files if f.startswith("/opt")] == ["/opt/install.sh"]
     assert _q(built["main"], "--scripts").strip() == ""
     assert f"k3s = {TAG[1:]}-1.emt3" in _q(built["main"], "--provides")
     links = _q(built["links"], "-l").split()
@@ -548,6 +603,10 @@ def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> N
     left = sorted(str(f.relative_to(fake)) for f in fake.rglob("*") if f.is_file())
     assert left == ["etc/rancher/k3s/owned-by-rpm.yaml", "usr/bin/k3s"], left
     assert "keeping" in res.stdout and "owned-by-rpm.yaml" in res.stdout
+    # CAPI's airGappedInstallScriptPath default runs the same installer as /usr/share/k3s's
+    capi = image / "opt/install.sh"
+    assert capi.read_bytes() == (image / "usr/share/k3s/install.sh").read_bytes()
+    assert capi.stat().st_mode & 0o777 == 0o755
     killall = (image / "usr/bin/k3s-killall.sh").read_text()
     subprocess.run(["sh", "-n", str(image / "usr/bin/k3s-killall.sh")], check=True)
     for step in ("containerd-shim", "umount", "ip link delete", "iptables", "KUBE-"):

@@ -115,3 +115,30 @@ def test_userland_maps_alpine_packages_to_k3s_root_programs_or_names_the_unknown
     assert images.base_kind("alpine:3.21") == "alpine"
     with pytest.raises(ValueError, match="ubuntu"):
         images.base_kind("ubuntu:24.04")
+
+
+KLIPPER_LB_MIRROR = Path("/work/.mirror/k3s-io+klipper-lb/repo")
+LPP_MIRROR = Path("/work/.mirror/rancher+local-path-provisioner/repo")
+
+
+def _show(mirror: Path, what: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(mirror), "show", what], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.skipif(not KLIPPER_LB_MIRROR.is_dir(), reason="no k3s-io/klipper-lb snapshot here")
+def test_the_real_klipper_lb_dockerfile_at_v0_4_13() -> None:
+    from tests.fixtures.addon_images import KLIPPER_LB_DOCKERFILE
+
+    real = dockerfile.parse(_show(KLIPPER_LB_MIRROR, "v0.4.13:Dockerfile"), "v0.4.13:Dockerfile")
+    assert real == dockerfile.parse(KLIPPER_LB_DOCKERFILE, "fixture")
+
+
+@pytest.mark.skipif(not LPP_MIRROR.is_dir(), reason="no rancher/local-path-provisioner snapshot")
+def test_the_real_local_path_provisioner_dockerfile_is_refused_naming_its_platform_guard() -> None:
+    # v0.0.31's final stage runs a TARGETPLATFORM guard and sets ENV ARCH per platform: not
+    # mirrored yet (docs/packages/addon-images.md), so resolve must refuse it, naming the line
+    text = _show(LPP_MIRROR, "v0.0.31:package/Dockerfile")
+    with pytest.raises(InputError, match=r"v0.0.31:package/Dockerfile:6: RUN 'if \["):
+        dockerfile.parse(text, "v0.0.31:package/Dockerfile")

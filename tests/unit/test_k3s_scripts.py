@@ -147,6 +147,33 @@ def test_a_clone_that_cannot_be_read_or_escapes_is_an_error(line: str, why: str)
     assert "scripts/download:2" in str(exc.value)
 
 
+@pytest.mark.parametrize(
+    "dest",
+    [
+        "../../etc",
+        "/etc/k3s",
+        "build/src/../../../etc",
+        "build/src/-rf",
+        "build/src/github.com/--upload-pack=x",
+        "build/src/.hidden",
+        "build/src/a*b",
+        "build/src/a`id`b",
+        "build/src/a'b",
+        "build/src/a\\b",
+        "build/src/a%{lua:x}",
+    ],
+)
+def test_a_hostile_clone_directory_is_refused(dest: str) -> None:
+    line = f"git clone --branch=$VERSION_RUNC https://github.com/opencontainers/runc {dest}"
+    r = _reader({"scripts/download": f"{line}\n"})
+    # refused as a directory, as an unreadable clone (a quote, a command substitution), or,
+    # once the shell's quoting is undone (a\\b is ab), for what the tag lacks: never laid out
+    with pytest.raises(InputError, match="clone") as exc:
+        env = r.run("scripts/download")
+        read_clones(env.clones, {"VERSION_RUNC": "v1.2.5"}, "v1.32.4+k3s1")
+    assert "scripts/download" in str(exc.value)
+
+
 def test_go_version_checks() -> None:
     from emtk3s.infra.errors import EnvironmentProblem
 

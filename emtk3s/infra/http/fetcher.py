@@ -118,7 +118,7 @@ def _download(
     log: Callable[[str], None] | None,
     progress: FetchProgress | None,
 ) -> Fetched:
-    import requests
+    import urllib3
 
     deadline = Deadline(policy, dl.size)
     attempt = 0
@@ -137,7 +137,7 @@ def _download(
                 progress.bytes_for(dl.name) if progress else None,
             )
             break
-        except (errors.Retry, requests.RequestException) as exc:
+        except (errors.Retry, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
             if errors.is_tls(exc):
                 raise UpstreamError(
                     f"{dl.name}: TLS verification failed for {dl.url}",
@@ -146,14 +146,7 @@ def _download(
             fatal = errors.unreachable(dl.url, dl.name, dl.mirror, exc)
             if fatal is not None:  # fail fast, once: retries would only print lines
                 raise fatal from None
-            transient = isinstance(
-                exc,
-                errors.Retry
-                | requests.ConnectionError
-                | requests.Timeout
-                | requests.exceptions.ChunkedEncodingError,
-            )
-            if not transient:
+            if not errors.is_transient(exc):
                 raise UpstreamError(
                     f"{dl.name}: {dl.url}: {errors.short(exc)}", "check the URL"
                 ) from None
@@ -202,7 +195,7 @@ def fetch_many(
     progress = FetchProgress(len(downloads))
     results: dict[int, Fetched] = {}
     failures: list[Emtk3sError] = []
-    # verified cache hits need no session (and no import of requests)
+    # verified cache hits need no connection (and no import of urllib3)
     for dl in downloads:
         checks.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http, escapes=True)
     pinned = [(i, dl) for i, dl in enumerate(downloads) if dl.sha256]

@@ -92,9 +92,9 @@ def _values(env: shell.Env) -> dict[str, str]:
 
 
 _CHART = re.compile(
-    r"^\s*chart:\s*\S*/static/charts/(?P<file>[A-Za-z0-9][A-Za-z0-9._+-]*\.tgz)\s*$"
+    r"^\s*chart:\s*\S*/static/charts/(?P<file>[A-Za-z0-9][A-Za-z0-9._+-]*\.tgz)\s*\Z"
 )
-_CHART_FILE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)-(?P<version>[0-9][0-9A-Za-z.+-]*)\.tgz$")
+_CHART_FILE = re.compile(r"^(?P<name>[a-z0-9][a-z0-9-]*?)-(?P<version>[0-9][0-9A-Za-z.+-]*)\.tgz\Z")
 
 
 #: the charts the k3s package has Sources for (every manifests/ of 1.26 ... main names these)
@@ -110,7 +110,7 @@ def parse_charts(files: dict[str, str], known: tuple[str, ...] = CHARTS) -> dict
             m = _CHART.match(line)
             if not m:
                 continue
-            f = _CHART_FILE.match(m.group("file"))
+            f = _CHART_FILE.fullmatch(m.group("file"))
             if not f:
                 raise InputError(
                     f"{path}:{lineno}: chart file {m.group('file')!r} has no version", ""
@@ -139,6 +139,20 @@ def repo_of(url: str) -> str | None:
     return f"{parts[1]}/{parts[2]}"
 
 
+_CLONE_DIR_PART = re.compile(r"[A-Za-z0-9_+][A-Za-z0-9._+-]{0,199}")
+
+
+def _clone_dir(raw: str, where: str) -> None:
+    """Refuse a clone directory no K3s script of any era uses and a spec must never see: a
+    component starting with ``-`` or ``.`` (an option to tar or mv, a hidden directory), or
+    characters beyond letters, digits and ``. _ + -`` (a quote, a glob, ``%{...}``)."""
+    if not all(_CLONE_DIR_PART.fullmatch(p) for p in raw.split("/") if p):
+        raise InputError(
+            f"{where}: clone directory {raw[:80]!r} is not a plain relative path",
+            "the tag's script clones somewhere emtk3s will not lay out; review the tag",
+        )
+
+
 def read_clones(
     clones: list[shell.Clone], values: dict[str, str], tag: str
 ) -> dict[str, dict[str, Any]]:
@@ -162,6 +176,7 @@ def read_clones(
             raise InputError(
                 f"{where}: clones {repo} into {c.dest!r}, outside build/src", "report it"
             )
+        _clone_dir(c.dest, where)
         if c.var not in CLONES:
             raise InputError(
                 f"{where}: clones {repo} at {c.var}, which the k3s package has no Source for",

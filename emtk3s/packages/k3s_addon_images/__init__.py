@@ -65,9 +65,15 @@ PAYLOADS: dict[str, tuple[str, str, str]] = {
     "coredns": ("k3s-addon-coredns", "coredns", "addon_coredns_root"),
     "busybox": ("k3s-root-dist", "k3s-root", "k3s_root_dir"),
     "klipper-lb": ("k3s-addon-klipper-lb", "klipper-lb", "addon_klipper_lb_root"),
+    "metrics-server": ("k3s-addon-metrics-server", "metrics-server", "addon_metrics_server_root"),
 }
 #: the file each payload package installs under /usr/lib/k3s-addons/<image>/
-PAYLOAD_FILE = {"pause": "pause", "coredns": "coredns", "klipper-lb": "entry"}
+PAYLOAD_FILE = {
+    "pause": "pause",
+    "coredns": "coredns",
+    "klipper-lb": "entry",
+    "metrics-server": "metrics-server",
+}
 
 #: docker-library/busybox's image (what rancher/mirrored-library-busybox mirrors): the busybox
 #: tree FROM scratch, ``CMD ["sh"]`` (its Dockerfile sets nothing else)
@@ -143,6 +149,7 @@ PAYLOAD_FILES = {
     "busybox": "k3s-root/bin/busybox",
     "aux": "k3s-root/bin/aux",
     "klipper-lb": "payload/klipper-lb/entry",
+    "metrics-server": "payload/metrics-server/metrics-server",
 }
 GOARCHES = ("amd64", "arm64")
 
@@ -164,9 +171,13 @@ def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any
             build.userland_programs(image["upstream"].get("userland", [])),
             list(BUSYBOX_APPLETS),
         )
+    elif name == "metrics-server":
+        payload = build.binary_payload("metrics-server", PAYLOAD_FILES["metrics-server"])
     else:
         payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
-    return build.description(image["reference"], arch, created, image["upstream"], payload)
+    return build.description(
+        image["reference"], arch, created, image["upstream"], payload, PAYLOAD_FILES["ca"]
+    )
 
 
 COMPONENTS = (ComponentDef("k3s-images", "k3s-io/k3s", tag=_k3s_tag, facts=_images),)
@@ -174,7 +185,7 @@ COMPONENTS = (ComponentDef("k3s-images", "k3s-io/k3s", tag=_k3s_tag, facts=_imag
 PACKAGE = PackageDef(
     name="k3s-addon-images",
     component="k3s-images",
-    components=("kubernetes-pause", "coredns", "klipper-lb", "k3s-root"),
+    components=("kubernetes-pause", "coredns", "klipper-lb", "metrics-server", "k3s-root"),
     summary="K3s addon container images built from source, imported at start with no registry",
     context=context,
     on_image=True,
@@ -183,6 +194,7 @@ PACKAGE = PackageDef(
         "k3s-addon-pause": ("addon_pause_root", ""),
         "k3s-addon-coredns": ("addon_coredns_root", ""),
         "k3s-addon-klipper-lb": ("addon_klipper_lb_root", ""),
+        "k3s-addon-metrics-server": ("addon_metrics_server_root", ""),
     },
     sources=(
         SourceRule(

@@ -26,6 +26,7 @@ BASES: dict[str, dict[str, Any]] = {
             ("nonroot", 65532, "/home/nonroot"),
         ],  # fmt: skip
         "tmp": True,
+        "ca": True,  # distroless carries the Debian CA bundle at CA_IN_IMAGE
     },
     "busybox": {"env": [PATH], "users": []},
     # an upstream FROM alpine: we never use Alpine; the image is our busybox userland with the
@@ -76,6 +77,7 @@ def description(
     created: int,
     upstream: dict[str, Any],
     payload: list[dict[str, Any]],
+    ca_bundle: str = "",
 ) -> dict[str, Any]:
     """An ociarchive description: ``upstream`` is what dockerfile.parse read (base, config,
     capabilities); ``payload`` the files our packages built (path in the image -> source)."""
@@ -90,6 +92,8 @@ def description(
     files: list[dict[str, Any]] = list(_users(base["users"]))
     if base.get("tmp"):
         files.append({"path": "tmp", "dir": True, "mode": "1777"})
+    if base.get("ca") and ca_bundle and not any(i["path"] == CA_IN_IMAGE for i in payload):
+        files.append({"path": CA_IN_IMAGE, "source": ca_bundle, "mode": "0644"})
     caps = upstream.get("capabilities", {})
     for item in payload:
         item = dict(item)
@@ -116,6 +120,11 @@ def coredns_payload(binary: str, ca_bundle: str) -> list[dict[str, Any]]:
 
 def pause_payload(binary: str) -> list[dict[str, Any]]:
     return [{"path": "pause", "source": binary, "mode": "0755"}]
+
+
+def binary_payload(path: str, binary: str) -> list[dict[str, Any]]:
+    """One program at the path upstream's Dockerfile copies it to (metrics-server: /)."""
+    return [{"path": path, "source": binary, "mode": "0755"}]
 
 
 def busybox_payload(binary: str, applets: list[str]) -> list[dict[str, Any]]:
