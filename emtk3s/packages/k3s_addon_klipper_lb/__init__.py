@@ -26,7 +26,7 @@ def _facts(checkout: TagCheckout) -> dict[str, Any]:
 
     text = checkout.read("Dockerfile").decode("utf-8", "replace")
     return {
-        "image": dockerfile.to_facts(dockerfile.parse(text, f"{checkout.info.tag}:Dockerfile")),
+        "image": dockerfile.read(text, f"{checkout.info.tag}:Dockerfile"),
         "dockerfile": "Dockerfile",
     }
 

@@ -46,7 +46,7 @@ def _facts(checkout: TagCheckout) -> dict[str, Any]:
     text = checkout.read("build/pause/Dockerfile").decode("utf-8", "replace")
     return {
         "pause_tag": m.group("tag"),
-        "image": dockerfile.to_facts(dockerfile.parse(text, f"{where}/Dockerfile")),
+        "image": dockerfile.read(text, f"{where}/Dockerfile"),
         "dockerfile": "build/pause/Dockerfile",
     }
 
