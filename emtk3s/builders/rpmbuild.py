@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.infra import stamps
 from emtk3s.infra.cache import (
     durable_record,
@@ -17,11 +18,10 @@ from emtk3s.infra.cache import (
     trust_record,
 )
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
-from emtk3s.infra.fsutil import file_lock, move_into
+from emtk3s.infra.fsutil import file_lock
 from emtk3s.infra.paths import Project
 from emtk3s.infra.rpm import macros as emt_macros
 from emtk3s.infra.rpm import tools as rpmtools
-from emtk3s.infra.rpm.header import read_header
 from emtk3s.model.artifacts import BuildInfo, SrpmInfo
 
 STAGE = "build"
@@ -50,7 +50,9 @@ def stamped_build(
             sha = stamp.get("sha")
             if not isinstance(sha, dict):
                 raise store.malformed(store.file(STAGE, info.package), "no sha table")
-            before = {store.path(STAGE, info.package, p): str(h) for p, h in sha.items()}
+            before = {
+                store.path(STAGE, info.package, p, stamps.RPM_PATH): str(h) for p, h in sha.items()
+            }
         stats = stamp.get("stat") if stamp is not None else None
         stats = stats if isinstance(stats, dict) else {}
         verify = project.cache.verify
@@ -84,10 +86,9 @@ def stamped_build(
         made = run(work, log)
         if not made:
             raise BuildError(f"{backend} made no RPM for {info.package}; log: {log}", "")
-        out: list[Path] = []
-        for rpm_file in made:
-            arch = read_header(rpm_file)["arch"]
-            out.append(move_into(rpm_file, project.rpms / arch))
+        # the build's output is data: checked (regular files the SRPM's spec declares, a known
+        # arch) before anything is published into RPMS/<arch>/
+        out = outputs.publish(made, work, project.rpms, outputs.expected_from_srpm(info.path))
         for old in before:  # inside this project (Stamps.path checks)
             if old not in out:
                 old.unlink(missing_ok=True)
@@ -205,7 +206,7 @@ def rebuild_rpmbuild(
             readable=[info.path],
             env={"SOURCE_DATE_EPOCH": str(buildtime)},
         )
-        return sorted((work / "RPMS").rglob("*.rpm"))
+        return outputs.find_rpms(work / "RPMS")
 
     dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]
     key: list[str | bytes] = [f"nodeps={nodeps}", *dep_keys]

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from emtk3s.builders import outputs
 from emtk3s.builders.graph import Graph
 from emtk3s.builders.rpmbuild import publish_repo
 from emtk3s.infra.cache import sha256_file
 from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
-from emtk3s.infra.fsutil import copy_into, file_lock, write_text
+from emtk3s.infra.fsutil import file_lock, write_text
 from emtk3s.infra.jsonout import dumps
 from emtk3s.infra.paths import Project
 from emtk3s.infra.progress import BuildProgress
@@ -116,7 +117,9 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
     made = sorted((top / "SRPMS").glob("*.src.rpm"))
     if len(made) != 1:
         raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {name}; log: {log}", "")
-    out = copy_into(made[0], project.srpms)
+    # checked like any build output: a regular file, the source package of this spec
+    expect = outputs.Expected(frozenset({name}), None, None, source=True)
+    (out,) = outputs.publish(made, top / "SRPMS", project.srpms, expect)
     hdr = read_header(out)
     shutil.rmtree(top, ignore_errors=True)
     nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"

@@ -32,7 +32,7 @@ an upstream Makefile) and every rpm parse of a spec emtk3s did not render run un
   namespace's init exits, the kernel kills the rest).
 
 A chroot build that needs a writable copy of its root gets an overlay mounted *inside a private
-mount namespace* (``unshare --mount --propagation private``) by this module's ``__main__``,
+mount namespace* (``unshare --mount --propagation private``) by ``sandbox_helper.py``,
 which then execs bubblewrap: the overlay exists only as long as the sandbox does, and nothing
 is ever mounted in the host's namespace — a SIGKILL leaves no mount behind.
 """
@@ -96,6 +96,8 @@ PROC_MASKED = ("keys", "key-users", "timer_list", "sched_debug", "kcore")
 SYS_VISIBLE = ("/sys/devices/system/cpu",)
 HOSTNAME = "emtk3s-sandbox"
 OVERLAY_FAILED = 97  # exit code of the helper when the overlay or the cgroup is refused
+#: joins the cgroup and mounts the overlay before bubblewrap starts (standard library only)
+HELPER = Path(__file__).with_name("sandbox_helper.py")
 
 GIB = 1 << 30
 
@@ -340,12 +342,18 @@ def command(
     """The full command line: bubblewrap under its limits, behind this module's helper when
     the sandbox joins ``cgroup`` or mounts an overlay (then inside a private mount namespace)."""
     inner = [*_limit_args(sb.limits), *bwrap_args(sb, argv, seccomp_fd)]
-    helper = [sys.executable, "-m", "emtk3s.infra.sandbox"]
+    helper = [sys.executable, "-I", "-S", str(HELPER)]
     if cgroup is not None:
         helper += ["--cgroup", str(cgroup)]
     if not isinstance(sb.root, Overlay):
         return inner if cgroup is None else [*helper, "--", *inner]
     ov = sb.root
+    opts = overlay_options(ov)
+    if opts is None:
+        raise EnvironmentProblem(
+            f"{ov.upper}: a path with , : or \\ cannot be mounted as an overlay",
+            "move the project or the cache to a plain path",
+        )
     return [
         "unshare",
         "--mount",
@@ -354,9 +362,7 @@ def command(
         "--",
         *helper,
         "--overlay",
-        str(ov.lower),
-        str(ov.upper),
-        str(ov.work),
+        opts,
         str(ov.merged),
         "--",
         *inner,
@@ -522,45 +528,6 @@ def run(
                 f"({exc.seconds:g} s) and was killed{where}",
                 "raise EMTK3S_SANDBOX_TIMEOUT (seconds) if the build needs longer",
             ) from None
-
-
-def _helper_main(args: list[str]) -> int:
-    """``[--cgroup DIR] [--overlay LOWER UPPER WORK MERGED] -- COMMAND…``: join the cgroup
-    (before anything of the sandbox can fork), mount the overlay (in the private mount
-    namespace ``unshare`` made), exec the command (bubblewrap under its limits)."""
-    if "--" not in args:
-        print("usage: python -m emtk3s.infra.sandbox [--cgroup DIR] [--overlay L U W M] -- CMD")
-        return 2
-    split = args.index("--")
-    opts, cmd = args[:split], args[split + 1 :]
-    if "--cgroup" in opts:
-        cg = Path(opts[opts.index("--cgroup") + 1])
-        try:
-            (cg / "cgroup.procs").write_text(f"{os.getpid()}\n")
-        except OSError as exc:
-            print(f"emtk3s sandbox: cannot join {cg}: {exc.strerror}", file=sys.stderr)
-            return OVERLAY_FAILED
-    if "--overlay" in opts:
-        i = opts.index("--overlay")
-        ov = Overlay(*(Path(x) for x in opts[i + 1 : i + 5]))
-        mount_opts = overlay_options(ov)
-        if mount_opts is None:
-            print("emtk3s sandbox: overlay paths carry , or :", file=sys.stderr)
-            return OVERLAY_FAILED
-        mnt = subprocess.run(
-            ["mount", "-t", "overlay", "overlay", "-o", mount_opts, str(ov.merged)],
-            capture_output=True,
-            text=True,
-        )
-        if mnt.returncode != 0:
-            print(f"emtk3s sandbox: overlay mount failed: {mnt.stderr.strip()}", file=sys.stderr)
-            return OVERLAY_FAILED
-    os.execvp(cmd[0], cmd)
-    return 127  # not reached
-
-
-if __name__ == "__main__":
-    sys.exit(_helper_main(sys.argv[1:]))
 
 
 def host_view(

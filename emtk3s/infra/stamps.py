@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,6 +31,12 @@ def digest(*parts: bytes | str) -> str:
         h.update(len(b).to_bytes(8, "big"))
         h.update(b)
     return h.hexdigest()
+
+
+_NAME = r"[A-Za-z0-9][A-Za-z0-9+._~^-]{0,250}"
+#: the outputs stamps may name (and a stage may delete): an SRPM, an RPM under its arch
+SRPM_PATH = re.compile(rf"SRPMS/{_NAME}\.src\.rpm")
+RPM_PATH = re.compile(rf"RPMS/(?:x86_64|aarch64|noarch)/{_NAME}\.rpm")
 
 
 @dataclass(frozen=True)
@@ -85,11 +92,18 @@ class Stamps:
         """``path`` (inside the project) as a stamp records it."""
         return path.resolve().relative_to(self.root.resolve()).as_posix()
 
-    def path(self, stage: str, pkg: str, rel: Any) -> Path:
-        """A path a stamp recorded, inside this project; anything else is a malformed stamp."""
+    def path(self, stage: str, pkg: str, rel: Any, form: re.Pattern[str] | None = None) -> Path:
+        """A path a stamp recorded, inside this project and, with ``form``, of the one shape
+        the stage writes (e.g. ``SRPMS/<name>.src.rpm``): a stage deletes the output its stamp
+        names before making it again, so a stamp naming ``emtk3s.lock`` or ``SPECS/...`` is a
+        malformed stamp, never a file to delete."""
         p = PurePosixPath(rel) if isinstance(rel, str) else None
         if p is None or not rel or p.is_absolute() or ".." in p.parts:
             raise self.malformed(self.file(stage, pkg), f"{rel!r} is not a path inside the project")
+        if form is not None and (str(p) != rel or not form.fullmatch(rel)):
+            raise self.malformed(
+                self.file(stage, pkg), f"{rel!r} is not an output this stage writes"
+            )
         return self.root / p
 
     @staticmethod

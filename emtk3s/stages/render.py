@@ -34,14 +34,14 @@ COMMON_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "templates"
 if TYPE_CHECKING:  # jinja2 is imported when something is rendered, not at start-up
     import jinja2
 
-_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*$")
+_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*\Z")
 SPEC_HEADER = "# Rendered by emtk3s from templates/{tpl}/; edit the template, not this file.\n"
 
 
 #: context keys whose values are prose (spaces allowed): a summary, a changelog entry, a note
 PROSE_KEYS = frozenset({"summary", "description", "author", "date", "lines"})
 #: every other string is a token: a name, a version, a URL, a hash — no space, no ';', no quote
-_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*$")
+_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*\Z")
 
 
 def check_values(value: Any, where: str = "context", prose: bool = False) -> None:
@@ -49,12 +49,12 @@ def check_values(value: Any, where: str = "context", prose: bool = False) -> Non
     :data:`PROSE_KEYS` or a ``_note`` key) may not hold a newline, %, `, $ or \\; every other
     string is a token (letters, digits and . + _ : / ~ @ = , # ? & [ ] - only)."""
     if isinstance(value, str):
-        if not _SAFE_VALUE.match(value):
+        if not _SAFE_VALUE.fullmatch(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a newline, %, `, $ or \\",
                 "such a value could inject spec syntax; fix the input (release.toml or the lock)",
             )
-        if not prose and not _TOKEN_VALUE.match(value):
+        if not prose and not _TOKEN_VALUE.fullmatch(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a space, ';', a quote or another "
                 "character a name, version or URL does not need",

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from emtk3s.infra import stamps
 from emtk3s.infra.errors import BuildError
@@ -26,6 +27,47 @@ NETWORK_COMMANDS = re.compile(
 class LintResult:
     checked: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: how each upstream license text became the spec's License: terms (a component's
+    #: ``license_map`` fact: an upstream build system's own lists), what could not be mapped and what
+    #: release.toml's [licenses] set instead
+    licenses: list[dict[str, Any]] = field(default_factory=list)
+
+    def license_notes(self) -> list[str]:
+        """One line per license text that was not mapped as is (unknown, or overridden)."""
+        out = []
+        for row in self.licenses:
+            if row["overridden"]:
+                out.append(
+                    f"license: {row['package']}: {row['text']!r} -> release.toml: {' AND '.join(row['terms'])}"
+                )
+            elif row["unmapped"]:
+                out.append(
+                    f"license: {row['package']}: {', '.join(row['unmapped'])!r} has no SPDX name "
+                    f"in emtk3s -> {' AND '.join(row['terms'])} (name it in release.toml [licenses])"
+                )
+        return out
+
+
+def license_rows(lock: Any, packages: list[str], catalog: Any) -> list[dict[str, Any]]:
+    """The license_map facts of the packages' components, flattened for the result."""
+    rows = []
+    for pkg in packages:
+        pdef = catalog.packages.get(pkg)
+        if pdef is None:
+            continue
+        for cname in (pdef.component, *pdef.components):
+            comp = lock.components.get(cname)
+            for row in (comp.facts.get("license_map") or []) if comp else []:
+                rows.append(
+                    {
+                        "package": f"{pkg}/{row['package']}",
+                        "text": row["_text"],
+                        "terms": [t["_term"] for t in row["terms"]],
+                        "unmapped": [u["_part"] for u in row["unmapped"]],
+                        "overridden": bool(row["overridden"]),
+                    }
+                )
+    return rows
 
 
 def parse_spec(spec: Path, arch: str) -> str:
@@ -216,4 +258,6 @@ def run(r: StageRun) -> LintResult:
     packages = list(r.options.packages) or sorted(lock.packages)
     if r.chained:
         packages = [p for p in packages if p not in r.unrendered]
-    return validate_specs(r.project, packages, list(r.release.arches))
+    result = validate_specs(r.project, packages, list(r.release.arches))
+    result.licenses = license_rows(lock, packages, r.release.catalog)
+    return result

@@ -212,6 +212,9 @@ def test_generator_sandbox_holds_against_the_hostile_probe(
         "fallocate",
         "memory",
         "loopback",
+        "no-new-privs",
+        "proc-keys",
+        "sys-view",
     ):
         assert results.get(name, "").startswith("contained"), (name, results.get(name))
     assert results["capbnd"] == "info 0000000000000000"

@@ -198,7 +198,7 @@ def test_offline_all_goes_as_far_as_it_can(project: ProjectDir) -> None:
     assert res["stages"]["fetch"]["missing"]
     assert "not in the cache" in res["detail"]
     assert res["stages"]["srpm"]["srpms"] == []
-    assert res["finished"] == ["resolve", "fetch", "render", "validate", "srpm", "build"]
+    assert res["finished"] == ["resolve", "fetch", "render", "license", "validate", "srpm", "build"]
 
 
 def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:

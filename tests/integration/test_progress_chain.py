@@ -2,9 +2,10 @@
 lines with the elapsed time and the last line of its log, following the log as it grows.
 
 The build waits for the test rather than for the clock: after printing a phase it waits until
-the test has seen that phase in a "still building" line (the test then creates a marker file),
-so the test proves the lines follow the log, not that some time went by. If progress is broken
-the marker never comes: the build gives up after a bound and the chain fails."""
+the test has seen that phase in a "still building" line (the test then creates a marker file in
+the build's _topdir, the one directory the build sandbox shares with the host), so the test
+proves the lines follow the log, not that some time went by. If progress is broken the marker
+never comes: the build gives up after a bound and the chain fails."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ Fixture.
 set +x
 wait_for() {{ n=0; while [ ! -e "$1" ]; do n=$((n+1)); [ $n -lt 1200 ] || exit 1; sleep 0.1; done; }}
 echo "phase one of slow"
-wait_for {markers}/one
+wait_for %{{_topdir}}/one
 echo "phase two of slow"
-wait_for {markers}/two
+wait_for %{{_topdir}}/two
 
 %install
 mkdir -p %{{buildroot}}%{{_datadir}}/slow
@@ -48,10 +49,15 @@ STILL = re.compile(r"still building: slow \(\d+:\d\d\): (.*)")
 
 
 def test_chain_reports_a_long_build_with_its_last_log_line(tmp_path: Path) -> None:
-    root, markers = tmp_path / "proj", tmp_path / "markers"
-    markers.mkdir()
+    root = tmp_path / "proj"
     (root / "SPECS" / "slow").mkdir(parents=True)
-    (root / "SPECS" / "slow" / "slow.spec").write_text(SLOW_SPEC.format(markers=markers))
+    (root / "SPECS" / "slow" / "slow.spec").write_text(SLOW_SPEC.format())
+
+    def touch(name: str) -> None:
+        # the build's _topdir: the one build-slow-* work directory under .emtk3s/
+        (work,) = [d for d in (root / ".emtk3s").rglob("build-slow-*") if d.is_dir()]
+        (work / name).touch()
+
     (root / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
     out_file = tmp_path / "stdout"
     with open(out_file, "w") as out_fh:
@@ -68,12 +74,12 @@ def test_chain_reports_a_long_build_with_its_last_log_line(tmp_path: Path) -> No
     for line in proc.stderr:  # ends when the chain exits (the build's wait is bounded)
         seen.append(line)
         m = STILL.match(line.rstrip("\n"))
-        if m and m.group(1) == "phase one of slow" and not (markers / "one").exists():
+        if m and m.group(1) == "phase one of slow" and "one" not in phases:
             phases.append("one")
-            (markers / "one").touch()
-        elif m and m.group(1) == "phase two of slow" and not (markers / "two").exists():
+            touch("one")
+        elif m and m.group(1) == "phase two of slow" and "two" not in phases:
             phases.append("two")
-            (markers / "two").touch()
+            touch("two")
     code = proc.wait(timeout=60)
     out = out_file.read_text()
     err = "".join(seen)

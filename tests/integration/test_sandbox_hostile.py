@@ -197,12 +197,13 @@ def test_build_sees_no_host_devices(hostile: Hostile) -> None:
 
 def test_build_cannot_write_host_sysctls_or_sys(hostile: Hostile) -> None:
     assert _printk() == hostile.printk, "a build changed kernel.printk_ratelimit on the host"
-    for probe in ("sysctl-write", "core-pattern", "sys-write"):
+    for probe in ("sysctl-write", "core-pattern", "sys-write", "sys-view"):
         assert hostile.probe(probe).startswith("contained"), hostile.probe(probe)
 
 
 def test_build_cannot_read_keyring_or_shadow_or_ptrace(hostile: Hostile) -> None:
     assert hostile.probe("keyring").startswith("contained"), hostile.probe("keyring")
+    assert hostile.probe("proc-keys").startswith("contained"), hostile.probe("proc-keys")
     assert hostile.probe("ptrace").startswith("contained"), hostile.probe("ptrace")
     with open("/etc/shadow", "rb") as fh:
         host_shadow = hashlib.sha256(fh.read()).hexdigest()
@@ -213,6 +214,7 @@ def test_build_runs_with_seccomp_a_dropped_bounding_set_and_no_user_namespaces(
     hostile: Hostile,
 ) -> None:
     assert hostile.probe("seccomp").startswith("contained"), hostile.probe("seccomp")
+    assert hostile.probe("no-new-privs").startswith("contained")
     assert hostile.probe("userns").startswith("contained"), hostile.probe("userns")
     capbnd = int(hostile.probe("capbnd").split()[1], 16)
     if hostile.backend == "chroot":  # exactly the four capabilities a root build needs
@@ -333,6 +335,56 @@ def test_wall_clock_limit_kills_the_whole_build(
     assert "time limit (5 s)" in res.err
     assert _host_processes_with(tag) == []
     assert _project_processes(p) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_interrupted_parallel_chain_leaves_no_build_running(
+    tmp_path: Path, upstream: Upstream, sig: signal.Signals
+) -> None:
+    """SIGTERM/SIGINT (CI's cancel, ``timeout``) to ``chain -j2`` with two builds running:
+    emtk3s exits and no rpmbuild of either keeps building."""
+    tag = f"emtk3s-parallel-{uuid.uuid4().hex[:8]}"
+    p = _slow_project(tmp_path, upstream, tag)
+    _write(
+        p.root / "SPECS",
+        "fixture-slow2",
+        f"bash -c 'exec -a {tag} sleep 600' &\necho started\nsleep 600",
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "emtk3s",
+        "-C",
+        str(p.root),
+        "chain",
+        "-p",
+        "fixture-slow",
+        "-p",
+        "fixture-slow2",
+        "-j",
+        "2",
+        *_backend_args("rpmbuild"),
+    ]
+    proc = subprocess.Popen(cmd, env=p.env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    logs = [
+        p.root / ".emtk3s" / "logs" / f"build-{n}.log" for n in ("fixture-slow", "fixture-slow2")
+    ]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if all(f.exists() and "started" in f.read_text(errors="replace") for f in logs):
+            break
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("the two slow builds never started")
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 130
+    deadline = time.monotonic() + 10
+    while (_project_processes(p) or _host_processes_with(tag)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _project_processes(p) == []
+    assert _host_processes_with(tag) == []
 
 
 TRIALS = 30

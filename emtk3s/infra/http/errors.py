@@ -23,7 +23,7 @@ class Unreachable(UpstreamError):
 
 def causes(exc: BaseException) -> Iterator[BaseException]:
     """``exc`` and everything it wraps: ``__cause__``/``__context__``, urllib3's ``reason``
-    (MaxRetryError) and exceptions among ``args`` (requests wraps urllib3's errors there)."""
+    (MaxRetryError) and exceptions among ``args`` (where wrappers keep the original)."""
     seen: set[int] = set()
     todo = [exc]
     while todo:
@@ -65,38 +65,53 @@ def unreachable(url: str, name: str, mirror: str, exc: BaseException) -> Unreach
 def is_tls(exc: BaseException) -> bool:
     import ssl
 
-    import requests
+    import urllib3
 
-    return any(isinstance(e, ssl.SSLError | requests.exceptions.SSLError) for e in causes(exc))
+    return any(isinstance(e, ssl.SSLError | urllib3.exceptions.SSLError) for e in causes(exc))
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A fault a new attempt may not meet: a dropped or refused connection, a timeout, a
+    truncated body, a proxy hiccup (not a URL urllib3 cannot use)."""
+    import urllib3
+
+    e = urllib3.exceptions
+    return isinstance(
+        exc,
+        Retry
+        | e.ProtocolError
+        | e.TimeoutError
+        | e.NewConnectionError
+        | e.ProxyError
+        | e.MaxRetryError
+        | e.ResponseError
+        | ConnectionError
+        | TimeoutError,
+    )
 
 
 def short(exc: BaseException) -> str:
-    """One short phrase for a transport error (requests' own text runs to several lines)."""
+    """One short phrase for a transport error (urllib3's own text runs to several lines)."""
     if isinstance(exc, Retry):
         return str(exc)
     import http.client
     import ssl
 
-    import requests
     import urllib3
 
     why = unreachable_why(exc)
     if why is not None:
         return why
     kinds: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
-        ((ssl.SSLCertVerificationError, requests.exceptions.SSLError), "TLS failure"),
-        ((requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError), "connect timed out"),
-        (
-            (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError),
-            "read timed out",
-        ),
+        ((ssl.SSLError, urllib3.exceptions.SSLError), "TLS failure"),
+        (urllib3.exceptions.ConnectTimeoutError, "connect timed out"),
+        ((urllib3.exceptions.ReadTimeoutError, TimeoutError), "read timed out"),
         (ConnectionRefusedError, "connection refused"),
         (http.client.RemoteDisconnected, "connection closed by server"),
         (
             (
                 http.client.IncompleteRead,
                 urllib3.exceptions.ProtocolError,
-                requests.exceptions.ChunkedEncodingError,
                 ConnectionResetError,
             ),
             "connection closed mid-body",

@@ -118,7 +118,7 @@ def _download(
     log: Callable[[str], None] | None,
     progress: FetchProgress | None,
 ) -> Fetched:
-    import requests
+    import urllib3
 
     deadline = Deadline(policy, dl.size)
     attempt = 0
@@ -137,7 +137,7 @@ def _download(
                 progress.bytes_for(dl.name) if progress else None,
             )
             break
-        except (errors.Retry, requests.RequestException) as exc:
+        except (errors.Retry, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
             if errors.is_tls(exc):
                 raise UpstreamError(
                     f"{dl.name}: TLS verification failed for {dl.url}",
@@ -146,14 +146,7 @@ def _download(
             fatal = errors.unreachable(dl.url, dl.name, dl.mirror, exc)
             if fatal is not None:  # fail fast, once: retries would only print lines
                 raise fatal from None
-            transient = isinstance(
-                exc,
-                errors.Retry
-                | requests.ConnectionError
-                | requests.Timeout
-                | requests.exceptions.ChunkedEncodingError,
-            )
-            if not transient:
+            if not errors.is_transient(exc):
                 raise UpstreamError(
                     f"{dl.name}: {dl.url}: {errors.short(exc)}", "check the URL"
                 ) from None
@@ -189,16 +182,20 @@ def _download(
 
 
 def fetch_many(
-    cache: Cache, downloads: Sequence[Download], policy: Policy | None = None
+    cache: Cache,
+    downloads: Sequence[Download],
+    policy: Policy | None = None,
+    on_done: Callable[[Fetched], None] | None = None,
 ) -> list[Fetched]:
-    """Fetch in parallel; every download is tried, then the first error is raised."""
+    """Fetch in parallel; every download is tried, then the first error is raised.
+    ``on_done`` sees each verified file as soon as it is (in this thread), e.g. to pin it."""
     from emtk3s.infra.progress import FetchProgress
 
     policy = policy or Policy()
     progress = FetchProgress(len(downloads))
     results: dict[int, Fetched] = {}
     failures: list[Emtk3sError] = []
-    # verified cache hits need no session (and no import of requests)
+    # verified cache hits need no connection (and no import of urllib3)
     for dl in downloads:
         checks.url(dl.url, f"URL of {dl.name}", allow_http=dl.allow_http, escapes=True)
     pinned = [(i, dl) for i, dl in enumerate(downloads) if dl.sha256]
@@ -208,6 +205,8 @@ def fetch_many(
             size = cache.size(dl.sha256)
             results[i] = Fetched(dl.name, dl.url, dl.sha256, size, downloaded=False, attempts=0)
             progress.done(results[i].name, results[i].size, results[i].sha256, False)
+            if on_done is not None:
+                on_done(results[i])
     todo = [(i, dl) for i, dl in enumerate(downloads) if i not in results]
     if not todo:
         progress.close()
@@ -232,6 +231,8 @@ def fetch_many(
                     continue
                 results[i] = res
                 progress.done(res.name, res.size, res.sha256, res.downloaded)
+                if on_done is not None:
+                    on_done(res)
         else:
             with ThreadPoolExecutor(max_workers=min(policy.jobs, len(todo))) as pool:
                 futures = {pool.submit(one, dl): i for i, dl in todo}
@@ -246,6 +247,8 @@ def fetch_many(
                         continue
                     results[futures[fut]] = res
                     progress.done(res.name, res.size, res.sha256, res.downloaded)
+                    if on_done is not None:
+                        on_done(res)
     finally:
         progress.close()
     if failures:

@@ -19,15 +19,15 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
 from emtk3s.infra.errors import IntegrityError, UpstreamError
 from emtk3s.infra.http.errors import Retry
 from emtk3s.infra.http.policy import MAX_ENV, MAX_REDIRECTS, Deadline, Policy, check_hop
 
-if TYPE_CHECKING:  # requests is imported when something is downloaded, not at start-up
-    import requests
+if TYPE_CHECKING:  # urllib3 is imported when something is downloaded, not at start-up
+    import urllib3
 
 USER_AGENT = "emtk3s (+https://github.com/open-edge-platform)"
 
@@ -51,44 +51,57 @@ class Download:
 
 
 class Transport:
-    """A requests session shared by every download of a process: one connection pool, TLS
-    verification always on, and the environment (proxies, CA bundle) read once, not per
-    request (requests' own per-request scan of the environment costs more than a small
-    download on loopback)."""
+    """urllib3 connection pools shared by every download of a process (requests' session
+    machinery cost more per request than a small download on loopback): TLS verification
+    always on, with requests' CA bundle (certifi, or ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``),
+    and the proxy environment read once, not per request."""
 
     def __init__(self, jobs: int) -> None:
         import urllib.request
 
-        import requests
-        import requests.adapters
+        import urllib3
 
         self.jobs = max(jobs, 10)
-        session = requests.Session()
-        session.trust_env = False  # the environment is read here, once
-        adapter = requests.adapters.HTTPAdapter(pool_connections=16, pool_maxsize=self.jobs)
-        session.mount("https://", adapter)
-        session.mount("http://", adapter)
         bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        session.verify = bundle or True  # verification is never turned off
-        self.session = session
+        if not bundle:
+            import certifi
+
+            bundle = certifi.where()
+        self._pool_args: dict[str, Any] = {
+            "num_pools": 16,
+            "maxsize": self.jobs,
+            "cert_reqs": "CERT_REQUIRED",  # verification is never turned off
+            "ca_certs": bundle,
+        }
+        self.direct = urllib3.PoolManager(**self._pool_args)
         self._proxies = {k: v for k, v in urllib.request.getproxies().items() if k != "no"}
         self._no_proxy = os.environ.get("no_proxy") or os.environ.get("NO_PROXY")
-        self._by_host: dict[tuple[str, str], dict[str, str]] = {}
+        self._by_host: dict[tuple[str, str], urllib3.PoolManager] = {}
+        self._lock = threading.Lock()
 
-    def proxies(self, url: str) -> dict[str, str]:
-        """The proxies for ``url`` as requests would pick them from the environment (per
-        scheme and host, remembered)."""
+    def manager(self, url: str) -> urllib3.PoolManager:
+        """The pool for ``url``: direct, or through the proxy the environment names for its
+        scheme and host (remembered per scheme and host)."""
         if not self._proxies:
-            return {}
+            return self.direct
         parts = urlsplit(url)
         key = (parts.scheme, parts.netloc)
-        got = self._by_host.get(key)
-        if got is None:
-            from requests.utils import should_bypass_proxies
+        with self._lock:
+            got = self._by_host.get(key)
+            if got is None:
+                import urllib3
+                from requests.utils import should_bypass_proxies
 
-            bypass = should_bypass_proxies(url, no_proxy=self._no_proxy)
-            got = {} if bypass else dict(self._proxies)
-            self._by_host[key] = got
+                proxy = self._proxies.get(parts.scheme) or self._proxies.get("all")
+                if not proxy or should_bypass_proxies(url, no_proxy=self._no_proxy):
+                    got = self.direct
+                else:
+                    got = next(
+                        (m for m in self._by_host.values() if getattr(m, "proxy_url", "") == proxy),
+                        None,
+                    ) or urllib3.ProxyManager(proxy, **self._pool_args)
+                    got.proxy_url = proxy  # type: ignore[attr-defined]
+                self._by_host[key] = got
         return got
 
 
@@ -97,12 +110,15 @@ _shared_lock = threading.Lock()
 
 
 def shared(jobs: int) -> Transport:
-    """The process's transport (its pool sized for at least ``jobs`` connections)."""
+    """The process's transport (its pools sized for at least ``jobs`` connections)."""
     global _shared
     with _shared_lock:
         if _shared is None or _shared.jobs < jobs:
             _shared = Transport(jobs)
         return _shared
+
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def get(
@@ -111,27 +127,41 @@ def get(
     headers: dict[str, str],
     policy: Policy,
     deadline: Deadline,
-) -> requests.Response:
-    """GET ``dl.url``, following redirects one hop at a time, each hop checked."""
+) -> urllib3.BaseHTTPResponse:
+    """GET ``dl.url``, following redirects one hop at a time, each hop checked. The response
+    is streamed (the caller reads it and gives the connection back, :func:`done`)."""
+    import urllib3
+
     url = dl.url
     for _ in range(MAX_REDIRECTS + 1):
         deadline.check(dl.name, dl.url)
         read = max(0.1, min(policy.timeout, deadline.left()))
-        resp = transport.session.get(
+        resp = transport.manager(url).request(
+            "GET",
             url,
             headers=headers,
-            stream=True,
-            timeout=(policy.timeout, read),
-            allow_redirects=False,
-            proxies=transport.proxies(url),
+            preload_content=False,
+            decode_content=False,
+            redirect=False,
+            retries=False,
+            timeout=urllib3.Timeout(connect=policy.timeout, read=read),
         )
-        if not resp.is_redirect:
+        location = resp.headers.get("Location")
+        if resp.status not in _REDIRECTS or not location:
             return resp
-        target = urljoin(url, resp.headers["Location"])
-        resp.close()
+        done(resp, clean=False)
+        target = urljoin(url, location)
         check_hop(dl.name, dl.url, url, target, dl.allow_http)
         url = target
     raise UpstreamError(f"{dl.name}: {dl.url}: more than {MAX_REDIRECTS} redirects", "")
+
+
+def done(resp: urllib3.BaseHTTPResponse, clean: bool) -> None:
+    """Give the response's connection back to its pool: for reuse when its body was read to
+    the end, else closed first (what is left of a body is never read as the next answer)."""
+    if not clean:
+        resp.close()
+    resp.release_conn()
 
 
 def validator_path(part: Path) -> Path:
@@ -139,7 +169,7 @@ def validator_path(part: Path) -> Path:
     return part.with_suffix(".validator")
 
 
-def validator_of(resp: requests.Response) -> str | None:
+def validator_of(resp: urllib3.BaseHTTPResponse) -> str | None:
     etag = resp.headers.get("ETag", "")
     if etag and not etag.startswith("W/"):  # If-Range takes only a strong validator
         return etag
@@ -193,8 +223,10 @@ def download_once(
         headers["Range"] = f"bytes={have}-"
         headers["If-Range"] = validator
     cap = dl.size if dl.size is not None else policy.max_unpinned
-    with get(transport, dl, headers, policy, deadline) as resp:
-        status = resp.status_code
+    resp = get(transport, dl, headers, policy, deadline)
+    clean = False
+    try:
+        status = resp.status
         if status == 416 and have:
             restart(fd, part)
             raise Retry("server refused our range; starting over")
@@ -258,7 +290,7 @@ def download_once(
         try:
             # read1: what has arrived, up to CHUNK (a slow server's bytes are written, and
             # resumable, as they come, not when a whole chunk has)
-            while chunk := resp.raw.read1(CHUNK, decode_content=False):
+            while chunk := resp.read1(CHUNK):
                 deadline.check(dl.name, dl.url)
                 view = memoryview(chunk)
                 while view:
@@ -284,6 +316,9 @@ def download_once(
         # crash that loses these bytes also voids the record, and they are rehashed
         if length is not None and written != have + length:
             raise Retry("connection closed before the end of the body")
+        clean = True
+    finally:
+        done(resp, clean)
     return digest.hexdigest()
 
 
