@@ -60,6 +60,7 @@ PACKAGE = PackageDef(
     component="coredns",
     summary="CoreDNS for the K3s coredns image, built from source",
     default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+    on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
             "coredns-{version}.tar.gz",
