@@ -208,19 +208,36 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         containerd.kill("dns")
 
 
-def test_emt_integrate_lists_the_images_package_beside_k3s(
+def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
     built: ProjectDir, tmp_path: Path
 ) -> None:
+    from emtk3s import catalog
     from tests.fixtures import emt_checkout
 
+    # a run-time package: k3s-addon-images goes in packagelists/k3s.json beside k3s; its
+    # payload packages are build inputs only
+    runtime = catalog.load().runtime_packages()
+    assert "k3s" in runtime and "k3s-addon-images" in runtime
+    assert not [p for p in runtime if p.startswith("k3s-addon-") and p != "k3s-addon-images"]
     emt = emt_checkout.make(tmp_path / "emt")
+    # this project integrates the images without the payloads whose vendor tarballs (and
+    # k3s-root's build) it has not: integrate refuses it, naming each missing provider
     res = built.run("--json", "emt", "integrate", "--emt-repo", str(emt), check=False)
-    assert res.code == 0, res.err[-3000:]
-    pl = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
-    assert "k3s" in pl["packages"] and "k3s-addon-images" in pl["packages"]
-    # the payloads are build inputs of the images, not on the image
-    assert "k3s-addon-pause" not in pl["packages"]
-    assert (emt / "SPECS/k3s-addon-images/k3s-addon-images.spec").is_file()
+    assert res.code == 9, res.err[-3000:]
+    refusal = next(
+        line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
+    )
+    for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
+                     "k3s-addon-metrics-server", "k3s-root-dist"):  # fmt: skip
+        assert provider in refusal
+    # the payloads it has go in; the package list stays unchanged by build-only packages
+    before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    ok = built.run("emt", "integrate", "--emt-repo", str(emt),
+                   "-p", "k3s-addon-pause", "-p", "k3s-addon-klipper-lb", check=False)  # fmt: skip
+    assert ok.code == 0, ok.err[-3000:]
+    assert (emt / "SPECS/k3s-addon-pause/k3s-addon-pause.spec").is_file()
+    after = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    assert after["packages"] == before["packages"]
 
 
 def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
