@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Project, make_project
+from tests.conftest import ProjectDir, make_project
 from tests.fixtures import k3s_eras, k3s_tree
 from tests.fixtures.upstream import Upstream
 
@@ -38,7 +38,7 @@ def standin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMTK3S_STANDIN_GOVERSION", STANDIN_GO)
 
 
-def unpin_public_records(p: Project) -> None:
+def unpin_public_records(p: ProjectDir) -> None:
     """The fixture trees are not upstream's bytes: sources pinned by a public record (EMT's
     signatures for v1.32.4-era files) are left for fetch to pin, as for any other tag."""
     lock = p.lock
@@ -50,7 +50,7 @@ def unpin_public_records(p: Project) -> None:
 
 def _era_project(
     tmp: Path, up: Upstream, era: str, name: str = "p", **rel: Any
-) -> tuple[Project, dict[str, Any]]:
+) -> tuple[ProjectDir, dict[str, Any]]:
     meta = k3s_eras.publish(up, era)
     p = make_project(tmp / f"{name}-{era}", up)
     p.write_release(k3s=meta["tag"], packages=["k3s"], **rel)
@@ -73,7 +73,7 @@ def _k3s_root_dir(tmp: Path) -> Path:
     return root_dir
 
 
-def walk(p: Project, tmp: Path, arch: str = "x86_64") -> subprocess.CompletedProcess[str]:
+def walk(p: ProjectDir, tmp: Path, arch: str = "x86_64") -> subprocess.CompletedProcess[str]:
     """rpmbuild --rebuild of the project's k3s SRPM (%prep, %build, %install) with the stand-in
     go first on PATH; the log is returned for the checks."""
     srpm = next((p.root / "SRPMS").glob("k3s-*.src.rpm"))
