@@ -10,6 +10,7 @@ FOLDERS = (
     "k3s_addon_coredns",
     "k3s_addon_images",
     "k3s_addon_klipper_lb",
+    "k3s_addon_local_path_provisioner",
     "k3s_addon_metrics_server",
     "k3s_addon_pause",
     "k3s_iptables_helpers",

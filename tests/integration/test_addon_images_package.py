@@ -66,8 +66,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     dns = payloads.compile_static(payloads.DNS_C, work / "dns")
     # metrics-server needs its vendor tarball too: a static program that stays up stands in
     metrics = payloads.compile_static(payloads.PAUSE_C, work / "metrics-server")
+    lpp = payloads.compile_static(payloads.PAUSE_C, work / "local-path-provisioner")
     busybox = shutil.which("busybox")
-    if dns is None or metrics is None or busybox is None:
+    if dns is None or metrics is None or lpp is None or busybox is None:
         pytest.skip("gcc with a static libc and a static busybox are needed")
     # k3s-root-dist's layout: /usr/share/k3s-root/k3s-root-<arch>.tar holding ./bin/busybox
     tree = work / "k3s-root"
@@ -87,6 +88,8 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     for name, src, dir_, file in (
         ("k3s-addon-coredns", dns, "/usr/lib/k3s-addons/coredns", "coredns"),
         ("k3s-addon-metrics-server", metrics, "/usr/lib/k3s-addons/metrics-server", "metrics-server"),
+        ("k3s-addon-local-path-provisioner", lpp, "/usr/lib/k3s-addons/local-path-provisioner",
+         "local-path-provisioner"),
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
@@ -134,6 +137,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
     archives = sorted(images.glob("*.tar"))
     assert [a.name for a in archives] == [
         f"klipper-lb_v0.4.13-{ARCH}.tar",
+        f"local-path-provisioner_v0.0.31-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
         f"mirrored-library-busybox_1.36.1-{ARCH}.tar",
         f"mirrored-metrics-server_v0.7.2-{ARCH}.tar",
@@ -169,7 +173,7 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server")
+    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path")
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -186,6 +190,10 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         assert ctd.uid_gid(containerd.task_pid("metrics")) == (65534, 65534)
     finally:
         containerd.kill("metrics")
+    lpp = next(r for r in listed if "local-path-provisioner" in r)
+    # CMD local-path-provisioner found on PATH in our busybox userland; ENV ARCH for this arch
+    out = containerd.run(lpp, "lpp", "sh", "-c", "command -v local-path-provisioner; echo $ARCH")
+    assert out.stdout.split() == ["/usr/bin/local-path-provisioner", ARCH]
     busybox = next(r for r in listed if "busybox" in r)
     assert containerd.run(busybox, "bb", "sh", "-c", "echo $((6*7))").stdout.strip() == "42"
     coredns = next(r for r in listed if "coredns" in r)
@@ -200,19 +208,36 @@ def test_containerd_imports_them_as_listed_and_runs_them(
         containerd.kill("dns")
 
 
-def test_emt_integrate_lists_the_images_package_beside_k3s(
+def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
     built: ProjectDir, tmp_path: Path
 ) -> None:
+    from emtk3s import catalog
     from tests.fixtures import emt_checkout
 
+    # a run-time package: k3s-addon-images goes in packagelists/k3s.json beside k3s; its
+    # payload packages are build inputs only
+    runtime = catalog.load().runtime_packages()
+    assert "k3s" in runtime and "k3s-addon-images" in runtime
+    assert not [p for p in runtime if p.startswith("k3s-addon-") and p != "k3s-addon-images"]
     emt = emt_checkout.make(tmp_path / "emt")
+    # this project integrates the images without the payloads whose vendor tarballs (and
+    # k3s-root's build) it has not: integrate refuses it, naming each missing provider
     res = built.run("--json", "emt", "integrate", "--emt-repo", str(emt), check=False)
-    assert res.code == 0, res.err[-3000:]
-    pl = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
-    assert "k3s" in pl["packages"] and "k3s-addon-images" in pl["packages"]
-    # the payloads are build inputs of the images, not on the image
-    assert "k3s-addon-pause" not in pl["packages"]
-    assert (emt / "SPECS/k3s-addon-images/k3s-addon-images.spec").is_file()
+    assert res.code == 9, res.err[-3000:]
+    refusal = next(
+        line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
+    )
+    for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
+                     "k3s-addon-metrics-server", "k3s-root-dist"):  # fmt: skip
+        assert provider in refusal
+    # the payloads it has go in; the package list stays unchanged by build-only packages
+    before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    ok = built.run("emt", "integrate", "--emt-repo", str(emt),
+                   "-p", "k3s-addon-pause", "-p", "k3s-addon-klipper-lb", check=False)  # fmt: skip
+    assert ok.code == 0, ok.err[-3000:]
+    assert (emt / "SPECS/k3s-addon-pause/k3s-addon-pause.spec").is_file()
+    after = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    assert after["packages"] == before["packages"]
 
 
 def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
@@ -232,7 +257,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 5 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 6 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs

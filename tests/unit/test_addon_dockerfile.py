@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -136,9 +137,28 @@ def test_the_real_klipper_lb_dockerfile_at_v0_4_13() -> None:
 
 
 @pytest.mark.skipif(not LPP_MIRROR.is_dir(), reason="no rancher/local-path-provisioner snapshot")
-def test_the_real_local_path_provisioner_dockerfile_is_refused_naming_its_platform_guard() -> None:
-    # v0.0.31's final stage runs a TARGETPLATFORM guard and sets ENV ARCH per platform: not
-    # mirrored yet (docs/packages/addon-images.md), so resolve must refuse it, naming the line
+def test_the_real_local_path_provisioner_dockerfile_per_arch() -> None:
+    # v0.0.31's final stage runs a TARGETPLATFORM guard and sets ENV ARCH from the platform
+    from tests.fixtures.addon_images import LOCAL_PATH_DOCKERFILE
+
     text = _show(LPP_MIRROR, "v0.0.31:package/Dockerfile")
-    with pytest.raises(InputError, match=r"v0.0.31:package/Dockerfile:6: RUN 'if \["):
-        dockerfile.parse(text, "v0.0.31:package/Dockerfile")
+    facts = dockerfile.read(text, "v0.0.31:package/Dockerfile")
+    assert json.loads(facts["_config_arm64"]) == {
+        "Cmd": ["local-path-provisioner"],
+        "Env": ["ARCH=arm64"],
+    }
+    assert facts == dockerfile.read(LOCAL_PATH_DOCKERFILE, "fixture")
+
+
+def test_platform_guard_and_arch_dependent_env() -> None:
+    from tests.fixtures.addon_images import LOCAL_PATH_DOCKERFILE
+
+    amd = dockerfile.parse(LOCAL_PATH_DOCKERFILE, "p", "amd64")
+    assert amd["base"] == "alpine" and amd["config"]["Env"] == ["ARCH=amd64"]
+    assert "userland" not in amd  # apk upgrade installs nothing new
+    with pytest.raises(InputError, match=r"p:5: upstream refuses linux/riscv64"):
+        dockerfile.parse(LOCAL_PATH_DOCKERFILE, "p", "riscv64")
+    with pytest.raises(InputError, match="a TARGETPLATFORM guard needs the architecture"):
+        dockerfile.parse(LOCAL_PATH_DOCKERFILE, "p")
+    facts = dockerfile.read(LOCAL_PATH_DOCKERFILE, "p")
+    assert dockerfile.from_facts(facts, "arm64")["config"]["Env"] == ["ARCH=arm64"]

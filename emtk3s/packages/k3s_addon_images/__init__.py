@@ -66,6 +66,11 @@ PAYLOADS: dict[str, tuple[str, str, str]] = {
     "busybox": ("k3s-root-dist", "k3s-root", "k3s_root_dir"),
     "klipper-lb": ("k3s-addon-klipper-lb", "klipper-lb", "addon_klipper_lb_root"),
     "metrics-server": ("k3s-addon-metrics-server", "metrics-server", "addon_metrics_server_root"),
+    "local-path-provisioner": (
+        "k3s-addon-local-path-provisioner",
+        "local-path-provisioner",
+        "addon_local_path_provisioner_root",
+    ),
 }
 #: the file each payload package installs under /usr/lib/k3s-addons/<image>/
 PAYLOAD_FILE = {
@@ -73,6 +78,7 @@ PAYLOAD_FILE = {
     "coredns": "coredns",
     "klipper-lb": "entry",
     "metrics-server": "metrics-server",
+    "local-path-provisioner": "local-path-provisioner",
 }
 
 #: docker-library/busybox's image (what rancher/mirrored-library-busybox mirrors): the busybox
@@ -110,12 +116,16 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
                 f"{comp.facts['pause_tag']}, the image list names {image['tag']}",
                 "fix PAUSE_RELEASES or set [overrides] kubernetes-pause",
             )
-        upstream = (
-            BUSYBOX_UPSTREAM if name == "busybox" else dockerfile.from_facts(comp.facts["image"])
-        )
+        # per architecture: a Dockerfile may set arch-dependent values (ENV ARCH ...)
+        upstream = {
+            a: BUSYBOX_UPSTREAM
+            if name == "busybox"
+            else dockerfile.from_facts(comp.facts["image"], a)
+            for a in GOARCHES
+        }
         try:  # an unknown base or Alpine package is an error here, naming it
-            build.base_kind(str(upstream.get("base", "")))
-            programs = build.userland_programs(list(upstream.get("userland", [])))
+            build.base_kind(str(upstream[GOARCHES[0]].get("base", "")))
+            programs = build.userland_programs(list(upstream[GOARCHES[0]].get("userland", [])))
         except ValueError as exc:
             raise InputError(f"{comp.repo} {comp.tag}: {exc}", "extend images.py") from None
         out.append(
@@ -150,6 +160,7 @@ PAYLOAD_FILES = {
     "aux": "k3s-root/bin/aux",
     "klipper-lb": "payload/klipper-lb/entry",
     "metrics-server": "payload/metrics-server/metrics-server",
+    "local-path-provisioner": "payload/local-path-provisioner/local-path-provisioner",
 }
 GOARCHES = ("amd64", "arm64")
 
@@ -168,15 +179,20 @@ def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any
             PAYLOAD_FILES["klipper-lb"],
             PAYLOAD_FILES["busybox"],
             PAYLOAD_FILES["aux"],
-            build.userland_programs(image["upstream"].get("userland", [])),
+            build.userland_programs(image["upstream"][arch].get("userland", [])),
             list(BUSYBOX_APPLETS),
         )
     elif name == "metrics-server":
         payload = build.binary_payload("metrics-server", PAYLOAD_FILES["metrics-server"])
+    elif name == "local-path-provisioner":  # upstream: Alpine; ours: k3s-root's busybox
+        payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
+        payload += build.binary_payload(
+            "usr/bin/local-path-provisioner", PAYLOAD_FILES["local-path-provisioner"]
+        )
     else:
         payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
     return build.description(
-        image["reference"], arch, created, image["upstream"], payload, PAYLOAD_FILES["ca"]
+        image["reference"], arch, created, image["upstream"][arch], payload, PAYLOAD_FILES["ca"]
     )
 
 
@@ -185,7 +201,14 @@ COMPONENTS = (ComponentDef("k3s-images", "k3s-io/k3s", tag=_k3s_tag, facts=_imag
 PACKAGE = PackageDef(
     name="k3s-addon-images",
     component="k3s-images",
-    components=("kubernetes-pause", "coredns", "klipper-lb", "metrics-server", "k3s-root"),
+    components=(
+        "kubernetes-pause",
+        "coredns",
+        "klipper-lb",
+        "metrics-server",
+        "local-path-provisioner",
+        "k3s-root",
+    ),
     summary="K3s addon container images built from source, imported at start with no registry",
     context=context,
     on_image=True,
@@ -195,6 +218,7 @@ PACKAGE = PackageDef(
         "k3s-addon-coredns": ("addon_coredns_root", ""),
         "k3s-addon-klipper-lb": ("addon_klipper_lb_root", ""),
         "k3s-addon-metrics-server": ("addon_metrics_server_root", ""),
+        "k3s-addon-local-path-provisioner": ("addon_local_path_provisioner_root", ""),
     },
     sources=(
         SourceRule(

@@ -18,7 +18,17 @@ from typing import Any
 
 from emtk3s.infra.errors import InputError
 
-_ARG_REF = re.compile(r"\$\{(?P<a>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<b>[A-Za-z_][A-Za-z0-9_]*)")
+_ARG_REF = re.compile(
+    r"\$\{(?P<a>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>[#%]|:-)(?P<word>[^}]*))?\}"
+    r"|\$(?P<b>[A-Za-z_][A-Za-z0-9_]*)"
+)
+#: a platform guard (local-path-provisioner): if [ "$TARGETPLATFORM" != "linux/amd64" ] && ...;
+#: then echo ... && exit 1; fi — refuses the platforms it does not list, changes no file
+_GUARD = re.compile(
+    r'^if\s+(?P<tests>\[\s*"\$TARGETPLATFORM"\s*!=\s*"[^"]+"\s*\](?:\s*&&\s*\[\s*"\$TARGETPLATFORM"'
+    r'\s*!=\s*"[^"]+"\s*\])*)\s*;\s*then\b[^;]*(?:;\s*)?\bexit\s+1\s*;?\s*fi$'
+)
+_GUARD_PLATFORM = re.compile(r'!=\s*"(?P<p>[^"]+)"')
 _SETCAP = re.compile(
     r"\bsetcap\s+(?:-[a-z]\s+)*['\"]?(?P<caps>cap_[a-z_,]+)=\+?(?P<flags>[eip]+)['\"]?\s+(?P<path>/\S+)"
 )
@@ -57,7 +67,20 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
 
 
 def _subst(value: str, args: dict[str, str]) -> str:
-    return _ARG_REF.sub(lambda m: args.get(m.group("a") or m.group("b"), ""), value)
+    """Docker's variable substitution: $v, ${v}, ${v:-default}, ${v#prefix}, ${v%suffix}."""
+
+    def one(m: re.Match[str]) -> str:
+        v = args.get(m.group("a") or m.group("b") or "", "")
+        op, word = m.group("op"), m.group("word") or ""
+        if op == ":-":
+            return v or word
+        if op == "#":
+            return v.removeprefix(word)
+        if op == "%":
+            return v.removesuffix(word)
+        return v
+
+    return _ARG_REF.sub(one, value)
 
 
 def _words(args: str, where: str) -> list[str]:
@@ -74,9 +97,15 @@ def _words(args: str, where: str) -> list[str]:
     return ["/bin/sh", "-c", s]
 
 
-def parse(text: str, where: str) -> dict[str, Any]:
+#: the architectures an image is written for (Docker's TARGETARCH)
+ARCHES = ("amd64", "arm64")
+
+
+def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     """{base, config: {User, Entrypoint, Cmd, Env, WorkingDir, ExposedPorts}, capabilities:
-    {path: {caps: [...], effective: bool}}} of the final stage."""
+    {path: {caps: [...], effective: bool}}} of the final stage, for ``arch`` (the values of
+    the TARGETPLATFORM/TARGETARCH build arguments; "" when the Dockerfile must not need them)."""
+    platform = {"TARGETPLATFORM": f"linux/{arch}", "TARGETARCH": arch} if arch else {}
     global_args: dict[str, str] = {}
     stages: list[Stage] = []
     for lineno, line in _logical_lines(text):
@@ -122,7 +151,8 @@ def parse(text: str, where: str) -> dict[str, Any]:
         rest = _subst(rest, args) if instr not in ("RUN",) else rest
         if instr == "ARG":
             key, _, default = rest.partition("=")
-            args.setdefault(key.strip(), default.strip().strip("\"'"))
+            key = key.strip()
+            args.setdefault(key, platform.get(key, default.strip().strip("\"'")))
         elif instr == "USER":
             config["User"] = rest.strip()
         elif instr == "ENTRYPOINT":
@@ -140,6 +170,7 @@ def parse(text: str, where: str) -> dict[str, Any]:
                 pairs = [[key, value.strip()]]
             for key, value in pairs:
                 env = [e for e in env if not e.startswith(key + "=")] + [f"{key}={value}"]
+                args[key] = value  # later lines see it (ENV ARCH ${ARCH%/v7})
         elif instr == "EXPOSE":
             for port in rest.split():
                 exposed[port if "/" in port else f"{port}/tcp"] = {}
@@ -152,6 +183,16 @@ def parse(text: str, where: str) -> dict[str, Any]:
                 if src in by_stage[src_stage]:
                     caps[dst] = by_stage[src_stage][src]
         elif instr == "RUN":
+            guard = _GUARD.match(rest.strip())
+            if guard:
+                allowed = _GUARD_PLATFORM.findall(guard.group("tests"))
+                if not arch:
+                    raise InputError(f"{at}: a TARGETPLATFORM guard needs the architecture", "")
+                if f"linux/{arch}" not in allowed:
+                    raise InputError(
+                        f"{at}: upstream refuses linux/{arch} (it builds {', '.join(allowed)})", ""
+                    )
+                continue
             userland += _apk_packages(rest, at)
         elif instr not in _IGNORED:
             raise InputError(f"{at}: Dockerfile instruction {instr} not understood", "report it")
@@ -186,21 +227,34 @@ def _apk_packages(command: str, where: str) -> list[str]:
     return pkgs
 
 
+def read(text: str, where: str) -> dict[str, Any]:
+    """A Dockerfile's image as lock facts, for every architecture in :data:`ARCHES`."""
+    return to_facts({a: parse(text, where, a) for a in ARCHES})
+
+
 def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
-    """What :func:`parse` read, as lock facts: one-line JSON notes (paths, ``user:group`` and
-    references are not fact tokens)."""
-    return {
-        "_base": parsed["base"] or "scratch",
-        "_config": json.dumps(parsed["config"], sort_keys=True),
-        "_capabilities": json.dumps(parsed["capabilities"], sort_keys=True),
-        "userland": list(parsed.get("userland", [])),
+    """What :func:`parse` read (one result, or arch -> result), as lock facts: one-line JSON
+    notes (paths, ``user:group`` and references are not fact tokens); ``_config`` when every
+    architecture has the same config, else ``_config_<arch>`` each."""
+    by_arch = {"": parsed} if "config" in parsed else parsed
+    first = next(iter(by_arch.values()))
+    out = {
+        "_base": first["base"] or "scratch",
+        "_capabilities": json.dumps(first["capabilities"], sort_keys=True),
+        "userland": list(first.get("userland", [])),
     }
+    configs = {a: json.dumps(p["config"], sort_keys=True) for a, p in by_arch.items()}
+    if len(set(configs.values())) == 1:
+        out["_config"] = next(iter(configs.values()))
+    else:
+        out.update({f"_config_{a}": c for a, c in configs.items()})
+    return out
 
 
-def from_facts(facts: dict[str, Any]) -> dict[str, Any]:
-    """The inverse of :func:`to_facts` (what the lock recorded)."""
+def from_facts(facts: dict[str, Any], arch: str = "") -> dict[str, Any]:
+    """The inverse of :func:`to_facts` (what the lock recorded), for ``arch``."""
     try:
-        config = json.loads(facts["_config"])
+        config = json.loads(facts.get("_config") or facts[f"_config_{arch}"])
         caps = json.loads(facts["_capabilities"])
     except (KeyError, TypeError, json.JSONDecodeError):
         raise InputError("the lock's image facts are malformed", "re-resolve") from None

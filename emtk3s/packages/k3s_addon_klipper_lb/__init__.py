@@ -26,7 +26,7 @@ def _facts(checkout: TagCheckout) -> dict[str, Any]:
 
     text = checkout.read("Dockerfile").decode("utf-8", "replace")
     return {
-        "image": dockerfile.to_facts(dockerfile.parse(text, f"{checkout.info.tag}:Dockerfile")),
+        "image": dockerfile.read(text, f"{checkout.info.tag}:Dockerfile"),
         "dockerfile": "Dockerfile",
     }
 
@@ -40,6 +40,7 @@ PACKAGE = PackageDef(
     component="klipper-lb",
     summary="klipper-lb's entry script for the K3s service load balancer image",
     default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+    on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
             "k3s-addon-klipper-lb-{version}-entry",

@@ -33,7 +33,7 @@ def _facts(checkout: TagCheckout) -> dict[str, Any]:
 
     text = checkout.read("Dockerfile").decode("utf-8", "replace")
     return {
-        "image": dockerfile.to_facts(dockerfile.parse(text, f"{checkout.info.tag}:Dockerfile")),
+        "image": dockerfile.read(text, f"{checkout.info.tag}:Dockerfile"),
         "dockerfile": "Dockerfile",
     }
 
@@ -65,6 +65,7 @@ PACKAGE = PackageDef(
     component="metrics-server",
     summary="metrics-server for the K3s metrics-server image, built from source",
     default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+    on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
             "metrics-server-{version}.tar.gz",

@@ -46,7 +46,7 @@ def _facts(checkout: TagCheckout) -> dict[str, Any]:
     text = checkout.read("build/pause/Dockerfile").decode("utf-8", "replace")
     return {
         "pause_tag": m.group("tag"),
-        "image": dockerfile.to_facts(dockerfile.parse(text, f"{where}/Dockerfile")),
+        "image": dockerfile.read(text, f"{where}/Dockerfile"),
         "dockerfile": "build/pause/Dockerfile",
     }
 
@@ -63,6 +63,7 @@ PACKAGE = PackageDef(
     components=("k3s-images",),
     summary="The pause program of the K3s pause image, built from source",
     default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+    on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
             "k3s-addon-pause-{version}-pause.c",
