@@ -65,6 +65,59 @@ def download(work: Path, size: int, repeat: int) -> None:
     )
 
 
+def small(work: Path, count: int, size: int, repeat: int, jobs: int) -> None:
+    """Many small downloads (buildroot's and the addon images' sources): ``count`` files of
+    ``size`` bytes over a keep-alive loopback server, emtk3s at -j 1 and -j ``jobs`` against one
+    curl process fetching the same list (one connection, reused) and curl --parallel."""
+    served = work / "served"
+    dls: list[Download] = []
+    for i in range(count):
+        path = served / f"s{i:05d}.tar.gz"
+        random_file(path, size, seed=10_000 + i)
+    shas = [sha256_file(served / f"s{i:05d}.tar.gz") for i in range(count)]
+    with file_server(served) as base:
+        for i, sha in enumerate(shas):
+            name = f"s{i:05d}.tar.gz"
+            dls.append(Download(name, f"{base}/{name}", sha, size, allow_http=True))
+        config = work / "curl.cfg"
+        out_dir = work / "curl-out"
+        config.write_text("".join(f'url = "{d.url}"\noutput = "{out_dir}/{d.name}"\n' for d in dls))
+        n = [0]
+
+        def ours(j: int) -> None:
+            n[0] += 1
+            cache = Cache(work / f"cache-{n[0]}")
+            fetch_many(cache, dls, Policy(jobs=j))
+            shutil.rmtree(cache.root)
+
+        def curl(*extra: str) -> None:
+            out_dir.mkdir()
+            subprocess.run(
+                ["curl", "-s", "--no-progress-meter", "-f", *extra, "-K", str(config)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
+            shutil.rmtree(out_dir)
+
+        ours(jobs)  # warm the page cache of the served files
+        s_1, s_j, s_par, s_curl = paired(
+            repeat,
+            lambda: ours(1),
+            lambda: ours(jobs),
+            lambda: curl("--parallel", "--parallel-max", str(jobs)),
+            curl,
+        )
+    report(
+        f"{count} downloads of {size / 1000:.0f} kB over loopback (keep-alive sendfile server)",
+        [
+            ("emtk3s fetch_many -j 1", s_1),
+            (f"emtk3s fetch_many -j {jobs}", s_j),
+            (f"curl --parallel-max {jobs} (one process)", s_par),
+            ("curl (one process, one connection reused)", s_curl),
+        ],
+    )
+
+
 def warm(work: Path, total: int, files: int, repeat: int) -> None:
     cache = Cache(work / "cache")
     dls = []
@@ -105,9 +158,24 @@ def main() -> None:
     ap.add_argument("--cache-gb", type=float, default=1.0)
     ap.add_argument("--files", type=int, default=75)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--small-count", type=int, default=1000)
+    ap.add_argument("--small-kb", type=float, default=50)
+    ap.add_argument("--jobs", type=int, default=8)
+    ap.add_argument(
+        "--only", choices=["download", "small", "warm"], action="append", help="run only these"
+    )
     args = ap.parse_args()
-    with scratch("fetch") as work:
-        download(work, int(args.download_mb * MB), args.repeat)
+    only = set(args.only or ["download", "small", "warm"])
+    if "small" in only:
+        with scratch("small") as work:
+            small(work, args.small_count, int(args.small_kb * 1000), args.repeat, args.jobs)
+    if "download" not in only:
+        args.download_mb = 0
+    if args.download_mb:
+        with scratch("fetch") as work:
+            download(work, int(args.download_mb * MB), args.repeat)
+    if "warm" not in only:
+        return
     with scratch("warm") as work:
         warm(work, int(args.cache_gb * GB), args.files, args.repeat)
 

@@ -6,7 +6,8 @@ Then, everything up to date, paired and alternated:
   - `emtk3s all` (trusts each verified file by its stat record),
   - `emtk3s --verify all` (rehashes every cached source, the SRPM and the RPM: the old no-op),
   - `emtk3s fetch` (a warm fetch: every source already cached),
-  - `emtk3s --help` (interpreter start-up, imports, click: what any command pays).
+  - `emtk3s --help` (interpreter start-up, imports, click: what any command pays),
+  - `python -c "import click"` (the floor of any click program's start-up).
 Run: .venv/bin/python bench/bench_noop_all.py [--gb 1] [--files 75] [--repeat 7]
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
+import sys
 
 from common import GB, ROOT, k3s_scale_project, paired, report, scratch  # noqa: I001
 
@@ -33,12 +35,17 @@ def main() -> None:
             subprocess.run(p.cli(*a), env=p.env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
         run("all")  # the first run after the build records what it had not yet
-        s_noop, s_verify, s_fetch, s_help = paired(
+
+        def python(code: str) -> None:
+            subprocess.run([sys.executable, "-c", code], env=p.env, check=True, cwd=ROOT)
+
+        s_noop, s_verify, s_fetch, s_help, s_click = paired(
             args.repeat,
             lambda: run("all"),
             lambda: run("--verify", "all"),
             lambda: run("fetch"),
             lambda: run("--help"),
+            lambda: python("import click"),
         )
         assert sum(p.upstream.requests.values()) == before, "a no-op run contacted the server"
         p.upstream.stop()
@@ -51,6 +58,10 @@ def main() -> None:
                 ("emtk3s fetch (warm)", s_fetch),
                 ("emtk3s --help", s_help),
             ],
+        )
+        report(
+            "start-up: `emtk3s --help` against the interpreter with click alone",
+            [("emtk3s --help", s_help), ('python -c "import click"', s_click)],
         )
 
 

@@ -14,20 +14,29 @@ Jinja2 — and times, paired and alternated:
   - a full render (every package written), for the per-package cost of the real work.
 
 It prints the time per package at each P: flat per-package figures are O(P).
-Run: .venv/bin/python bench/bench_render.py [--packages 50 200 500] [--repeat 5]
+
+``--baseline REV`` also times a full render at the largest P against the code of git revision
+REV, each side in a child process of its own, alternated: this tree with its Jinja bytecode
+cache warm (templates unchanged since the last render: a K3s bump), this tree with the cache
+removed first, and REV.
+
+Run: .venv/bin/python bench/bench_render.py [--packages 50 200 500] [--repeat 5] [--baseline REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
-from common import ROOT, Stats, fmt, paired, scratch, timed  # noqa: I001
+from common import ROOT, Stats, baseline_tree, child_env, fmt, paired, scratch, timed  # noqa: I001
 
-from emtk3s import catalog
 from emtk3s.infra.paths import Project
 from emtk3s.model import release as manifest
 from emtk3s.model.lock import Lock
@@ -37,8 +46,14 @@ GOLDEN = ROOT / "tests" / "golden"
 BASE = "k3s-iptables-helpers"
 
 
-def many_packages(work: Path, count: int) -> tuple[manifest.Release, Lock, Project, list[str]]:
+def many_packages(
+    work: Path, count: int, cache: Path | None = None
+) -> tuple[manifest.Release, Lock, Project, list[str]]:
     """A project whose lock and templates hold ``count`` copies of the helpers package."""
+    try:
+        from emtk3s import catalog
+    except ImportError:  # a revision before the catalog (bench --baseline)
+        return _many_packages_before_catalog(work, count, cache)
     known = catalog.load()
     release = manifest.load(GOLDEN / "release.toml", known, environ={})
     lock = Lock.from_json((GOLDEN / "lock.json").read_text(), known.mirrors)
@@ -48,7 +63,7 @@ def many_packages(work: Path, count: int) -> tuple[manifest.Release, Lock, Proje
     root = work / f"proj-{count}"
     for name in names:
         tdir = root / "templates" / name
-        tdir.mkdir(parents=True)
+        tdir.mkdir(parents=True, exist_ok=True)
         (tdir / f"{name}.spec.j2").write_text(template)
     # the copies exist only in this release's catalog (the next size starts from the real one)
     found = {**known.packages, **{name: replace(base, name=name) for name in names}}
@@ -57,8 +72,33 @@ def many_packages(work: Path, count: int) -> tuple[manifest.Release, Lock, Proje
     for name in names:
         packages[name] = replace(lock.packages[BASE], name=name)
     lock = replace(lock, packages=packages)
-    project = Project.at(root, work / "cache")
+    project = Project.at(root, cache or work / "cache")
     return release, lock, project, names
+
+
+def _many_packages_before_catalog(
+    work: Path, count: int, cache: Path | None
+) -> tuple[manifest.Release, Lock, Project, list[str]]:
+    """:func:`many_packages` for the code before the catalog (packages found by discovery)."""
+    from emtk3s.model import package as pkgs  # type: ignore[attr-defined]
+
+    release = manifest.load(GOLDEN / "release.toml", environ={})  # type: ignore[call-arg]
+    lock = Lock.from_json((GOLDEN / "lock.json").read_text())  # type: ignore[call-arg]
+    found = pkgs.__getattr__("PACKAGES")
+    base = found[BASE]
+    template = (base.template_dir() / f"{BASE}.spec.j2").read_text()
+    names = [f"bench{i:04d}-helpers" for i in range(count)]
+    root = work / f"proj-{count}"
+    for name in names:
+        tdir = root / "templates" / name
+        tdir.mkdir(parents=True, exist_ok=True)
+        (tdir / f"{name}.spec.j2").write_text(template)
+        found[name] = replace(base, name=name)
+    packages = dict(lock.packages)
+    for name in names:
+        packages[name] = replace(lock.packages[BASE], name=name)
+    lock = replace(lock, packages=packages)
+    return release, lock, Project.at(root, cache or work / "cache"), names
 
 
 def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, float]:
@@ -87,12 +127,73 @@ def measure(work: Path, count: int, repeat: int) -> tuple[int, Stats, Stats, flo
     return count, s_noop, s_alt, t_full
 
 
+def child_full(work: Path, count: int) -> None:
+    """One full render of ``count`` packages in this process (the code on PYTHONPATH); print
+    its seconds as JSON."""
+    import os
+
+    expected = os.environ.get("EMTK3S_BENCH_CODE") or str(ROOT)
+    assert render.__file__.startswith(expected), f"{render.__file__} is not under {expected}"
+    release, lock, project, names = many_packages(work, count, work.parent / "cache")
+    shutil.rmtree(project.specs, ignore_errors=True)
+    t0 = time.perf_counter()
+    res = render.render(release, lock, project, names)
+    took = time.perf_counter() - t0
+    assert len(res.written) == count
+    print(json.dumps({"seconds": took}))
+
+
+def versus(work: Path, count: int, repeat: int, rev: str) -> None:
+    base = baseline_tree(work, rev)
+    n = [0]
+
+    def side(tree: Path | None, cold: bool = False) -> float:
+        n[0] += 1
+        # the same path each time for a side: its templates keep their names and files
+        where = work / f"side-{'base' if tree else 'cold' if cold else 'warm'}"
+        if cold:
+            shutil.rmtree(work / "cache" / "jinja", ignore_errors=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child-full", str(count), "--work", str(where)],
+            env=child_env(tree),
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout
+        shutil.rmtree(where)
+        return float(json.loads(out.splitlines()[-1])["seconds"])
+
+    side(None)  # the bytecode cache of this tree's templates
+    times: list[list[float]] = [[], [], []]
+    for _ in range(repeat):
+        times[0].append(side(None))
+        times[1].append(side(None, cold=True))
+        times[2].append(side(base))
+    stats = [Stats(t) for t in times]
+    print(f"full render of {count} packages, each in a process of its own (render call only)")
+    for label, st in zip(
+        ["this tree, bytecode cache warm", "this tree, bytecode cache removed", f"{rev}"],
+        stats,
+        strict=True,
+    ):
+        print(f"  {label:<34} {st}  ratio {st.median / stats[2].median:.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--packages", type=int, nargs="+", default=[50, 200, 500])
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--baseline", help="git revision to compare a full render with")
+    ap.add_argument("--child-full", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.child_full:
+        child_full(args.work, args.child_full)
+        return
     with scratch("render") as work:
+        if args.baseline:
+            versus(work, max(args.packages), args.repeat, args.baseline)
         rows = [measure(work, count, args.repeat) for count in args.packages]
     print("render of P packages (copies of k3s-iptables-helpers), per package in brackets")
     for count, s_noop, s_alt, t_full in rows:

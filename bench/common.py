@@ -26,6 +26,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+# a child run on another revision's code (baseline_tree): that emtk3s comes first
+if os.environ.get("EMTK3S_BENCH_CODE"):
+    sys.path.insert(0, os.environ["EMTK3S_BENCH_CODE"])
 
 SCRATCH = Path(os.environ.get("EMTK3S_BENCH_DIR", "/var/tmp"))
 GB = 1_000_000_000
@@ -95,6 +98,33 @@ def scratch(prefix: str) -> Iterator[Path]:
         print(f"[{load()}]")
 
 
+def baseline_tree(work: Path, rev: str) -> Path:
+    """The ``emtk3s`` package as of git revision ``rev``, exported under ``work``: a child run
+    with PYTHONPATH set to the returned directory imports that code instead of this tree's
+    (the "today's" side of a before/after pair measured in one run)."""
+    import subprocess
+
+    dest = work / f"baseline-{rev}"
+    dest.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "emtk3s"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
+def child_env(pythonpath: Path | None) -> dict[str, str]:
+    """The environment of a child benchmark run on another tree's code (None: this tree)."""
+    env = dict(os.environ)
+    env.pop("EMTK3S_BENCH_CODE", None)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+        env["EMTK3S_BENCH_CODE"] = str(pythonpath)
+    else:
+        env.pop("PYTHONPATH", None)
+    return env
+
+
 def random_file(path: Path, size: int, seed: int) -> None:
     """Incompressible bytes, as a compressed source tarball is."""
     rng = random.Random(seed)
@@ -153,6 +183,17 @@ def go_tree(root: Path, total: int, files: int, seed: int = 2) -> int:
 class _SendfileHandler(http.server.SimpleHTTPRequestHandler):
     """Serves a directory with sendfile(2), so the server is not what a download bench measures."""
 
+    # keep-alive, as a real mirror: a client that reuses its connections gains from it
+    protocol_version = "HTTP/1.1"
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without TCP_NODELAY, Nagle's algorithm holds
+        # the second until the client's delayed ACK (40 ms a request on a reused connection)
+        import socket
+
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, *args: object) -> None:
         pass
 
@@ -161,21 +202,39 @@ class _SendfileHandler(http.server.SimpleHTTPRequestHandler):
         self.connection.sendfile(source)
 
 
-@contextmanager
-def file_server(directory: Path) -> Iterator[str]:
-    """An HTTP server on 127.0.0.1 for ``directory``; yields its base URL."""
+def _serve(directory: str) -> None:
+    """Serve ``directory`` until stdin closes; print the port first."""
 
     def handler(*a: object, **kw: object) -> _SendfileHandler:
-        return _SendfileHandler(*a, directory=str(directory), **kw)  # type: ignore[arg-type]
+        return _SendfileHandler(*a, directory=directory, **kw)  # type: ignore[arg-type]
 
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
+    srv.daemon_threads = True
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    print(srv.server_address[1], flush=True)
+    sys.stdin.read()
+
+
+@contextmanager
+def file_server(directory: Path) -> Iterator[str]:
+    """An HTTP server on 127.0.0.1 for ``directory`` in a process of its own (in ours, its
+    threads would take the interpreter lock from the client being measured); yields its base
+    URL."""
+    import subprocess
+
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "serve", str(directory)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    port = int(proc.stdout.readline())
     try:
-        yield f"http://127.0.0.1:{srv.server_address[1]}"
+        yield f"http://127.0.0.1:{port}"
     finally:
-        srv.shutdown()
-        srv.server_close()
+        proc.stdin.close()
+        proc.wait(timeout=30)
 
 
 @dataclass
@@ -217,10 +276,12 @@ def k3s_scale_project(work: Path, total: int, files: int, until: str = "build") 
     subprocess.run(proj.cli("resolve"), env=env, check=True, cwd=ROOT)
     lock_file = root / "emtk3s.lock"
     lock = json.loads(lock_file.read_text())
+    served = work / "served"
     for i, size in enumerate(sizes(total, files)):
-        rng = random.Random(1000 + i)
         path = f"/bench/dist/src-{i:02d}.tar.gz"
-        up.files[path] = rng.randbytes(size)
+        # made a chunk at a time and served from disk: 5 GB never sits in memory
+        up.disk_files[path] = served / f"src-{i:02d}.tar.gz"
+        random_file(up.disk_files[path], size, seed=1000 + i)
         lock["packages"][pkg]["sources"].append(
             {
                 "mirror": "github",
@@ -236,6 +297,10 @@ def k3s_scale_project(work: Path, total: int, files: int, until: str = "build") 
     stages = ["fetch", "render", "srpm", "build"]
     for stage in stages[: stages.index(until) + 1]:  # the stages themselves, as `all` runs them
         subprocess.run(proj.cli(stage), env=env, check=True, cwd=ROOT)
-    for i in range(files):  # served once; the bench must not hold a gigabyte
-        up.files.pop(f"/bench/dist/src-{i:02d}.tar.gz")
+    shutil.rmtree(served)  # served once: the disk holds the cache's copy only
+    up.disk_files.clear()
     return proj
+
+
+if __name__ == "__main__" and sys.argv[1:2] == ["serve"]:
+    _serve(sys.argv[2])

@@ -22,12 +22,14 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.builders.rpmbuild import built_sha256, stamped_build
-from emtk3s.infra import sandbox
+from emtk3s.infra import procs, sandbox
 from emtk3s.infra.cache import Cache, sha256_file, stat_record, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, InputError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
@@ -39,7 +41,7 @@ REPO_INSIDE = "/emtk3s-repo"
 
 
 def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = procs.run(cmd, text=True)
     if proc.returncode != 0:
         raise BuildError(
             f"{what} failed: {' '.join((proc.stderr or proc.stdout).split())[:300]}", ""
@@ -64,7 +66,9 @@ def tarball_sha256(source: Path, cache: Cache) -> str:
     if before is not None and stat_record(source) == before:  # not changed while read
         sealed = trust_record(source, before)
         with contextlib.suppress(OSError):  # a read-only cache still works; it rehashes
-            write_if_changed(memo, json.dumps({"sha256": sha, "stat": sealed}).encode())
+            write_if_changed(
+                memo, json.dumps({"sha256": sha, "stat": sealed}).encode(), durable=False
+            )
     return sha
 
 
@@ -85,11 +89,11 @@ def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
         return root, f"dir:{root}:{rpmdb.stat().st_mtime_ns}"
     sha = tarball_sha256(source, cache)
     dest = cache.root / "chroots" / sha
+    sweep_unpacks(cache.root)  # what a killed unpack of any chroot left
     with file_lock(cache.lock_for(f"chroot-{sha}")):
         if not (dest / ".complete").exists():
             shutil.rmtree(dest, ignore_errors=True)
-            tmp = Path(tempfile.mkdtemp(prefix=".unpack-", dir=cache.root))
-            try:
+            with _unpack_dir(cache.root) as tmp:
                 # a worker chroot is a whole root file system (absolute symlinks, device nodes):
                 # GNU tar keeps members below the target and strips leading slashes
                 _run(
@@ -101,9 +105,73 @@ def prepare(source: Path, cache: Cache) -> tuple[Path, str]:
                 dest.mkdir(parents=True, exist_ok=True)
                 os.replace(top, dest / "root")
                 (dest / ".complete").write_text(source.name + "\n")
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
     return dest / "root", f"tar:{sha}"
+
+
+UNPACK_PREFIX = ".unpack-"
+#: an unpack directory without an owner lock (an emtk3s before owner locks) is taken for
+#: abandoned once it is this old: unpacking a worker chroot takes seconds to a few minutes
+LEGACY_UNPACK_AGE = 3600
+
+
+@contextlib.contextmanager
+def _unpack_dir(parent: Path) -> Iterator[Path]:
+    """A fresh ``.unpack-*/`` in ``parent`` for one unpack, owned by this process: an owner
+    lock beside the tree (``.unpack-X.owner``, flock held until the end, released if the
+    process dies) tells :func:`sweep_unpacks` the tree is in use. The lock is taken on a
+    temporary name and renamed into place, so no sweep ever sees an unheld owner file."""
+    tmp = Path(tempfile.mkdtemp(prefix=UNPACK_PREFIX, dir=parent))
+    owner = tmp.with_name(tmp.name + ".owner")
+    pending = tmp.with_name(tmp.name + ".owner.new")
+    fd = os.open(pending, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.replace(pending, owner)
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        owner.unlink(missing_ok=True)
+        pending.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def sweep_unpacks(parent: Path) -> list[str]:
+    """Remove the ``.unpack-*`` trees a killed unpack left in ``parent`` (the cache root):
+    only directories with that prefix (never through a symlink), only when no live process
+    holds their owner lock; a tree without one (an older emtk3s) only when it is older than
+    :data:`LEGACY_UNPACK_AGE`. Returns the names removed."""
+    removed: list[str] = []
+    try:
+        candidates = sorted(p for p in parent.iterdir() if p.name.startswith(UNPACK_PREFIX))
+    except OSError:
+        return removed
+    for d in candidates:
+        if d.name.endswith((".owner", ".owner.new")) or d.is_symlink() or not d.is_dir():
+            continue
+        owner = d.with_name(d.name + ".owner")
+        try:
+            fd = os.open(owner, os.O_RDWR | os.O_CLOEXEC)
+        except FileNotFoundError:
+            try:
+                age = time.time() - d.lstat().st_mtime
+            except OSError:
+                continue
+            if age < LEGACY_UNPACK_AGE:
+                continue  # maybe an older emtk3s unpacking right now
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d.name)
+            continue
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live unpack
+            shutil.rmtree(d, ignore_errors=True)
+            owner.unlink(missing_ok=True)
+            removed.append(d.name)
+        finally:
+            os.close(fd)
+    return removed
 
 
 CHROOTS_LOCK = ".in-use"
@@ -274,7 +342,7 @@ def _repo_index(repo: Path, memo: Path | None = None) -> dict[str, Path]:
             caps_of[rel], records[rel] = names, {"caps": names, "stat": sealed}
     if memo is not None and records != known:
         with contextlib.suppress(OSError):
-            write_if_changed(memo, json.dumps(records, sort_keys=True).encode())
+            write_if_changed(memo, json.dumps(records, sort_keys=True).encode(), durable=False)
     index: dict[str, Path] = {}
     for f in files:
         for cap in caps_of[f.relative_to(repo).as_posix()]:
@@ -393,11 +461,7 @@ def rebuild_chroot(
                 f"/builddir/{info.path.name}",
             ]
             br.run_logged(cmd, log)
-            made = sorted((builddir / "build" / "RPMS").rglob("*.rpm"))
-            out = []
-            for f in made:
-                shutil.copyfile(f, work / f.name)
-                out.append(work / f.name)
-            return out
+            # the tree the build wrote is walked without following links (outputs.copy_out)
+            return outputs.copy_out(br.top, "builddir/build/RPMS", work / "out")
 
     return stamped_build(project, info, "chroot", [root_key, deps_key], run, force, keep_other)

@@ -74,5 +74,5 @@ def write_config(project: Project, setup: mock.MockSetup) -> Path:
     from emtk3s.builders import mock
     from emtk3s.infra.fsutil import write_if_changed
 
-    write_if_changed(cfg, mock.config_text(setup).encode())
+    write_if_changed(cfg, mock.config_text(setup).encode(), durable=False)
     return cfg

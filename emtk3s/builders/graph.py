@@ -15,7 +15,7 @@ from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.fsutil import write_if_changed
 from emtk3s.infra.paths import Project
 from emtk3s.infra.rpm import macros as emt_macros
-from emtk3s.infra.rpm.spec import read as read_spec
+from emtk3s.infra.rpm.spec import read_many as read_specs
 
 
 @dataclass
@@ -83,14 +83,24 @@ class Graph:
 
     def save(self, path: Path) -> None:
         write_if_changed(
-            path, (json.dumps(self.record(), indent=2, sort_keys=True) + "\n").encode()
+            path,
+            (json.dumps(self.record(), indent=2, sort_keys=True) + "\n").encode(),
+            durable=False,  # made again from the specs
         )
 
 
 def read_node(spec: Path) -> Node:
-    """The graph node of one spec, parsed by the rpm bindings."""
-    info = read_spec(spec)
-    return Node(info.name, spec, list(info.build_requires), list(info.provides))
+    """The graph node of one spec, parsed by the rpm bindings in the sandbox."""
+    return read_nodes([spec])[0]
+
+
+def read_nodes(specs: list[Path]) -> list[Node]:
+    """Each spec's node, parsed in one sandboxed run (infra/rpm/spec.py): a spec in SPECS/ may
+    be anyone's, and its ``%(...)`` runs while it is parsed."""
+    return [
+        Node(info.name, spec, list(info.build_requires), list(info.provides))
+        for spec, info in zip(specs, read_specs(specs), strict=True)
+    ]
 
 
 def _memo_key(spec: Path, macros: bytes) -> str:
@@ -116,13 +126,21 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     nodes: dict[str, Node] = {}
     cached, seen = _load_memo(memo), {}
     macros = emt_macros.data() if memo is not None else b""
-    for spec in specs:
-        key = _memo_key(spec, macros) if memo is not None else ""
+    keys = [_memo_key(spec, macros) if memo is not None else "" for spec in specs]
+    wanted = {"name", "build_requires", "provides"}
+    misses = [
+        s
+        for s, k in zip(specs, keys, strict=True)
+        if not (isinstance(cached.get(k), dict) and wanted <= cached[k].keys())
+    ]
+    parsed = dict(zip(misses, read_nodes(misses), strict=True))  # one sandboxed run
+    for spec, key in zip(specs, keys, strict=True):
         hit = cached.get(key)
-        if isinstance(hit, dict) and {"name", "build_requires", "provides"} <= hit.keys():
-            node = Node(hit["name"], spec, list(hit["build_requires"]), list(hit["provides"]))
+        if spec in parsed:
+            node = parsed[spec]
         else:
-            node = read_node(spec)
+            assert isinstance(hit, dict)
+            node = Node(hit["name"], spec, list(hit["build_requires"]), list(hit["provides"]))
         seen[key] = {
             "name": node.name,
             "build_requires": node.build_requires,
@@ -142,7 +160,9 @@ def plan(specs: list[Path], memo: Path | None = None) -> Graph:
     g = Graph(nodes)
     g.order()  # raises on a cycle, naming its members
     if memo is not None and seen != cached:
-        write_if_changed(memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode())
+        write_if_changed(
+            memo, (json.dumps(seen, indent=1, sort_keys=True) + "\n").encode(), durable=False
+        )
     return g
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.infra import stamps
 from emtk3s.infra.cache import (
     durable_record,
@@ -16,11 +18,10 @@ from emtk3s.infra.cache import (
     trust_record,
 )
 from emtk3s.infra.errors import BuildError, EnvironmentProblem
-from emtk3s.infra.fsutil import file_lock, move_into
+from emtk3s.infra.fsutil import file_lock
 from emtk3s.infra.paths import Project
 from emtk3s.infra.rpm import macros as emt_macros
 from emtk3s.infra.rpm import tools as rpmtools
-from emtk3s.infra.rpm.header import read_header
 from emtk3s.model.artifacts import BuildInfo, SrpmInfo
 
 STAGE = "build"
@@ -49,7 +50,9 @@ def stamped_build(
             sha = stamp.get("sha")
             if not isinstance(sha, dict):
                 raise store.malformed(store.file(STAGE, info.package), "no sha table")
-            before = {store.path(STAGE, info.package, p): str(h) for p, h in sha.items()}
+            before = {
+                store.path(STAGE, info.package, p, stamps.RPM_PATH): str(h) for p, h in sha.items()
+            }
         stats = stamp.get("stat") if stamp is not None else None
         stats = stats if isinstance(stats, dict) else {}
         verify = project.cache.verify
@@ -72,17 +75,20 @@ def stamped_build(
             ):
                 # asked to: a good result of this very SRPM from another backend is kept
                 return BuildInfo(info.package, info.path, sorted(before), True, log, str(other))
-        work = project.work / f"build-{info.package}"
-        shutil.rmtree(work, ignore_errors=True)
-        work.mkdir(parents=True)
+        # a directory of this run's own: what an earlier, killed run left is removed (the
+        # package's lock is held, so no other run uses one)
+        project.work.mkdir(parents=True, exist_ok=True)
+        for old in project.work.glob(f"build-{info.package}-*"):
+            shutil.rmtree(old, ignore_errors=True)
+        shutil.rmtree(project.work / f"build-{info.package}", ignore_errors=True)
+        work = Path(tempfile.mkdtemp(prefix=f"build-{info.package}-", dir=project.work))
         log.parent.mkdir(parents=True, exist_ok=True)
         made = run(work, log)
         if not made:
             raise BuildError(f"{backend} made no RPM for {info.package}; log: {log}", "")
-        out: list[Path] = []
-        for rpm_file in made:
-            arch = read_header(rpm_file)["arch"]
-            out.append(move_into(rpm_file, project.rpms / arch))
+        # the build's output is data: checked (regular files the SRPM's spec declares, a known
+        # arch) before anything is published into RPMS/<arch>/
+        out = outputs.publish(made, work, project.rpms, outputs.expected_from_srpm(info.path))
         for old in before:  # inside this project (Stamps.path checks)
             if old not in out:
                 old.unlink(missing_ok=True)
@@ -170,7 +176,9 @@ def rebuild_rpmbuild(
     force: bool = False,
     keep_other: bool = False,
 ) -> BuildInfo:
-    """``rpmbuild --rebuild`` on this host, in a private _topdir. BuildRequires the chain built
+    """``rpmbuild --rebuild`` with this host's tools, in the sandbox (infra/sandbox.py: the
+    host's system directories read-only, only the work directory writable, a private /tmp and
+    HOME, no network, no capabilities), in a private _topdir. BuildRequires the chain built
     (``PackageDef.chain_deps``) come from RPMS/, unpacked into a private root the spec is
     pointed at."""
     buildtime, requires = info.header()
@@ -190,8 +198,15 @@ def rebuild_rpmbuild(
         if nodeps:
             cmd.append("--nodeps")
         cmd.append(str(info.path))
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(buildtime)})
-        return sorted((work / "RPMS").rglob("*.rpm"))
+        rpmtools.run_sandboxed(
+            cmd,
+            log,
+            cwd=work,
+            writable=[work],
+            readable=[info.path],
+            env={"SOURCE_DATE_EPOCH": str(buildtime)},
+        )
+        return outputs.find_rpms(work / "RPMS")
 
     dep_keys = [f"{n}={built_sha256(project, p)}" for n, p in sorted(deps.items())]
     key: list[str | bytes] = [f"nodeps={nodeps}", *dep_keys]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -14,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from emtk3s.builders import outputs
 from emtk3s.builders.graph import Graph
 from emtk3s.builders.rpmbuild import publish_repo
 from emtk3s.infra.cache import sha256_file
 from emtk3s.infra.errors import BuildError, Emtk3sError, InputError
-from emtk3s.infra.fsutil import copy_into, file_lock, write_text
+from emtk3s.infra.fsutil import file_lock, write_text
 from emtk3s.infra.jsonout import dumps
 from emtk3s.infra.paths import Project
 from emtk3s.infra.progress import BuildProgress
@@ -89,8 +91,8 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
                     f"{f}: missing or not matching {sigs_file.name}",
                     "fix the source or the signature",
                 )
-    top = project.work / f"srpm-{name}"
-    shutil.rmtree(top, ignore_errors=True)
+    project.work.mkdir(parents=True, exist_ok=True)
+    top = Path(tempfile.mkdtemp(prefix=f"srpm-{name}-", dir=project.work))
     (top / "SOURCES").mkdir(parents=True)
     (top / "SPECS").mkdir()
     for f in spec_dir.iterdir():
@@ -106,11 +108,18 @@ def srpm_from_dir(project: Project, spec_dir: Path) -> SrpmInfo:
         "source_date_epoch_from_changelog 1",
         f"SPECS/{spec.name}",
     ]
-    rpmtools.run_logged(cmd, log, cwd=top)
+    # not a spec emtk3s rendered: even its parse (%(...)) runs only in the sandbox
+    try:
+        rpmtools.run_sandboxed(cmd, log, cwd=top, writable=[top], readable=[])
+    except BuildError:
+        shutil.rmtree(top, ignore_errors=True)
+        raise
     made = sorted((top / "SRPMS").glob("*.src.rpm"))
     if len(made) != 1:
         raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {name}; log: {log}", "")
-    out = copy_into(made[0], project.srpms)
+    # checked like any build output: a regular file, the source package of this spec
+    expect = outputs.Expected(frozenset({name}), None, None, source=True)
+    (out,) = outputs.publish(made, top / "SRPMS", project.srpms, expect)
     hdr = read_header(out)
     shutil.rmtree(top, ignore_errors=True)
     nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
@@ -223,7 +232,10 @@ def run_chain(
                     )
                 pending.clear()
     result = ChainResult(order, entries, str(repo))
-    write_text(project.state / "chain-last.json", dumps(result))
+    if any(e.status != BuildStatus.UP_TO_DATE for e in entries.values()):
+        # the last chain that did something, for a human or CI to read; a no-op writes nothing
+        # (a rerun says the same), and the record is not fsynced (the next chain remakes it)
+        write_text(project.state / "chain-last.json", dumps(result), durable=False)
     return result
 
 

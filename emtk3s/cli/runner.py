@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
+from emtk3s.infra import procs
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
 
 if TYPE_CHECKING:  # imported when a command runs, not for --help
@@ -227,6 +228,7 @@ def _interrupted_exit() -> NoReturn:
         )
     sys.stderr.write(f"emtk3s {command}: interrupted\n")
     sys.stderr.flush()
+    procs.kill_all()  # children of worker threads too: os._exit runs no atexit
     os._exit(130)  # worker threads (a stalled download) must not hold the exit
 
 

@@ -3,8 +3,12 @@ SPECS-SIGNED …), and paths inside it that are safe to write (no symlink, no ``
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import re
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -20,6 +24,20 @@ def require(emt: Path) -> Path:
             f"{emt}: not an EMT checkout (no SPECS/ and toolkit/)", "pass --emt-repo PATH"
         )
     return emt.resolve()
+
+
+@contextlib.contextmanager
+def exclusive(emt: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the checkout's root directory: one integrate at a time
+    reads, plans and changes a checkout; a second waits for the first, then sees its result.
+    The lock is on the directory itself (no lock file in the checkout) and is released when
+    the process dies."""
+    fd = os.open(emt, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def spec_roots(emt: Path) -> list[Path]:
@@ -41,7 +59,7 @@ def spec_version(spec: Path) -> str:
     m = re.search(r"^Version:\s*([^\s%]+)\s*$", spec.read_text(errors="replace"), re.M)
     if m:  # a literal Version tag: no need to run the spec's shell macros
         return m.group(1)
-    try:
+    try:  # a checkout's spec is not ours: read_spec parses it in the sandbox
         return read_spec(spec).version
     except BuildError:  # a spec our macros cannot parse: read the tag as written
         m = re.search(r"^Version:\s*(\S+)", spec.read_text(errors="replace"), re.M)
@@ -121,4 +139,56 @@ def source_basenames(emt: Path) -> dict[str, tuple[str, str]]:
             for name, sha in sigs.items():
                 if isinstance(name, str) and isinstance(sha, str):
                     out.setdefault(name, (str(sig.parent.relative_to(emt)), sha))
+    return out
+
+
+_MACRO_DEF = re.compile(r"^%(?:global|define)\s+(\w+)\s+(\S+)\s*$", re.M)
+_PACKAGE = re.compile(r"^%package\s+(-n\s+)?(\S+)\s*$", re.M)
+_PROVIDES = re.compile(r"^Provides:\s*(.+?)\s*$", re.M | re.I)
+_NAME = re.compile(r"^Name:\s*(\S+)\s*$", re.M)
+_DEP_NAME = re.compile(r"[A-Za-z0-9_.+(){}%/:-]+")
+
+
+def _expand(text: str, macros: dict[str, str]) -> str:
+    for _ in range(3):  # nested definitions (%{name}-%{major}) resolve in a few rounds
+        text = re.sub(r"%\{\??(\w+)\}|%(\w+)", lambda m: macros.get(m[1] or m[2], m[0]), text)
+    return text
+
+
+def spec_provides(text: str) -> set[str]:
+    """The capability names a spec's text says it provides: its Name, each ``%package``
+    (``<name>-<sub>`` or ``-n <sub>``) and each ``Provides:`` name, with %{name} and the
+    spec's own literal %global/%define values expanded. Read as text: parsing thousands of
+    EMT specs with rpm would run their shell macros; a name hidden behind a conditional
+    macro is missed (the refusal names the BuildRequires, so the reader can judge)."""
+    m = _NAME.search(text)
+    if not m:
+        return set()
+    macros = {k: v for k, v in _MACRO_DEF.findall(text)}
+    name = _expand(m.group(1), macros)
+    macros["name"] = name
+    out = {name}
+    for dash_n, sub in _PACKAGE.findall(text):
+        sub = _expand(sub, macros)
+        out.add(sub if dash_n else f"{name}-{sub}")
+    for line in _PROVIDES.findall(text):
+        for dep in re.split(r",|\s+(?=[A-Za-z_(])", _expand(line, macros)):
+            tok = _DEP_NAME.match(dep.strip())
+            if tok and tok.group(0)[0] not in "<>=":
+                out.add(tok.group(0))
+    return {p for p in out if "%" not in p}
+
+
+def provided(emt: Path, skip_dirs: Collection[str] = ()) -> set[str]:
+    """Every capability the checkout's specs provide (spec directories in ``skip_dirs``,
+    relative to the checkout, left out: those integrate removes)."""
+    out: set[str] = set()
+    for root in spec_roots(emt):
+        for spec in root.glob("*/*.spec"):
+            if str(spec.parent.relative_to(emt)) in skip_dirs:
+                continue
+            try:
+                out |= spec_provides(spec.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
     return out

@@ -164,6 +164,7 @@ class Cache:
         self._seen: dict[str, Record] = {}  # verified by this process: sha -> stat record
         self._sizes: dict[str, int] = {}  # sizes has_all saw (a hit needs no second stat)
         self._records_dir = os.path.join(self.root, "verified")
+        self._dirs: set[Path] = set()  # directories this process made or found (one mkdir each)
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
@@ -195,17 +196,27 @@ class Cache:
             return None
         return _unsealed(sealed)
 
+    def _mkdir(self, path: Path) -> None:
+        if path not in self._dirs:
+            path.mkdir(parents=True, exist_ok=True)
+            self._dirs.add(path)
+
     def _save_record(self, sha: str, record: Sealed) -> None:
+        """Write the record in place (no temporary file: one file creation fewer per download).
+        A record torn by a crash or by a concurrent writer parses as nothing or names no file
+        that exists, so it is never trusted: the entry is rehashed."""
         self._seen[sha] = [int(x) for x in record[:5]]
         path = self.record_path(sha)
-        tmp = path.with_name(f".{sha}.{os.getpid()}.tmp")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(" ".join(map(str, record)) + "\n")
-            os.replace(tmp, path)
+            self._mkdir(path.parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                os.write(fd, (" ".join(map(str, record)) + "\n").encode())
+            finally:
+                os.close(fd)
         except OSError:  # a read-only cache still works, it just rehashes
             with contextlib.suppress(OSError):
-                tmp.unlink()
+                path.unlink()
 
     def _trusted(self, sha: str, current: Record) -> bool:
         """Whether the entry whose stat record is now ``current`` is the one verified."""
@@ -289,7 +300,7 @@ class Cache:
                 f"the bytes are kept aside in {kept} and not used; check the mirror or the lock",
             )
         dest = self.blob_path(actual)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._mkdir(dest.parent)
         # 0644, the mode rpmbuild and rpmlint expect of a source: the srpm stage links to the
         # entry instead of copying it. Integrity never rested on the mode (root ignores it):
         # any write moves the ctime in the stat record, and the entry is rehashed.

@@ -15,18 +15,18 @@ from urllib.parse import urlsplit
 from emtk3s.infra.errors import InputError
 
 # An upstream tag: starts with a letter or digit, then letters, digits and . + _ - only.
-_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}$")
+_TAG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_-]{0,99}\Z")
 # An RPM package name.
-_PKG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,99}$")
+_PKG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,99}\Z")
 # A file name that may appear as a Source or Patch (no directories).
-_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}$")
+_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}\Z")
 # A git commit (full sha1 or sha256 object name).
-_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 # Characters allowed in a URL that reaches a spec: RFC 3986 unreserved + reserved, minus
 # quotes, backslashes, spaces, ``%`` (would be a macro) and anything a shell would expand.
-_URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#\[\]@!&'()*+,;=-]+$")
-_FREE_TEXT = re.compile(r"^[^\x00-\x1f\x7f%`$\\]{1,200}$")
+_URL_CHARS = re.compile(r"^[A-Za-z0-9._~:/?#\[\]@!&'()*+,;=-]+\Z")
+_FREE_TEXT = re.compile(r"^[^\x00-\x1f\x7f%`$\\]{1,200}\Z")
 
 
 def _show(value: object) -> str:
@@ -35,7 +35,7 @@ def _show(value: object) -> str:
 
 
 def tag(value: str, what: str = "tag") -> str:
-    if not isinstance(value, str) or not _TAG.match(value) or ".." in value:
+    if not isinstance(value, str) or not _TAG.fullmatch(value) or ".." in value:
         raise InputError(
             f"{what} {_show(value)} is not a valid tag",
             "use letters, digits and . + _ - only, e.g. v1.32.4+k3s1",
@@ -44,7 +44,7 @@ def tag(value: str, what: str = "tag") -> str:
 
 
 def package_name(value: str) -> str:
-    if not isinstance(value, str) or not _PKG.match(value):
+    if not isinstance(value, str) or not _PKG.fullmatch(value):
         raise InputError(
             f"package name {_show(value)} is not valid", "use letters, digits and + . _ - only"
         )
@@ -52,7 +52,7 @@ def package_name(value: str) -> str:
 
 
 def file_name(value: str, what: str = "file name") -> str:
-    if not isinstance(value, str) or not _FILE.match(value) or ".." in value:
+    if not isinstance(value, str) or not _FILE.fullmatch(value) or ".." in value:
         raise InputError(
             f"{what} {_show(value)} is not a plain file name",
             "use letters, digits and + . _ - only, no directories",
@@ -61,7 +61,7 @@ def file_name(value: str, what: str = "file name") -> str:
 
 
 def commit(value: str) -> str:
-    if not isinstance(value, str) or not _COMMIT.match(value):
+    if not isinstance(value, str) or not _COMMIT.fullmatch(value):
         raise InputError(
             f"commit {_show(value)} is not a full git object name", "use 40 hex digits"
         )
@@ -69,18 +69,18 @@ def commit(value: str) -> str:
 
 
 def sha256(value: str, what: str = "sha256") -> str:
-    if not isinstance(value, str) or not _SHA256.match(value):
+    if not isinstance(value, str) or not _SHA256.fullmatch(value):
         raise InputError(f"{what} {_show(value)} is not a sha256", "use 64 lowercase hex digits")
     return value
 
 
 def is_sha256(value: object) -> bool:
-    return isinstance(value, str) and bool(_SHA256.match(value))
+    return isinstance(value, str) and bool(_SHA256.fullmatch(value))
 
 
 def free_text(value: str, what: str) -> str:
     """One line of prose for a spec (a changelog author, a summary): no macros, no controls."""
-    if not isinstance(value, str) or not _FREE_TEXT.match(value):
+    if not isinstance(value, str) or not _FREE_TEXT.fullmatch(value):
         raise InputError(
             f"{what} {_show(value)} is not allowed in a spec",
             "use one line without % ` $ \\ or control characters",
@@ -102,7 +102,7 @@ def url(value: str, what: str = "URL", allow_http: bool = False, escapes: bool =
     """An http(s) URL: https always; plain http only for loopback or when allowed by name.
     ``escapes``: %XX escapes allowed (a download URL, never shown in a spec)."""
     bare = re.sub(r"%[0-9A-F]{2}", "-", value) if escapes and isinstance(value, str) else value
-    if not isinstance(value, str) or not _URL_CHARS.match(bare):
+    if not isinstance(value, str) or not _URL_CHARS.fullmatch(bare):
         raise InputError(
             f"{what} {_show(value)} has characters not allowed in a URL",
             "remove spaces, quotes, % escapes and shell characters",
@@ -129,44 +129,44 @@ def git_url(value: str, what: str = "git URL", allow_http: bool = False) -> str:
             f"{what} {_show(value)} uses a git remote helper", "use https://, file:// or a path"
         )
     if value.startswith("file://") or value.startswith("/"):
-        if not _URL_CHARS.match(value):
+        if not _URL_CHARS.fullmatch(value):
             raise InputError(f"{what} {_show(value)} has characters not allowed in a path", "")
         return value
     return url(value, what, allow_http=allow_http)
 
 
-_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:/=@-]{0,299}$")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:/=@-]{0,299}\Z")
 
 
 def is_label(value: str) -> bool:
     """A generated source's label (e.g. generated:go-mod-vendor:<commit>)."""
-    return isinstance(value, str) and bool(_LABEL.match(value)) and ".." not in value
+    return isinstance(value, str) and bool(_LABEL.fullmatch(value)) and ".." not in value
 
 
 # --- values read back from a lock file (hand-edited or hostile): the same strictness ---------
 
-_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}/[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
 # an RPM Version: no '-' (it separates Version and Release), no spaces, no macros
-_RPM_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~^]{0,63}$")
+_RPM_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+~^]{0,63}\Z")
 # a path below a mirror base: leading '/', no '//' (a host), no '..', no '@' or ':' (userinfo,
 # port), no query or fragment
-_MIRROR_PATH = re.compile(r"^/[A-Za-z0-9._~+=,-][A-Za-z0-9._~+=,/-]{0,499}$")
+_MIRROR_PATH = re.compile(r"^/[A-Za-z0-9._~+=,-][A-Za-z0-9._~+=,/-]{0,499}\Z")
 # a fact read from an upstream tag (a version, a module path, a config file, a hash)
-_FACT_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}$")
-_FACT_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}$")
+_FACT_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,199}\Z")
+_FACT_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}\Z")
 # how a hash became known: a kind (git-blob, public-record, fetch…), optionally "<kind> by
 # <tool+version>" (a generated source: "generated by go1.23.7"); one space each side of "by"
-_ORIGIN = re.compile(r"^(?:[a-z][a-z0-9-]{0,39}(?: by [A-Za-z0-9][A-Za-z0-9.+_-]{0,63})?)?$")
+_ORIGIN = re.compile(r"^(?:[a-z][a-z0-9-]{0,39}(?: by [A-Za-z0-9][A-Za-z0-9.+_-]{0,63})?)?\Z")
 
 
 def repo(value: object, what: str = "repository") -> str:
-    if not isinstance(value, str) or not _REPO.match(value) or ".." in value:
+    if not isinstance(value, str) or not _REPO.fullmatch(value) or ".." in value:
         raise InputError(f"{what} {_show(value)} is not owner/name", "e.g. k3s-io/k3s")
     return value
 
 
 def rpm_version(value: object, what: str = "version") -> str:
-    if not isinstance(value, str) or not _RPM_VERSION.match(value):
+    if not isinstance(value, str) or not _RPM_VERSION.fullmatch(value):
         raise InputError(
             f"{what} {_show(value)} is not an RPM version", "letters, digits and . + ~ ^ _ only"
         )
@@ -180,7 +180,7 @@ def mirror_path(value: object, what: str = "path") -> str:
     if (
         not isinstance(value, str)
         or not isinstance(bare, str)
-        or not _MIRROR_PATH.match(bare)
+        or not _MIRROR_PATH.fullmatch(bare)
         or "//" in value
         or any(seg in (".", "..") for seg in value.split("/"))
     ):
@@ -192,7 +192,7 @@ def mirror_path(value: object, what: str = "path") -> str:
 
 
 def origin(value: object, what: str = "origin") -> str:
-    if not isinstance(value, str) or not _ORIGIN.match(value):
+    if not isinstance(value, str) or not _ORIGIN.fullmatch(value):
         raise InputError(f"{what} {_show(value)} is not a known kind of origin", "")
     return value
 
@@ -212,7 +212,7 @@ def facts(value: object, what: str, depth: int = 0) -> None:
         raise InputError(f"{what}: nested too deeply", "re-resolve")
     if isinstance(value, Mapping):
         for k, v in value.items():
-            if not isinstance(k, str) or not _FACT_KEY.match(k):
+            if not isinstance(k, str) or not _FACT_KEY.fullmatch(k):
                 raise InputError(f"{what}: key {_show(k)} is not allowed", "re-resolve")
             if k.startswith("_"):
                 if v is not None:
@@ -223,7 +223,7 @@ def facts(value: object, what: str, depth: int = 0) -> None:
         for i, v in enumerate(value):
             facts(v, f"{what}[{i}]", depth + 1)
     elif isinstance(value, str):
-        if not _FACT_VALUE.match(value) or ".." in value or "//" in value:
+        if not _FACT_VALUE.fullmatch(value) or ".." in value or "//" in value:
             raise InputError(
                 f"{what} {_show(value)} is not allowed in a fact",
                 "letters, digits and . + _ / ~ = , - only; re-resolve or restore the lock",

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -20,15 +21,19 @@ def _no_space(path: Path, exc: OSError) -> EnvironmentProblem:
     )
 
 
-def write_bytes(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write via a temp file in the same directory, fsync, then rename over ``path``."""
+def write_bytes(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> None:
+    """Write via a temp file in the same directory, then rename over ``path`` (a reader sees
+    the old content or the new, never a part). ``durable``: fsync before the rename, for what
+    cannot be made again (the lock, the changelog history, release.toml); a file emtk3s can
+    rebuild (stamps, memos, SPECS/) is not, and its readers take an empty one as missing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as exc:
@@ -95,26 +100,28 @@ def move_into(src: Path, dest_dir: Path) -> Path:
     return dest
 
 
-def write_text(path: Path, text: str, mode: int = 0o644) -> None:
-    write_bytes(path, text.encode("utf-8"), mode)
+def write_text(path: Path, text: str, mode: int = 0o644, durable: bool = True) -> None:
+    write_bytes(path, text.encode("utf-8"), mode, durable)
 
 
-def write_if_changed(path: Path, data: bytes, mode: int = 0o644) -> bool:
+def write_if_changed(path: Path, data: bytes, mode: int = 0o644, durable: bool = True) -> bool:
     """Write only when the content differs; returns whether the file changed."""
     try:
         if path.read_bytes() == data:
             return False
     except FileNotFoundError:
         pass
-    write_bytes(path, data, mode)
+    write_bytes(path, data, mode, durable)
     return True
 
 
-def replace_dir(target: Path, files: dict[str, bytes]) -> bool:
+def replace_dir(target: Path, files: dict[str, bytes], durable: bool = False) -> bool:
     """Make directory ``target`` hold exactly ``files`` (name -> bytes), atomically.
 
     The new tree is written beside the target and swapped in with renames, so a reader sees
-    either the old directory or the new one. Returns whether anything changed.
+    either the old directory or the new one. Returns whether anything changed. Not fsynced
+    unless ``durable``: render's output is rebuilt from its inputs, and its stamp records the
+    tree's digest, so a tree a crash damaged is not up to date and is rendered again.
     """
     if target.is_dir():
         current = {p.name: p.read_bytes() for p in target.iterdir() if p.is_file()}
@@ -128,8 +135,9 @@ def replace_dir(target: Path, files: dict[str, bytes]) -> bool:
         for name, data in sorted(files.items()):
             with open(staging / name, "wb") as fh:
                 fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
+                if durable:
+                    fh.flush()
+                    os.fsync(fh.fileno())
         os.chmod(staging, 0o755)
         if target.exists():
             os.replace(target, old)
@@ -143,6 +151,19 @@ def replace_dir(target: Path, files: dict[str, bytes]) -> bool:
         raise
     shutil.rmtree(old, ignore_errors=True)
     return True
+
+
+_STAGING = re.compile(r"\.(.+)\.(?:new|old)\..*")
+
+
+def stale_names(parent: Path) -> set[str]:
+    """The names with staging leftovers (``.<name>.new.*``, ``.<name>.old.*``) in ``parent``,
+    from one listing: a caller with many names lists once, then cleans only these."""
+    try:
+        entries = os.listdir(parent)
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {m.group(1) for e in entries if e.startswith(".") and (m := _STAGING.fullmatch(e))}
 
 
 def clean_stale(parent: Path, name: str) -> None:

@@ -61,6 +61,26 @@ def _inside(name: str) -> bool:
     return not (norm.startswith("/") or norm == ".." or norm.startswith("../"))
 
 
+#: Linux's limits on a path component and a whole path (NAME_MAX, PATH_MAX less the NUL)
+NAME_MAX = 255
+PATH_MAX = 4095
+
+
+def _check_length(archive: str, name: str, linkname: str) -> None:
+    """A name the file system cannot hold is refused before anything is written (else the
+    extraction stops halfway with ENAMETOOLONG)."""
+    for what, value in (("member", name), ("link target of", linkname)):
+        raw = os.fsencode(value)
+        long_part = max((len(p) for p in raw.split(b"/")), default=0)
+        if long_part > NAME_MAX or len(raw) > PATH_MAX:
+            shown = value[:60] + "..."
+            raise _refuse(
+                archive,
+                f"{what} {shown!r} is too long for a file system "
+                f"(a component over {NAME_MAX} bytes or a path over {PATH_MAX})",
+            )
+
+
 def check_members(
     tf: tarfile.TarFile,
     archive: str,
@@ -79,6 +99,7 @@ def check_members(
             raise _refuse(archive, f"member {name!r} points outside the target")
         if any(part == ".." for part in name.split("/")):
             raise _refuse(archive, f"member {name!r} has a '..' component")
+        _check_length(archive, name, m.linkname if (m.issym() or m.islnk()) else "")
         if m.ischr() or m.isblk() or m.isfifo() or m.isdev():
             raise _refuse(archive, f"member {name!r} is a device node or FIFO")
         if not (m.issym() or m.islnk() or m.isfile() or m.isdir()):

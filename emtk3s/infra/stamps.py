@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -32,6 +33,12 @@ def digest(*parts: bytes | str) -> str:
     return h.hexdigest()
 
 
+_NAME = r"[A-Za-z0-9][A-Za-z0-9+._~^-]{0,250}"
+#: the outputs stamps may name (and a stage may delete): an SRPM, an RPM under its arch
+SRPM_PATH = re.compile(rf"SRPMS/{_NAME}\.src\.rpm")
+RPM_PATH = re.compile(rf"RPMS/(?:x86_64|aarch64|noarch)/{_NAME}\.rpm")
+
+
 @dataclass(frozen=True)
 class Stamps:
     """The stamps of one project."""
@@ -49,9 +56,13 @@ class Stamps:
         """The stamp's data, or None (none yet, or written by an older emtk3s)."""
         path = self.file(stage, pkg)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_bytes()
         except FileNotFoundError:
             return None
+        if not raw.strip(b"\0 \n"):
+            return None  # emptied by a crash (stamps are not fsynced): the stage reruns
+        try:
+            data = json.loads(raw.decode("utf-8"))
         except (ValueError, UnicodeDecodeError) as exc:
             raise self.malformed(path, f"not JSON ({exc})") from None
         if not isinstance(data, dict):
@@ -70,17 +81,29 @@ class Stamps:
 
     def save(self, stage: str, pkg: str, key: str, **data: Any) -> None:
         body = {"version": STAMP_VERSION, "key": key, **data}
-        write_if_changed(self.file(stage, pkg), json.dumps(body, indent=2, sort_keys=True).encode())
+        # not fsynced: a stamp a crash loses or empties only makes the stage run again
+        write_if_changed(
+            self.file(stage, pkg),
+            json.dumps(body, indent=2, sort_keys=True).encode(),
+            durable=False,
+        )
 
     def rel(self, path: Path) -> str:
         """``path`` (inside the project) as a stamp records it."""
         return path.resolve().relative_to(self.root.resolve()).as_posix()
 
-    def path(self, stage: str, pkg: str, rel: Any) -> Path:
-        """A path a stamp recorded, inside this project; anything else is a malformed stamp."""
+    def path(self, stage: str, pkg: str, rel: Any, form: re.Pattern[str] | None = None) -> Path:
+        """A path a stamp recorded, inside this project and, with ``form``, of the one shape
+        the stage writes (e.g. ``SRPMS/<name>.src.rpm``): a stage deletes the output its stamp
+        names before making it again, so a stamp naming ``emtk3s.lock`` or ``SPECS/...`` is a
+        malformed stamp, never a file to delete."""
         p = PurePosixPath(rel) if isinstance(rel, str) else None
         if p is None or not rel or p.is_absolute() or ".." in p.parts:
             raise self.malformed(self.file(stage, pkg), f"{rel!r} is not a path inside the project")
+        if form is not None and (str(p) != rel or not form.fullmatch(rel)):
+            raise self.malformed(
+                self.file(stage, pkg), f"{rel!r} is not an output this stage writes"
+            )
         return self.root / p
 
     @staticmethod

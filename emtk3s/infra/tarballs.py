@@ -33,7 +33,7 @@ from typing import IO
 from emtk3s.infra.errors import BuildError, InputError
 from emtk3s.infra.rpm.tools import need
 
-_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9+._-]{0,199}\Z")
 
 TAR_FLAGS = [
     "--sort=name",
@@ -88,7 +88,7 @@ def deterministic_tar(
     src_dir: Path, out_path: Path, prefix: str, mtime: int, level: int = 9, jobs: int | None = None
 ) -> None:
     """Pack ``src_dir`` as ``<prefix>/...`` into ``out_path`` (tar.gz), written atomically."""
-    if not _PREFIX.match(prefix):
+    if not _PREFIX.fullmatch(prefix):
         raise InputError(
             f"tarball prefix {prefix!r} is not a plain name", "use letters, digits and + . _ -"
         )

@@ -84,22 +84,40 @@ def parse_date(text: str, where: str = "changelog date") -> int:
         ) from None
 
 
+#: The latest time an RPM can carry: its header stores BUILDTIME and changelog times as 32-bit
+#: unsigned seconds (2106-02-07 06:28:15 UTC). A later SOURCE_DATE_EPOCH, ``--date`` or commit
+#: time is refused: rpm would wrap it, and a changelog dated in year 5138 is a typo, not a date.
+#: The rule does not depend on the host clock, so the same input is judged the same anywhere.
+MAX_EPOCH = (1 << 32) - 1
+
+
+def check_epoch(value: int, what: str) -> int:
+    if not 0 <= value <= MAX_EPOCH:
+        raise InputError(
+            f"{what} {value} is not a time an RPM can hold (0 to {MAX_EPOCH}, 2106-02-07)",
+            "use the seconds since 1970 of a real date",
+        )
+    return value
+
+
 def user_epoch(date: str | None = None) -> int | None:
     """The date the user chose: ``--date YYYY-MM-DD`` first, then ``SOURCE_DATE_EPOCH``."""
     if date:
         try:
-            return calendar.timegm(time.strptime(date, "%Y-%m-%d"))
+            when = calendar.timegm(time.strptime(date, "%Y-%m-%d"))
         except ValueError:
             raise InputError(
                 f"--date {date!r} is not YYYY-MM-DD", "e.g. --date 2025-06-17"
             ) from None
+        return check_epoch(when, f"--date {date}:")
     sde = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if sde:
-        if not sde.isdigit():
+        if not sde.isascii() or not sde.isdigit() or len(sde) > 20:
             raise InputError(
-                f"SOURCE_DATE_EPOCH={sde!r} is not a number of seconds", "unset it or fix it"
+                f"SOURCE_DATE_EPOCH={sde[:40]!r} is not a number of seconds",
+                "unset it or fix it",
             )
-        return int(sde)
+        return check_epoch(int(sde), "SOURCE_DATE_EPOCH")
     return None
 
 

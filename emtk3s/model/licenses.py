@@ -25,11 +25,13 @@ from pathlib import Path
 _SKIP_DIRS = {"m4", "build-aux", "rpm", "contrib", "tests", "test", "hack", "docs", ".github"}
 _SKIP_FILE = re.compile(
     r"^(configure.*|Makefile.*|.*\.m4|.*\.am|.*\.in|.*\.spec.*|aclocal.*|install-sh|"
-    r"missing|depcomp|compile|config\.(guess|sub)|ltmain\.sh|autogen\.sh)$"
+    r"missing|depcomp|compile|config\.(guess|sub)|ltmain\.sh|autogen\.sh)\Z"
 )
 #: a license file, also under a namespaced name (EMT's source server: <pkg>-<version>-LICENSE)
-_LICENSE_FILE = re.compile(r"^(.*[-_.])?(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?$", re.I)
-_BARE_GPL = re.compile(r"^(A|L)?GPL-\d(\.\d)?$")
+_LICENSE_FILE = re.compile(r"^(.*[-_.])?(LICEN[CS]E|COPYING|COPYRIGHT|NOTICE)([.\-_].*)?\Z", re.I)
+#: SPDX's user-defined license reference (SPDX spec, annex "LicenseRef-[idstring]")
+_LICENSE_REF = re.compile(r"LicenseRef-[A-Za-z0-9.\-]+")
+_BARE_GPL = re.compile(r"^(A|L)?GPL-\d(\.\d)?\Z")
 
 
 @dataclass
@@ -59,8 +61,18 @@ def _tag_keys(tag: str) -> tuple[set[str], str]:
 
     licensing = get_spdx_licensing()
     info = licensing.validate(tag, strict=True)
-    if info.errors:
-        return set(), "; ".join(info.errors)
+    # SPDX lets a document name a license of its own as LicenseRef-<idstring>; the license
+    # list cannot know those keys, so only their form is checked
+    unknown = (
+        [s for s in info.invalid_symbols if not _LICENSE_REF.fullmatch(str(s))]
+        if info.invalid_symbols
+        else []
+    )
+    errors = [e for e in info.errors if not e.startswith("Unknown license key(s)")]
+    if unknown:
+        errors.append("Unknown license key(s): " + ", ".join(map(str, unknown)))
+    if errors:
+        return set(), "; ".join(errors)
     parsed = licensing.parse(tag)
     return {str(k) for k in licensing.license_keys(parsed)}, ""
 
@@ -68,7 +80,7 @@ def _tag_keys(tag: str) -> tuple[set[str], str]:
 def _covered(found: str, keys: set[str]) -> bool:
     if found in keys:
         return True
-    if _BARE_GPL.match(found):
+    if _BARE_GPL.fullmatch(found):
         base = found if "." in found else found + ".0"
         return bool({f"{base}-only", f"{base}-or-later", f"{base}+"} & keys)
     from license_expression import get_spdx_licensing
@@ -82,11 +94,11 @@ def _covered(found: str, keys: set[str]) -> bool:
 
 
 def _relevant(rel: Path) -> bool:
-    if _LICENSE_FILE.match(rel.name):
+    if _LICENSE_FILE.fullmatch(rel.name):
         return True
     if any(part in _SKIP_DIRS for part in rel.parts[:-1]):
         return False
-    return not _SKIP_FILE.match(rel.name)
+    return not _SKIP_FILE.fullmatch(rel.name)
 
 
 def identify(tree: Path) -> tuple[dict[str, list[str]], list[str]]:
@@ -109,7 +121,7 @@ def identify(tree: Path) -> tuple[dict[str, list[str]], list[str]]:
             continue
         lic = lic.strip()
         if lic in ("", "UNKNOWN") or lic.startswith("*"):
-            if _LICENSE_FILE.match(rel.name):
+            if _LICENSE_FILE.fullmatch(rel.name):
                 unidentified.append(str(rel))
             continue
         for one in re.split(r"\s+(?:and/or|and|or)\s+", lic):

@@ -17,9 +17,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from emtk3s import formats
 from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError, IntegrityError, PreconditionError
 from emtk3s.infra.fsutil import file_lock, write_if_changed
+from emtk3s.model.changelog import MAX_EPOCH
 
 LOCK_VERSION = 1
 GENERATED = "generated"  # Source.mirror of a file emtk3s makes (e.g. a Go vendor tarball)
@@ -236,6 +238,7 @@ class Lock:
                     f"{where}: lock version {data.get('version')!r} is not {LOCK_VERSION}",
                     "re-create it with emtk3s resolve",
                 )
+            formats.check("lock", data, where)  # emtk3s/formats/lock.schema.json
             comps = {k: Component(**v) for k, v in data["components"].items()}
             pkgs = {}
             for k, p in data["packages"].items():
@@ -347,7 +350,9 @@ def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
             raise InputError(f"{w} component {key!r} is named {c.name!r}", "re-resolve")
         checks.repo(c.repo, f"{w} {key}.repo")
         if c.commit_time is not None and (
-            isinstance(c.commit_time, bool) or not isinstance(c.commit_time, int)
+            isinstance(c.commit_time, bool)
+            or not isinstance(c.commit_time, int)
+            or not 0 <= c.commit_time <= MAX_EPOCH
         ):
             raise InputError(f"{w} {key}.commit_time is not a timestamp", "re-resolve")
         if not isinstance(c.facts, Mapping):

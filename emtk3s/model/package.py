@@ -49,7 +49,7 @@ class ComponentDef:
     name: str
     repo: str  # owner/name below the "github" mirror
     tag: Callable[[ResolveContext], str]
-    facts: Callable[[TagCheckout], dict[str, Any]] | None = None
+    facts: Callable[..., dict[str, Any]] | None = None
     needs: tuple[str, ...] = ()  # components whose facts ``tag`` reads
     always: bool = False  # in every lock, whichever packages are selected (the K3s tag itself)
     release_key: str | None = None  # a [release] key of release.toml that pins this tag
@@ -59,6 +59,9 @@ class ComponentDef:
     # facts that need the trees of the components this one needs too (run after ``facts``,
     # with this tag's checkout, the checkouts resolved so far and the release)
     derived: Callable[[TagCheckout, dict[str, TagCheckout], Release], dict[str, Any]] | None = None
+    #: ``facts`` also takes release.toml's ``[overrides] VERSION_* = ...`` values (values of
+    #: the tag's own files the user sets, e.g. for an era emtk3s does not read yet)
+    value_overrides: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ class SourceRule:
     # an upstream prebuilt airgap image archive (opt-in subpackage, not built from source)
     airgap: bool = False
     arch: str = ""  # the architecture the file is for, in its upstream's naming ("" = any)
+    #: whether the component's tag has this source at all (e.g. a separate flannel plugin,
+    #: cloned only from K3s 1.29 on), from its facts; None = always
+    present: Callable[[dict[str, Any]], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +169,8 @@ class PackageDef:
     #: the rpmbuild backend unpacks the chain-built RPM into a private root and defines the
     #: macro as ``<root>/<path>`` (a host without an rpm database cannot install it)
     chain_deps: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    #: in the default release (release.toml lists no packages); False: only when listed
+    default: bool = True
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own
@@ -210,9 +218,10 @@ class Catalog:
     mirrors: Mapping[str, str]
 
     def select(self, names: tuple[str, ...] | list[str]) -> list[PackageDef]:
-        """The named packages (all when ``names`` is empty), in a stable order."""
+        """The named packages (when ``names`` is empty: every package whose description says
+        ``default``), in a stable order."""
         if not names:
-            return [self.packages[n] for n in sorted(self.packages)]
+            return [self.packages[n] for n in sorted(self.packages) if self.packages[n].default]
         out = []
         for n in names:
             if n not in self.packages:

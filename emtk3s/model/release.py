@@ -5,18 +5,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from emtk3s import formats
 from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model.package import Catalog
 from emtk3s.model.versions import K3sTag
 
 ARCHES = ("x86_64", "aarch64")
+#: an SPDX license expression as release.toml's [licenses] may give it (ids, AND/OR/WITH, parens)
+_SPDX_EXPRESSION = re.compile(r"^[A-Za-z0-9.+()-]+(?:\s+[A-Za-z0-9.+()-]+)*$")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class Release:
     path: Path | None = field(default=None, metadata={"json": False})
     # build K3s with SELinux support (upstream's SELINUX=true; docs/packages/k3s.md)
     selinux: bool = True
+    #: [licenses]: a part of an upstream (a package its build system builds) -> the SPDX expression
+    #: to use for it instead of what emtk3s maps from the upstream's own text
+    licenses: dict[str, str] = field(default_factory=dict)
 
     def digest(self) -> str:
         """sha256 of what resolve depends on (mirrors excluded: a mirror serves the same bytes)."""
@@ -53,6 +60,7 @@ class Release:
             "arches": list(self.arches),
             "airgap_images": self.airgap_images,
             "packages": list(self.packages),
+            **({"licenses": dict(sorted(self.licenses.items()))} if self.licenses else {}),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -80,12 +88,18 @@ KNOWN_ENV = (
     "EMTK3S_CACHE",
     "EMTK3S_VERIFY",
     "EMTK3S_MAX_DOWNLOAD",
+    "EMTK3S_DOWNLOAD_DEADLINE",
     "EMTK3S_PROGRESS_EVERY",
     "EMTK3S_SPEC_CLEANER",
     "EMTK3S_UPDATE_GOLDEN",
     "EMTK3S_BENCH_DIR",
+    "EMTK3S_BENCH_CODE",
     "EMTK3S_EMT_SNAPSHOT",
     "EMTK3S_REAL_MIRROR",
+    "EMTK3S_SANDBOX_PIDS",
+    "EMTK3S_SANDBOX_MEMORY",
+    "EMTK3S_SANDBOX_FILESIZE",
+    "EMTK3S_SANDBOX_TIMEOUT",
 )
 
 
@@ -133,6 +147,7 @@ def load(
         ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: not valid TOML: {exc}", "fix the file's syntax") from None
+    formats.check("release", raw, str(path))  # emtk3s/formats/release.schema.json
     return parse(raw, catalog, path, mirror_overrides, environ)
 
 
@@ -144,7 +159,7 @@ def parse(
     environ: dict[str, str] | os._Environ[str] | None = None,
 ) -> Release:
     where = str(path or "release.toml")
-    known = {"release", "mirrors", "changelog", "overrides"}
+    known = {"release", "mirrors", "changelog", "overrides", "licenses"}
     unknown = set(raw) - known
     if unknown:
         raise InputError(f"{where}: unknown table {sorted(unknown)[0]!r}", f"use {sorted(known)}")
@@ -170,6 +185,18 @@ def parse(
     for key, comp in pins.items():
         if rel.get(key) is not None:
             overrides[comp] = checks.tag(rel[key], f"release.{key}")
+    raw_lic = raw.get("licenses", {})
+    if not isinstance(raw_lic, dict):
+        raise InputError(f"{where}: [licenses] must be a table of package = SPDX expression", "")
+    licenses: dict[str, str] = {}
+    for pkg, expr in raw_lic.items():
+        checks.package_name(pkg)
+        if not isinstance(expr, str) or not _SPDX_EXPRESSION.match(expr):
+            raise InputError(
+                f"{where}: [licenses] {pkg}: {str(expr)[:60]!r} is not an SPDX license expression",
+                'e.g. util-linux = "GPL-2.0-or-later AND BSD-4-Clause AND ISC AND MIT"',
+            )
+        licenses[pkg] = expr
     arches = tuple(rel.get("arches", ["x86_64"]))
     for arch in arches:
         if arch not in ARCHES:
@@ -224,5 +251,6 @@ def parse(
         packages=packages,
         path=path,
         selinux=selinux,
+        licenses=licenses,
         catalog=catalog,
     )

@@ -27,7 +27,19 @@ class IntegrateAction(StrEnum):
     UPDATE = "update"  # replaces SPECS/<pkg> (ours, or EMT's own)
     UNCHANGED = "unchanged"  # SPECS/<pkg> already holds these bytes
     REPLACE = "replace"  # removes another copy (SPECS-EXTENDED/<pkg>, ...): --replace
-    REFUSED = "refused"  # a duplicate, a downgrade or a hand edit the user did not accept
+    KEPT = "kept"  # EMT has a newer version: EMT's copy wins and stays untouched
+    PENDING = "pending"  # a source not pinned yet (or a BuildRequires only a pending one has)
+    REFUSED = "refused"  # a duplicate, a downgrade, a hand edit, a BuildRequires nobody provides
+
+    @property
+    def writes(self) -> bool:
+        """The package's spec directory goes into the checkout."""
+        return self in (
+            IntegrateAction.NEW,
+            IntegrateAction.UPDATE,
+            IntegrateAction.UNCHANGED,
+            IntegrateAction.REPLACE,
+        )
 
 
 class CheckStatus(StrEnum):
@@ -36,3 +48,5 @@ class CheckStatus(StrEnum):
     PASSED = "passed"
     FAILED = "failed"
     SKIPPED = "skipped"  # the checkout lacks the check, or the host lacks its tool
+    #: the patched spec-cleaner's own defect: its only diff drops a lone %changelog entry
+    LINTER_DEFECT = "linter-defect"

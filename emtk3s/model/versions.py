@@ -16,14 +16,14 @@ from emtk3s.infra.errors import InputError
 
 _K3S_TAG = re.compile(
     r"^v(?P<major>0|[1-9][0-9]{0,3})\.(?P<minor>0|[1-9][0-9]{0,3})\.(?P<patch>0|[1-9][0-9]{0,3})"
-    r"(?:-rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})$"
+    r"(?:-rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})\Z"
 )
 _K3S_VERSION = re.compile(
     r"^(?P<major>0|[1-9][0-9]{0,3})\.(?P<minor>0|[1-9][0-9]{0,3})\.(?P<patch>0|[1-9][0-9]{0,3})"
-    r"(?:~rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})$"
+    r"(?:~rc(?P<rc>[1-9][0-9]{0,3}))?\+k3s(?P<k3s>[1-9][0-9]{0,3})\Z"
 )
 # A generic upstream component tag such as v0.14.1, v1.6.0-k3s1, v2.0.4-k3s2, 34.2.1+up34.2.0.
-_COMPONENT_TAG = re.compile(r"^v?(?P<ver>[0-9][0-9A-Za-z.]*)(?P<rest>(?:[-+][0-9A-Za-z.]+)*)$")
+_COMPONENT_TAG = re.compile(r"^v?(?P<ver>[0-9][0-9A-Za-z.]*)(?P<rest>(?:[-+][0-9A-Za-z.]+)*)\Z")
 
 
 @total_ordering
@@ -37,7 +37,7 @@ class K3sTag:
 
     @classmethod
     def parse(cls, text: str) -> K3sTag:
-        m = _K3S_TAG.match(text) if isinstance(text, str) else None
+        m = _K3S_TAG.fullmatch(text) if isinstance(text, str) else None
         if not m:
             raise InputError(
                 f"K3s tag {text!r} is not valid",
@@ -47,7 +47,7 @@ class K3sTag:
 
     @classmethod
     def from_rpm_version(cls, text: str) -> K3sTag:
-        m = _K3S_VERSION.match(text) if isinstance(text, str) else None
+        m = _K3S_VERSION.fullmatch(text) if isinstance(text, str) else None
         if not m:
             raise InputError(f"RPM version {text!r} is not a K3s version", "e.g. 1.32.4+k3s1")
         return cls._from_match(m)
@@ -104,7 +104,7 @@ def component_version(tag: str) -> str:
     >>> component_version("v0.14.1"), component_version("v1.6.0-k3s1")
     ('0.14.1', '1.6.0.k3s1')
     """
-    m = _COMPONENT_TAG.match(tag) if isinstance(tag, str) else None
+    m = _COMPONENT_TAG.fullmatch(tag) if isinstance(tag, str) else None
     if not m:
         raise InputError(f"upstream tag {tag!r} has no version in it", "e.g. v0.14.1")
     rest = re.sub(r"-(rc\.?[0-9]+)", r"~\1", m.group("rest")).replace("-", ".")

@@ -4,7 +4,18 @@ imports the folders ``FOLDERS`` names (adding a package = a folder + its name he
 Importing this module imports no package: ``--help`` and the mirror names need none."""
 
 #: the package folders, in the order the catalog reads them
-FOLDERS = ("fuse_overlayfs", "k3s", "k3s_iptables_helpers", "k3s_root", "slirp4netns")
+FOLDERS = (
+    "fuse_overlayfs",
+    "k3s",
+    "k3s_addon_coredns",
+    "k3s_addon_images",
+    "k3s_addon_klipper_lb",
+    "k3s_addon_metrics_server",
+    "k3s_addon_pause",
+    "k3s_iptables_helpers",
+    "k3s_root",
+    "slirp4netns",
+)
 
 #: upstream bases the packages add to the mirrors every release has. buildroot: its backup of
 #: every download k3s-root's buildroot makes, over https (the per-download Sources are fetched

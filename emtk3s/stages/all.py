@@ -1,4 +1,4 @@
-"""all: resolve -> fetch -> render -> validate -> srpm -> build, one stage after the other; each
+"""all: resolve -> fetch -> render -> license -> validate -> srpm -> build, one stage after the other; each
 stage skips what its own stamps say is unchanged. Offline, it goes as far as the cache allows
 and says where it stopped."""
 
@@ -9,11 +9,11 @@ from typing import Any
 
 from emtk3s.infra.errors import Emtk3sError
 from emtk3s.infra.jsonout import jsonable
-from emtk3s.stages import build, fetch, render, resolve, srpm, validate
+from emtk3s.stages import build, fetch, license, render, resolve, srpm, validate
 from emtk3s.stages.context import StageRun
 
 #: the pipeline, in order (each module has NAME and run(StageRun) -> result)
-PIPELINE = (resolve, fetch, render, validate, srpm, build)
+PIPELINE = (resolve, fetch, render, license, validate, srpm, build)
 STAGES = tuple(m.NAME for m in PIPELINE)
 
 

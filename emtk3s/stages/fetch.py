@@ -1,7 +1,9 @@
 """fetch: every source in the lock, into the cache; pins what the lock left unpinned.
 
 Downloads run first (in parallel); then each package's generated sources (vendor tarballs,
-a recipe's downloads) are made from the package's verified inputs, cached and pinned.
+a recipe's downloads) are made from the package's verified inputs, cached and pinned. Each pin
+is merged into the lock file as soon as its file is verified, so a failure later in the run
+(another download, a vendor step without a new enough Go) keeps every pin made before it.
 """
 
 from __future__ import annotations
@@ -105,6 +107,11 @@ def _generate(
     what = f"{pname}/{src.name}"
     if src.sha256 is not None and cache.has(src.sha256, src.name):
         return None
+    from emtk3s.emt import pin as record_pin
+
+    if src.sha256 is not None and record_pin.emt_name(src.origin):
+        _from_emt_server(release, cache, src, what, record_pin.emt_name(src.origin))
+        return None
     pdef = release.catalog.packages.get(pname)
     comp = lock.components[lock.packages[pname].component]
     rule = pdef.rule_for(src.name, comp) if pdef else None
@@ -147,6 +154,37 @@ def _generate(
     return _pin(src, sha, size, origin, pname, locked, result)
 
 
+def _from_emt_server(release: Release, cache: Cache, src: Source, what: str, name: str) -> None:
+    """A generated source pinned from EMT's record: its bytes from EMT's source server under
+    EMT's basename, the sha256 checked by the download, then its layout (a Go vendor tarball:
+    a top-level vendor/ with vendor/modules.txt)."""
+    from emtk3s.emt.pin import check_vendor_layout
+
+    assert src.sha256 is not None
+    url = f"{release.mirror('emt_sources')}/{name}"
+    (f,) = fetch_many(
+        cache,
+        [
+            Download(
+                src.name,
+                url,
+                src.sha256,
+                src.size,
+                release.http_allowed("emt_sources"),
+                "emt_sources",
+            )
+        ],
+    )
+    path = cache.get(f.sha256, src.name)
+    wrong = check_vendor_layout(path)
+    if wrong:
+        kept = cache.quarantine(path, src.name, f.sha256)
+        raise IntegrityError(
+            f"{what} from {url}: {wrong}",
+            f"the bytes are kept aside in {kept} and not used; check EMT's record ({src.origin})",
+        )
+
+
 def fetch(
     release: Release,
     lock: Lock,
@@ -159,8 +197,8 @@ def fetch(
     policy: Policy | None = None,
 ) -> FetchResult:
     """Download (and make) the sources of the named packages. The lock value is not changed:
-    what fetch learnt are pins, merged into the lock file under its writer lock at the end
-    (``result.lock`` is the merged lock)."""
+    what fetch learnt are pins, each merged into the lock file under its writer lock as soon as
+    its file is verified (``result.lock`` is the merged lock)."""
     result = FetchResult(lock=lock)
     if locked:  # CI: every cached byte is rehashed, no stat record is trusted
         cache.verify = True
@@ -196,21 +234,34 @@ def fetch(
                     mirror=src.mirror,
                 )
             )
-    result.fetched = fetch_many(cache, downloads, policy)
-    by_url = {f.url: f for f in result.fetched}
-    pins: list[Pin] = []
+    # each download's pin is saved as soon as the file is verified: a later failure (another
+    # download, the vendor step) keeps what was verified before it
+    users: dict[str, list[tuple[str, Source]]] = {}
     for pname in wanted:
         for src in lock.packages[pname].sources:
-            if src.generated:
-                continue
-            f = by_url[release.mirror(src.mirror) + src.path]
+            if not src.generated:
+                users.setdefault(release.mirror(src.mirror) + src.path, []).append((pname, src))
+    pins: list[Pin] = []
+
+    def save(new: list[Pin]) -> None:
+        pins.extend(new)
+        if new and not locked:
+            result.lock, changed = lockmod.save_pins(lock_path, new, release.catalog.mirrors)
+            result.lock_changed = result.lock_changed or changed
+
+    def verified(f: Fetched) -> None:
+        new = []
+        for pname, src in users.get(f.url, []):
             origin = "fetch"
             if src.sha512 is not None and (src.sha256 is None or f.downloaded):
                 _check_sha512(cache, src, f, f"{pname}/{src.name}")
                 origin = "fetch-sha512-verified"
             pin = _pin(src, f.sha256, f.size, origin, pname, locked, result)
             if pin is not None:
-                pins.append(pin)
+                new.append(pin)
+        save(new)
+
+    result.fetched = fetch_many(cache, downloads, policy, on_done=verified)
     # generated sources are made from the package's downloads as just pinned
     current = lock.with_pins(pins)
     for pname in wanted:
@@ -218,13 +269,9 @@ def fetch(
             if src.generated:
                 pin = _generate(release, current, cache, pname, src, locked, result)
                 if pin is not None:
-                    pins.append(pin)
-    if pins and not locked:
-        result.lock, result.lock_changed = lockmod.save_pins(
-            lock_path, pins, release.catalog.mirrors
-        )
-    else:
-        result.lock = current
+                    save([pin])
+    if locked or not pins:
+        result.lock = lock.with_pins(pins)
     return result
 
 

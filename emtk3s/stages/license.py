@@ -1,6 +1,12 @@
 """license-check: each package's License: tag against its primary source (see
 :mod:`emtk3s.model.licenses`); the current changelog entry says "License verified." only after
-this check passed for that very EVR."""
+this check passed for that very EVR.
+
+As a stage of ``all`` (after render: the changelog entry of the EVR exists then) it checks every
+rendered package whose sources are in the cache, records the results and renders again the
+packages whose entry changed. There a package it cannot check (sources not cached, licensecheck
+absent) or whose tag the source contradicts is reported, not fatal: its entry then lacks
+"License verified." and EMT's check-spec.yml names it. ``emtk3s license-check`` is strict."""
 
 from __future__ import annotations
 
@@ -25,6 +31,13 @@ NAME = "license"
 class LicenseResult:
     packages: list[LicenseCheck] = field(default_factory=list)
     changelog_changed: list[str] = field(default_factory=list)  # entries now say so
+    #: package -> why it was not checked (run by ``all``: not rendered, sources not cached)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def unverified(self) -> dict[str, str]:
+        """package -> what keeps its License: tag from being verified."""
+        return {c.package: "; ".join(c.differs) for c in self.packages if not c.verified}
 
 
 def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
@@ -91,6 +104,8 @@ def run(r: StageRun) -> LicenseResult:
 
     p, lock = r.project, r.need_lock()
     names = list(r.options.packages) or [n for n in sorted(lock.packages) if (p.specs / n).is_dir()]
+    if r.chained:
+        return _in_chain(r, lock, names)
     out = license_check(p, lock, r.release.release, names)
     if out.changelog_changed:
         history = changelog.load_history(p.root)
@@ -104,4 +119,33 @@ def run(r: StageRun) -> LicenseResult:
         )
         err.result = out
         raise err
+    return out
+
+
+def _in_chain(r: StageRun, lock: Lock, names: list[str]) -> LicenseResult:
+    """The stage of ``all``: what can be checked is, and nothing stops the chain."""
+    from emtk3s.stages import render
+
+    p = r.project
+    out = LicenseResult()
+    history = changelog.load_history(p.root)
+    for pkg in names:
+        if pkg in r.unrendered or not (p.specs / pkg / f"{pkg}.spec").is_file():
+            out.skipped[pkg] = r.unrendered.get(pkg, "not rendered")
+            continue
+        if pkg in r.uncached:
+            out.skipped[pkg] = f"sources not in the cache ({r.uncached[pkg]})"
+            continue
+        try:
+            result = check_package(p, lock, pkg)
+            evr = f"{lock.packages[pkg].version}-{r.release.release}"
+            if record(history, pkg, evr, result.verified):
+                out.changelog_changed.append(pkg)
+        except PreconditionError as exc:
+            out.skipped[pkg] = str(exc)
+            continue
+        out.packages.append(result)
+    if out.changelog_changed:
+        changelog.save_history(p.root, history)
+        render.render(r.release, lock, p, out.changelog_changed, history=history)
     return out

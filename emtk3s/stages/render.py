@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from emtk3s import packages as folders
 from emtk3s.infra import checks, stamps, textdiff
 from emtk3s.infra.errors import DriftError, InputError, LockedError
-from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir
+from emtk3s.infra.fsutil import clean_stale, file_lock, replace_dir, stale_names
 from emtk3s.infra.jsonout import jsonable
 from emtk3s.infra.paths import Project
 from emtk3s.model import changelog
@@ -34,14 +34,14 @@ COMMON_TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "templates"
 if TYPE_CHECKING:  # jinja2 is imported when something is rendered, not at start-up
     import jinja2
 
-_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*$")
+_SAFE_VALUE = re.compile(r"^[^\x00-\x1f\x7f%`$\\]*\Z")
 SPEC_HEADER = "# Rendered by emtk3s from templates/{tpl}/; edit the template, not this file.\n"
 
 
 #: context keys whose values are prose (spaces allowed): a summary, a changelog entry, a note
 PROSE_KEYS = frozenset({"summary", "description", "author", "date", "lines"})
 #: every other string is a token: a name, a version, a URL, a hash — no space, no ';', no quote
-_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*$")
+_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9.+_:/~@=,#?&\[\]-]*\Z")
 
 
 def check_values(value: Any, where: str = "context", prose: bool = False) -> None:
@@ -49,12 +49,12 @@ def check_values(value: Any, where: str = "context", prose: bool = False) -> Non
     :data:`PROSE_KEYS` or a ``_note`` key) may not hold a newline, %, `, $ or \\; every other
     string is a token (letters, digits and . + _ : / ~ @ = , # ? & [ ] - only)."""
     if isinstance(value, str):
-        if not _SAFE_VALUE.match(value):
+        if not _SAFE_VALUE.fullmatch(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a newline, %, `, $ or \\",
                 "such a value could inject spec syntax; fix the input (release.toml or the lock)",
             )
-        if not prose and not _TOKEN_VALUE.match(value):
+        if not prose and not _TOKEN_VALUE.fullmatch(value):
             raise InputError(
                 f"value {value[:60]!r} for {where} carries a space, ';', a quote or another "
                 "character a name, version or URL does not need",
@@ -91,17 +91,95 @@ class Rendered:
     changelog: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _environment(tdir: Path) -> jinja2.Environment:
+class Templates:
+    """One Jinja environment for every package of a run, so that the shared includes are
+    compiled once, not once per package, with a bytecode cache on disk (keyed by template name
+    and file, checked against the source's hash) so that an unchanged template is not compiled
+    again by the next run.
+
+    A package's template is loaded as ``<package>/<file>``; a name it includes is looked up in
+    its own folder first, then among the shared includes (the search order a
+    ``FileSystemLoader([folder, shared])`` per package had)."""
+
+    def __init__(self, templates: Path | None = None, bytecode_dir: Path | None = None) -> None:
+        import jinja2
+
+        self.templates = templates
+        self.dirs: dict[str, Path] = {}
+        owner = self
+
+        class Loader(jinja2.BaseLoader):
+            def get_source(
+                self, environment: jinja2.Environment, template: str
+            ) -> tuple[str, str | None, Callable[[], bool] | None]:
+                pkg, _, rel = template.partition("/")
+                base = owner.dirs.get(pkg)
+                path = base / rel if base is not None and rel else COMMON_TEMPLATES / template
+                try:
+                    text = path.read_text()
+                    mtime = path.stat().st_mtime_ns
+                except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+                    raise jinja2.TemplateNotFound(template) from None
+
+                def uptodate() -> bool:
+                    try:
+                        return path.stat().st_mtime_ns == mtime
+                    except OSError:
+                        return False
+
+                return text, str(path), uptodate
+
+        class Environment(jinja2.Environment):
+            def join_path(self, template: str, parent: str) -> str:
+                pkg = parent.partition("/")[0]
+                base = owner.dirs.get(pkg)
+                if base is not None and (base / template).is_file():
+                    return f"{pkg}/{template}"
+                return template
+
+        self.env = Environment(
+            loader=Loader(),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            bytecode_cache=_bytecode_cache(bytecode_dir) if bytecode_dir else None,
+            auto_reload=True,
+        )
+
+    def get(self, pdef: pkgs.PackageDef, name: str) -> jinja2.Template:
+        self.dirs[pdef.name] = pdef.template_dir(self.templates)
+        return self.env.get_template(f"{pdef.name}/{name}")
+
+
+def _bytecode_cache(directory: Path) -> jinja2.BytecodeCache | None:
+    """Jinja's file bytecode cache in ``directory``; none where it cannot be made, and a
+    cache that cannot be written is only slower (a read-only cache directory)."""
     import jinja2
 
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(tdir), str(COMMON_TEMPLATES)]),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    class Quiet(jinja2.FileSystemBytecodeCache):
+        def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return Quiet(str(directory))
+
+
+_default: Templates | None = None
+
+
+def _shared_templates(templates: Path | None) -> Templates:
+    global _default
+    if _default is None or _default.templates != templates:
+        _default = Templates(templates)
+    return _default
 
 
 def context(
@@ -222,6 +300,7 @@ def render_package(
     templates: Path | None,
     history: list[dict[str, Any]] | None = None,
     epoch: int | None = None,
+    env: Templates | None = None,
 ) -> Rendered:
     tdir = pdef.template_dir(templates)
     spec_tpl = f"{pdef.name}.spec.j2"
@@ -232,7 +311,8 @@ def render_package(
     import jinja2
 
     try:
-        text = _environment(tdir).get_template(spec_tpl).render(**ctx)
+        env = env if env is not None else _shared_templates(templates)
+        text = env.get(pdef, spec_tpl).render(**ctx)
     except jinja2.UndefinedError as exc:
         raise InputError(
             f"{spec_tpl}: {exc.message}", "the template uses an undefined value"
@@ -289,7 +369,8 @@ NAME = "render"
 
 class InputKeys:
     """The inputs digest of each package's render, with what all packages share hashed once
-    per run (the lock, the release, render's code, the shared includes, the history): O(P)."""
+    per run (the lock, the release, render's code, the shared includes): O(P). A package's
+    own changelog history is checked beside the key (:func:`history_digest`)."""
 
     def __init__(
         self,
@@ -307,7 +388,6 @@ class InputKeys:
         for f in sorted(COMMON_TEMPLATES.rglob("*")):
             if f.is_file():
                 parts += [str(f.relative_to(COMMON_TEMPLATES)), f.read_bytes()]
-        parts.append(json.dumps(history, sort_keys=True))
         # every package's code: a package's context may come from another package's folder
         packages_dir = Path(folders.__file__).parent
         for f in sorted(packages_dir.rglob("*.py")):
@@ -353,13 +433,23 @@ def render(
         names = packages
     keys = InputKeys(release, lock, project.templates, history) if names and not check else None
     store = project.stamps
+    envs: list[Templates] = []  # made on the first package rendered (a no-op imports no jinja2)
+
+    def env() -> Templates:
+        if not envs:
+            envs.append(Templates(project.templates, project.cache.root / "jinja"))
+        return envs[0]
+
+    # staging leftovers of an interrupted swap, listed once for the run (not once a package);
+    # each is removed under its package's lock, as the package is rendered
+    stale = stale_names(project.specs) if keys is not None else set()
     for pdef in release.catalog.select(names) if names else []:
         target = project.specs / pdef.name
         if pending_sources(lock, pdef.name, release.catalog):
             result.pending[pdef.name] = pending_sources(lock, pdef.name, release.catalog)
         before = history.get(pdef.name) or []
         if keys is None:
-            out = render_package(release, lock, pdef, project.templates, before, epoch)
+            out = render_package(release, lock, pdef, project.templates, before, epoch, env())
             diff = _diff(target, out.files)
             if diff:
                 result.drift[pdef.name] = diff
@@ -367,20 +457,30 @@ def render(
                 result.unchanged.append(pdef.name)
             continue
         key = keys.key(pdef.name)
+        had = history_digest(before)
         with file_lock(project.locks / f"render-{pdef.name}.lock"):
             stamp = store.fresh(NAME, pdef.name, key)
-            if stamp is not None and stamp.get("tree") == tree_digest(target):
+            if (
+                stamp is not None
+                and had in stamp.get("history", ())
+                and stamp.get("tree") == tree_digest(target)
+            ):
                 result.unchanged.append(pdef.name)
                 continue
-            out = render_package(release, lock, pdef, project.templates, before, epoch)
+            out = render_package(release, lock, pdef, project.templates, before, epoch, env())
             if out.changelog and out.changelog[0] not in before:
                 result.history[pdef.name] = out.changelog
-            clean_stale(project.specs, pdef.name)
+            if pdef.name in stale:
+                clean_stale(project.specs, pdef.name)
             if replace_dir(target, out.files):
                 result.written.append(pdef.name)
             else:
                 result.unchanged.append(pdef.name)
-            store.save(NAME, pdef.name, key, tree=tree_digest(target))
+            # the history before this render, and after it (once the new entry is saved): a
+            # render with either gives the same tree
+            after = result.history.get(pdef.name, before)
+            hist = sorted({had, history_digest(after)})
+            store.save(NAME, pdef.name, key, tree=tree_digest(target), history=hist)
     if check and result.drift:
         drifted = ", ".join(sorted(result.drift))
         raise DriftError(
@@ -423,6 +523,11 @@ def run(r: StageRun) -> RenderResult:
     if res.history and not check:
         save_history(r.project.root, history | res.history)
     return res
+
+
+def history_digest(history: list[dict[str, Any]]) -> str:
+    """A package's changelog history as a render stamp records it."""
+    return stamps.digest(json.dumps(history, sort_keys=True))
 
 
 def tree_digest(target: Path) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,9 @@ from emtk3s.model.lock import GENERATED, Component, Lock, PackageLock, Source
 from emtk3s.model.release import Release
 from emtk3s.model.versions import component_version
 from emtk3s.stages.context import StageRun
+
+#: an [overrides] key that sets a value of the tag's files rather than a component's tag
+VALUE_KEY = re.compile(r"^VERSION_[A-Z0-9_]+$")
 
 
 def known_hashes() -> dict[str, str]:
@@ -93,13 +97,22 @@ def _sources(
     for rule in pdef.sources:
         if rule.when is not None and not rule.when(release):
             continue
+        if rule.present is not None and not rule.present(comp.facts):
+            continue
         try:
             name = checks.file_name(rule.name.format(**fmt), f"{pdef.name} source name")
             path = rule.path.format(**fmt)
         except (KeyError, IndexError) as exc:
+            key = str(exc.args[0])
+            hint = (
+                f'set it in release.toml: [overrides] {key} = "<version>" '
+                "(docs/packages/k3s.md#overrides), or report this upstream era"
+                if key.startswith("VERSION_")
+                else "this upstream era is not understood yet: report it"
+            )
             raise InputError(
-                f"{comp.repo} {comp.tag}: its files name no {exc.args[0]!r}, needed for {pdef.name}'s source {rule.name}",
-                "this upstream era is not understood yet; pin the value with [overrides] or report it",
+                f"{comp.repo} {comp.tag}: its files name no {key!r}, needed for {pdef.name}'s source {rule.name}",
+                hint,
             ) from None
         sha: str | None = None
         size: int | None = None
@@ -176,13 +189,23 @@ def _listed(
     return out
 
 
+def value_overrides(release: Release) -> dict[str, str]:
+    """``[overrides] VERSION_X = "..."``: values of the tag's files, not component tags."""
+    return {k: v for k, v in release.overrides.items() if VALUE_KEY.match(k)}
+
+
 def check_overrides(release: Release) -> None:
-    """An [overrides] entry names a known component (a typo must not be ignored)."""
+    """An [overrides] entry names a known component, or a VERSION_* value a component's facts
+    reader takes (a typo must not be ignored: the reader refuses a value no file assigns)."""
+    takes_values = any(c.value_overrides for c in release.catalog.components.values())
     for name in release.overrides:
+        if VALUE_KEY.match(name) and takes_values:
+            continue
         if name not in release.catalog.components:
             raise InputError(
                 f"{release.path or 'release.toml'}: [overrides] {name}: no such component",
-                f"use one of {', '.join(sorted(release.catalog.components))}",
+                f"use one of {', '.join(sorted(release.catalog.components))}"
+                + (", or a VERSION_* value of the K3s tag's files" if takes_values else ""),
             )
 
 
@@ -241,7 +264,12 @@ def resolve(
         apply_override(cdef, comps, release.overrides.get(name))
         url = f"{release.mirror('github')}/{cdef.repo}.git"
         co = fetch_tag(cache.root, url, tag, allow_http=release.http_allowed("github"))
-        facts = cdef.facts(co) if cdef.facts else {}
+        if cdef.facts is None:
+            facts: dict[str, Any] = {}
+        elif cdef.value_overrides:
+            facts = cdef.facts(co, value_overrides(release))
+        else:
+            facts = cdef.facts(co)
         if cdef.derived is not None:
             facts.update(cdef.derived(co, checkouts, release))
         comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)

@@ -6,18 +6,21 @@ package's upstream tag, source mtimes are clamped to it, the build host is a con
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import stat
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from emtk3s.builders import outputs
 from emtk3s.infra import stamps
 from emtk3s.infra.cache import Cache, durable_record, sha256_file, still_verified, trust_record
 from emtk3s.infra.errors import BuildError, EnvironmentProblem, IntegrityError, PreconditionError
-from emtk3s.infra.fsutil import copy_file, file_lock, move_into
+from emtk3s.infra.fsutil import copy_file, file_lock
 from emtk3s.infra.paths import Project
 from emtk3s.infra.rpm import macros as emt_macros
 from emtk3s.infra.rpm import tools as rpmtools
@@ -80,8 +83,34 @@ def _inputs(
     return spec, sources, patches
 
 
-def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> None:
+#: free space under which a failed %prep is taken for a full disk (GNU tar reports a short
+#: write as "Wrote only N of M bytes", without ENOSPC's message)
+_NEARLY_FULL = 256 << 10
+
+
+def _out_of_space(log: Path, where: Path) -> bool:
+    """Whether a failed rpmbuild ran out of room rather than failed a patch: its tools report
+    ENOSPC/EDQUOT with their C-locale messages (the sandbox runs them with LC_ALL=C), or the file system
+    it unpacked into is left (nearly) without free blocks. Checked before its tree is removed."""
+    try:
+        text = log.read_text(errors="replace")
+    except OSError:
+        text = ""
+    if any(os.strerror(e) in text for e in (errno.ENOSPC, errno.EDQUOT)):
+        return True
+    try:
+        st = os.statvfs(where)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < _NEARLY_FULL or st.f_favail == 0
+
+
+def prove_patches_apply(
+    top: Path, spec_name: str, log: Path, epoch: int, sources: list[Path] | None = None
+) -> None:
     """``rpmbuild -bp`` in the SRPM's topdir: the package's patches apply to its sources.
+    %prep may run upstream code (an upstream patch script), so it runs in the
+    sandbox: only ``top`` writable, ``sources`` (what SOURCES/ links to) read-only, no network.
 
     ``_emtk3s_prep_check`` lets a spec skip %prep steps that need BuildRequires installed (the
     k3s spec's tree from another package); everything else in %prep, %autopatch included, runs for real.
@@ -95,15 +124,56 @@ def prove_patches_apply(top: Path, spec_name: str, log: Path, epoch: int) -> Non
         "_emtk3s_prep_check 1",
         f"SPECS/{spec_name}",
     ]
+    from emtk3s.infra import sandbox
+
     try:
-        rpmtools.run_logged(cmd, log, env={"SOURCE_DATE_EPOCH": str(epoch)}, cwd=top)
+        rpmtools.run_sandboxed(
+            cmd,
+            log,
+            cwd=top.resolve(),
+            writable=[top.resolve()],
+            readable=sources or [],
+            env={"SOURCE_DATE_EPOCH": str(epoch)},
+            timeout=sandbox.PREP_TIMEOUT,
+        )
     except BuildError as exc:
+        full = _out_of_space(log, top)
+        shutil.rmtree(top / "BUILD", ignore_errors=True)  # what it unpacked: room again
+        if full:
+            raise EnvironmentProblem(
+                f"{top / 'BUILD'}: no space left on device while proving the patches apply "
+                f"(rpmbuild -bp); log: {log}",
+                "free disk space and run again",
+                details=exc.details,
+            ) from None
         raise BuildError(
             f"{spec_name}: %prep failed (rpmbuild -bp): a patch does not apply or a Source is wrong; log: {log}",
             "refresh the patch against this upstream version",
             details=exc.details,
         ) from None
     shutil.rmtree(top / "BUILD", ignore_errors=True)
+
+
+def check_contents(
+    srpm: Path, spec: Path, sources: list[tuple[str, str]], patches: list[Path]
+) -> None:
+    """The files packed in ``srpm`` are exactly the spec in SPECS/, the patches beside it and
+    the sources with the sha256 the lock pins, hashed from the SRPM's payload. A stamp says
+    which SRPM is up to date; it is the project's own file, so an SRPM swapped together with
+    its stamp passes the stamp's check and is caught here."""
+    want = {spec.name: sha256_file(spec), **{p.name: sha256_file(p) for p in patches}}
+    want.update(dict(sources))
+    got = outputs.payload_sha256(srpm)
+    if got != want:
+        diff = sorted(n for n in set(want) | set(got) if want.get(n) != got.get(n))
+        shown = ", ".join(
+            f"{n} ({'not in the lock/SPECS' if n not in want else 'missing' if n not in got else 'differs'})"
+            for n in diff[:4]
+        )
+        raise IntegrityError(
+            f"{srpm}: its contents do not match the lock and SPECS/: {shown}",
+            "remove the SRPM and its stamp, review how it changed, and run emtk3s srpm again",
+        )
 
 
 def _place_source(blob: Path, dest: Path, epoch: int) -> None:
@@ -155,10 +225,12 @@ def build_srpm(
     store = project.stamps
     with file_lock(project.locks / f"srpm-{pkg}.lock"):
         stamp = store.load(NAME, pkg)
-        before = store.path(NAME, pkg, stamp.get("srpm")) if stamp else None
+        before = store.path(NAME, pkg, stamp.get("srpm"), stamps.SRPM_PATH) if stamp else None
         if stamp and before and stamp["key"] == key and not force:
             trusted = still_verified(before, stamp.get("stat"), cache.verify)
             if trusted or (before.is_file() and sha256_file(before) == stamp.get("sha256")):
+                if cache.verify:  # --verify / --locked: the SRPM's contents, not its stamp
+                    check_contents(before, spec, sources, patches)
                 info = SrpmInfo(
                     pkg,
                     before,
@@ -191,8 +263,11 @@ def build_srpm(
             # of older inputs behind; the stamp goes with it.
             store.file(NAME, pkg).unlink(missing_ok=True)
             before.unlink(missing_ok=True)  # inside this project (Stamps.path checks)
-        top = project.work / f"srpm-{pkg}"
-        shutil.rmtree(top, ignore_errors=True)
+        # a directory of this run's own (the package's lock is held: any other is left over)
+        project.work.mkdir(parents=True, exist_ok=True)
+        for old in [project.work / f"srpm-{pkg}", *project.work.glob(f"srpm-{pkg}-*")]:
+            shutil.rmtree(old, ignore_errors=True)
+        top = Path(tempfile.mkdtemp(prefix=f"srpm-{pkg}-", dir=project.work))
         for d in ("SOURCES", "SPECS", "SRPMS", "BUILD", "RPMS"):
             (top / d).mkdir(parents=True)
         for name, sha in sources:
@@ -215,13 +290,17 @@ def build_srpm(
             _no_room_for_srpm(top, [cache.blob_path(sha) for _n, sha in sources])
             raise
         if patches:
-            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch)
+            blobs = sorted({cache.blob_path(sha).parent for _n, sha in sources})
+            prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch, blobs)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:
             raise BuildError(f"rpmbuild -bs made {len(made)} SRPMs for {pkg}; log: {log}", "")
-        hdr = read_header(made[0])
-        sha = sha256_file(made[0])  # once, here; the SRPM is published by rename
-        out = move_into(made[0], project.srpms)
+        # checked like any build output (a regular file, this spec's source package, named
+        # after its header) and published by rename
+        expect = outputs.Expected(frozenset({pkg}), None, None, source=True)
+        (out,) = outputs.publish(made, top / "SRPMS", project.srpms, expect)
+        hdr = read_header(out)
+        sha = sha256_file(out)  # once, here
         nevr = f"{hdr['name']}-{hdr['version']}-{hdr['release']}"
         buildtime, reqs = int(hdr["buildtime"]), [str(r) for r in hdr["requires"]]
         store.save(

@@ -3,7 +3,6 @@ with a changelog entry; and check-updates: newer tags of the same minor upstream
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,18 +27,33 @@ from emtk3s.stages import fetch as fetch_stage
 from emtk3s.stages import render
 from emtk3s.stages.resolve import resolve
 
-_K3S_LINE = re.compile(r'^(?P<pre>\s*k3s\s*=\s*)"(?P<tag>[^"]*)"(?P<post>.*)$', re.M)
-
 
 def set_k3s_tag(release_file: Path, tag: K3sTag) -> str:
-    """Change the `k3s = "..."` line of [release] in place (comments and layout kept)."""
+    """Change ``k3s`` of [release] in place with tomlkit (a TOML parser that keeps comments,
+    key order, spacing and the value's own inline comment): only the value changes."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
     text = release_file.read_text(encoding="utf-8")
-    m = _K3S_LINE.search(text)
-    if not m:
-        raise InputError(f'{release_file}: no k3s = "..." line', "add it under [release]")
-    new = text[: m.start()] + f'{m.group("pre")}"{tag.tag}"{m.group("post")}' + text[m.end() :]
-    write_bytes(release_file, new.encode())
-    return m.group("tag")
+    try:
+        doc = tomlkit.parse(text)
+    except TOMLKitError as exc:
+        raise InputError(f"{release_file}: not valid TOML ({exc})", "fix release.toml") from None
+    table = doc.get("release")
+    old = table.get("k3s") if isinstance(table, tomlkit.items.Table) else None
+    if not isinstance(table, tomlkit.items.Table) or not isinstance(old, str):
+        raise InputError(
+            f'{release_file}: no k3s = "..." under [release]', "add it under [release]"
+        )
+    item = tomlkit.item(tag.tag)
+    current = table.item("k3s")
+    assert isinstance(current, tomlkit.items.Item)
+    trivia = current.trivia
+    item.trivia.indent, item.trivia.comment_ws = trivia.indent, trivia.comment_ws
+    item.trivia.comment, item.trivia.trail = trivia.comment, trivia.trail
+    table["k3s"] = item
+    write_bytes(release_file, tomlkit.dumps(doc).encode())
+    return str(old)
 
 
 def _vercmp(a: str, b: str) -> int:

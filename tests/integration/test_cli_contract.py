@@ -184,7 +184,14 @@ def test_mock_absent_is_the_environment_code_in_build_chain_and_all(
         if args[0] == "all":  # a failing all carries the stages that finished
             res_doc = res.json["result"]
             assert res_doc["failed"] == "build"
-            assert res_doc["finished"] == ["resolve", "fetch", "render", "validate", "srpm"]
+            assert res_doc["finished"] == [
+                "resolve",
+                "fetch",
+                "render",
+                "license",
+                "validate",
+                "srpm",
+            ]
 
 
 def test_fetch_names_the_file_in_flight(fresh_upstream: Upstream, tmp_path: Path) -> None:

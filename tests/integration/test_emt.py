@@ -69,30 +69,52 @@ def _names(cg: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
-def test_integrate_refuses_downgrade_and_duplicate_and_dry_run_shows_it(tmp_path: Path) -> None:
+def test_emts_newer_package_wins_and_downgrade_and_duplicate_are_refused(tmp_path: Path) -> None:
     emt = emt_checkout.make(tmp_path / "emt")
-    before = _tree(emt)
+    extended = {k: v for k, v in _tree(emt).items() if k.startswith("SPECS-EXTENDED/")}
     dry = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "--dry-run")
-    assert dry.returncode == 9, dry.stderr
+    assert dry.returncode == 0, dry.stderr
     doc = json.loads(dry.stdout)
     dec = {d["package"]: d for d in doc["result"]["decisions"]}
-    assert dec["fuse-overlayfs"]["action"] == "refused"
+    # EMT's newer SPECS-EXTENDED copies win by default: kept, named, never touched
+    assert dec["fuse-overlayfs"]["action"] == "kept"
+    assert dec["fuse-overlayfs"]["reason"].startswith(
+        "EMT's SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec 1.14 is newer"
+    )
+    assert dec["k3s-iptables-helpers"]["action"] == "new"
+    human = _emtk3s("emt", "integrate", "--emt-repo", str(emt), "--dry-run")
+    assert "decision: slirp4netns 1.2.0: kept" in human.stderr
+    real = _emtk3s("emt", "integrate", "--emt-repo", str(emt))
+    assert real.returncode == 0, real.stderr
+    after = _tree(emt)
+    assert {k: v for k, v in after.items() if k.startswith("SPECS-EXTENDED/")} == extended
+    assert (
+        not (emt / "SPECS/fuse-overlayfs").exists()
+        and (emt / "SPECS/k3s-iptables-helpers").is_dir()
+    )
+    # only what an edge image needs at run time goes into the package list
+    plist = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    assert "fuse-overlayfs" not in plist["packages"] and "slirp4netns" not in plist["packages"]
+    assert "k3s-iptables-helpers" in plist["packages"]
+    # k3s was not integrated: no kubernetes-version is claimed for the image
+    record = json.loads((emt / "toolkit/imageconfigs/k3s-version.json").read_text())
+    assert "kubernetes-version" not in record
+    # choosing the older version without --replace is refused: the copy would be a duplicate
+    down = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "--allow-downgrade")
+    assert down.returncode == 9, down.stderr
+    dec = {d["package"]: d for d in json.loads(down.stdout)["result"]["decisions"]}
     assert (
         "downgrade of SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec 1.14"
         in (dec["fuse-overlayfs"]["reason"])
     )
-    assert dec["k3s-iptables-helpers"]["action"] == "new"
-    human = _emtk3s("emt", "integrate", "--emt-repo", str(emt), "--dry-run")
-    assert "decision: slirp4netns 1.2.0: refused" in human.stderr
-    real = _emtk3s("emt", "integrate", "--emt-repo", str(emt))
-    assert real.returncode == 9 and "--replace" in real.stderr
-    assert _tree(emt) == before, "a refused integrate wrote something"
+    assert _tree(emt) == after, "a refused integrate wrote something"
     # the same version elsewhere is a duplicate
     spec = emt / "SPECS-EXTENDED/slirp4netns/slirp4netns.spec"
     spec.write_text(spec.read_text().replace("1.3.1", "1.2.0"))
-    dup = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "--allow-downgrade")
+    dup = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt), "-p", "slirp4netns")
     assert dup.returncode == 9
     dec = {d["package"]: d for d in json.loads(dup.stdout)["result"]["decisions"]}
+    assert list(dec) == ["slirp4netns"]
     assert dec["slirp4netns"]["reason"].startswith(
         "duplicate of SPECS-EXTENDED/slirp4netns/slirp4netns.spec 1.2.0"
     )
@@ -126,6 +148,22 @@ def test_integrate_replace_then_noop_keeps_formatting_and_registrations(tmp_path
         '+                "packagelists/k3s.json"',
     ]
     assert '"MountOptions" : "umask=0077"' in image and '\t\t\t"Path"' in image
+    # the rule: edge images with the orchestrator's agents and an /opt partition carry K3s,
+    # shown in the dry run
+    doc = json.loads(real.stdout)["result"]
+    assert doc["images"] == ["edge-image-dev.json", "edge-image-rt.json", "edge-image.json"]
+    assert (
+        "decision: image edge-image-minimal-os.json: no K3s (does not list "
+        "packagelists/agents-packages.json: not an orchestrated host)" in dry.stderr
+    )
+    assert (
+        "decision: image edge-image-nopt.json: no K3s (lists packagelists/agents-packages.json "
+        "but mounts no /opt partition)" in dry.stderr
+    )
+    for name, carries in (("edge-image-rt.json", True), ("edge-image-minimal-os.json", False)):
+        conf = json.loads((emt / "toolkit/imageconfigs" / name).read_text())
+        has = "packagelists/k3s.json" in conf["SystemConfigs"][0]["PackageLists"]
+        assert has == carries, name
     # cgmanifest: every registration of a spec still in the checkout is kept, unchanged
     cg = json.loads((emt / "cgmanifest.json").read_text())
     ours = {"fuse-overlayfs", "slirp4netns", "k3s-iptables-helpers"}
@@ -133,6 +171,7 @@ def test_integrate_replace_then_noop_keeps_formatting_and_registrations(tmp_path
         r for r in cg_before["Registrations"] if r["component"]["other"]["name"] not in ours
     ]
     assert ("fuse-overlayfs", "1.11") in _names(cg) and ("fuse-overlayfs", "1.14") not in _names(cg)
+    assert (emt / "cgmanifest.json").read_text() == json.dumps(cg, indent=2) + "\n"
     assert _names(cg) == sorted(_names(cg))
     # license map regenerated by the checkout's own license_map.py: the removed copies' origin
     # no longer lists them
@@ -143,15 +182,167 @@ def test_integrate_replace_then_noop_keeps_formatting_and_registrations(tmp_path
     assert pl["packages"][:2] == ["k3s", "k3s-network-policy"] and pl["_comment"] == "K3s"
     assert "k3s-iptables-helpers" in pl["packages"]
     rec = json.loads((emt / "toolkit/imageconfigs/k3s-version.json").read_text())
-    assert (
-        rec["kubernetes-version"] == "v1.32.4+k3s1"
-        and "SPECS/slirp4netns/slirp4netns.spec" in (rec["integrated"])
-    )
+    # k3s itself is not integrated here (its vendor tarball is PENDING): no version is claimed
+    assert "kubernetes-version" not in rec
+    assert "SPECS/slirp4netns/slirp4netns.spec" in rec["integrated"]
     after = _tree(emt)
     again = _emtk3s("--json", "emt", "integrate", "--emt-repo", str(emt))
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["result"]["changed"] == []
     assert _tree(emt) == after, "a second run changed the checkout"
+
+
+def test_pending_k3s_is_marked_and_a_subset_lands(tmp_path: Path) -> None:
+    """The full default release previews (exit 0) with k3s's PENDING vendor tarball marked; a
+    real run names the ready packages to choose with -p, which then land alone."""
+    emt = emt_checkout.make(tmp_path / "emt")
+    proj = tmp_path / "proj"
+    shutil.copytree(_PROJECT[0], proj)
+    shutil.copytree(REPO / "SPECS" / "k3s", proj / "SPECS" / "k3s")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "emtk3s", "-C", str(proj), *args],
+            capture_output=True,
+            text=True,
+        )
+
+    before = _tree(emt)
+    dry = run("--json", "emt", "integrate", "--emt-repo", str(emt), "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    dec = {d["package"]: d for d in json.loads(dry.stdout)["result"]["decisions"]}
+    assert dec["k3s"]["action"] == "pending" and "k3s-vendor-" in dec["k3s"]["reason"]
+    assert "PENDING" in dec["k3s"]["reason"]
+    assert {d["action"] for d in dec.values()} == {"pending", "kept", "new"}
+    assert "decision: k3s 1.32.4+k3s1: pending" in dry.stderr
+    real = run("emt", "integrate", "--emt-repo", str(emt))
+    assert real.returncode != 0 and "-p k3s-iptables-helpers" in real.stderr, real.stderr
+    assert _tree(emt) == before
+    sub = run(
+        "emt",
+        "integrate",
+        "--emt-repo",
+        str(emt),
+        "-p",
+        "fuse-overlayfs",
+        "-p",
+        "k3s-iptables-helpers",
+    )
+    assert sub.returncode == 0, sub.stderr
+    assert (emt / "SPECS/k3s-iptables-helpers").is_dir()
+    after = _tree(emt)
+    assert after["SPECS/k3s/k3s.spec"] == before["SPECS/k3s/k3s.spec"]  # EMT's k3s untouched
+    assert not (emt / "SPECS/fuse-overlayfs").exists()  # EMT's newer copy kept
+    bad = run("emt", "integrate", "--emt-repo", str(emt), "-p", "nope")
+    assert bad.returncode == 2 and "-p nope: not a rendered package" in bad.stderr
+
+
+def test_a_build_requirement_nobody_provides_is_refused(tmp_path: Path) -> None:
+    """k3s BuildRequires k3s-root-dist: without k3s-root in the checkout or the set, refused;
+    with a provider in the checkout, it goes in, continuing the changelog of the spec it
+    replaces."""
+    from emtk3s import catalog as catalogmod
+    from emtk3s.emt import plan as integrate
+    from emtk3s.model.lock import Lock
+    from emtk3s.workflows.integrate import apply
+
+    catalog = catalogmod.load()
+
+    emt = emt_checkout.make(tmp_path / "emt")
+    specs = tmp_path / "SPECS"
+    (specs / "k3s").mkdir(parents=True)
+    ours = (REPO / "SPECS/k3s/k3s.spec").read_text()
+    (specs / "k3s" / "k3s.spec").write_text(ours)
+    doc = json.loads((REPO / "emtk3s.lock").read_text())
+    del doc["packages"]["k3s"]  # a spec of no pending source: only its BuildRequires count
+    lock = Lock.from_json(json.dumps(doc), catalog.mirrors)
+    p = integrate.plan(emt, specs, lock, catalog, [])
+    (d,) = p.decisions
+    assert d.action == "refused" and d.reason.startswith("BuildRequires k3s-root-dist: no spec")
+    assert p.change.dirs == {} and p.change.files == {}
+    with pytest.raises(Exception, match="integrate refused: k3s"):
+        apply(p)
+    # a provider in the checkout: k3s goes in, EMT's own entries kept below ours
+    prov = emt / "SPECS/k3s-root/k3s-root.spec"
+    prov.parent.mkdir()
+    prov.write_text(
+        emt_checkout.SPEC.format(
+            name="k3s-root",
+            version="0.14.1",
+            attribution="x",
+            extra="\n%package dist\nSummary: d\n",
+        )
+    )
+    p = integrate.plan(emt, specs, lock, catalog, [])
+    (d,) = p.decisions
+    assert d.action == "update" and "replaces EMT's own SPECS/k3s/k3s.spec" in d.notes
+    spec = p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
+    pinned = ours.replace("golang >= %{go_min}", "golang = 1.23.7")
+    assert spec.startswith(pinned.rstrip("\n"))
+    assert spec.endswith(
+        "* Tue Jun 17 2025 Fixture <fixture@example.invalid> - 1.32.4-1\n- "
+        + emt_checkout.INTEL
+        + "\n"
+    )
+    assert integrate.continue_changelog(spec.encode(), spec.encode()) == spec.encode()
+    # Go as EMT pins it: of the checkout's golang specs (1.23.7, and 1.24.1 as EMT 3.0 has
+    # both), the one of go.mod's Go line, exactly
+    assert "BuildRequires:  golang = 1.23.7\n" in spec and "golang >=" not in spec
+    assert any(n.startswith("golang pinned to 1.23.7 (SPECS/golang/golang.spec") for n in d.notes)
+    newer = emt / "SPECS/golang/golang-1.24.spec"
+    newer.write_text(
+        emt_checkout.SPEC.format(name="golang", version="1.24.1", attribution="x", extra="")
+    )
+    p = integrate.plan(emt, specs, lock, catalog, [])
+    assert "BuildRequires:  golang = 1.23.7\n" in p.change.dirs["SPECS/k3s"]["k3s.spec"].decode()
+    # a checkout whose Go is older than go.mod's minimum: refused, naming the minimum
+    for f in (emt / "SPECS/golang").glob("*.spec"):
+        f.write_text(f.read_text().replace("1.23.7", "1.22.9").replace("1.24.1", "1.22.12"))
+    (d,) = integrate.plan(emt, specs, lock, catalog, []).decisions
+    assert d.action == "refused" and d.reason.startswith("BuildRequires golang >= 1.23.6")
+
+
+def test_cgmanifest_is_written_as_emts_update_cgmanifest_writes_it(tmp_path: Path) -> None:
+    """EMT's toolkit/scripts/update_cgmanifest.py sorts by name.lower(), then rpm's version
+    order, and writes json.dump(indent=2) and a newline: the same file comes out here."""
+    emt = emt_checkout.make(tmp_path / "emt")
+    cg_path = emt / "cgmanifest.json"
+    cg = json.loads(cg_path.read_text())
+
+    def reg(name: str, version: str) -> dict[str, Any]:
+        url = f"https://example.invalid/{name}-{version}.tar.gz"
+        other = {"name": name, "version": version, "downloadUrl": url}
+        return {"component": {"type": "other", "other": other}}
+
+    # in EMT's order already: upper case sorts with lower case; 1.9 before 1.10 (rpm order)
+    extra = [reg("Kea", "2.6.1"), reg("kmod", "1.9"), reg("kmod", "1.10"), reg("L-smash", "2")]
+    cg["Registrations"] = sorted(
+        cg["Registrations"] + extra,
+        key=lambda r: (r["component"]["other"]["name"].lower(), r["component"]["other"]["version"]),
+    )
+    ks = [i for i, r in enumerate(cg["Registrations"]) if r["component"]["other"]["name"] == "kmod"]
+    regs = cg["Registrations"]
+    regs[ks[0]], regs[ks[1]] = reg("kmod", "1.9"), reg("kmod", "1.10")
+    cg_path.write_text(json.dumps(cg, indent=2) + "\n")
+    res = _emtk3s("emt", "integrate", "--emt-repo", str(emt), "-p", "k3s-iptables-helpers")
+    assert res.returncode == 0, res.stderr
+    text = cg_path.read_text()
+    after = json.loads(text)
+    assert text == json.dumps(after, indent=2) + "\n"
+    names = _names(after)
+    assert [n.lower() for n, _ in names] == sorted(n.lower() for n, _ in names)
+    assert names.index(("kmod", "1.9")) + 1 == names.index(("kmod", "1.10"))
+    assert names.index(("k3s-iptables-helpers", "0.14.1")) < names.index(("Kea", "2.6.1"))
+    # only our registration was added: the rest of the file is byte for byte as it was
+    before = json.dumps(cg, indent=2).splitlines()
+    added = [
+        line
+        for line in difflib.unified_diff(before, text.splitlines(), n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+    assert all(line.startswith("+") for line in added) and any(
+        '"name": "k3s-iptables-helpers"' in line for line in added
+    )
 
 
 def test_a_hand_edit_of_an_integrated_spec_is_refused(tmp_path: Path) -> None:
@@ -414,6 +605,144 @@ def test_emt_sources_lists_every_upload_and_copies_them(
     # validate knows EMT's rules: a spec that the linter would change fails naming the rule
     p.run("validate")
     spec = p.root / "SPECS/k3s-iptables-helpers/k3s-iptables-helpers.spec"
-    spec.write_text(spec.read_text().replace("#nospeccleaner\n", ""))
+    spec.write_text(spec.read_text().replace("\nSummary:", "\n#nospeccleaner\nSummary:", 1))
     res = p.run("validate", check=False)
     assert res.code == 5 and "rule emt-linter-changelog" in res.err, res.err
+
+
+#: EMT's public record for its k3s 1.32.4 (SPECS/k3s/k3s.signatures.json of
+#: open-edge-platform/edge-microvisor-toolkit, commit 1a8cbbaf): names and sha256 only
+EMT_K3S_SIGNATURES = {
+    "k3s-v1.32.4.tar.gz": "69ae56c0edb0390f9e98b7b93955f4e066165bf9800b9ce41ed489e8410f9ce6",
+    "k3s-vendor-v1.32.4.tar.gz": "23957cf399b52515d3bd06b2974a016d9fbfb587c737d2dc9a7f194834083c7e",
+    "runc-v1.2.5.tar.gz": "1ae11980477b789732915dfd7ba4246f5babe5ff76a31021d36365007d9713b0",
+}
+
+
+def test_pin_the_vendor_tarball_from_emts_record_and_reuse_emts_names(tmp_path: Path) -> None:
+    """k3s's PENDING vendor tarball is pinned from EMT's signatures.json (origin marked); the
+    release then previews with k3s ready, and where EMT holds the same bytes under another
+    basename (the vendor tarball, the k3s source tarball) the spec takes EMT's name."""
+    emt = emt_checkout.make(tmp_path / "emt")
+    (emt / "SPECS/k3s/k3s.signatures.json").write_text(
+        json.dumps({"Signatures": EMT_K3S_SIGNATURES}, indent=4)
+    )
+    prov = emt / "SPECS/k3s-root/k3s-root.spec"  # k3s's BuildRequires k3s-root-dist
+    prov.parent.mkdir()
+    prov.write_text(
+        emt_checkout.SPEC.format(
+            name="k3s-root",
+            version="0.14.1",
+            attribution="x",
+            extra="\n%package dist\nSummary: d\n",
+        )
+    )
+    proj = tmp_path / "proj"
+    shutil.copytree(_PROJECT[0], proj)
+    shutil.copytree(REPO / "SPECS" / "k3s", proj / "SPECS" / "k3s")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "emtk3s", "-C", str(proj), *args],
+            capture_output=True,
+            text=True,
+        )
+
+    res = run("--json", "emt", "pin", "--emt-repo", str(emt), "-p", "k3s")
+    assert res.returncode == 0, res.stderr
+    lock = json.loads((proj / "emtk3s.lock").read_text())
+    (vendor,) = [s for s in lock["packages"]["k3s"]["sources"] if "vendor" in s["name"]]
+    assert vendor["sha256"] == EMT_K3S_SIGNATURES["k3s-vendor-v1.32.4.tar.gz"]
+    assert vendor["origin"] == "emt-record by k3s-vendor-v1.32.4.tar.gz"
+    assert run("render").returncode == 0
+    dry = run("--json", "emt", "integrate", "--emt-repo", str(emt), "--dry-run", "-p", "k3s")
+    assert dry.returncode == 0, dry.stderr
+    doc = json.loads(dry.stdout)["result"]
+    (dec,) = doc["decisions"]
+    assert dec["action"] == "update", dec
+    assert any("EMT's k3s-vendor-v1.32.4.tar.gz (same sha256)" in n for n in dec["notes"])
+    assert any("EMT's k3s-v1.32.4.tar.gz (same sha256)" in n for n in dec["notes"])
+    assert "+Source1:        k3s-vendor-v1.32.4.tar.gz\n" in doc["diff"]
+    assert "#/k3s-v1.32.4.tar.gz\n" in doc["diff"]
+    assert '"runc-v1.2.5.tar.gz"' in doc["diff"]  # the same name already: kept
+    # nothing to pin a second time; a checkout of another version pins nothing
+    again = run("--json", "emt", "pin", "--emt-repo", str(emt), "-p", "k3s")
+    assert json.loads(again.stdout)["result"]["pinned"] == []
+    spec = emt / "SPECS/k3s/k3s.spec"
+    spec.write_text(spec.read_text().replace("1.32.4", "1.31.2"))
+    shutil.copy(REPO / "emtk3s.lock", proj / "emtk3s.lock")
+    other = run("--json", "emt", "pin", "--emt-repo", str(emt))
+    res_doc = json.loads(other.stdout)["result"]
+    assert res_doc["pinned"] == [] and "EMT's SPECS/k3s is 1.31.2" in res_doc["not_found"][0]
+
+
+def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked(
+    tmp_path: Path,
+) -> None:
+    """Fetched from EMT's source server (a loopback server here) by EMT's basename: the sha256
+    is checked by the download, then the layout of a Go vendor tarball."""
+    import functools
+    import http.server
+    import io
+    import tarfile
+    import threading
+
+    from emtk3s.infra.cache import Cache
+    from emtk3s.infra.errors import IntegrityError
+    from emtk3s.model import release as manifest
+    from emtk3s.model.lock import Source
+    from emtk3s.stages.fetch import _from_emt_server
+
+    def tarball(members: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+            for name, data in members.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    served = tmp_path / "served"
+    served.mkdir()
+    good = tarball({"vendor/modules.txt": b"# example.invalid/m v1.0.0\n", "vendor/x/a.go": b"x"})
+    bad = tarball({"k3s-1.32.4/vendor/modules.txt": b"#\n"})
+    (served / "k3s-vendor-v1.32.4.tar.gz").write_bytes(good)
+    (served / "k3s-vendor-v1.32.4-bad.tar.gz").write_bytes(bad)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        (tmp_path / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
+        from emtk3s import catalog as catalogmod
+
+        rel = manifest.load(
+            tmp_path / "release.toml",
+            catalogmod.load(),
+            environ={"EMTK3S_MIRROR_EMT_SOURCES": f"http://127.0.0.1:{server.server_port}"},
+        )
+        cache = Cache(tmp_path / "cache")
+        import hashlib
+
+        def source(data: bytes, name: str) -> Source:
+            return Source(
+                "k3s-vendor-1.32.4+k3s1.tar.gz",
+                "generated",
+                "generated:go-mod-vendor:x",
+                hashlib.sha256(data).hexdigest(),
+                None,
+                f"emt-record by {name}",
+            )
+
+        src = source(good, "k3s-vendor-v1.32.4.tar.gz")
+        _from_emt_server(rel, cache, src, "k3s/vendor", "k3s-vendor-v1.32.4.tar.gz")
+        assert cache.has(src.sha256 or "", src.name)
+        wrong = source(bad, "k3s-vendor-v1.32.4-bad.tar.gz")
+        with pytest.raises(IntegrityError, match="not vendor/ alone"):
+            _from_emt_server(rel, cache, wrong, "k3s/vendor", "k3s-vendor-v1.32.4-bad.tar.gz")
+        assert not cache.has(wrong.sha256 or "", wrong.name)
+        # other bytes than EMT's record names: the download's sha256 check refuses them
+        liar = source(good + b"x", "k3s-vendor-v1.32.4.tar.gz")
+        with pytest.raises(IntegrityError):
+            _from_emt_server(rel, cache, liar, "k3s/vendor", "k3s-vendor-v1.32.4.tar.gz")
+    finally:
+        server.shutdown()

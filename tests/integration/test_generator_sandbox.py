@@ -60,6 +60,9 @@ olddefconfig:
 \t-bash -c 'exec 3<>/dev/tcp/127.0.0.1/{port}; echo ESCAPED >&3'
 \t-touch /usr/emtk3s-hostile
 \t-cat /proc/1/cmdline > $(HOME)/pid1
+\t-echo $$(( $$(cat /proc/sys/kernel/printk_ratelimit) + 1 )) > /proc/sys/kernel/printk_ratelimit
+\t-cat /proc/sys/kernel/core_pattern > /proc/sys/kernel/core_pattern
+\t-ls /usr/local /opt > $(HOME)/seen 2>&1
 show-info:
 \t-@touch {mark}.show-info
 \t@echo '{{}}'
@@ -68,7 +71,11 @@ printvars:
 """
 
 
+PRINTK = Path("/proc/sys/kernel/printk_ratelimit")
+
+
 def test_buildroot_makefile_runs_contained(tmp_path: Path) -> None:
+    printk = PRINTK.read_text()
     srv, hits = _listener()
     mark = tmp_path / "outside" / "escaped"
     mark.parent.mkdir()
@@ -92,6 +99,13 @@ def test_buildroot_makefile_runs_contained(tmp_path: Path) -> None:
     with open("/proc/1/cmdline", "rb") as fh:
         host_init = fh.read()
     assert (work / "pid1").read_bytes() != host_init
+    changed = PRINTK.read_text() != printk
+    if changed:
+        PRINTK.write_text(printk)
+    assert not changed, "a generator changed the host's kernel.printk_ratelimit"
+    # the host's /usr/local and /opt are not the generator's
+    seen = (work / "seen").read_text()
+    assert "go" not in seen.split() and "No such file" in seen, seen
 
 
 def test_generator_has_no_capabilities_and_a_private_dev(tmp_path: Path) -> None:
@@ -144,3 +158,67 @@ def test_goproxy_defaults_to_the_module_proxy_without_direct() -> None:
     assert check_goproxy(env) == []
     assert env["GOPROXY"] == "https://proxy.golang.org"
     assert check_goproxy({"GOPROXY": "file:///srv/goproxy,off"}) == [Path("/srv/goproxy")]
+
+
+HOSTILE_PROBE = Path(__file__).parent.parent / "fixtures" / "hostile_probe.py"
+
+
+def test_generator_sandbox_holds_against_the_hostile_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The build suite's probe as a generator: kernel knobs, keyring, ptrace, seccomp, the
+    bounding set, user namespaces, a fork bomb, a 10 GiB file and 8 GiB of address space."""
+    import hashlib
+    import subprocess
+
+    monkeypatch.setenv("EMTK3S_SANDBOX_PIDS", "128")
+    monkeypatch.setenv("EMTK3S_SANDBOX_MEMORY", str(2 << 30))
+    printk = PRINTK.read_text()
+    victim = subprocess.Popen(["sleep", "300"])
+    srv, hits = _listener()
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    work = tmp_path / "work"
+    work.mkdir()
+    probe = work / "probe.py"
+    probe.write_bytes(HOSTILE_PROBE.read_bytes())
+    try:
+        args = [str(marks / "escaped"), str(srv.getsockname()[1]), "emtk3s-gen-probe", "x"]
+        proc = sandbox.run_generator(
+            ["python3", str(probe), *args, str(victim.pid)],
+            cwd=work,
+            env={"HOME": str(work)},
+            writable=[work],
+        )
+    finally:
+        victim.kill()
+        victim.wait()
+        srv.close()
+        if PRINTK.read_text() != printk:
+            PRINTK.write_text(printk)
+            pytest.fail("a generator changed the host's kernel.printk_ratelimit")
+    assert proc.returncode == 0, proc.stderr
+    results = dict(
+        line.split(" ", 2)[1:] for line in proc.stdout.splitlines() if line.startswith("PROBE ")
+    )
+    for name in (
+        "sysctl-write",
+        "core-pattern",
+        "keyring",
+        "ptrace",
+        "seccomp",
+        "userns",
+        "fork-bomb",
+        "fallocate",
+        "memory",
+        "loopback",
+        "no-new-privs",
+        "proc-keys",
+        "sys-view",
+    ):
+        assert results.get(name, "").startswith("contained"), (name, results.get(name))
+    assert results["capbnd"] == "info 0000000000000000"
+    with open("/etc/shadow", "rb") as fh:
+        host = hashlib.sha256(fh.read()).hexdigest()
+    assert results.get("shadow") != f"read {host}"
+    assert hits == [] and list(marks.iterdir()) == []

@@ -70,3 +70,33 @@ def test_a_built_wheel_renders_the_same_specs(tmp_path: Path) -> None:
         for f in spec_dir.iterdir():
             got = proj / "SPECS" / spec_dir.name / f.name
             assert got.read_bytes() == f.read_bytes(), f"{got} differs from the repository's"
+
+
+def test_install_sh_says_what_it_did_and_what_to_run_next(tmp_path: Path) -> None:
+    """The README's first command, on a copy of the tracked tree: it names what it installed,
+    where the command lives, the specs it rendered and validated, and the next command."""
+    repo = Path(__file__).resolve().parents[2]
+    files = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=repo, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    copy = tmp_path / "emtk3s"
+    for name in filter(None, files):
+        src = repo / name.decode()
+        if src.is_file():
+            dst = copy / name.decode()
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(src.read_bytes())
+            dst.chmod(src.stat().st_mode)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMTK3S_")}
+    env["EMTK3S_CACHE"] = str(tmp_path / "cache")  # an empty cache: the sources are missing
+    out = subprocess.run(
+        ["./install.sh"], cwd=copy, capture_output=True, text=True, env=env, timeout=900
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    text = out.stdout
+    assert "install.sh: system packages" in text
+    assert "installed in .venv (the command is .venv/bin/emtk3s)" in text
+    assert "SPECS/ rendered and validated" in text
+    assert "  SPECS/k3s-iptables-helpers/k3s-iptables-helpers.spec" in text
+    assert "stopped: needs network" in out.stderr
+    assert ".venv/bin/emtk3s all" in text.split("building needs the sources", 1)[1]

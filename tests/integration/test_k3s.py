@@ -23,6 +23,7 @@ from tests.fixtures.upstream import Upstream
 
 REPO = Path(__file__).resolve().parents[2]
 MACROS = str(REPO / "emtk3s/data/emt.macros")
+REAL_GO = shutil.which("go") or "go"
 GO_VERSION = subprocess.run(
     ["go", "env", "GOVERSION"], capture_output=True, text=True, env={**os.environ, "HOME": "/tmp"}
 ).stdout.strip()
@@ -78,6 +79,7 @@ def test_show_k3s_lists_the_versions_emt_ships(project: ProjectDir) -> None:
         "dir": "build/src/github.com/containerd/containerd",
         "version": "v2.0.4-k3s2",
         "from": "scripts/download",
+        "line": 14,
     }
     assert clones["VERSION_CNIPLUGINS"]["dir"] == "build/src/github.com/containernetworking/plugins"
     assert clones["VERSION_FLANNEL_PLUGIN"]["dir"].endswith("plugins/plugins/meta/flannel")
@@ -229,7 +231,7 @@ def test_vendor_tarball_is_deterministic_records_its_go_and_builds_offline(
         "GOCACHE": str(work / "gocache"),
     }
     subprocess.run(
-        ["go", "build", "-ldflags", f"-X main.version={TAG}", "-o", "k3s", "./cmd/server"],
+        [REAL_GO, "build", "-ldflags", f"-X main.version={TAG}", "-o", "k3s", "./cmd/server"],
         cwd=top,
         env=env,
         check=True,
@@ -248,6 +250,59 @@ def test_vendor_tarball_is_deterministic_records_its_go_and_builds_offline(
         "kubernetes",
         "fixture",
     ]
+
+
+def test_vendor_verify_remakes_and_compares_the_tree(
+    newer: tuple[Upstream, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vendor --verify makes the tarball again and compares trees: the same tree passes (also
+    repacked, as another packer, e.g. EMT's, would pack it); a tree with a file more fails
+    naming it."""
+    import hashlib
+    import io
+    import json
+
+    up, proxy = newer
+    for k, v in _go_env(proxy).items():
+        monkeypatch.setenv(k, v)
+    a = _project(tmp_path, up, proxy, "a")
+    a.run("resolve")
+    a.run("fetch")
+    ok = a.run("--json", "vendor", "--verify").json["result"]
+    assert [r["same_tree"] for r in ok["verified"]] == [True]
+    src = _vendor_source(a)
+    blob = next((a.cache / "blobs").rglob(str(src["sha256"])))
+
+    def repack(extra: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(blob) as old, tarfile.open(fileobj=buf, mode="w:gz") as new:
+            for m in old.getmembers():
+                m.mtime = 1  # other timestamps: other bytes, the same tree
+                new.addfile(m, old.extractfile(m) if m.isfile() else None)
+            for name, data in extra.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                new.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    def pin(data: bytes) -> None:
+        sha = hashlib.sha256(data).hexdigest()
+        doc = json.loads((a.root / "emtk3s.lock").read_text())
+        for s in doc["packages"]["k3s"]["sources"]:
+            if s["name"] == src["name"]:
+                s.update(sha256=sha, size=len(data), origin="emt-record by k3s-vendor-v1.tar.gz")
+        (a.root / "emtk3s.lock").write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+        from emtk3s.infra.cache import Cache
+
+        Cache(a.cache).add_bytes(data, sha, str(src["name"]))
+
+    pin(repack({}))
+    same = a.run("--json", "vendor", "--verify").json["result"]
+    assert same["verified"][0]["same_tree"] and same["verified"][0]["origin"].startswith("emt-")
+    pin(repack({"vendor/example.invalid/extra.go": b"package extra\n"}))
+    bad = a.run("--json", "vendor", "--verify", check=False)
+    assert bad.code == 3, bad.out
+    assert "only in the pinned tarball: vendor/example.invalid/extra.go" in bad.out
 
 
 def test_vendor_refuses_a_too_old_go_and_another_go_than_the_lock_records(
@@ -499,8 +554,10 @@ def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> N
         "/usr/bin/k3s-uninstall.sh",
         "/usr/share/k3s/install.sh",
         "/usr/share/k3s/version",
+        "/opt/install.sh",  # where Cluster API's K3s provider runs it by default
     } <= set(files)
-    assert not [f for f in files if f.startswith(("/etc", "/var", "/opt", "/usr/local"))]
+    assert not [f for f in files if f.startswith(("/etc", "/var", "/usr/local"))]
+    assert [f for f in files if f.startswith("/opt")] == ["/opt/install.sh"]
     assert _q(built["main"], "--scripts").strip() == ""
     assert f"k3s = {TAG[1:]}-1.emt3" in _q(built["main"], "--provides")
     links = _q(built["links"], "-l").split()
@@ -546,6 +603,10 @@ def test_killall_uninstall_and_the_links_subpackage(built: dict[str, Path]) -> N
     left = sorted(str(f.relative_to(fake)) for f in fake.rglob("*") if f.is_file())
     assert left == ["etc/rancher/k3s/owned-by-rpm.yaml", "usr/bin/k3s"], left
     assert "keeping" in res.stdout and "owned-by-rpm.yaml" in res.stdout
+    # CAPI's airGappedInstallScriptPath default runs the same installer as /usr/share/k3s's
+    capi = image / "opt/install.sh"
+    assert capi.read_bytes() == (image / "usr/share/k3s/install.sh").read_bytes()
+    assert capi.stat().st_mode & 0o777 == 0o755
     killall = (image / "usr/bin/k3s-killall.sh").read_text()
     subprocess.run(["sh", "-n", str(image / "usr/bin/k3s-killall.sh")], check=True)
     for step in ("containerd-shim", "umount", "ip link delete", "iptables", "KUBE-"):
@@ -601,7 +662,10 @@ def test_aarch64_spec_parses_preps_and_installs_what_package_cli_makes(
     assert bp.returncode == 0, bp.stdout[-3000:] + bp.stderr[-3000:]
     tree = next((topdir / "BUILD").iterdir())
     assert "build-upload" not in (tree / "scripts/package-cli").read_text()
-    assert "-mod=readonly" not in (tree / "scripts/version.sh").read_text()
+    # the tag's own `go list -mod=readonly` stays: %build's PATH answers it from
+    # vendor/modules.txt (build/emtk3s-bin/go, written by %prep)
+    assert "-mod=readonly" in (tree / "scripts/version.sh").read_text()
+    assert os.access(tree / "build/emtk3s-bin/go", os.X_OK)
     assert (
         'VERSION_GOLANG="$("${GO:-go}" env GOVERSION)"' in (tree / "scripts/version.sh").read_text()
     )
@@ -617,8 +681,10 @@ def test_aarch64_spec_parses_preps_and_installs_what_package_cli_makes(
         cwd=tree,
         capture_output=True,
         text=True,
-        env={
-            "PATH": "/usr/bin:/bin",
+        env={  # as %build runs it
+            "PATH": f"{tree}/build/emtk3s-bin:{Path(REAL_GO).parent}:/usr/bin:/bin",
+            "EMTK3S_GO": REAL_GO,
+            "EMTK3S_TOP": str(tree),
             "HOME": str(work),
             "ARCH": "arm64",
             "GOARCH": "arm64",
@@ -686,7 +752,7 @@ def test_selinux_is_a_release_option(
     assert "export SELINUX=false" in spec and "K3S_SELINUX=false" in spec
     bad = _project(tmp_path, up, proxy, "bad", selinux="yes")
     res = bad.run("resolve", check=False)
-    assert res.code == 2 and "release.selinux must be true or false" in res.err
+    assert res.code == 2 and "release.selinux = 'yes' is not true or false" in res.err
 
 
 def test_tampered_module_or_wrong_vendor_hash_stops_the_build(
@@ -836,26 +902,29 @@ def test_srpm_twice_identical_and_rpmlint_on_the_k3s_srpm(
 
 
 def test_older_version_sh_era(fresh_upstream: Upstream, tmp_path: Path) -> None:
-    """An older K3s era: unquoted and ${VAR:-default} assignments, no VERSION_FLANNEL_PLUGIN and
-    no get-module-version calls: the k3s package cannot name its sources, and says so."""
-    files = k3s_tree.k3s_files()
-    files["scripts/version.sh"] = (
-        "#!/bin/bash\nVERSION_CNIPLUGINS=v1.3.0-k3s1\nVERSION_ROOT=${VERSION_ROOT:-v0.12.2}\n"
-        'if [ -z "$VERSION_CRICTL" ]; then\n    VERSION_CRICTL="v0.0.0"\nfi\n'
-    )
-    fresh_upstream.commit_tag("k3s-io/k3s", files, "v1.28.5+k3s1")
-    from tests.fixtures import k3s_root_tree
+    """An older K3s era (tests/data/k3s/1.28) with unquoted and ${VAR:-default} assignments and
+    no separate flannel plugin: every value is read, and the k3s package has no flannel Source."""
+    from tests.fixtures import k3s_eras
 
-    fresh_upstream.commit_tag("k3s-io/k3s-root", k3s_root_tree.k3s_root_files(), "v0.12.2")
+    meta = k3s_eras.publish(fresh_upstream, "1.28", tag="v1.28.5+k3s1")
+    files = k3s_tree.era_files("1.28")
+    vsh = str(files["scripts/version.sh"])
+    vsh = vsh.replace('VERSION_ROOT="v0.12.2"', "VERSION_ROOT=${VERSION_ROOT:-v0.12.2}")
+    vsh = vsh.replace('VERSION_CNIPLUGINS="v1.4.0-k3s2"', "VERSION_CNIPLUGINS=v1.4.0-k3s2")
+    files["scripts/version.sh"] = vsh
+    files["go.mod"] = str(files["go.mod"]).replace("v1.28.8", "v1.28.5")
+    fresh_upstream.commit_tag(
+        "k3s-io/k3s", files, "v1.28.5+k3s1", modes=k3s_tree.modes(files), clean=True
+    )
     p = make_project(tmp_path / "p", fresh_upstream)
-    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s-iptables-helpers"])
+    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
     p.run("resolve")
     facts = p.lock["components"]["k3s"]["facts"]
-    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.3.0-k3s1"
-    # the k3s package needs VERSION_FLANNEL_PLUGIN, which this era does not name: a clear error
-    p.write_release(k3s="v1.28.5+k3s1", packages=["k3s"])
-    res = p.run("resolve", check=False)
-    assert res.code == 2 and "its files name no 'VERSION_" in res.err, res.err
+    assert facts["VERSION_ROOT"] == "v0.12.2" and facts["VERSION_CNIPLUGINS"] == "v1.4.0-k3s2"
+    assert meta["expect"]["k3s_root"] == "v0.12.2"
+    assert "VERSION_FLANNEL_PLUGIN" not in facts["clones"]
+    names = [s["name"] for s in p.lock["packages"]["k3s"]["sources"]]
+    assert not [n for n in names if n.startswith("flannel-")]
 
 
 def test_default_release_chain_in_the_chroot_in_dag_order(

@@ -159,7 +159,8 @@ def test_host_tool_fallback_is_what_buildroot_would_do(tmp_path: Path, built: Pr
         f = tree / rel
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(text if isinstance(text, str) else text.decode())
-    (tree / "support/dependencies/check-host-tar.sh").chmod(0o755)
+    for rel, mode in buildroot_tree.MODES.items():
+        (tree / rel).chmod(mode)
     (tree / ".config").write_text("BR2_PACKAGE_PIGZ=y\n")
     old_tar = tree / "fake-bin"  # inside the tree: the sandbox shows only the host system
     old_tar.mkdir()
@@ -236,3 +237,36 @@ def test_archives_are_pinned_at_resolve_from_the_git_tree(built: ProjectDir) -> 
     srcs = {s["name"]: s for s in built.lock["packages"]["k3s-root"]["sources"]}
     assert srcs["k3s-root-0.14.1.tar.gz"]["origin"] == "git-archive"
     assert srcs["buildroot-2024.02.7.tar.gz"]["origin"] == "git-archive"
+
+
+def test_release_licenses_set_a_buildroot_packages_license_and_validate_shows_it(
+    fresh_upstream: Upstream, tmp_path: Path
+) -> None:
+    """release.toml's [licenses] names a buildroot package's licenses (an installed emtk3s cannot
+    be edited); validate shows what was mapped; a name k3s-root does not build is refused."""
+    p = make_project(tmp_path / "p", fresh_upstream)
+    p.write_release(packages=["k3s-root"])
+    base = (p.root / "release.toml").read_text()
+    (p.root / "release.toml").write_text(
+        base + '\n[licenses]\nbusybox = "GPL-2.0-only AND bzip2-1.0.6"\n'
+    )
+    p.run("all", "--until", "render")
+    rows = p.run("--json", "validate").json["result"]["licenses"]
+    busybox = next(r for r in rows if r["package"] == "k3s-root/busybox")
+    assert busybox["overridden"] and busybox["terms"] == ["GPL-2.0-only", "bzip2-1.0.6"]
+    assert busybox["text"] == "GPL-2.0, bzip2-1.0.4"
+    pigz = next(r for r in rows if r["package"] == "k3s-root/pigz")
+    assert pigz["terms"] == ["Zlib"] and not pigz["overridden"] and not pigz["unmapped"]
+    human = p.run("validate").out
+    assert (
+        "license: k3s-root/busybox: 'GPL-2.0, bzip2-1.0.4' -> release.toml: "
+        "GPL-2.0-only AND bzip2-1.0.6"
+    ) in human
+    spec = (p.root / "SPECS/k3s-root/k3s-root.spec").read_text()
+    assert "bzip2-1.0.6" in spec and "GPL-2.0-only" in spec
+    (p.root / "release.toml").write_text(base + '\n[licenses]\nbusyboxx = "MIT"\n')
+    res = p.run("resolve", check=False)
+    assert res.code == 2 and "[licenses] busyboxx" in res.err, res.err
+    (p.root / "release.toml").write_text(base + '\n[licenses]\nbusybox = "MIT; rm -rf /"\n')
+    res = p.run("resolve", check=False)
+    assert res.code == 2 and "not an SPDX license expression" in res.err, res.err

@@ -192,3 +192,18 @@ def test_render_and_prep_on_the_real_archives(resolved: Any, tmp_path: Path) -> 
     assert (br / ".config").read_text().endswith("# BR2_CCACHE is not set\n")
     queue = "queue.h?rev=1.70" if tag == "v0.14.1" else "queue.h"
     assert (build / "dl/musl-compat-headers" / queue).is_file()
+
+
+def test_v0_15_0_resolves_with_buildroots_util_linux_license_list(tmp_path: Path) -> None:
+    """k3s-root v0.15.0 pins buildroot 2025.02.5, whose util-linux.mk lacks a comma in its
+    license list (show-info: `... ISC (rfkill) MIT (hardlink, flock)`): resolve used to stop
+    with "no SPDX mapping". The list is read tolerantly: both terms are in the License."""
+    lock, _extra = _lock("v0.15.0", tmp_path / "cache")
+    br = lock.components["buildroot"].facts
+    text = ", ".join(p["_part"] for p in br["licenses"]["util-linux"]["licenses"])
+    assert "ISC (rfkill) MIT (hardlink, flock)" in text  # buildroot's own text, as it is
+    row = next(r for r in br["license_map"] if r["package"] == "util-linux")
+    assert [t["_term"] for t in row["terms"]][-2:] == ["ISC", "MIT"] and not row["unmapped"]
+    terms = [t["_term"] for t in br["license"]]
+    assert "ISC" in terms and "MIT" in terms
+    assert not [t for t in terms if t.startswith("LicenseRef-buildroot")], terms

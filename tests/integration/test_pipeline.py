@@ -20,6 +20,17 @@ def _only_helpers(p: ProjectDir) -> None:
     p.write_release(packages=[PKG])
 
 
+def _tree(*roots: Path) -> dict[str, tuple[int, int, int]]:
+    """Every file and directory under ``roots``: inode, size, mtime_ns (a directory's mtime
+    moves when an entry is created, renamed or removed in it)."""
+    out = {}
+    for root in roots:
+        for p in [root, *root.rglob("*")]:
+            st = p.lstat()
+            out[str(p)] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
+
+
 def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: ProjectDir) -> None:
     _only_helpers(project)
     first = project.run("--json", "all").json["result"]
@@ -45,7 +56,11 @@ def test_all_yields_specs_srpms_rpms_and_second_run_is_a_noop(project: ProjectDi
         srpm.stat().st_mtime_ns,
         rpm_path.stat().st_mtime_ns,
     )
+    tree = _tree(project.root, project.cache)
     second = project.run("--json", "all").json["result"]["stages"]
+    after = _tree(project.root, project.cache)
+    changed = sorted(k for k in tree.keys() | after.keys() if tree.get(k) != after.get(k))
+    assert changed == [], f"a no-op all wrote: {changed}"
     assert sum(project.upstream.requests.values()) == before, "a no-op run contacted the server"
     assert second["resolve"]["network"] is False
     assert second["fetch"]["downloaded"] == 0
@@ -183,7 +198,7 @@ def test_offline_all_goes_as_far_as_it_can(project: ProjectDir) -> None:
     assert res["stages"]["fetch"]["missing"]
     assert "not in the cache" in res["detail"]
     assert res["stages"]["srpm"]["srpms"] == []
-    assert res["finished"] == ["resolve", "fetch", "render", "validate", "srpm", "build"]
+    assert res["finished"] == ["resolve", "fetch", "render", "license", "validate", "srpm", "build"]
 
 
 def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
@@ -199,10 +214,10 @@ def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ('[release]\nk3s = "v1.32"\n', "K3s tag 'v1.32' is not valid"),
+        ('[release]\nk3s = "v1.32"\n', "release.k3s = 'v1.32' is not a K3s tag"),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\narches = ["ppc64le"]\n',
-            "arch 'ppc64le' is not supported",
+            "release.arches[0] = 'ppc64le' is not",
         ),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\n[mirrors]\nnope = "https://mirror.example"\n',
@@ -210,7 +225,7 @@ def test_json_error_shape_and_exit_codes(project: ProjectDir) -> None:
         ),
         (
             '[release]\nk3s = "v1.32.4+k3s1"\n[overrides]\nk3s-root = "-v0.14.1"\n',
-            "not a valid tag",
+            "overrides.k3s-root = '-v0.14.1' is not a tag",
         ),
         ("[release\n", "not valid TOML"),
     ],

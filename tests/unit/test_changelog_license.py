@@ -10,7 +10,7 @@ import pytest
 
 from emtk3s.infra.errors import InputError
 from emtk3s.model import changelog
-from emtk3s.model.licenses import check, spec_license
+from emtk3s.model.licenses import _tag_keys, check, spec_license
 
 ARGS = {
     "author": "A",
@@ -112,3 +112,17 @@ def test_real_slirp4netns_names_what_differs(tmp_path: Path) -> None:
     r = check("slirp4netns", "GPL-2.0-only", tree)
     assert not r.verified
     assert "MIT in vendor/parson/LICENSE" in r.line() and "LGPL-2.1 in seccomparch.h" in r.line()
+    # the template's tag names all three: the check passes on the real tree
+    ours = check("slirp4netns", "GPL-2.0-only AND LGPL-2.1-or-later AND MIT", tree)
+    assert ours.verified, ours.line()
+
+
+def test_license_ref_is_valid_spdx() -> None:
+    """SPDX's LicenseRef-<idstring> (k3s-root's LicenseRef-Public-Domain) is a valid key; an
+    unknown plain key or a malformed reference is not."""
+    assert _tag_keys("LicenseRef-Public-Domain OR CC0-1.0") == (
+        {"LicenseRef-Public-Domain", "CC0-1.0"},
+        "",
+    )
+    assert _tag_keys("NotALicense AND MIT")[1].startswith("Unknown license key(s): NotALicense")
+    assert _tag_keys("LicenseRef-a_b")[1]

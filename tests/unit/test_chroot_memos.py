@@ -1,36 +1,18 @@
 """The chroot backend's up-to-date path reads nothing it has read before: the worker chroot
-tarball's sha256 and the local repository's capabilities are remembered under sealed stat
-records (infra/cache.py), and any change to a file (even one keeping its size and mtime) makes
-it read again."""
+tarball's sha256 is remembered under a sealed stat record (infra/cache.py), and any change to the
+file (even one keeping its size and mtime) makes it read again. The local repository's index,
+which needs real RPMs: tests/integration/test_chroot_repo_index.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import pytest
-
-from emtk3s.builders.chroot import _repo_index, tarball_sha256
+from emtk3s.builders.chroot import tarball_sha256
 from emtk3s.infra.cache import Cache
-
-SPEC = """Name: {name}
-Version: 1
-Release: 1
-Summary: memo test
-License: MIT
-BuildArch: noarch
-Provides: {cap}
-
-%description
-memo test
-
-%files
-"""
 
 
 def _rewrite_keeping_size_and_mtime(path: Path, data: bytes) -> None:
@@ -56,45 +38,3 @@ def test_tarball_hash_is_remembered_until_the_file_changes(tmp_path: Path) -> No
     other = os.urandom(100_000)
     _rewrite_keeping_size_and_mtime(source, other)
     assert tarball_sha256(source, Cache(cache.root)) == hashlib.sha256(other).hexdigest()
-
-
-@pytest.fixture()
-def repo(tmp_path: Path) -> Path:
-    top, out = tmp_path / "top", tmp_path / "RPMS"
-    for name, cap in (("alpha", "alpha-cap"), ("beta", "beta-cap")):
-        spec = tmp_path / f"{name}.spec"
-        spec.write_text(SPEC.format(name=name, cap=cap))
-        subprocess.run(
-            ["rpmbuild", "-bb", "--define", f"_topdir {top}", str(spec)],
-            check=True,
-            capture_output=True,
-        )
-    out.mkdir()
-    for f in (top / "RPMS").rglob("*.rpm"):
-        os.replace(f, out / f.name)
-    return out
-
-
-def test_repo_index_reads_only_new_or_changed_rpms(repo: Path, tmp_path: Path) -> None:
-    memo = tmp_path / "repo-index.json"
-    index = _repo_index(repo, memo)
-    alpha = next(repo.glob("alpha-*.rpm"))
-    assert index["alpha"] == index["alpha-cap"] == alpha
-    assert index["beta-cap"].name.startswith("beta-")
-    assert _repo_index(repo) == index, "the memo changes nothing of the answer"
-    # trusted unread: a forged entry under a matching record is what comes back
-    data = json.loads(memo.read_text())
-    data[alpha.name]["caps"] = ["forged-cap"]
-    memo.write_text(json.dumps(data))
-    assert "forged-cap" in _repo_index(repo, memo)
-    # an up-to-date index loads no rpm bindings
-    code = (
-        "import sys; from pathlib import Path; from emtk3s.builders.chroot import _repo_index; "
-        f"_repo_index(Path({str(repo)!r}), Path({str(memo)!r})); print('rpm' in sys.modules)"
-    )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert proc.stdout.strip() == "False"
-    # a changed RPM (same size, mtime put back) is read again
-    _rewrite_keeping_size_and_mtime(alpha, alpha.read_bytes())
-    again = _repo_index(repo, memo)
-    assert "forged-cap" not in again and again["alpha-cap"] == alpha

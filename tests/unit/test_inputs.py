@@ -86,8 +86,10 @@ def test_lock_edited_badly_is_a_clear_error() -> None:
     data["packages"]["k3s-iptables-helpers"]["sources"][0]["name"] = "../../etc/passwd"
     with pytest.raises(InputError, match="plain file name"):
         Lock.from_json(json.dumps(data), CATALOG.mirrors)
-    with pytest.raises(InputError, match="not a valid lock"):
+    with pytest.raises(InputError, match="release_digest is missing"):
         Lock.from_json('{"version": 1}', CATALOG.mirrors)
+    with pytest.raises(InputError, match="not a valid lock"):
+        Lock.from_json("[1]", CATALOG.mirrors)
 
 
 def test_version_sh_styles() -> None:

@@ -27,6 +27,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("emtk3s.catalog",),
     ("emtk3s.packages",),
     ("emtk3s.model",),
+    ("emtk3s.formats",),
     ("emtk3s.infra", "emtk3s"),
 )
 

@@ -75,35 +75,6 @@ def test_mock_config_command_and_backend_on_a_host_without_mock(tmp_path: Path) 
     _load(cfg.read_text())
 
 
-def test_build_with_mock_backend_here_says_mock_is_missing(tmp_path: Path) -> None:
-    import shutil
-
-    if shutil.which("mock"):
-        return
-    (tmp_path / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
-    spec_dir = tmp_path / "SPECS" / "fixture-a"
-    from tests.fixtures import cpkgs
-
-    cpkgs.write(tmp_path / "SPECS", "fixture-a")
-    assert spec_dir.is_dir()
-    run = [
-        sys.executable,
-        "-m",
-        "emtk3s",
-        "-C",
-        str(tmp_path),
-        "chain",
-        "--backend",
-        "mock",
-        "--mock-repo",
-        "https://emt.example/base",
-    ]
-    res = subprocess.run(run, capture_output=True, text=True)
-    # the environment code, as `build --backend mock` says it, not "build"
-    assert res.returncode == 6
-    assert "mock is not installed" in res.stderr
-
-
 def test_cli_backend_choices_match_dispatch() -> None:
     from emtk3s.builders import dispatch
     from emtk3s.cli.commands import chain as cli_chain

@@ -124,9 +124,15 @@ def summary(r: AllResult) -> list[str]:
     rr: render.RenderResult | None = st.get("render")
     if rr is not None and rr.written:
         lines.append(f"render:   {', '.join(rr.written)} -> {r.outputs['specs']}")
+    lic = st.get("license")  # emtk3s.stages.license.LicenseStageResult
+    if lic is not None and (lic.changelog_changed or lic.unverified):
+        if lic.changelog_changed:
+            lines.append(f"license:  {', '.join(lic.changelog_changed)} changelog updated")
+        lines += [f"license:  {p} not verified: {why}" for p, why in lic.unverified.items()]
     v: validate.LintResult | None = st.get("validate")
     if v is not None and v.checked:
         lines.append(f"validate: {', '.join(v.checked)} (rpmspec -P, rpmlint)")
+        lines += v.license_notes()
     srpms: srpm.SrpmResult | None = st.get("srpm")
     built: build.BuildResult | None = st.get("build")
     by_pkg = {b.package: b for b in built.builds} if built is not None else {}

@@ -30,7 +30,16 @@ def emt_group() -> None:
     help="Image config file name under toolkit/imageconfigs (repeatable; default: the edge images).",
 )
 @click.option(
-    "--dry-run", is_flag=True, help="Print the decisions and the unified diff; write nothing."
+    "--package",
+    "-p",
+    "packages",
+    multiple=True,
+    help="Integrate only this rendered package (repeatable; default: every rendered one).",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Print every decision (pending sources marked) and the unified diff; write nothing.",
 )
 @click.option(
     "--replace",
@@ -47,6 +56,7 @@ def emt_group() -> None:
 def integrate_cmd(
     emt_repo: Path,
     images: tuple[str, ...],
+    packages: tuple[str, ...],
     dry_run: bool,
     replace: bool,
     allow_downgrade: bool,
@@ -71,6 +81,7 @@ def integrate_cmd(
                 allow_downgrade=allow_downgrade,
                 run_checks=run_checks,
                 report=lambda line: click.echo(line, err=True),
+                packages=list(packages) or None,
             )
         except Emtk3sError as exc:  # a refused dry run: its patch still goes to stdout
             res = exc.result
@@ -137,3 +148,76 @@ def sources_cmd(copy_to: Path | None) -> None:
 
 
 command = emt_group
+
+
+@emt_group.command("os-profiles")
+@click.option("--infra-core", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--profile",
+    "profiles",
+    multiple=True,
+    help="Also give this profile (os-profiles/NAME.yaml) the field (repeatable).",
+)
+@click.option("--dry-run", is_flag=True, help="Print the decisions and the diff; write nothing.")
+@click.option("--allow-downgrade", is_flag=True, help="Accept a K3s older than a profile's.")
+def os_profiles_cmd(
+    infra_core: Path, profiles: tuple[str, ...], dry_run: bool, allow_downgrade: bool
+) -> None:
+    """Set metadata.kubernetes-version of infra-core's OS profiles whose image carries K3s."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.workflows.osprofiles import update
+
+        p = ctx.project()
+        out = update(
+            p,
+            ctx.release(p),
+            infra_core,
+            list(profiles),
+            dry_run,
+            allow_downgrade,
+            report=lambda line: click.echo(line, err=True),
+        )
+
+        def human(d: dict[str, Any]) -> None:
+            if dry_run:
+                click.echo(d["diff"], nl=False)
+            for c in d["changed"]:
+                click.echo(f"{'would change' if dry_run else 'changed'}: {c}")
+            if not d["changed"]:
+                click.echo(f"up to date: {infra_core}")
+
+        return out, human
+
+    run("emt os-profiles", go)
+
+
+@emt_group.command("pin")
+@click.option("--emt-repo", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--package",
+    "-p",
+    "packages",
+    multiple=True,
+    help="Only this package (repeatable; default: every package with a PENDING source).",
+)
+def pin_cmd(emt_repo: Path, packages: tuple[str, ...]) -> None:
+    """Pin PENDING generated sources (Go vendor tarballs) from EMT's own signatures.json."""
+
+    def go(ctx: Ctx) -> Result:
+        from emtk3s.workflows.pin import pin_from_emt
+
+        p = ctx.project()
+        out = pin_from_emt(p, ctx.release(p), emt_repo, list(packages))
+
+        def human(d: dict[str, Any]) -> None:
+            for line in d["pinned"]:
+                click.echo(f"pinned: {line}")
+            for line in d["not_found"]:
+                click.echo(f"not pinned: {line}")
+            if d["pinned"]:
+                click.echo("next: emtk3s fetch (EMT's source server), emtk3s render")
+
+        return out, human
+
+    run("emt pin", go)

@@ -23,6 +23,8 @@ def validate_cmd(packages: tuple[str, ...]) -> None:
         def human(r: validate.LintResult) -> None:
             for n in r.checked + r.skipped:
                 click.echo(f"valid: {p.specs / n}")
+            for line in r.license_notes():
+                click.echo(line)
 
         return r, human
 

@@ -21,7 +21,12 @@ GO_VENDOR = "generated:go-mod-vendor:"
     multiple=True,
     help="Only this package (default: every package with a Go vendor tarball).",
 )
-def vendor_cmd(packages: tuple[str, ...]) -> None:
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Make each pinned tarball again and compare its tree with the pinned one (exit 3).",
+)
+def vendor_cmd(packages: tuple[str, ...], verify: bool) -> None:
     """Make the Go vendor tarball(s) with the `go` on PATH (GOPROXY/GOFLAGS honoured), pin them."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:
@@ -34,6 +39,16 @@ def vendor_cmd(packages: tuple[str, ...]) -> None:
             for n, pl in sorted(lock.packages.items())
             if any(s.path.startswith(GO_VENDOR) for s in pl.sources)
         ]
+        if verify:
+            from emtk3s.workflows.vendor_verify import verify as verify_trees
+
+            checked = verify_trees(p, ctx.release(p), lock, names)
+
+            def report(d: dict[str, Any]) -> None:
+                for r in d["verified"]:
+                    click.echo(f"same tree: {r['source']} ({r['origin']})")
+
+            return checked, report
         r = fetch_stage.fetch(ctx.release(p), lock, p.cache, p.lock_file, packages=names)
         after = r.lock or lock
         made = {

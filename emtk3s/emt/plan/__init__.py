@@ -32,22 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from emtk3s.emt import checkout, txn
-from emtk3s.emt.plan import cgmanifest, imageconfig, licensemap, packagelists
+from emtk3s.emt import pin as record_pin
+from emtk3s.emt.plan import cgmanifest, golang, imageconfig, licensemap, packagelists
 from emtk3s.emt.plan.decide import Decision, decide, source_clashes
-from emtk3s.emt.plan.packagelists import IMAGECONFIGS
 from emtk3s.infra import textdiff
-from emtk3s.infra.errors import ConflictError, InputError, IntegrityError, PreconditionError
+from emtk3s.infra.errors import ConflictError, InputError, PreconditionError
 from emtk3s.infra.rpm.spec import read as read_spec
 from emtk3s.model.lock import Lock
 from emtk3s.model.package import Catalog
-from emtk3s.model.readiness import PENDING, refuse_pending
 from emtk3s.model.status import IntegrateAction
 
-DEFAULT_IMAGES = (
-    "edge-image.json",
-    "edge-image-dev.json",
-    "edge-image-desktop-virtualization.json",
-)
 VERSION_RECORD = "toolkit/imageconfigs/k3s-version.json"
 
 
@@ -125,6 +119,99 @@ def _record(emt: Path) -> dict[str, Any]:
     return data
 
 
+#: the actions whose spec directory goes into the checkout
+WRITES = tuple(a for a in IntegrateAction if a.writes)
+
+
+def _pending(lock: Lock, pkg: str, src: Path, catalog: Catalog) -> str:
+    """Why ``pkg`` cannot go in yet: a source not pinned ("" when ready)."""
+    from emtk3s.model.readiness import PENDING, pending_sources
+
+    names = pending_sources(lock, pkg, catalog) if pkg in lock.packages else []
+    sigs_file = src / f"{pkg}.signatures.json"
+    if not names and sigs_file.is_file():
+        sigs = json.loads(sigs_file.read_text(errors="replace") or "{}").get("Signatures", {})
+        names = [n for n, sha in sigs.items() if sha == PENDING]
+    if not names:
+        return ""
+    return (
+        f"source {', '.join(names)} {PENDING} (not pinned): emtk3s fetch or vendor with network, "
+        "or emtk3s emt pin --emt-repo PATH from EMT's own record"
+    )
+
+
+def continue_changelog(ours: bytes, theirs: bytes) -> bytes:
+    """Our spec with the entries of the spec it replaces that ours does not have below our
+    own (EMT's history stays in the spec; a second run adds nothing)."""
+    mark = "\n%changelog\n"
+    text, old = ours.decode(), theirs.decode(errors="replace")
+    if mark not in text or mark not in old:
+        return ours
+    have = {ln for ln in text.split(mark, 1)[1].splitlines() if ln.startswith("* ")}
+    entries: list[list[str]] = []
+    for ln in old.split(mark, 1)[1].splitlines():
+        if ln.startswith("* "):
+            entries.append([ln])
+        elif entries:
+            entries[-1].append(ln)
+    keep = ["\n".join(e).rstrip() for e in entries if e[0] not in have]
+    if not keep:
+        return ours
+    return (text.rstrip("\n") + "\n\n" + "\n\n".join(keep) + "\n").encode()
+
+
+def _closure(p: Plan, specs_dir: Path, removed: list[str]) -> None:
+    """Refuse each package whose BuildRequires neither the checkout (after this change) nor the
+    set provides; repeated, since a refusal can take a provider away."""
+    import re
+
+    ours = {d.package for d in p.decisions}
+    theirs = checkout.provided(p.root, {*removed, *(f"SPECS/{n}" for n in ours)})
+    while True:
+        ok = [d for d in p.decisions if d.action in WRITES]
+        have = set(theirs)
+        for d in ok:
+            have |= checkout.spec_provides(
+                (specs_dir / d.package / f"{d.package}.spec").read_text()
+            )
+        # EMT's own copies the set leaves in place (kept, pending, refused) still provide
+        for d in p.decisions:
+            if d.action not in WRITES:
+                for e in d.existing:
+                    spec = p.root / e["path"]
+                    if spec.is_file():
+                        have |= checkout.spec_provides(spec.read_text(errors="replace"))
+        # what the set's pending packages will provide once their sources are pinned
+        waiting = {
+            cap: d.package
+            for d in p.decisions
+            if d.action == IntegrateAction.PENDING
+            for cap in checkout.spec_provides(
+                (specs_dir / d.package / f"{d.package}.spec").read_text()
+            )
+        }
+        changed = False
+        for d in ok:
+            text = (specs_dir / d.package / f"{d.package}.spec").read_text()
+            need = re.findall(r"^BuildRequires:\s*([^\s,]+)", text, re.M)
+            missing = [n for n in need if n not in have]
+            if missing and all(n in waiting for n in missing):
+                d.action = IntegrateAction.PENDING
+                d.reason = "; ".join(
+                    f"BuildRequires {n}: its provider {waiting[n]} is pending" for n in missing
+                )
+                changed = True
+            elif missing:
+                d.action = IntegrateAction.REFUSED
+                d.reason = (
+                    f"BuildRequires {', '.join(missing)}: no spec in the checkout or in the "
+                    "integrated set provides it (integrate its provider too)"
+                )
+                changed = True
+        if not changed:
+            return
+
+
 def plan(
     emt: Path,
     specs_dir: Path,
@@ -133,12 +220,24 @@ def plan(
     images: list[str],
     replace: bool = False,
     allow_downgrade: bool = False,
+    packages: list[str] | None = None,
 ) -> Plan:
     root = checkout.require(emt)
     p = Plan(root)
-    pkgs = sorted(d.name for d in specs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
-    if not pkgs:
+    rendered = (
+        sorted(d.name for d in specs_dir.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if specs_dir.is_dir()
+        else []
+    )
+    if not rendered:
         raise PreconditionError(f"{specs_dir}: nothing rendered", "run emtk3s render first")
+    unknown = [x for x in packages or [] if x not in rendered]
+    if unknown:
+        raise InputError(
+            f"-p {unknown[0]}: not a rendered package",
+            f"choose from {', '.join(rendered)}",
+        )
+    pkgs = sorted(set(packages)) if packages else rendered
     record = _record(root)
     recorded = record.get("integrated", {})
     if not isinstance(recorded, dict) or not isinstance(record.get("packages", {}), dict):
@@ -147,39 +246,52 @@ def plan(
         )
     fields: dict[str, tuple[str, str, str]] = {}
     removed: dict[str, list[str]] = {}
+    theirs = checkout.source_basenames(root)
     for pkg in pkgs:
         src = specs_dir / pkg
         if not (src / f"{pkg}.spec").is_file():
             raise InputError(f"{src}: no {pkg}.spec", "run emtk3s render")
-        refuse_pending(lock, pkg, "emt integrate", catalog)
-        sigs_file = src / f"{pkg}.signatures.json"
-        if sigs_file.is_file() and f'"{PENDING}"' in sigs_file.read_text(errors="replace"):
-            raise IntegrityError(
-                f"emt integrate: {sigs_file} names a {PENDING} source",
-                "run emtk3s fetch (or emtk3s vendor) with network, render, then integrate",
-            )
         checkout.safe_path(root, f"SPECS/{pkg}", "spec directory")
-        files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
         fields[pkg] = spec_fields(src / f"{pkg}.spec")
+        why = _pending(lock, pkg, src, catalog)
+        if why:
+            p.decisions.append(Decision(pkg, fields[pkg][1], IntegrateAction.PENDING, reason=why))
+            continue
+        files = {f.name: f.read_bytes() for f in sorted(src.iterdir()) if f.is_file()}
+        spec_name = f"{pkg}.spec"
+        current = root / f"SPECS/{pkg}/{spec_name}"
+        if current.is_file():  # a spec we replace: its history continues below ours
+            files[spec_name] = continue_changelog(files[spec_name], current.read_bytes())
+        # the Go EMT builds with, exactly (emtk3s.emt.plan.golang)
+        files[spec_name], go_note, go_refusal = golang.pin(files[spec_name], root)
+        # bytes EMT's source server already holds under another basename keep EMT's name
+        same_bytes = record_pin.reuse_names(files, theirs)
         d, remove = decide(root, pkg, fields[pkg][1], files, recorded, replace, allow_downgrade)
+        if go_refusal and d.action in WRITES:
+            d.action, d.reason, remove = IntegrateAction.REFUSED, go_refusal, []
+        elif go_note:
+            d.notes.append(go_note)
+        d.notes += same_bytes
         p.decisions.append(d)
-        if d.action == IntegrateAction.REFUSED:
+        if d.action not in WRITES:
             continue
         p.change.dirs[f"SPECS/{pkg}"] = files
         for rel in remove:
             checkout.safe_path(root, rel, "spec directory")
-        p.change.remove += remove
         removed[pkg] = remove
-    ok = [d.package for d in p.decisions if d.action != IntegrateAction.REFUSED]
+    ok = [d.package for d in p.decisions if d.action in WRITES]
     for clash in source_clashes(root, ok, p.change.dirs):
         d = next(x for x in p.decisions if x.package == clash.split(":", 1)[0])
         d.action, d.reason = IntegrateAction.REFUSED, f"rule emt-unique-source-basename: {clash}"
-    ok = [d.package for d in p.decisions if d.action != IntegrateAction.REFUSED]
-    for dec in p.refused:
-        p.change.dirs.pop(f"SPECS/{dec.package}", None)
+    _closure(p, specs_dir, [r for rs in removed.values() for r in rs])
+    ok = [d.package for d in p.decisions if d.action in WRITES]
+    for dec in p.decisions:
+        if dec.action not in WRITES:
+            p.change.dirs.pop(f"SPECS/{dec.package}", None)
+    p.change.remove += [r for pkg in ok for r in removed.get(pkg, [])]
     if not ok:
         return p
-    cgmanifest.update(p, {k: fields[k] for k in ok}, removed)
+    cgmanifest.update(p, {k: fields[k] for k in ok}, {k: removed.get(k, []) for k in ok})
     licensemap.update(p, specs_dir, ok)
     packagelists.update(p, ok, catalog.runtime_packages())
     for image in images:
@@ -194,12 +306,16 @@ def plan(
         for name, data in p.change.dirs[f"SPECS/{pkg}"].items():
             if name.endswith(".spec"):
                 integrated[f"SPECS/{pkg}/{name}"] = _sha(data)
-    new_record = {
-        "kubernetes-version": lock.k3s,
+    new_record: dict[str, Any] = {
         "packages": {**record.get("packages", {}), **{pkg: fields[pkg][1] for pkg in ok}},
         "source": "emtk3s",
         "integrated": dict(sorted(integrated.items())),
     }
+    # the K3s version only when k3s itself is (or was before) integrated
+    if "k3s" in ok:
+        new_record["kubernetes-version"] = lock.k3s
+    elif "kubernetes-version" in record:
+        new_record["kubernetes-version"] = record["kubernetes-version"]
     p.old[VERSION_RECORD] = rec_path.read_bytes() if rec_path.exists() else b""
     p.change.files[VERSION_RECORD] = (
         json.dumps(new_record, indent=2, sort_keys=True) + "\n"
@@ -208,8 +324,10 @@ def plan(
     return p
 
 
-def default_images(emt: Path) -> list[str]:
-    return [i for i in DEFAULT_IMAGES if (emt / IMAGECONFIGS / i).exists()]
+def default_images(emt: Path) -> tuple[list[str], list[str]]:
+    """The edge image configs that carry K3s by the rule of emtk3s.emt.plan.imageconfig, and
+    why each edge image config does or does not."""
+    return imageconfig.choose(emt)
 
 
 def refusal(p: Plan) -> ConflictError:

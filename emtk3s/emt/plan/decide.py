@@ -1,6 +1,7 @@
-"""What integrate does with each package: new, update, unchanged, replace or refused, from every
-other spec of the same name in the checkout (rpm's version order: a duplicate or a downgrade is
-refused unless the user chooses) and from the sources other specs already use."""
+"""What integrate does with each package: new, update, unchanged, replace, kept or refused, from
+every other spec of the same name in the checkout (rpm's version order: EMT's newer copy wins and
+stays untouched unless the user chooses the older one; a duplicate or a downgrade is refused
+unless the user chooses) and from the sources other specs already use."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ RENDER_HEADER = b"# Rendered by emtk3s"
 class Decision:
     package: str
     version: str
+    #: new | update | unchanged | replace (written); kept (EMT's newer copy wins),
+    #: pending (a source not pinned yet), refused (needs a choice or cannot build)
     action: IntegrateAction
     existing: list[dict[str, str]] = field(default_factory=list)  # other copies and versions
     notes: list[str] = field(default_factory=list)
-    reason: str = ""  # why refused
+    reason: str = ""  # why refused, kept or pending
 
     def line(self) -> str:
         where = ", ".join(f"{e['path']} {e['version']}" for e in self.existing)
@@ -50,7 +53,18 @@ def decide(
     target_dir = f"SPECS/{pkg}"
     d = Decision(pkg, version, IntegrateAction.NEW)
     remove: list[str] = []
-    for ex in checkout.find_specs(emt, pkg):
+    found = checkout.find_specs(emt, pkg)
+    newer = [e for e in found if e.version != "?" and evr_compare(version, e.version) < 0]
+    if newer and not allow_downgrade:
+        # EMT never gets worse: its newer package wins, and its copy is left untouched
+        d.existing = [{"path": e.rel, "version": e.version} for e in found]
+        d.action = IntegrateAction.KEPT
+        d.reason = (
+            f"EMT's {newer[0].rel} {newer[0].version} is newer; EMT's copy stays untouched "
+            "(--allow-downgrade --replace would put this release's in)"
+        )
+        return d, []
+    for ex in found:
         d.existing.append({"path": ex.rel, "version": ex.version})
         cmp = evr_compare(version, ex.version) if ex.version != "?" else 0
         older = cmp < 0
@@ -91,7 +105,11 @@ def decide(
                 return d, []
             remove.append(ex.dir)
             d.action = IntegrateAction.REPLACE
-            d.notes.append(f"removes {ex.dir}")
+            d.notes.append(
+                f"removes {ex.dir} (EMT's lint-specs.yml passes deleted specs to spec-cleaner, "
+                "which then stops at the missing file and lints none of the pull request's "
+                "specs: put the removal in a pull request of its own)"
+            )
         if older and not allow_downgrade:
             d.action, d.reason = (
                 IntegrateAction.REFUSED,

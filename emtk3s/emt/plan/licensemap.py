@@ -4,7 +4,6 @@ checkout's own toolkit/scripts/license_map.py (the origin comes from its attribu
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -45,12 +44,21 @@ def update(p: Plan, specs_dir: Path, pkgs: list[str]) -> None:
         tj, tm = Path(tmp) / "licenses.json", Path(tmp) / "LICENSES-MAP.md"
         tj.write_text(json.dumps(data, indent=4) + "\n")
         tm.write_bytes(p.old[LICENSES_MAP])
+        script, specs_dir = script.resolve(), specs_dir.resolve()
         cmd = [sys.executable, str(script), "--no_check", "--update", str(tj), str(tm)]
         cmd += [str(specs_dir / pkg / f"{pkg}.spec") for pkg in pkgs]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            msg = " ".join((proc.stderr or proc.stdout).split())[-300:]
-            if "pyrpm" in proc.stderr:
+        # the checkout's script is not ours: it runs in the sandbox, the checkout read-only
+        from emtk3s.emt.emtci import run_checkout_code
+
+        code, out = run_checkout_code(
+            cmd,
+            Path(tmp).resolve(),
+            writable=[Path(tmp).resolve()],
+            readable=[script.parent, *(specs_dir / pkg for pkg in pkgs)],
+        )
+        if code != 0:
+            msg = " ".join(out.split())[-300:]
+            if "pyrpm" in out:
                 raise EnvironmentProblem(
                     f"{script}: needs the python-rpm-spec module ({msg})",
                     "pip install python-rpm-spec into emtk3s's environment",

@@ -19,7 +19,7 @@ PACKAGE = PackageDef(
     component="fuse-overlayfs",
     summary="FUSE implementation of overlayfs for rootless containers",
     context=k3s_root_context,
-    on_image=True,
+    on_image=False,  # K3s runs the copy k3s-root embeds; an image needs no RPM of it
     sources=(
         # the URL buildroot downloads (its .hash pins these bytes)
         SourceRule(

@@ -4,6 +4,7 @@ the versions the tag's own files name."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,25 +25,50 @@ def _k3s_tag(ctx: ResolveContext) -> str:
     return ctx.release.k3s.tag
 
 
-def _read_facts(checkout: TagCheckout) -> dict[str, Any]:
+def _read_facts(checkout: TagCheckout, overrides: dict[str, str] | None = None) -> dict[str, Any]:
     # the readers (and their patterns) load when resolve reads a tag, not on every start-up
     from emtk3s.packages.k3s import upstream
 
-    return upstream.read_facts(checkout)
+    return upstream.read_facts(checkout, overrides)
 
 
-#: the K3s tag everything starts from (release.toml's k3s tag)
-COMPONENTS = (ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=_read_facts, always=True),)
+#: EMT's source server (toolkit/Makefile's SOURCE_URL): where a source pinned from EMT's own
+#: record (emtk3s emt pin) is fetched, by EMT's basename
+MIRRORS = {
+    "emt_sources": "https://files-rs.edgeorchestration.intel.com/files-edge-orch/microvisor/sources"
+}
+
+#: the K3s tag everything starts from (release.toml's k3s tag); release.toml's
+#: [overrides] VERSION_* = ... values win over what its files say
+COMPONENTS = (
+    ComponentDef(
+        "k3s",
+        "k3s-io/k3s",
+        tag=_k3s_tag,
+        facts=_read_facts,
+        always=True,
+        value_overrides=True,
+    ),
+)
 
 
 #: the clones the spec's %prep lays out (local file name prefix, the VERSION_* that names it,
-#: the template's key)
+#: the template's key); a clone the tag's scripts do not make (no separate flannel plugin
+#: until 1.28) is no Source of that tag
 CLONED = (
     ("runc", "VERSION_RUNC", "runc"),
     ("containerd", "VERSION_CONTAINERD", "containerd"),
     ("rancher-plugins", "VERSION_CNIPLUGINS", "rancher_plugins"),
     ("flannel", "VERSION_FLANNEL_PLUGIN", "flannel"),
 )
+
+
+def _cloned(var: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda facts: var in facts.get("clones", {})
+
+
+def _chart(name: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda facts: name in facts.get("charts", {})
 
 
 def _vendor(ctx: GenerateContext) -> tuple[Path, str]:
@@ -89,6 +115,7 @@ PACKAGE = PackageDef(
                 "github",
                 f"/{{facts[clones][{var}][repo]}}/archive/refs/tags/{{facts[clones][{var}][version]}}.tar.gz",
                 key=key,
+                present=_cloned(var),
             )
             for local, var, key in CLONED
         ),
@@ -97,12 +124,14 @@ PACKAGE = PackageDef(
             "k3s_charts",
             "/assets/traefik-crd/traefik-crd-{facts[charts][traefik-crd]}.tgz",
             key="traefik_crd",
+            present=_chart("traefik-crd"),
         ),
         SourceRule(
             "traefik-{facts[charts][traefik]}.tgz",
             "k3s_charts",
             "/assets/traefik/traefik-{facts[charts][traefik]}.tgz",
             key="traefik",
+            present=_chart("traefik"),
         ),
         # opt-in (release.toml airgap_images = true): upstream's prebuilt image archives, not
         # built from source — see docs/packages/k3s.md for the compliance trade-off

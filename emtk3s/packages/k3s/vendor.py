@@ -197,8 +197,8 @@ def _make_vendor(
     goroot = Path(go).resolve().parent.parent
     # upstream code (go.mod, module downloads) runs in the generator sandbox: the host's system
     # read-only, the work tree and module cache writable, network only for a remote GOPROXY
-    # SIGTERM/SIGHUP raise while go runs: subprocess.run then kills the sandbox (bwrap dies
-    # with its parent and takes go's whole pid namespace along) and the caller cleans scratch
+    # SIGTERM/SIGHUP raise while go runs: the sandbox's process group is then killed (bwrap
+    # takes go's whole pid namespace along) and the caller cleans scratch
     with _terminate_raises():
         proc = sandbox.run_generator(
             [go, "mod", "vendor"],

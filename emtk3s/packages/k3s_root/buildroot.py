@@ -40,13 +40,34 @@ def derived(co: TagCheckout, checkouts: dict[str, TagCheckout], release: Release
         except InputError:
             continue
     downloaders = {p for d in info["downloads"] for p in d["packages"]}
+    chosen = dict(release.licenses)
+    rows = lic.mapping(info["licenses"], downloaders, chosen)
+    unknown = sorted(set(chosen) - {r["package"] for r in rows})
+    if unknown:
+        raise InputError(
+            f"release.toml: [licenses] {unknown[0]}: k3s-root {kr.info.tag} builds no such "
+            "buildroot package from downloaded code",
+            "use a package name validate lists (emtk3s validate --json: licenses)",
+        )
     return {
         "packages": packages,
         "downloads": info["downloads"],
         "licenses": info["licenses"],
         # each term a note of its own (an SPDX term holds spaces: `X WITH Y`, `(A OR B)`)
         "license": [
-            {"_term": t} for t in lic.license_terms(info["licenses"], downloaders, K3S_ROOT_LICENSE)
+            {"_term": t}
+            for t in lic.license_terms(info["licenses"], downloaders, K3S_ROOT_LICENSE, chosen)
+        ],
+        # how buildroot's text became those terms (validate shows it)
+        "license_map": [
+            {
+                "package": r["package"],
+                "_text": r["text"],
+                "terms": [{"_term": t} for t in r["terms"]],
+                "unmapped": [{"_part": u} for u in r["unmapped"]],
+                "overridden": r["overridden"],
+            }
+            for r in rows
         ],
         "host_tools": info["host_tools"],
         "show_info": info["show_info"],

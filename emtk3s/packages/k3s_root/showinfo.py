@@ -56,14 +56,14 @@ EMT_HOST_TOOLS: dict[str, list[str] | None] = {
 }
 _HOST_DEP_VAR = re.compile(r"^\s*(BR2_[A-Z0-9_]+_HOST_DEPENDENCY)\s*[:?]?=\s*(\S+)", re.M)
 _HASH_LINE = re.compile(
-    r"^(?P<algo>sha1|sha224|sha256|sha384|sha512|md5)\s+(?P<hex>[0-9a-f]+)\s+(?P<file>\S+)\s*$"
+    r"^(?P<algo>sha1|sha224|sha256|sha384|sha512|md5)\s+(?P<hex>[0-9a-f]+)\s+(?P<file>\S+)\s*\Z"
 )
 _METHOD = re.compile(r"^[a-z0-9]+(\|urlencode)?\+")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._+-]")
-_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}$")
-_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_~=,-]{0,99}$")
+_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_/~=,-]{0,299}\Z")
+_TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_~=,-]{0,99}\Z")
 #: a download's own name: a file name, maybe with a query string (cvsweb's queue.h?rev=1.70)
-_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._+~=?-]+$")
+_SOURCE_NAME = re.compile(r"^[A-Za-z0-9._+~=?-]+\Z")
 
 
 def contained(
@@ -110,13 +110,16 @@ def prepare(br: Path, kr: Path) -> None:
     patches/*.patch with `patch -t -p1` in buildroot."""
     if (kr / "package").is_dir():
         shutil.copytree(kr / "package", br / "package", dirs_exist_ok=True, symlinks=True)
+    from emtk3s.infra import sandbox
+
     for patch in sorted((kr / "patches").glob("*.patch")):
-        proc = subprocess.run(
-            ["patch", "-s", "-t", "-p1", "-i", str(patch)],
-            cwd=br,
-            capture_output=True,
-            text=True,
-            check=False,
+        # upstream's patch (an ed-style hunk makes patch run ed): applied in the sandbox
+        proc = sandbox.run_generator(
+            ["patch", "-s", "-t", "-p1", "-i", str(patch.resolve())],
+            cwd=br.resolve(),
+            env={"HOME": "/tmp"},
+            writable=[br.resolve()],
+            readable=[(kr / "patches").resolve()],
         )
         if proc.returncode != 0:
             raise UpstreamError(
@@ -160,7 +163,7 @@ def _hash_entries(br: Path, hash_files: list[str]) -> dict[str, dict[str, str]]:
         if not path.is_relative_to(root) or not path.is_file():
             continue
         for line in path.read_text(errors="replace").splitlines():
-            m = _HASH_LINE.match(line)
+            m = _HASH_LINE.fullmatch(line)
             if m:
                 out.setdefault(m.group("file"), {})[m.group("algo")] = m.group("hex")
     return out
@@ -189,7 +192,7 @@ def parse(
         version = str(data.get("version", ""))
         licenses[pkg] = {
             "type": str(data.get("type", "")),
-            "version": version if _TOKEN.match(version) else None,
+            "version": version if _TOKEN.fullmatch(version) else None,
             # buildroot's text, one note per comma-separated part (prose: spaces, parentheses)
             "licenses": [
                 {"_part": part.strip()}
@@ -197,7 +200,7 @@ def parse(
                 if part.strip()
             ],
             "license_files": sorted(
-                f for f in map(str, data.get("license_files") or []) if _PATH.match(f)
+                f for f in map(str, data.get("license_files") or []) if _PATH.fullmatch(f)
             ),
         }
         if not dls:
@@ -208,7 +211,7 @@ def parse(
         for dl in dls:
             source = str(dl["source"])
             uris = [str(u) for u in dl.get("uris", [])]
-            if not uris or not _SOURCE_NAME.match(source) or source.startswith("."):
+            if not uris or not _SOURCE_NAME.fullmatch(source) or source.startswith("."):
                 raise UpstreamError(f"show-info: {pkg} download {source!r} has no usable URL", "")
             primary = _METHOD.sub("", uris[0]).rstrip("/") + "/" + source
             key = (dl_dir, source)

@@ -19,7 +19,7 @@ PACKAGE = PackageDef(
     component="slirp4netns",
     summary="User-mode networking for unprivileged network namespaces",
     context=k3s_root_context,
-    on_image=True,
+    on_image=False,  # K3s runs the copy k3s-root embeds; an image needs no RPM of it
     sources=(
         SourceRule(
             "slirp4netns-{version}.tar.gz",

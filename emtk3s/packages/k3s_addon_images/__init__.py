@@ -1,0 +1,208 @@
+"""The images K3s deploys as addons (pause, coredns, busybox, local-path-provisioner,
+metrics-server, klipper-helm, klipper-lb, traefik), built from source and written as
+deterministic OCI archives (``ociarchive.py``) that K3s imports at start, with no registry.
+
+- component ``k3s-images``: the K3s tag's image list, cross-checked against its manifests
+  (``imagelist.py``);
+- the payload packages (k3s-addon-pause, k3s-addon-coredns) build the programs; busybox comes
+  from our k3s-root build (k3s-root-dist); each image's config comes from its upstream
+  Dockerfile at the tag (``dockerfile.py``, recorded in the lock under the payload's component);
+- this package's %build writes one archive per image and architecture with the writer, which is
+  a Source of its own (our code, pinned by its hash).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from emtk3s.infra.errors import InputError
+from emtk3s.model.package import (
+    ComponentDef,
+    GenerateContext,
+    PackageDef,
+    ResolveContext,
+    SourceRule,
+)
+
+if TYPE_CHECKING:
+    from emtk3s.infra.git import TagCheckout
+    from emtk3s.model.lock import Component
+
+
+def _k3s_tag(ctx: ResolveContext) -> str:
+    return ctx.release.k3s.tag
+
+
+def _images(checkout: TagCheckout) -> dict[str, Any]:
+    from emtk3s.packages.k3s.upstream import parse_version_sh
+    from emtk3s.packages.k3s_addon_images.imagelist import read_images
+
+    tag = checkout.info.tag
+    version_sh = (
+        checkout.read("scripts/version.sh").decode("utf-8", "replace")
+        if checkout.exists("scripts/version.sh")
+        else ""
+    )
+    facts = parse_version_sh(version_sh, f"{tag}:scripts/version.sh")
+    return {"images": read_images(checkout, facts)}
+
+
+def _writer(ctx: GenerateContext) -> tuple[Path, str]:
+    """Our OCI archive writer, as a Source of the spec (pinned by its hash: a change to the
+    writer is a change to the SRPM)."""
+    out = ctx.workdir / "k3s-addon-images-ociarchive.py"
+    shutil.copyfile(Path(__file__).parent / "ociarchive.py", out)
+    return out, "generated-emtk3s-ociarchive"
+
+
+#: The images this release builds: name -> (payload package, its component, the macro the
+#: rpmbuild backend points at the unpacked payload RPM). busybox comes from k3s-root-dist.
+PAYLOADS: dict[str, tuple[str, str, str]] = {
+    "pause": ("k3s-addon-pause", "kubernetes-pause", "addon_pause_root"),
+    "coredns": ("k3s-addon-coredns", "coredns", "addon_coredns_root"),
+    "busybox": ("k3s-root-dist", "k3s-root", "k3s_root_dir"),
+    "klipper-lb": ("k3s-addon-klipper-lb", "klipper-lb", "addon_klipper_lb_root"),
+    "metrics-server": ("k3s-addon-metrics-server", "metrics-server", "addon_metrics_server_root"),
+}
+#: the file each payload package installs under /usr/lib/k3s-addons/<image>/
+PAYLOAD_FILE = {
+    "pause": "pause",
+    "coredns": "coredns",
+    "klipper-lb": "entry",
+    "metrics-server": "metrics-server",
+}
+
+#: docker-library/busybox's image (what rancher/mirrored-library-busybox mirrors): the busybox
+#: tree FROM scratch, ``CMD ["sh"]`` (its Dockerfile sets nothing else)
+BUSYBOX_UPSTREAM: dict[str, Any] = {"base": "busybox", "config": {"Cmd": ["sh"]}}
+
+#: the applets the busybox image links in /bin (k3s-root's busybox has them all; these are what
+#: local-path-provisioner's helper pod scripts and `sh -c` users need)
+BUSYBOX_APPLETS = (
+    "sh", "ash", "cat", "lsmod", "mkfifo", "chmod", "chown", "cp", "echo", "env", "id", "ln", "ls", "mkdir",
+    "mv", "rm", "rmdir", "sleep", "test", "[", "true", "false", "du", "find", "grep", "sed",
+    "tar", "touch", "wc", "uname", "date", "head", "tail", "stat", "dirname", "basename",
+)  # fmt: skip
+
+
+def context(comps: Mapping[str, Component]) -> dict[str, Any]:
+    """The images the spec writes: reference, payload package and its macro, upstream config."""
+    from emtk3s.packages.k3s_addon_images import dockerfile
+    from emtk3s.packages.k3s_addon_images import images as build
+
+    listed = comps["k3s-images"].facts["images"]
+    out: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for name, image in sorted(listed.items()):
+        if name not in PAYLOADS:
+            missing.append(image["_reference"])
+            continue
+        pkg, comp_name, macro = PAYLOADS[name]
+        comp = comps.get(comp_name)
+        if comp is None:
+            raise InputError(f"k3s-addon-images: {pkg} is not in the lock", f"add {pkg} to release.toml packages")  # fmt: skip
+        if name == "pause" and comp.facts["pause_tag"] != image["tag"]:
+            raise InputError(
+                f"{comp.repo} {comp.tag}: build/pause/Makefile releases pause "
+                f"{comp.facts['pause_tag']}, the image list names {image['tag']}",
+                "fix PAUSE_RELEASES or set [overrides] kubernetes-pause",
+            )
+        upstream = (
+            BUSYBOX_UPSTREAM if name == "busybox" else dockerfile.from_facts(comp.facts["image"])
+        )
+        try:  # an unknown base or Alpine package is an error here, naming it
+            build.base_kind(str(upstream.get("base", "")))
+            programs = build.userland_programs(list(upstream.get("userland", [])))
+        except ValueError as exc:
+            raise InputError(f"{comp.repo} {comp.tag}: {exc}", "extend images.py") from None
+        out.append(
+            {
+                "name": name,
+                "reference": image["_reference"],
+                "file": image["_reference"].rsplit("/", 1)[1].replace(":", "_"),
+                "package": pkg,
+                "payload_file": PAYLOAD_FILE.get(name, ""),
+                "userland": programs,
+                "macro": macro,
+                "upstream": upstream,
+                "_source": f"{comp.repo} {comp.tag} ({comp.commit})",
+                "dockerfile": comp.facts.get("dockerfile", "docker-library/busybox"),
+            }
+        )
+    created = comps["k3s-images"].commit_time or 0
+    for image in out:
+        image["descriptions"] = {a: description(image, a, created) for a in GOARCHES}
+    userland = sorted({p for image in out for p in image["userland"]})
+    return {"addon_images": out, "addon_images_missing": missing, "addon_userland": userland,
+            "busybox_applets": list(BUSYBOX_APPLETS)}  # fmt: skip
+
+
+#: where %build puts each image's payload (links to the payload RPMs' files, the unpacked
+#: k3s-root tree, the CA bundle): the descriptions name files relative to the build directory
+PAYLOAD_FILES = {
+    "pause": "payload/pause/pause",
+    "coredns": "payload/coredns/coredns",
+    "ca": "payload/ca-bundle.crt",
+    "busybox": "k3s-root/bin/busybox",
+    "aux": "k3s-root/bin/aux",
+    "klipper-lb": "payload/klipper-lb/entry",
+    "metrics-server": "payload/metrics-server/metrics-server",
+}
+GOARCHES = ("amd64", "arm64")
+
+
+def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any]:
+    """One image's writer description for ``arch`` (payload paths from PAYLOAD_FILES)."""
+    from emtk3s.packages.k3s_addon_images import images as build
+
+    name = image["name"]
+    if name == "pause":
+        payload = build.pause_payload(PAYLOAD_FILES["pause"])
+    elif name == "coredns":
+        payload = build.coredns_payload(PAYLOAD_FILES["coredns"], PAYLOAD_FILES["ca"])
+    elif name == "klipper-lb":
+        payload = build.klipper_lb_payload(
+            PAYLOAD_FILES["klipper-lb"],
+            PAYLOAD_FILES["busybox"],
+            PAYLOAD_FILES["aux"],
+            build.userland_programs(image["upstream"].get("userland", [])),
+            list(BUSYBOX_APPLETS),
+        )
+    elif name == "metrics-server":
+        payload = build.binary_payload("metrics-server", PAYLOAD_FILES["metrics-server"])
+    else:
+        payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
+    return build.description(
+        image["reference"], arch, created, image["upstream"], payload, PAYLOAD_FILES["ca"]
+    )
+
+
+COMPONENTS = (ComponentDef("k3s-images", "k3s-io/k3s", tag=_k3s_tag, facts=_images),)
+
+PACKAGE = PackageDef(
+    name="k3s-addon-images",
+    component="k3s-images",
+    components=("kubernetes-pause", "coredns", "klipper-lb", "metrics-server", "k3s-root"),
+    summary="K3s addon container images built from source, imported at start with no registry",
+    context=context,
+    on_image=True,
+    default=False,  # until every image of the list has its payload package (docs/packages/addon-images.md)
+    chain_deps={
+        "k3s-addon-pause": ("addon_pause_root", ""),
+        "k3s-addon-coredns": ("addon_coredns_root", ""),
+        "k3s-addon-klipper-lb": ("addon_klipper_lb_root", ""),
+        "k3s-addon-metrics-server": ("addon_metrics_server_root", ""),
+    },
+    sources=(
+        SourceRule(
+            "k3s-addon-images-ociarchive.py",
+            "github",
+            "generated:emtk3s-ociarchive",
+            generate=_writer,
+            key="writer",
+        ),
+    ),
+)

@@ -1,0 +1,211 @@
+"""An image's runtime config read from its upstream Dockerfile at the tag, without running it.
+
+What the final stage sets (``USER``, ``ENTRYPOINT``, ``CMD``, ``ENV``, ``WORKDIR``, ``EXPOSE``),
+its base (``FROM``, after ``ARG`` defaults), and the file capabilities an earlier stage gives a
+file with ``setcap`` that the final stage copies in (coredns: ``setcap
+cap_net_bind_service=+ep /coredns`` in the build stage, ``COPY --from=build /coredns /coredns``).
+An instruction this reader does not understand in the final stage is an error naming the file
+and line: the image we write must not silently differ from upstream's.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from typing import Any
+
+from emtk3s.infra.errors import InputError
+
+_ARG_REF = re.compile(r"\$\{(?P<a>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<b>[A-Za-z_][A-Za-z0-9_]*)")
+_SETCAP = re.compile(
+    r"\bsetcap\s+(?:-[a-z]\s+)*['\"]?(?P<caps>cap_[a-z_,]+)=\+?(?P<flags>[eip]+)['\"]?\s+(?P<path>/\S+)"
+)
+_APK = re.compile(r"^apk(?:\s+-\S+)*\s+(?P<verb>add|upgrade|update)\b(?P<args>.*)$")
+
+#: instructions that change nothing in the final image's config or files we must mirror
+_IGNORED = {"LABEL", "SHELL", "ONBUILD", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
+
+
+@dataclass
+class Stage:
+    base: str
+    name: str
+    lines: list[tuple[int, str, str]] = field(default_factory=list)  # (line, instruction, args)
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    out: list[tuple[int, str]] = []
+    buf, start = "", 0
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        if not buf and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if buf and line.lstrip().startswith("#"):
+            continue  # a comment inside a continued instruction
+        if not buf:
+            start = lineno
+        if line.endswith("\\"):
+            buf += line[:-1] + " "
+            continue
+        out.append((start, buf + line))
+        buf = ""
+    if buf:
+        out.append((start, buf))
+    return out
+
+
+def _subst(value: str, args: dict[str, str]) -> str:
+    return _ARG_REF.sub(lambda m: args.get(m.group("a") or m.group("b"), ""), value)
+
+
+def _words(args: str, where: str) -> list[str]:
+    """JSON (exec) form, or shell form as Docker runs it (``/bin/sh -c``)."""
+    s = args.strip()
+    if s.startswith("["):
+        try:
+            value = json.loads(s)
+        except json.JSONDecodeError:
+            raise InputError(f"{where}: malformed JSON form {s[:60]!r}", "") from None
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{where}: JSON form must be a list of strings", "")
+        return value
+    return ["/bin/sh", "-c", s]
+
+
+def parse(text: str, where: str) -> dict[str, Any]:
+    """{base, config: {User, Entrypoint, Cmd, Env, WorkingDir, ExposedPorts}, capabilities:
+    {path: {caps: [...], effective: bool}}} of the final stage."""
+    global_args: dict[str, str] = {}
+    stages: list[Stage] = []
+    for lineno, line in _logical_lines(text):
+        instr, _, rest = line.strip().partition(" ")
+        instr = instr.upper()
+        rest = rest.strip()
+        if instr == "FROM":
+            words = [w for w in rest.split() if not w.startswith("--")]
+            if not words:
+                raise InputError(f"{where}:{lineno}: FROM without an image", "")
+            name = words[2] if len(words) >= 3 and words[1].lower() == "as" else ""
+            stages.append(Stage(_subst(words[0], global_args), name))
+        elif not stages:
+            if instr == "ARG":
+                key, _, default = rest.partition("=")
+                global_args[key.strip()] = default.strip().strip("\"'")
+            else:
+                raise InputError(f"{where}:{lineno}: {instr} before the first FROM", "")
+        else:
+            stages[-1].lines.append((lineno, instr, rest))
+    if not stages:
+        raise InputError(f"{where}: no FROM", "is this a Dockerfile?")
+    caps: dict[str, dict[str, Any]] = {}  # (stage name) path -> caps, from setcap in RUN lines
+    by_stage: dict[str, dict[str, dict[str, Any]]] = {}
+    for i, st in enumerate(stages[:-1]):
+        found: dict[str, dict[str, Any]] = {}
+        for _lineno, instr, rest in st.lines:
+            if instr == "RUN":
+                for m in _SETCAP.finditer(rest):
+                    found[m.group("path")] = {
+                        "caps": sorted(m.group("caps").split(",")),
+                        "effective": "e" in m.group("flags"),
+                    }
+        by_stage[st.name or str(i)] = found
+    final = stages[-1]
+    args = dict(global_args)
+    config: dict[str, Any] = {}
+    userland: list[str] = []
+    env: list[str] = []
+    exposed: dict[str, dict[str, str]] = {}
+    for lineno, instr, rest in final.lines:
+        at = f"{where}:{lineno}"
+        rest = _subst(rest, args) if instr not in ("RUN",) else rest
+        if instr == "ARG":
+            key, _, default = rest.partition("=")
+            args.setdefault(key.strip(), default.strip().strip("\"'"))
+        elif instr == "USER":
+            config["User"] = rest.strip()
+        elif instr == "ENTRYPOINT":
+            config["Entrypoint"] = _words(rest, at)
+            config.pop("Cmd", None)  # Docker resets CMD when ENTRYPOINT is set
+        elif instr == "CMD":
+            config["Cmd"] = _words(rest, at)
+        elif instr == "WORKDIR":
+            config["WorkingDir"] = rest.strip()
+        elif instr == "ENV":
+            if "=" in rest.split()[0]:
+                pairs = [w.split("=", 1) for w in shlex.split(rest)]
+            else:
+                key, _, value = rest.partition(" ")
+                pairs = [[key, value.strip()]]
+            for key, value in pairs:
+                env = [e for e in env if not e.startswith(key + "=")] + [f"{key}={value}"]
+        elif instr == "EXPOSE":
+            for port in rest.split():
+                exposed[port if "/" in port else f"{port}/tcp"] = {}
+        elif instr in ("COPY", "ADD"):
+            words = shlex.split(rest)
+            src_stage = next((w.split("=", 1)[1] for w in words if w.startswith("--from=")), "")
+            paths = [w for w in words if not w.startswith("--")]
+            if src_stage in by_stage and len(paths) == 2:
+                src, dst = paths
+                if src in by_stage[src_stage]:
+                    caps[dst] = by_stage[src_stage][src]
+        elif instr == "RUN":
+            userland += _apk_packages(rest, at)
+        elif instr not in _IGNORED:
+            raise InputError(f"{at}: Dockerfile instruction {instr} not understood", "report it")
+    if env:
+        config["Env"] = env
+    if exposed:
+        config["ExposedPorts"] = dict(sorted(exposed.items()))
+    out: dict[str, Any] = {"base": final.base, "config": config, "capabilities": caps}
+    if userland:
+        out["userland"] = sorted(set(userland))
+    return out
+
+
+def _apk_packages(command: str, where: str) -> list[str]:
+    """The packages a final-stage ``RUN apk add ...`` installs (klipper-lb: iptables and
+    friends on Alpine). We never use Alpine: the image gets the same programs from our own
+    userland (k3s-root's busybox and xtables), so only package installs are understood; any
+    other command in a final stage is an error naming the line."""
+    pkgs: list[str] = []
+    for part in re.split(r"&&|;", command):
+        part = part.strip()
+        if not part:
+            continue
+        m = _APK.match(part)
+        if not m:
+            raise InputError(
+                f"{where}: RUN {part[:60]!r} in the final stage (the image would need it run)",
+                "build this image's file tree in its payload package and say so in the docs",
+            )
+        if m.group("verb") == "add":
+            pkgs += [w for w in m.group("args").split() if not w.startswith("-")]
+    return pkgs
+
+
+def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
+    """What :func:`parse` read, as lock facts: one-line JSON notes (paths, ``user:group`` and
+    references are not fact tokens)."""
+    return {
+        "_base": parsed["base"] or "scratch",
+        "_config": json.dumps(parsed["config"], sort_keys=True),
+        "_capabilities": json.dumps(parsed["capabilities"], sort_keys=True),
+        "userland": list(parsed.get("userland", [])),
+    }
+
+
+def from_facts(facts: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`to_facts` (what the lock recorded)."""
+    try:
+        config = json.loads(facts["_config"])
+        caps = json.loads(facts["_capabilities"])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise InputError("the lock's image facts are malformed", "re-resolve") from None
+    base = facts.get("_base", "")
+    out = {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}
+    if facts.get("userland"):
+        out["userland"] = list(facts["userland"])
+    return out

@@ -1,0 +1,155 @@
+"""What goes into each addon image: the payload's files (built from source by its package),
+the userland it needs, and its config as its upstream Dockerfile sets it, plus what the
+upstream's base image gives it (passwd/group entries, /tmp, PATH, the CA bundle variable).
+
+The descriptions are what ``ociarchive.py`` reads; render writes them into the k3s-addon-images
+spec, whose %build runs the writer over them. Standard library only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CA_IN_IMAGE = "etc/ssl/certs/ca-certificates.crt"
+
+#: what upstream bases give an image, where the Dockerfile's final stage starts from one
+#: (gcr.io/distroless/static-debian12: root, nobody and nonroot users; /tmp; PATH and
+#: SSL_CERT_FILE; docker-library's busybox: PATH)
+BASES: dict[str, dict[str, Any]] = {
+    "scratch": {"env": [], "users": []},
+    "": {"env": [], "users": []},
+    "distroless-static": {
+        "env": [PATH, f"SSL_CERT_FILE=/{CA_IN_IMAGE}"],
+        "users": [
+            ("root", 0, "/root"),
+            ("nobody", 65534, "/nonexistent"),
+            ("nonroot", 65532, "/home/nonroot"),
+        ],  # fmt: skip
+        "tmp": True,
+        "ca": True,  # distroless carries the Debian CA bundle at CA_IN_IMAGE
+    },
+    "busybox": {"env": [PATH], "users": []},
+    # an upstream FROM alpine: we never use Alpine; the image is our busybox userland with the
+    # programs its Alpine packages gave (USERLAND)
+    "alpine": {"env": [PATH], "users": []},
+}
+
+#: Alpine packages an upstream final stage installs -> the k3s-root programs that replace
+#: them (k3s-root's bin/aux); an unknown package is an error naming it
+USERLAND: dict[str, tuple[str, ...]] = {
+    "iptables": ("xtables-legacy-multi", "xtables-nft-multi"),
+    "ip6tables": ("xtables-legacy-multi", "xtables-nft-multi"),
+    "iptables-legacy": ("xtables-legacy-multi",),
+    "nftables": ("xtables-nft-multi",),
+}
+
+
+def base_kind(base: str) -> str:
+    """The kind of an upstream base image reference (what its layer gives, see BASES)."""
+    if base.startswith("gcr.io/distroless/static"):
+        return "distroless-static"
+    if base in BASES:
+        return base
+    if base.startswith("alpine:") or base == "alpine":
+        return "alpine"
+    raise ValueError(f"upstream base image {base!r} is not known to emtk3s")
+
+
+def _users(users: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
+    if not users:
+        return []
+    # as lines: a description's strings are spec-safe tokens (no newline)
+    passwd = [f"{n}:x:{i}:{i}:{n}:{h}:/sbin/nologin" for n, i, h in users]
+    group = [f"{n}:x:{i}:" for n, i, _h in users]
+    out: list[dict[str, Any]] = [
+        {"path": "etc/passwd", "lines": passwd},
+        {"path": "etc/group", "lines": group},
+    ]
+    for _n, i, h in users:
+        if h.startswith("/home/"):
+            out.append({"path": h.lstrip("/"), "dir": True, "mode": "0700", "uid": i, "gid": i})
+    return out
+
+
+def description(
+    reference: str,
+    architecture: str,
+    created: int,
+    upstream: dict[str, Any],
+    payload: list[dict[str, Any]],
+    ca_bundle: str = "",
+) -> dict[str, Any]:
+    """An ociarchive description: ``upstream`` is what dockerfile.parse read (base, config,
+    capabilities); ``payload`` the files our packages built (path in the image -> source)."""
+    kind = base_kind(str(upstream.get("base", "")))
+    base = BASES[kind]
+    config = dict(upstream["config"])
+    env = list(base["env"])
+    for e in config.get("Env", []):
+        env = [x for x in env if x.split("=", 1)[0] != e.split("=", 1)[0]] + [e]
+    if env:
+        config["Env"] = env
+    files: list[dict[str, Any]] = list(_users(base["users"]))
+    if base.get("tmp"):
+        files.append({"path": "tmp", "dir": True, "mode": "1777"})
+    if base.get("ca") and ca_bundle and not any(i["path"] == CA_IN_IMAGE for i in payload):
+        files.append({"path": CA_IN_IMAGE, "source": ca_bundle, "mode": "0644"})
+    caps = upstream.get("capabilities", {})
+    for item in payload:
+        item = dict(item)
+        cap = caps.get("/" + item["path"])
+        if cap:
+            item["capabilities"] = cap["caps"]
+            item["effective"] = cap["effective"]
+        files.append(item)
+    return {
+        "reference": reference,
+        "architecture": architecture,
+        "created": created,
+        "config": config,
+        "files": files,
+    }
+
+
+def coredns_payload(binary: str, ca_bundle: str) -> list[dict[str, Any]]:
+    return [
+        {"path": "coredns", "source": binary, "mode": "0755"},
+        {"path": CA_IN_IMAGE, "source": ca_bundle, "mode": "0644"},
+    ]
+
+
+def pause_payload(binary: str) -> list[dict[str, Any]]:
+    return [{"path": "pause", "source": binary, "mode": "0755"}]
+
+
+def binary_payload(path: str, binary: str) -> list[dict[str, Any]]:
+    """One program at the path upstream's Dockerfile copies it to (metrics-server: /)."""
+    return [{"path": path, "source": binary, "mode": "0755"}]
+
+
+def busybox_payload(binary: str, applets: list[str]) -> list[dict[str, Any]]:
+    """k3s-root's static busybox in /bin with its applet links (docker-library's layout)."""
+    out: list[dict[str, Any]] = [{"path": "bin/busybox", "source": binary, "mode": "0755"}]
+    out += [{"path": f"bin/{a}", "link": "busybox"} for a in sorted(set(applets)) if a != "busybox"]
+    return out
+
+
+def userland_programs(packages: list[str]) -> list[str]:
+    out: set[str] = set()
+    for pkg in packages:
+        if pkg not in USERLAND:
+            raise ValueError(
+                f"upstream installs Alpine package {pkg!r}, which emtk3s cannot replace from k3s-root"
+            )
+        out.update(USERLAND[pkg])
+    return sorted(out)
+
+
+def klipper_lb_payload(entry: str, busybox: str, aux: str, programs: list[str],
+                       applets: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """klipper-lb: its entry in /usr/bin, busybox in /bin, the xtables programs in /usr/sbin
+    (where the entry links iptables* to the detected mode's multi-call binary)."""
+    out = busybox_payload(busybox, applets)
+    out += [{"path": f"usr/sbin/{p}", "source": f"{aux}/{p}", "mode": "0755"} for p in programs]
+    out.append({"path": "usr/bin/entry", "source": entry, "mode": "0755"})
+    return out

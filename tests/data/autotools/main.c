@@ -1,0 +1,11 @@
+/* Stand-in (our own text) for the program of containers/fuse-overlayfs v1.11 (commit
+ * 68c31d14b020d0df9288d09181e9c8ca1889a967) and rootless-containers/slirp4netns v1.2.0 (commit
+ * 656041d45cfca7a4176f6b7eed9e4fe6c11e8383): it answers --version as they do, and fails
+ * otherwise. */
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+  if (argc > 1 && strcmp(argv[1], "--version") == 0) { printf("@NAME@ version @VERSION@\n"); return 0; }
+  fprintf(stderr, "@NAME@: fixture\n");
+  return 1;
+}

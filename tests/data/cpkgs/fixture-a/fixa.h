@@ -1,0 +1,2 @@
+/* fixture source (our own text) */
+int fixa_answer(void);

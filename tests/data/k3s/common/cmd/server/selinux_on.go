@@ -1,0 +1,5 @@
+//go:build selinux
+
+package main
+
+const selinux = true

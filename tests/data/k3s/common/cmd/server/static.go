@@ -1,0 +1,6 @@
+//go:build static_build
+
+package main
+
+// #cgo LDFLAGS: -lseccomp
+import "C"

@@ -1,0 +1,144 @@
+"""Image config from an upstream Dockerfile (final stage; setcap carried over by COPY --from)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from emtk3s.infra.errors import InputError
+from emtk3s.packages.k3s_addon_images import dockerfile
+
+COREDNS_MIRROR = Path("/work/.mirror/coredns+coredns/repo")
+
+# shaped like coredns/coredns v1.12.1's Dockerfile (a Debian build stage that setcaps the
+# binary, a distroless nonroot final stage); our own text
+COREDNS_SHAPED = """ARG DEBIAN_IMAGE=debian:stable-slim
+ARG BASE=gcr.io/distroless/static-debian12:nonroot
+FROM --platform=$BUILDPLATFORM ${DEBIAN_IMAGE} AS build
+SHELL [ "/bin/sh", "-ec" ]
+RUN apt-get -qq update ; \\
+    apt-get -yyqq install ca-certificates libcap2-bin
+COPY coredns /coredns
+RUN setcap cap_net_bind_service=+ep /coredns
+
+FROM --platform=$TARGETPLATFORM ${BASE}
+COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/
+COPY --from=build /coredns /coredns
+USER nonroot:nonroot
+WORKDIR /
+EXPOSE 53 53/udp
+ENTRYPOINT ["/coredns"]
+"""
+
+# shaped like kubernetes build/pause/Dockerfile (FROM scratch, ADD the binary, numeric user)
+PAUSE_SHAPED = """ARG BASE
+FROM ${BASE}
+ARG ARCH
+ADD bin/pause-linux-${ARCH} /pause
+USER 65535:65535
+ENTRYPOINT ["/pause"]
+"""
+
+
+def test_coredns_shaped() -> None:
+    got = dockerfile.parse(COREDNS_SHAPED, "Dockerfile")
+    assert got == {
+        "base": "gcr.io/distroless/static-debian12:nonroot",
+        "config": {
+            "User": "nonroot:nonroot",
+            "WorkingDir": "/",
+            "Entrypoint": ["/coredns"],
+            "ExposedPorts": {"53/tcp": {}, "53/udp": {}},
+        },
+        "capabilities": {"/coredns": {"caps": ["cap_net_bind_service"], "effective": True}},
+    }
+
+
+def test_pause_shaped_env_cmd_and_shell_form() -> None:
+    got = dockerfile.parse(PAUSE_SHAPED + 'ENV A=1 B="two words"\nENV A 3\nCMD exec thing\n', "p")
+    assert got["config"] == {
+        "User": "65535:65535",
+        "Entrypoint": ["/pause"],
+        "Cmd": ["/bin/sh", "-c", "exec thing"],
+        "Env": ["B=two words", "A=3"],
+    }
+    assert got["base"] == "" and got["capabilities"] == {}
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("FROM scratch\nRUN echo hi\n", "p:2: RUN 'echo hi' in the final stage"),
+        ("FROM scratch\nFROBNICATE x\n", "p:2: Dockerfile instruction FROBNICATE not understood"),
+        ("USER 1\nFROM scratch\n", "p:1: USER before the first FROM"),
+        ('FROM scratch\nENTRYPOINT ["/a", 1]\n', "p:2: JSON form must be a list of strings"),
+        ("# nothing\n", "p: no FROM"),
+    ],
+)
+def test_what_it_cannot_mirror_is_an_error_naming_the_line(text: str, message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        dockerfile.parse(text, "p")
+    assert message in exc.value.message
+
+
+@pytest.mark.skipif(not COREDNS_MIRROR.is_dir(), reason="no coredns/coredns snapshot here")
+def test_the_real_coredns_dockerfile_at_v1_12_1() -> None:
+    text = subprocess.run(
+        ["git", "--git-dir", str(COREDNS_MIRROR), "show", "v1.12.1:Dockerfile"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert dockerfile.parse(text, "v1.12.1:Dockerfile") == dockerfile.parse(COREDNS_SHAPED, "x")
+
+
+def test_alpine_package_installs_become_userland_and_other_runs_stay_errors() -> None:
+    from tests.fixtures.addon_images import KLIPPER_LB_DOCKERFILE
+
+    got = dockerfile.parse(KLIPPER_LB_DOCKERFILE, "Dockerfile")
+    assert got["base"] == "alpine:3.21" and got["config"] == {"Cmd": ["entry"]}
+    assert got["userland"] == ["ip6tables", "iptables", "iptables-legacy", "nftables"]
+    assert dockerfile.from_facts(dockerfile.to_facts(got)) == got
+    with pytest.raises(InputError, match="p:2: RUN 'curl -o /x http://e' in the final stage"):
+        dockerfile.parse("FROM alpine:3.21\nRUN apk add iptables && curl -o /x http://e\n", "p")
+
+
+def test_userland_maps_alpine_packages_to_k3s_root_programs_or_names_the_unknown() -> None:
+    from emtk3s.packages.k3s_addon_images import images
+
+    assert images.userland_programs(["iptables", "nftables"]) == [
+        "xtables-legacy-multi",
+        "xtables-nft-multi",
+    ]
+    with pytest.raises(ValueError, match="'bash'"):
+        images.userland_programs(["bash"])
+    assert images.base_kind("alpine:3.21") == "alpine"
+    with pytest.raises(ValueError, match="ubuntu"):
+        images.base_kind("ubuntu:24.04")
+
+
+KLIPPER_LB_MIRROR = Path("/work/.mirror/k3s-io+klipper-lb/repo")
+LPP_MIRROR = Path("/work/.mirror/rancher+local-path-provisioner/repo")
+
+
+def _show(mirror: Path, what: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(mirror), "show", what], capture_output=True, text=True, check=True
+    ).stdout
+
+
+@pytest.mark.skipif(not KLIPPER_LB_MIRROR.is_dir(), reason="no k3s-io/klipper-lb snapshot here")
+def test_the_real_klipper_lb_dockerfile_at_v0_4_13() -> None:
+    from tests.fixtures.addon_images import KLIPPER_LB_DOCKERFILE
+
+    real = dockerfile.parse(_show(KLIPPER_LB_MIRROR, "v0.4.13:Dockerfile"), "v0.4.13:Dockerfile")
+    assert real == dockerfile.parse(KLIPPER_LB_DOCKERFILE, "fixture")
+
+
+@pytest.mark.skipif(not LPP_MIRROR.is_dir(), reason="no rancher/local-path-provisioner snapshot")
+def test_the_real_local_path_provisioner_dockerfile_is_refused_naming_its_platform_guard() -> None:
+    # v0.0.31's final stage runs a TARGETPLATFORM guard and sets ENV ARCH per platform: not
+    # mirrored yet (docs/packages/addon-images.md), so resolve must refuse it, naming the line
+    text = _show(LPP_MIRROR, "v0.0.31:package/Dockerfile")
+    with pytest.raises(InputError, match=r"v0.0.31:package/Dockerfile:6: RUN 'if \["):
+        dockerfile.parse(text, "v0.0.31:package/Dockerfile")
