@@ -47,6 +47,11 @@ def load() -> Catalog:
     pkgs: dict[str, PackageDef] = {}
     for name in packages.FOLDERS:
         mod = importlib.import_module(f"{packages.__name__}.{name}")
+        if hasattr(mod, "MIRRORS"):  # would be ignored: --help names mirrors without packages
+            raise RuntimeError(
+                f"{mod.__name__}.MIRRORS: declare a package's download sites in "
+                "emtk3s/packages/__init__.py MIRRORS"
+            )
         for c in getattr(mod, "COMPONENTS", ()):
             if c.name in comps and comps[c.name] is not c:
                 raise RuntimeError(f"component {c.name} is defined twice ({mod.__name__})")

@@ -32,12 +32,6 @@ def _read_facts(checkout: TagCheckout, overrides: dict[str, str] | None = None) 
     return upstream.read_facts(checkout, overrides)
 
 
-#: EMT's source server (toolkit/Makefile's SOURCE_URL): where a source pinned from EMT's own
-#: record (emtk3s emt pin) is fetched, by EMT's basename
-MIRRORS = {
-    "emt_sources": "https://files-rs.edgeorchestration.intel.com/files-edge-orch/microvisor/sources"
-}
-
 #: the K3s tag everything starts from (release.toml's k3s tag); release.toml's
 #: [overrides] VERSION_* = ... values win over what its files say
 COMPONENTS = (
