@@ -38,7 +38,7 @@ from types import MappingProxyType
 from common import ROOT, Stats, baseline_tree, child_env, fmt, paired, scratch, timed  # noqa: I001
 
 from emtk3s.infra.paths import Project
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Lock
 from emtk3s.stages import render
 
@@ -48,14 +48,14 @@ BASE = "k3s-iptables-helpers"
 
 def many_packages(
     work: Path, count: int, cache: Path | None = None
-) -> tuple[manifest.Release, Lock, Project, list[str]]:
+) -> tuple[release_toml.Release, Lock, Project, list[str]]:
     """A project whose lock and templates hold ``count`` copies of the helpers package."""
     try:
         from emtk3s import catalog
     except ImportError:  # a revision before the catalog (bench --baseline)
         return _many_packages_before_catalog(work, count, cache)
     known = catalog.load()
-    release = manifest.load(GOLDEN / "release.toml", known, environ={})
+    release = release_toml.load(GOLDEN / "release.toml", known, environ={})
     lock = Lock.from_json((GOLDEN / "lock.json").read_text(), known.mirrors)
     base = known.packages[BASE]
     template = (base.template_dir() / f"{BASE}.spec.j2").read_text()
@@ -78,11 +78,11 @@ def many_packages(
 
 def _many_packages_before_catalog(
     work: Path, count: int, cache: Path | None
-) -> tuple[manifest.Release, Lock, Project, list[str]]:
+) -> tuple[release_toml.Release, Lock, Project, list[str]]:
     """:func:`many_packages` for the code before the catalog (packages found by discovery)."""
     from emtk3s.model import package as pkgs  # type: ignore[attr-defined]
 
-    release = manifest.load(GOLDEN / "release.toml", environ={})  # type: ignore[call-arg]
+    release = release_toml.load(GOLDEN / "release.toml", environ={})  # type: ignore[call-arg]
     lock = Lock.from_json((GOLDEN / "lock.json").read_text())  # type: ignore[call-arg]
     found = pkgs.__getattr__("PACKAGES")
     base = found[BASE]

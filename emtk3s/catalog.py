@@ -12,10 +12,12 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from emtk3s.model.package import Catalog, ComponentDef, PackageDef
+if TYPE_CHECKING:  # the model is imported when the catalog is loaded, not for --help
+    from emtk3s.model.package import Catalog, ComponentDef, PackageDef
 
-__all__ = ["BASE_MIRRORS", "Catalog", "load", "mirrors"]
+__all__ = ["BASE_MIRRORS", "load", "mirrors"]
 
 #: Upstream bases every release has. Users point these at mirrors; tests at 127.0.0.1. A package
 #: package may add its own (emtk3s.packages.MIRRORS).
@@ -39,11 +41,17 @@ def mirrors() -> Mapping[str, str]:
 def load() -> Catalog:
     """The catalog of the package folders ``emtk3s.packages.FOLDERS`` names (read once)."""
     from emtk3s import packages
+    from emtk3s.model.package import Catalog
 
     comps: dict[str, ComponentDef] = {}
     pkgs: dict[str, PackageDef] = {}
     for name in packages.FOLDERS:
         mod = importlib.import_module(f"{packages.__name__}.{name}")
+        if hasattr(mod, "MIRRORS"):  # would be ignored: --help names mirrors without packages
+            raise RuntimeError(
+                f"{mod.__name__}.MIRRORS: declare a package's download sites in "
+                "emtk3s/packages/__init__.py MIRRORS"
+            )
         for c in getattr(mod, "COMPONENTS", ()):
             if c.name in comps and comps[c.name] is not c:
                 raise RuntimeError(f"component {c.name} is defined twice ({mod.__name__})")

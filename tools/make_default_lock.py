@@ -20,7 +20,7 @@ from emtk3s import catalog
 from emtk3s.infra.git import fetch_tag
 from emtk3s.model import lock as lockmod
 from emtk3s.model import package as pkgs
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Component, Lock, PackageLock
 from emtk3s.model.versions import component_version
 from emtk3s.stages.resolve import _sources, input_digest
@@ -37,7 +37,7 @@ MIRRORS = {
         "rootless-containers/slirp4netns",
     )
 }
-rel = manifest.load(Path("release.toml"), CATALOG, environ={})
+rel = release_toml.load(Path("release.toml"), CATALOG, environ={})
 K3S_FACTS = {
     "_source": "public record: EMT's SPECS/k3s/k3s.spec and its patches for v1.32.4+k3s1 "
     "(scripts/build, scripts/version.sh context lines); go: the Go of the release notes "

@@ -12,15 +12,11 @@ The contract CI relies on (docs/cli.md):
 
 from __future__ import annotations
 
-import difflib
 import errno
-import json
-import logging
 import os
 import signal
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +27,6 @@ import click
 
 from emtk3s.infra import procs
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
-from emtk3s.infra.jsonout import jsonable
 
 if TYPE_CHECKING:  # imported when a command runs, not for --help
     from emtk3s.infra.paths import Project
@@ -135,6 +130,8 @@ def environment_error(exc: OSError) -> EnvironmentProblem | None:
 def setup_logging(ctx: Ctx) -> None:
     """The library logs to module loggers (``emtk3s.*``); the command line picks the handler:
     progress lines on stderr, none with -q or --json, everything with --debug."""
+    import logging
+
     logger = logging.getLogger("emtk3s")
     for h in list(logger.handlers):
         logger.removeHandler(h)
@@ -184,6 +181,10 @@ def error_doc(
     details: str = "",
     result: Any = None,
 ) -> str:
+    import json
+
+    from emtk3s.infra.jsonout import jsonable
+
     err = {
         "category": category,
         "exit_code": exit_code,
@@ -200,6 +201,10 @@ def error_doc(
 def emit(ctx: Ctx, command: str, result: R, human: Callable[[R], None], status: int = 0) -> None:
     """--json: one document (the result through the one encoder); else the human lines. A
     non-zero ``status`` is a success that automation must tell apart (check-updates' 100)."""
+    import json
+
+    from emtk3s.infra.jsonout import jsonable
+
     if ctx.json:
         doc: dict[str, Any] = {"ok": True, "command": command, "result": jsonable(result)}
         if status:
@@ -251,6 +256,8 @@ def run(
     """Run a command: ``fn`` returns its typed result and how to print it for a human;
     ``status`` maps a successful result to its exit code (0 unless the command documents
     another, as check-updates' 100 for "updates available", dnf's convention)."""
+    import traceback
+
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
     _state["command"] = command
     _state["json"] = ctx.json
@@ -366,6 +373,8 @@ class Group(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else ""
         if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            import difflib
+
             close = difflib.get_close_matches(name, self.list_commands(ctx), n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             raise click.UsageError(f"No such command {name!r}.{hint}", ctx)
@@ -448,6 +457,7 @@ class MainGroup(Group):
         """--json with --help or --version: the same text, as one JSON document."""
         import contextlib
         import io
+        import json
 
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from emtk3s.emt import checkout, txn
 from emtk3s.infra.errors import ConflictError, InputError
@@ -44,9 +43,6 @@ class ProfileDecision:
         if self.old or self.new:
             text += f" ({self.old or '-'} -> {self.new})"
         return text + (f" - {self.reason}" if self.reason else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
 
 
 @dataclass

@@ -30,7 +30,7 @@ def update(
         "infra_core": str(infra),
         "kubernetes-version": lock.k3s,
         "dry_run": dry_run,
-        "decisions": [d.to_dict() for d in plan.decisions],
+        "decisions": plan.decisions,  # encoded with the result (infra/jsonout)
         "diff": plan.diff(),
         "changed": sorted(str(plan.root / rel) for rel in plan.change.files),
     }

@@ -689,7 +689,7 @@ def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked
 
     from emtk3s.infra.cache import Cache
     from emtk3s.infra.errors import IntegrityError
-    from emtk3s.model import release as manifest
+    from emtk3s.model import release as release_toml
     from emtk3s.model.lock import Source
     from emtk3s.stages.fetch import _from_emt_server
 
@@ -715,7 +715,7 @@ def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked
         (tmp_path / "release.toml").write_text('[release]\nk3s = "v1.32.4+k3s1"\n')
         from emtk3s import catalog as catalogmod
 
-        rel = manifest.load(
+        rel = release_toml.load(
             tmp_path / "release.toml",
             catalogmod.load(),
             environ={"EMTK3S_MIRROR_EMT_SOURCES": f"http://127.0.0.1:{server.server_port}"},

@@ -10,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from emtk3s import catalog
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Lock
 from emtk3s.model.versions import component_version
 from emtk3s.stages import render
@@ -25,7 +25,7 @@ tagish = st.from_regex(
 )
 
 BASE_LOCK = Lock.from_json((ROOT / "emtk3s.lock").read_text(), CATALOG.mirrors)
-RELEASE = manifest.load(ROOT / "release.toml", CATALOG, environ={})
+RELEASE = release_toml.load(ROOT / "release.toml", CATALOG, environ={})
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -43,12 +43,12 @@ def test_rendered_spec_from_accepted_values_parses(
     root = dataclasses.replace(lock.components["k3s-root"], tag=root_tag)
     lock = dataclasses.replace(lock, components={**lock.components, "k3s-root": root})
     try:
-        validate.tag(root_tag)
+        checks.tag(root_tag)
         helpers = dataclasses.replace(
             lock.packages["k3s-iptables-helpers"], version=component_version(root_tag)
         )
         lock = dataclasses.replace(lock, packages={**lock.packages, helpers.name: helpers})
-        rel = manifest.parse(
+        rel = release_toml.parse(
             {
                 "release": {"k3s": "v1.32.4+k3s1", "release": release_no},
                 "changelog": {"author": author, "email": "a@b.c"},

@@ -3,7 +3,7 @@ files say, render writes a spec that `rpmspec -P` parses for x86_64 and aarch64,
 rendered %prep/%build run against the era's own scripts (`rpmbuild --rebuild`) with a `go`
 that answers as the real one does in vendor mode (tests/data/k3s/gostandin/bin/go).
 
-Plus the five defects of issue #23, each a test that failed before the fix: a replace-only
+Plus five defects, each a test that failed before the fix: a replace-only
 module under -mod=vendor, tags up to 1.28 (no separate flannel plugin), [overrides] of VERSION_*
 values, a script line resolve cannot read (never the 1.32 layout silently), and the pins of
 verified downloads kept when the vendor step fails.

@@ -24,7 +24,7 @@ import pytest
 from emtk3s import catalog
 from emtk3s.infra.git import fetch_tag
 from emtk3s.model import package as pkgs
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Component, Lock, PackageLock
 from emtk3s.model.versions import component_version
 from emtk3s.stages.render import render_package
@@ -54,7 +54,7 @@ QUEUE_H = "c13407edd0e33be73cae72514cb234f8612e1c0e54401c9448daffd3a240158b"
 
 
 def _lock(tag: str, cache: Path) -> tuple[Lock, dict[str, Any]]:
-    rel = manifest.parse(
+    rel = release_toml.parse(
         {"release": {"k3s": "v1.32.4+k3s1", "k3s_root": tag, "packages": ["k3s-root"]}},
         CATALOG,
         environ={},

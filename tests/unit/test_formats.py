@@ -19,7 +19,7 @@ import pytest
 
 from emtk3s import catalog, formats
 from emtk3s.infra.errors import InputError
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import GENERATED, Lock
 from tests.conftest import ProjectDir
 
@@ -59,7 +59,7 @@ def test_fixture_project_releases_fit(tmp_path: Path, overrides: dict[str, Any])
     """What tests/conftest.py writes for the integration tests, with the overrides they pass."""
     p = ProjectDir(tmp_path, tmp_path / "cache", None)  # type: ignore[arg-type]
     p.write_release(**overrides)
-    rel = manifest.load(tmp_path / "release.toml", CATALOG, environ={})
+    rel = release_toml.load(tmp_path / "release.toml", CATALOG, environ={})
     assert rel.k3s.tag == overrides.get("k3s", "v1.32.4+k3s1")
 
 
@@ -95,7 +95,7 @@ def test_bad_release_files_are_refused_naming_field_and_fix(
     f = tmp_path / "release.toml"
     f.write_text(text)
     with pytest.raises(InputError) as exc:
-        manifest.load(f, CATALOG, environ={})
+        release_toml.load(f, CATALOG, environ={})
     line = str(exc.value)
     assert needle in line and line.startswith(f"{f}: ") and "\n" not in line, line
     assert "docs/formats.md" in exc.value.hint and exc.value.exit_code == 2
@@ -165,7 +165,7 @@ def test_schema_names_match_what_the_code_accepts() -> None:
     rel = formats.schema("release")["properties"]
     fixed = set(rel["release"]["properties"])
     assert fixed == {"k3s", "arches", "airgap_images", "selinux", "release", "packages"}
-    assert set(rel["release"]["properties"]["arches"]["items"]["enum"]) == set(manifest.ARCHES)
+    assert set(rel["release"]["properties"]["arches"]["items"]["enum"]) == set(release_toml.ARCHES)
     pins = {c.release_key: "v0.1.0" for c in CATALOG.components.values() if c.release_key}
     assert pins, "a package folder defines a [release] key"
     mirrors = {name: "https://mirror.example/" + name for name in CATALOG.mirrors}
@@ -174,7 +174,7 @@ def test_schema_names_match_what_the_code_accepts() -> None:
         "mirrors": {**mirrors, "allow_http": sorted(mirrors)},
     }
     formats.check("release", raw, "release.toml")
-    manifest.parse(raw, CATALOG, environ={})  # and the reader knows every one of them
+    release_toml.parse(raw, CATALOG, environ={})  # and the reader knows every one of them
     lock_mirror = formats.schema("lock")["definitions"]["source"]["properties"]["mirror"]
     for name in [*mirrors, GENERATED]:
         assert re.fullmatch(lock_mirror["pattern"].strip("^$"), name), name

@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emtk3s.infra import checks as validate
+from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
 from emtk3s.model.versions import K3sTag, component_version
 from emtk3s.packages.k3s.upstream import parse_version_sh
@@ -27,14 +27,14 @@ def test_k3s_tag_parser_total(text: str) -> None:
         assert "\n" not in str(exc)
         return
     assert t.tag == text
-    validate.free_text(t.rpm_version, "version")  # a parsed tag is always spec-safe
+    checks.free_text(t.rpm_version, "version")  # a parsed tag is always spec-safe
 
 
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(tag_chars, tagish))
 def test_component_version_total(text: str) -> None:
     try:
-        validate.tag(text)
+        checks.tag(text)
         v = component_version(text)
     except InputError:
         return
@@ -61,4 +61,4 @@ def test_version_sh_parser_total(lines: list[str]) -> None:
         assert "scripts/version.sh:" in str(exc)
         return
     for v in facts.values():
-        validate.tag(v)
+        checks.tag(v)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from emtk3s import catalog
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Lock, Source
 from emtk3s.stages.render import render_package
 
@@ -59,7 +59,7 @@ def test_every_package_has_a_golden_case() -> None:
 
 @pytest.mark.parametrize(("golden", "package", "airgap"), _cases())
 def test_render_matches_golden(golden: str, package: str, airgap: bool) -> None:
-    release = manifest.load(GOLDEN / "release.toml", CATALOG, environ={})
+    release = release_toml.load(GOLDEN / "release.toml", CATALOG, environ={})
     lock = Lock.from_json(
         (GOLDEN / "lock.json").read_text(), CATALOG.mirrors, "tests/golden/lock.json"
     )

@@ -10,7 +10,7 @@ import pytest
 from emtk3s import catalog
 from emtk3s.infra import checks
 from emtk3s.infra.errors import InputError
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Lock
 from emtk3s.packages.k3s.upstream import parse_version_sh
 from emtk3s.stages import render
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_default_release_loads_and_matches_committed_lock() -> None:
-    rel = manifest.load(REPO / "release.toml", CATALOG, environ={})
+    rel = release_toml.load(REPO / "release.toml", CATALOG, environ={})
     assert rel.k3s.tag == "v1.32.4+k3s1"
     assert rel.overrides == {}
     lock = Lock.from_json((REPO / "emtk3s.lock").read_text(), CATALOG.mirrors)
@@ -34,22 +34,24 @@ def test_default_release_loads_and_matches_committed_lock() -> None:
 def test_mirror_precedence_file_env_flag(tmp_path: Path) -> None:
     f = tmp_path / "release.toml"
     f.write_text('[release]\nk3s = "v1.32.4+k3s1"\n[mirrors]\ngithub = "https://file.example"\n')
-    assert manifest.load(f, CATALOG, environ={}).mirror("github") == "https://file.example"
+    assert release_toml.load(f, CATALOG, environ={}).mirror("github") == "https://file.example"
     env = {"EMTK3S_MIRROR_GITHUB": "https://env.example"}
-    assert manifest.load(f, CATALOG, environ=env).mirror("github") == "https://env.example"
-    flags = manifest.parse_mirror_flags(["github=https://flag.example"], CATALOG)
-    assert manifest.load(f, CATALOG, flags, environ=env).mirror("github") == "https://flag.example"
+    assert release_toml.load(f, CATALOG, environ=env).mirror("github") == "https://env.example"
+    flags = release_toml.parse_mirror_flags(["github=https://flag.example"], CATALOG)
+    assert (
+        release_toml.load(f, CATALOG, flags, environ=env).mirror("github") == "https://flag.example"
+    )
 
 
 def test_http_mirror_allowed_only_by_name(tmp_path: Path) -> None:
     f = tmp_path / "release.toml"
     f.write_text('[release]\nk3s = "v1.32.4+k3s1"\n[mirrors]\ngithub = "http://mirror.lan"\n')
     with pytest.raises(InputError, match="plain http"):
-        manifest.load(f, CATALOG, environ={})
+        release_toml.load(f, CATALOG, environ={})
     f.write_text(
         '[release]\nk3s = "v1.32.4+k3s1"\n[mirrors]\ngithub = "http://mirror.lan"\nallow_http = ["github"]\n'
     )
-    assert manifest.load(f, CATALOG, environ={}).mirror("github") == "http://mirror.lan"
+    assert release_toml.load(f, CATALOG, environ={}).mirror("github") == "http://mirror.lan"
 
 
 @pytest.mark.parametrize(
@@ -74,7 +76,7 @@ def test_changelog_author_cannot_inject(tmp_path: Path) -> None:
     f = tmp_path / "release.toml"
     f.write_text('[release]\nk3s = "v1.32.4+k3s1"\n[changelog]\nauthor = "Eve %{?_sbindir}"\n')
     with pytest.raises(InputError, match="changelog.author"):
-        manifest.load(f, CATALOG, environ={})
+        release_toml.load(f, CATALOG, environ={})
 
 
 def test_lock_edited_badly_is_a_clear_error() -> None:

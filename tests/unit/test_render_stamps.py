@@ -11,7 +11,7 @@ import pytest
 
 from emtk3s import catalog
 from emtk3s.infra.paths import Project
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Lock
 from emtk3s.stages import render
 
@@ -20,8 +20,8 @@ CATALOG = catalog.load()
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
-def _setup(tmp_path: Path) -> tuple[manifest.Release, Lock, Project]:
-    release = manifest.load(GOLDEN / "release.toml", CATALOG, environ={})
+def _setup(tmp_path: Path) -> tuple[release_toml.Release, Lock, Project]:
+    release = release_toml.load(GOLDEN / "release.toml", CATALOG, environ={})
     lock = Lock.from_json((GOLDEN / "lock.json").read_text(), CATALOG.mirrors)
     return release, lock, Project.at(tmp_path / "proj", tmp_path / "cache")
 

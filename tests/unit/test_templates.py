@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from emtk3s import catalog
-from emtk3s.model import release as manifest
+from emtk3s.model import release as release_toml
 from emtk3s.model.lock import Lock
 from emtk3s.stages.render import render_package
 
@@ -18,7 +18,7 @@ GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 
 
 def _spec(lock: Lock, airgap: bool = False) -> str:
-    release = manifest.load(GOLDEN / "release.toml", CATALOG, environ={})
+    release = release_toml.load(GOLDEN / "release.toml", CATALOG, environ={})
     release = dataclasses.replace(release, airgap_images=airgap)
     return render_package(release, lock, CATALOG.packages["k3s"], None).files["k3s.spec"].decode()
 
