@@ -32,12 +32,6 @@ def _read_facts(checkout: TagCheckout) -> dict[str, Any]:
 
 
 #: the K3s tag everything starts from (release.toml's k3s tag)
-#: EMT's source server (toolkit/Makefile's SOURCE_URL): where a source pinned from EMT's own
-#: record (emtk3s emt pin) is fetched, by EMT's basename
-MIRRORS = {
-    "emt_sources": "https://files-rs.edgeorchestration.intel.com/files-edge-orch/microvisor/sources"
-}
-
 COMPONENTS = (ComponentDef("k3s", "k3s-io/k3s", tag=_k3s_tag, facts=_read_facts, always=True),)
 
 
