@@ -174,7 +174,7 @@ def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
     out = []
     for spec in specs:
         tool = Path(exe).resolve().parent.parent  # its installation (a venv, a prefix)
-        tools = [] if str(tool).startswith("/usr") else [tool]
+        tools = [] if str(tool).startswith("/usr") else [tool, *editable_sources(tool)]
         code, text = _run([exe, "-d", "--diff-prog=git --no-pager diff", spec], emt, tools=tools)
         diff = "\n".join(
             line for line in text.splitlines() if "is not being processed due to" not in line
@@ -188,6 +188,31 @@ def spec_linter(emt: Path, specs: list[str]) -> list[CheckResult]:
             )
         out.append(CheckResult("spec-linter", spec, status, text))
     return out
+
+
+def editable_sources(prefix: Path) -> list[Path]:
+    """The source trees an editable install in ``prefix`` imports from (EMT's workflow installs
+    the patched spec-cleaner with ``pip install -e``; its code and data stay in the source
+    tree, which the sandbox must see too): the directories setuptools' editable finders map
+    and ``.egg-link`` files name."""
+    import ast
+
+    out: set[Path] = set()
+    for site in prefix.glob("lib/python*/site-packages"):
+        for finder in site.glob("__editable__*finder.py"):
+            for line in finder.read_text(errors="replace").splitlines():
+                if line.startswith("MAPPING"):
+                    try:
+                        mapping = ast.literal_eval(line.split("=", 1)[1].strip())
+                    except (ValueError, SyntaxError):
+                        continue
+                    # the project's tree (its data/ sits beside the package)
+                    out |= {Path(v).parent for v in mapping.values() if isinstance(v, str)}
+        for link in site.glob("*.egg-link"):
+            first = link.read_text(errors="replace").splitlines()[:1]
+            if first and first[0].startswith("/"):
+                out.add(Path(first[0]))
+    return sorted(d for d in out if d.is_dir() and not str(d).startswith("/usr"))
 
 
 def only_drops_lone_entry(diff: str, spec_text: str) -> bool:

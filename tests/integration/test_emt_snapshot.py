@@ -27,6 +27,7 @@ Elsewhere (CI has no /work/.mirror) every test here is skipped with the reason.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -45,7 +46,7 @@ SNAPSHOT = Path(
         "EMTK3S_EMT_SNAPSHOT", "/work/.mirror/open-edge-platform+edge-microvisor-toolkit/repo"
     )
 )
-RENDERED = ["fuse-overlayfs", "k3s", "k3s-iptables-helpers", "k3s-root", "slirp4netns"]
+RENDERED = sorted(json.loads((REPO / "tests/golden/lock.json").read_text())["packages"])
 MIRRORS = SNAPSHOT.parent.parent
 #: where each package's sources come from here (the snapshots of the upstream repositories):
 #: package -> (snapshot, tag, [(lock source name, path in the tag's tree or "" for the
