@@ -13,9 +13,10 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from emtk3s.infra import stamps
 from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.paths import Project
 from emtk3s.infra.safetar import safe_extract
@@ -52,6 +53,22 @@ def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
                 f"{pkg}/{src.name} is not in the cache {project.cache.root}",
                 "run emtk3s fetch first",
             )
+    # the result is kept under a stamp of the tag, the sources and the checking code: an
+    # up-to-date run extracts nothing and writes nothing
+    from emtk3s.model import licenses
+
+    key = stamps.digest(
+        Path(__file__).read_bytes(),
+        Path(licenses.__file__).read_bytes(),
+        tag,
+        *[f"{s.name}={s.sha256}" for s in sources],
+    )
+    stamp = project.stamps.fresh(NAME, pkg, key)
+    if stamp is not None and isinstance(stamp.get("result"), dict):
+        try:
+            return LicenseCheck(**stamp["result"])
+        except TypeError:  # a stamp of another shape: check again
+            pass
     scratch = project.work
     scratch.mkdir(parents=True, exist_ok=True)
     tree = Path(tempfile.mkdtemp(prefix=f"license-{pkg}-", dir=scratch))
@@ -62,9 +79,11 @@ def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
         else:  # a package made of single files (helper scripts, a license): those files
             for src in sources:
                 shutil.copyfile(project.cache.get(src.sha256 or "", src.name), tree / src.name)
-        return check(pkg, tag, tree)
+        result = check(pkg, tag, tree)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
+    project.stamps.save(NAME, pkg, key, result=asdict(result))
+    return result
 
 
 def record(history: changelog.History, pkg: str, evr: str, verified: bool) -> bool:
