@@ -26,8 +26,6 @@ from emtk3s.model.lock import Lock
 from emtk3s.stages.context import StageRun
 
 NAME = "license"
-#: part of each verdict's stamp key: raise it when the check itself changes
-CHECK_VERSION = "1"
 
 
 @dataclass
@@ -55,13 +53,23 @@ def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
                 f"{pkg}/{src.name} is not in the cache {project.cache.root}",
                 "run emtk3s fetch first",
             )
-    # the verdict depends only on the tag and the sources' bytes: a stamp keeps it, so a no-op
-    # `all` neither unpacks a source nor writes anything
-    tool = shutil.which("licensecheck") or ""  # a check made without it is made again with it
-    key = stamps.digest(CHECK_VERSION, tool, tag, *(s.sha256 or "" for s in sources))
+    # the result is kept under a stamp of the tag, the sources and the checking code: an
+    # up-to-date run extracts nothing and writes nothing
+    from emtk3s.model import licenses
+
+    key = stamps.digest(
+        Path(__file__).read_bytes(),
+        Path(licenses.__file__).read_bytes(),
+        shutil.which("licensecheck") or "",  # a check made without it is made again with it
+        tag,
+        *[f"{s.name}={s.sha256}" for s in sources],
+    )
     stamp = project.stamps.fresh(NAME, pkg, key)
     if stamp is not None and isinstance(stamp.get("result"), dict):
-        return LicenseCheck(**stamp["result"])
+        try:
+            return LicenseCheck(**stamp["result"])
+        except TypeError:  # a stamp of another shape: check again
+            pass
     scratch = project.work
     scratch.mkdir(parents=True, exist_ok=True)
     tree = Path(tempfile.mkdtemp(prefix=f"license-{pkg}-", dir=scratch))
