@@ -20,8 +20,8 @@ FOLDERS = (
 #: upstream bases the packages add to the mirrors every release has. buildroot: its backup of
 #: every download k3s-root's buildroot makes, over https (the per-download Sources are fetched
 #: from here; point it at a mirror like the others: EMTK3S_MIRROR_BUILDROOT)
-#: emt_sources: EMT's source server (toolkit/Makefile's SOURCE_URL), where a source of k3s pinned
-#: from EMT's own record (emtk3s emt pin) is fetched, by EMT's basename
+#: emt_sources: EMT's source server (toolkit/Makefile's SOURCE_URL), where a source pinned from
+#: EMT's own record (emtk3s emt pin) is fetched by EMT's basename
 MIRRORS = {
     "buildroot": "https://sources.buildroot.net",
     "emt_sources": "https://files-rs.edgeorchestration.intel.com/files-edge-orch/microvisor/sources",

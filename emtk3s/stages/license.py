@@ -13,9 +13,10 @@ from __future__ import annotations
 import shutil
 import tarfile
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from emtk3s.infra import stamps
 from emtk3s.infra.errors import InputError, PreconditionError
 from emtk3s.infra.paths import Project
 from emtk3s.infra.safetar import safe_extract
@@ -25,6 +26,8 @@ from emtk3s.model.lock import Lock
 from emtk3s.stages.context import StageRun
 
 NAME = "license"
+#: part of each verdict's stamp key: raise it when the check itself changes
+CHECK_VERSION = "1"
 
 
 @dataclass
@@ -52,6 +55,13 @@ def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
                 f"{pkg}/{src.name} is not in the cache {project.cache.root}",
                 "run emtk3s fetch first",
             )
+    # the verdict depends only on the tag and the sources' bytes: a stamp keeps it, so a no-op
+    # `all` neither unpacks a source nor writes anything
+    tool = shutil.which("licensecheck") or ""  # a check made without it is made again with it
+    key = stamps.digest(CHECK_VERSION, tool, tag, *(s.sha256 or "" for s in sources))
+    stamp = project.stamps.fresh(NAME, pkg, key)
+    if stamp is not None and isinstance(stamp.get("result"), dict):
+        return LicenseCheck(**stamp["result"])
     scratch = project.work
     scratch.mkdir(parents=True, exist_ok=True)
     tree = Path(tempfile.mkdtemp(prefix=f"license-{pkg}-", dir=scratch))
@@ -62,9 +72,11 @@ def check_package(project: Project, lock: Lock, pkg: str) -> LicenseCheck:
         else:  # a package made of single files (helper scripts, a license): those files
             for src in sources:
                 shutil.copyfile(project.cache.get(src.sha256 or "", src.name), tree / src.name)
-        return check(pkg, tag, tree)
+        result = check(pkg, tag, tree)
     finally:
         shutil.rmtree(tree, ignore_errors=True)
+    project.stamps.save(NAME, pkg, key, result=asdict(result))
+    return result
 
 
 def record(history: changelog.History, pkg: str, evr: str, verified: bool) -> bool:

@@ -139,6 +139,7 @@ def test_render_with_a_far_future_source_date_epoch_writes_nothing(tmp_path: Pat
 def test_a_lock_commit_time_beyond_an_rpm_header_is_refused(tmp_path: Path) -> None:
     import json
 
+    from emtk3s import catalog
     from emtk3s.model.lock import Lock
 
     repo = Path(__file__).resolve().parents[2]
@@ -146,7 +147,7 @@ def test_a_lock_commit_time_beyond_an_rpm_header_is_refused(tmp_path: Path) -> N
     comp = next(iter(doc["components"].values()))
     comp["commit_time"] = 99999999999
     with pytest.raises(InputError, match="commit_time"):
-        Lock.from_json(json.dumps(doc))
+        Lock.from_json(json.dumps(doc), catalog.load().mirrors)
 
 
 # --- a full disk while proving the patches apply (rpmbuild -bp) ----------------------------

@@ -15,12 +15,12 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.conftest import ProjectDir
+from tests.conftest import ProjectDir as Project
 
 PKG = "k3s-iptables-helpers"
 
 
-def _built(project: ProjectDir) -> ProjectDir:
+def _built(project: Project) -> Project:
     project.write_release(packages=[PKG])
     project.run("all")
     return project
@@ -63,7 +63,7 @@ def _poisoned_srpm(srpm: Path, work: Path) -> Path:
 
 
 def test_swapped_srpm_and_stamp_are_refused_under_verify_and_locked(
-    project: ProjectDir, tmp_path: Path
+    project: Project, tmp_path: Path
 ) -> None:
     _built(project)
     (srpm,) = (project.root / "SRPMS").glob("*.src.rpm")
@@ -88,13 +88,13 @@ def test_swapped_srpm_and_stamp_are_refused_under_verify_and_locked(
         )
 
 
-def test_an_honest_srpm_passes_the_content_check(project: ProjectDir) -> None:
+def test_an_honest_srpm_passes_the_content_check(project: Project) -> None:
     _built(project)
     res = project.run("--json", "--verify", "srpm").json["result"]["srpms"][0]
     assert res["skipped"] is True
 
 
-def test_a_stamp_naming_the_lock_as_its_srpm_deletes_nothing(project: ProjectDir) -> None:
+def test_a_stamp_naming_the_lock_as_its_srpm_deletes_nothing(project: Project) -> None:
     _built(project)
     lock = project.root / "emtk3s.lock"
     before = lock.read_bytes()
@@ -109,7 +109,7 @@ def test_a_stamp_naming_the_lock_as_its_srpm_deletes_nothing(project: ProjectDir
         assert lock.read_bytes() == before
 
 
-def test_a_build_stamp_naming_the_lock_deletes_nothing(project: ProjectDir) -> None:
+def test_a_build_stamp_naming_the_lock_deletes_nothing(project: Project) -> None:
     _built(project)
     lock = project.root / "emtk3s.lock"
     before = lock.read_bytes()
