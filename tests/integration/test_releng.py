@@ -231,7 +231,9 @@ def test_a_release_engineers_day(fresh_upstream: Upstream, tmp_path: Path) -> No
     older = emt / "SPECS-EXTENDED" / PKG
     older.mkdir()
     (older / f"{PKG}.spec").write_text(
-        emt_checkout.SPEC.format(name=PKG, version="0.13.0", attribution=emt_checkout.INTEL)
+        emt_checkout.SPEC.format(
+            name=PKG, version="0.13.0", attribution=emt_checkout.INTEL, extra=""
+        )
     )
     newer_spec = (emt / "SPECS-EXTENDED/fuse-overlayfs/fuse-overlayfs.spec").read_bytes()
     dry = p.run("emt", "integrate", "--emt-repo", str(emt), "--dry-run", check=False)
