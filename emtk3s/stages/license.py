@@ -149,7 +149,6 @@ def _in_chain(r: StageRun, lock: Lock, names: list[str]) -> LicenseResult:
     p = r.project
     out = LicenseResult()
     history = changelog.load_history(p.root)
-    store = p.stamps
     for pkg in names:
         if pkg in r.unrendered or not (p.specs / pkg / f"{pkg}.spec").is_file():
             out.skipped[pkg] = r.unrendered.get(pkg, "not rendered")
@@ -157,14 +156,9 @@ def _in_chain(r: StageRun, lock: Lock, names: list[str]) -> LicenseResult:
         if pkg in r.uncached:
             out.skipped[pkg] = f"sources not in the cache ({r.uncached[pkg]})"
             continue
-        # unchanged since the last check (the License: tag, the sources, the EVR): skipped, so
-        # a no-op all writes nothing
-        tag = spec_license((p.specs / pkg / f"{pkg}.spec").read_text(encoding="utf-8"))
+        # check_package keeps each verdict under its own stamp: a no-op all unpacks and
+        # writes nothing
         evr = f"{lock.packages[pkg].version}-{r.release.release}"
-        key = stamps.digest(tag, evr, *(f"{s.name}={s.sha256}" for s in lock.packages[pkg].sources))
-        if store.fresh(NAME, pkg, key) is not None:
-            out.skipped[pkg] = "unchanged since it was last checked"
-            continue
         try:
             result = check_package(p, lock, pkg)
             if record(history, pkg, evr, result.verified):
@@ -173,7 +167,6 @@ def _in_chain(r: StageRun, lock: Lock, names: list[str]) -> LicenseResult:
             out.skipped[pkg] = str(exc)
             continue
         out.packages.append(result)
-        store.save(NAME, pkg, key, verified=result.verified)
     if out.changelog_changed:
         changelog.save_history(p.root, history)
         render.render(r.release, lock, p, out.changelog_changed, history=history)
