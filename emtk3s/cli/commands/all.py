@@ -125,10 +125,10 @@ def summary(r: AllResult) -> list[str]:
     if rr is not None and rr.written:
         lines.append(f"render:   {', '.join(rr.written)} -> {r.outputs['specs']}")
     lic = st.get("license")  # emtk3s.stages.license.LicenseStageResult
-    if lic is not None and (lic.changelog_changed or lic.unverified):
-        if lic.changelog_changed:
-            lines.append(f"license:  {', '.join(lic.changelog_changed)} changelog updated")
-        lines += [f"license:  {p} not verified: {why}" for p, why in lic.unverified.items()]
+    if lic is not None and lic.changelog_changed:
+        lines.append(f"license:  {', '.join(lic.changelog_changed)} changelog updated")
+    # an unverified License: tag is said on its package's line (a no-op stays one line each)
+    unverified = dict(lic.unverified) if lic is not None else {}
     v: validate.LintResult | None = st.get("validate")
     if v is not None and v.checked:
         lines.append(f"validate: {', '.join(v.checked)} (rpmspec -P, rpmlint)")
@@ -149,7 +149,10 @@ def summary(r: AllResult) -> list[str]:
     widths = [max((len(row[i]) for row in rows), default=0) for i in range(3)]
     for row in rows:
         cells = "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))
-        lines.append(f"{cells}  -> {r.outputs['rpms'] if built else r.outputs['srpms']}")
+        line = f"{cells}  -> {r.outputs['rpms'] if built else r.outputs['srpms']}"
+        why = unverified.pop(row[0], None)
+        lines.append(line + (f"; license not verified: {why}" if why else ""))
+    lines += [f"license:  {p} not verified: {why}" for p, why in unverified.items()]
     if r.stopped:
         lines.append(f"stopped:  {r.stopped}")
     return lines
