@@ -165,6 +165,9 @@ class Cache:
         self._sizes: dict[str, int] = {}  # sizes has_all saw (a hit needs no second stat)
         self._records_dir = os.path.join(self.root, "verified")
         self._dirs: set[Path] = set()  # directories this process made or found (one mkdir each)
+        #: every entry this process looked up: sha -> the stat record it trusted or verified
+        #: (None: absent). A run memo (emtk3s.infra.runmemo) covers exactly these files.
+        self.consulted: dict[str, Record | None] = {}
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
@@ -244,6 +247,7 @@ class Cache:
         for sha, name in entries:
             path = self.blob_path(sha)
             before = stat_record(path)
+            self.consulted[sha] = before
             present.append(before is not None)
             if before is None:
                 continue
@@ -262,6 +266,7 @@ class Cache:
                 continue
             self._seen.pop(sha, None)
             self._sizes.pop(sha, None)
+            self.consulted[sha] = None
             with contextlib.suppress(OSError):
                 self.record_path(sha).unlink()
             kept = self.quarantine(path, name or sha, actual)
