@@ -212,8 +212,10 @@ def _stderr_tally() -> Iterator[_Tally]:
             h.setStream(old)
 
 
-#: environment variables that differ between two shells running the same command
-_VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL"})
+#: environment variables that differ between two runs of the same command and that nothing
+#: emtk3s runs reads: the shell's last command and directories, its depth, and the phase of the
+#: test pytest is running. Every other variable is in the memo's key.
+_VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", "PYTEST_CURRENT_TEST"})
 
 
 class Memo:
