@@ -4,7 +4,8 @@ image list names for its image, the image config read from its upstream Dockerfi
 and two sources — the GitHub archive of the tag (pinned from the git tree at resolve) and the Go
 vendor tarball emtk3s makes from it (`emtk3s vendor`). ``go_payload`` returns the package
 module's ``COMPONENTS`` and ``PACKAGE``; a payload with more (a pinned entry script, an extra
-fact of its tree) passes ``extra_sources`` and ``extra_facts``."""
+fact of its tree, a second repository holding its image's Dockerfile) passes ``extra_sources``,
+``extra_facts``, ``more_components`` and ``listed``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from emtk3s.infra.errors import InputError
 from emtk3s.model.package import (
     ComponentDef,
     GenerateContext,
+    ListedSource,
     PackageDef,
     ResolveContext,
     SourceRule,
@@ -23,6 +25,7 @@ from emtk3s.model.package import (
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
+    from emtk3s.model.lock import Component
 
 
 def image_tag(image: str) -> Callable[[ResolveContext], str]:
@@ -88,31 +91,32 @@ def go_payload(
     component: str,
     repo: str,
     image: str,
-    dockerfile: str,
+    dockerfile: str | None,
     summary: str,
     archive_key: str,
     extra_sources: tuple[SourceRule, ...] = (),
     extra_facts: Callable[[TagCheckout], dict[str, Any]] | None = None,
+    more_components: tuple[ComponentDef, ...] = (),
+    listed: Callable[[dict[str, Component]], list[ListedSource]] | None = None,
 ) -> tuple[tuple[ComponentDef, ...], PackageDef]:
     """``(COMPONENTS, PACKAGE)`` of a Go payload package: ``component`` is ``repo``
     (owner/name on GitHub) at the tag the image list names for ``image``; its facts are the
-    Dockerfile at ``dockerfile`` (plus ``extra_facts``); its sources are the tag's archive
-    (template key ``archive_key``), the vendor tarball (key ``vendor``), then
-    ``extra_sources``. Off by default and not on the EMT image: it is a build input of
-    k3s-addon-images, whose image carries the archives."""
+    Dockerfile at ``dockerfile`` (None: the image's Dockerfile lives elsewhere, e.g. in one of
+    ``more_components``) plus ``extra_facts``; its sources are the tag's archive (template key
+    ``archive_key``), the vendor tarball (key ``vendor``), then ``extra_sources`` and what
+    ``listed`` makes from the components' facts. Off by default and not on the EMT image: it is
+    a build input of k3s-addon-images, whose image carries the archives."""
+    facts = dockerfile_facts(dockerfile, extra_facts) if dockerfile else extra_facts
     components = (
-        ComponentDef(
-            component,
-            repo,
-            tag=image_tag(image),
-            facts=dockerfile_facts(dockerfile, extra_facts),
-            needs=("k3s-images",),
-        ),
+        ComponentDef(component, repo, tag=image_tag(image), facts=facts, needs=("k3s-images",)),
+        *more_components,
     )
     pkg = PackageDef(
         name=package,
         component=component,
         summary=summary,
+        components=tuple(c.name for c in more_components),
+        listed=listed,
         default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
         on_image=False,
         sources=(
