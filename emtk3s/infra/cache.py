@@ -210,11 +210,18 @@ class Cache:
         that exists, so it is never trusted: the entry is rehashed."""
         self._seen[sha] = [int(x) for x in record[:5]]
         path = self.record_path(sha)
+        text = (" ".join(map(str, record)) + "\n").encode()
+        try:  # the same record again (a --verify run that found nothing changed): no write
+            with open(path, "rb") as fh:
+                if fh.read() == text:
+                    return
+        except OSError:
+            pass
         try:
             self._mkdir(path.parent)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
-                os.write(fd, (" ".join(map(str, record)) + "\n").encode())
+                os.write(fd, text)
             finally:
                 os.close(fd)
         except OSError:  # a read-only cache still works, it just rehashes
