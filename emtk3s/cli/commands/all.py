@@ -227,10 +227,11 @@ class Memo:
         self.root = os.path.realpath(ctx.root())
         self.file = os.path.join(self.root, ".emtk3s", "memo", "all")
         state = os.path.join(self.root, ".emtk3s")
+        code = os.path.dirname(os.path.realpath(emtk3s.__file__))  # emtk3s' code and data
         self.trees = [
             *(os.path.join(self.root, d) for d in ("SPECS", "SRPMS", "RPMS", "templates")),
             state,
-            os.path.dirname(os.path.realpath(emtk3s.__file__)),  # emtk3s' code and data
+            code,
         ]
         self.listings = [self.root]  # release.toml, the lock, changelog.json, what else is there
         # state written by the stages' work, never read by an up-to-date run: not covered
@@ -246,6 +247,7 @@ class Memo:
         self.key = _digest(
             [
                 emtk3s.__version__,
+                code,
                 sys.version,
                 sys.executable,
                 f"{os.getuid()}:{os.getgid()}",
@@ -292,7 +294,10 @@ class Memo:
         text = runmemo.render(
             self.key, summary(r), self.trees, self.listings, files, self.skip, after
         )
-        runmemo.write(self.file, text)
+        try:
+            runmemo.write(self.file, text)
+        except OSError:  # a read-only project, a full disk: the next run is a full one
+            pass
 
 
 def _digest(parts: list[str]) -> str:
