@@ -263,8 +263,13 @@ def download_once(
                 raise Retry("server answered a range of a changed file; starting over")
             os.lseek(fd, have, os.SEEK_SET)
         else:
-            have = 0  # a full body: the validator changed, or the server ignores ranges
-            os.ftruncate(fd, 0)
+            # a full body: the validator changed, or the server ignores ranges. An empty
+            # partial file (a fresh download) is not truncated: on ext4 (auto_da_alloc) a
+            # truncation to 0 makes the close that follows start writeback of the whole file,
+            # 0.18 s of a 500 MB download spent waiting in close(2)
+            if have or os.fstat(fd).st_size:
+                os.ftruncate(fd, 0)
+            have = 0
             os.lseek(fd, 0, os.SEEK_SET)
             new_validator = validator_of(resp)
             expected = length if length is not None else dl.size
