@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
@@ -263,6 +262,10 @@ def _on_sigint(signum: int, frame: FrameType | None) -> None:
 
 
 def install_signal_handlers() -> None:
+    """Ctrl-C and SIGTERM as described above; installed by :func:`run`, when a command is about
+    to work (``--help`` and usage errors need none: a KeyboardInterrupt there ends the same)."""
+    import signal
+
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, _on_sigint)
         signal.signal(signal.SIGTERM, _on_sigint)
@@ -287,6 +290,7 @@ def run(
     up the log handler first (False: ``fn`` calls :func:`setup_logging` itself before any
     library call, as ``all`` does after answering a no-op from its memo)."""
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
+    install_signal_handlers()
     if log:
         setup_logging(ctx)
     _state["command"] = command
@@ -463,7 +467,6 @@ class MainGroup(Group):
         as_json = _wants_json(argv)
         _state["json"] = as_json
         _state["command"] = _command_words(argv)
-        install_signal_handlers()
         words = argv[: argv.index("--")] if "--" in argv else argv
         if as_json and ({"--help", "-h", "--version"} & set(words)):
             sys.exit(self._json_info(argv, prog_name or "emtk3s", "--version" in words))
