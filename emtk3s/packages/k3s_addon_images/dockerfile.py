@@ -33,6 +33,11 @@ _SETCAP = re.compile(
     r"\bsetcap\s+(?:-[a-z]\s+)*['\"]?(?P<caps>cap_[a-z_,]+)=\+?(?P<flags>[eip]+)['\"]?\s+(?P<path>/\S+)"
 )
 _APK = re.compile(r"^apk(?:\s+-\S+)*\s+(?P<verb>add|upgrade|update)\b(?P<args>.*)$")
+#: busybox's adduser as Alpine images run it (klipper-helm: ``adduser -D -u 1000 -s /bin/bash
+#: klipper-helm``): -D no password, -u uid, -s shell, -h home (default /home/<name>), -G group
+_ADDUSER = re.compile(
+    r"^adduser(?P<opts>(?:\s+-[DSH]|\s+-[ushgG]\s+\S+)*)\s+(?P<name>[a-z_][a-z0-9_-]*)$"
+)
 
 #: instructions that change nothing in the final image's config or files we must mirror
 _IGNORED = {"LABEL", "SHELL", "ONBUILD", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
@@ -144,6 +149,7 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     args = dict(global_args)
     config: dict[str, Any] = {}
     userland: list[str] = []
+    users: list[dict[str, Any]] = []
     env: list[str] = []
     exposed: dict[str, dict[str, str]] = {}
     for lineno, instr, rest in final.lines:
@@ -193,7 +199,7 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
                         f"{at}: upstream refuses linux/{arch} (it builds {', '.join(allowed)})", ""
                     )
                 continue
-            userland += _apk_packages(rest, at)
+            userland += _apk_packages(rest, at, users)
         elif instr not in _IGNORED:
             raise InputError(f"{at}: Dockerfile instruction {instr} not understood", "report it")
     if env:
@@ -203,10 +209,39 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"base": final.base, "config": config, "capabilities": caps}
     if userland:
         out["userland"] = sorted(set(userland))
+    if users:
+        out["users"] = users
     return out
 
 
-def _apk_packages(command: str, where: str) -> list[str]:
+def _adduser(opts: str, name: str, where: str) -> dict[str, Any]:
+    """The account busybox's ``adduser`` makes (its own group of the same id, as ``-D``
+    without ``-G`` does; uid 1000 when -u is not given, as busybox picks the first free one)."""
+    words = opts.split()
+    user: dict[str, Any] = {"name": name, "uid": 1000, "home": f"/home/{name}", "shell": "/bin/sh"}
+    i = 0
+    while i < len(words):
+        flag = words[i]
+        if flag in ("-D", "-S", "-H"):
+            i += 1
+            continue
+        value = words[i + 1]
+        if flag == "-u":
+            if not value.isdigit():
+                raise InputError(f"{where}: adduser -u {value!r} is not a number", "")
+            user["uid"] = int(value)
+        elif flag == "-h":
+            user["home"] = value
+        elif flag == "-s":
+            user["shell"] = value
+        else:  # -g GECOS, -G group: not mirrored
+            raise InputError(f"{where}: adduser {flag} not understood", "report it")
+        i += 2
+    user["gid"] = user["uid"]
+    return user
+
+
+def _apk_packages(command: str, where: str, users: list[dict[str, Any]] | None = None) -> list[str]:
     """The packages a final-stage ``RUN apk add ...`` installs (klipper-lb: iptables and
     friends on Alpine). We never use Alpine: the image gets the same programs from our own
     userland (k3s-root's busybox and xtables), so only package installs are understood; any
@@ -215,6 +250,10 @@ def _apk_packages(command: str, where: str) -> list[str]:
     for part in re.split(r"&&|;", command):
         part = part.strip()
         if not part:
+            continue
+        added = _ADDUSER.match(part)
+        if added and users is not None:
+            users.append(_adduser(added.group("opts"), added.group("name"), where))
             continue
         m = _APK.match(part)
         if not m:
@@ -243,6 +282,8 @@ def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
         "_capabilities": json.dumps(first["capabilities"], sort_keys=True),
         "userland": list(first.get("userland", [])),
     }
+    if first.get("users"):  # accounts the final stage adds (a note: paths are not tokens)
+        out["_users"] = json.dumps(first["users"], sort_keys=True)
     configs = {a: json.dumps(p["config"], sort_keys=True) for a, p in by_arch.items()}
     if len(set(configs.values())) == 1:
         out["_config"] = next(iter(configs.values()))
@@ -262,4 +303,9 @@ def from_facts(facts: dict[str, Any], arch: str = "") -> dict[str, Any]:
     out = {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}
     if facts.get("userland"):
         out["userland"] = list(facts["userland"])
+    if facts.get("_users"):
+        try:
+            out["users"] = json.loads(facts["_users"])
+        except (TypeError, json.JSONDecodeError):
+            raise InputError("the lock's image facts are malformed", "re-resolve") from None
     return out

@@ -25,7 +25,13 @@ Description (JSON)::
                {"path": "etc/passwd", "lines": ["root:x:0:0:root:/root:/sbin/nologin"]},
                {"path": "coredns", "source": "...", "mode": "0755",
                 "capabilities": ["cap_net_bind_service"], "effective": true},
-               {"path": "tmp", "dir": true, "mode": "1777"}]}
+               {"path": "tmp", "dir": true, "mode": "1777"},
+               {"tree": "userland", "path": ""}]}
+
+A ``tree`` item adds a directory's whole content below ``path`` (files, directories and
+symlinks with their own modes, directories as parents 0755; ``uid``/``gid`` of the item): what %build copies at build time
+when the file list is not known when the spec is written (bash, jq and the shared libraries
+they load, found by ``elfclosure.py``).
 
 Usage: ``ociarchive.py DESCRIPTION.json OUT.tar`` (writes OUT.tar by rename: never half-written);
 ``ociarchive.py --digest ARCHIVE.tar`` prints the manifest digest of an archive.
@@ -402,6 +408,32 @@ def entry_from(item: dict[str, object], base: str = "") -> Entry:
     )
 
 
+def tree_entries(item: dict[str, object], base: str = "") -> list[Entry]:
+    """The entries of a ``tree`` item: everything below the directory, sorted."""
+    root = os.path.join(base, str(item["tree"]))
+    prefix = str(item.get("path", "")).strip("/")
+    uid, gid = int(str(item.get("uid", 0))), int(str(item.get("gid", 0)))
+    if not os.path.isdir(root):
+        raise ImageError(f"tree {item['tree']!r} is not a directory")
+    out: list[Entry] = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(dirnames + filenames):
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            path = f"{prefix}/{rel}" if prefix else rel
+            st = os.lstat(full)
+            mode = st.st_mode & 0o7777
+            if os.path.islink(full):
+                out.append(Entry(path, "symlink", 0o777, uid, gid, link=os.readlink(full)))
+            elif os.path.isdir(full):
+                continue  # made as parents (0755), not with the build host's umask
+            else:
+                with open(full, "rb") as f:
+                    out.append(Entry(path, "file", mode, uid, gid, f.read()))
+    return out
+
+
 def image_from(desc: dict[str, object], base: str = "") -> Image:
     for key in ("reference", "architecture", "created", "config", "files"):
         if key not in desc:
@@ -415,7 +447,11 @@ def image_from(desc: dict[str, object], base: str = "") -> Image:
         architecture=str(desc["architecture"]),
         created=int(str(desc["created"])),
         config=config,
-        entries=[entry_from(item, base) for item in files],
+        entries=[
+            e
+            for item in files
+            for e in (tree_entries(item, base) if "tree" in item else [entry_from(item, base)])
+        ],
         variant=str(desc.get("variant", "")),
     )
 
