@@ -33,6 +33,21 @@ RPM_ARCH = os.uname().machine
 
 pytestmark = pytest.mark.skipif(not ARCH, reason="no image architecture for this machine")
 
+#: a stand-in RPM holding a directory (the helm plugins' trees)
+STAND_IN_DIR_SPEC = """Name: {name}
+Version: 0.0.1
+Release: 1
+Summary: stand-in payload for the k3s-addon-images test
+License: MIT
+%description
+stand-in
+%install
+mkdir -p %{{buildroot}}{dir}
+cp -pr {src}/. %{{buildroot}}{dir}/
+%files
+{dir}
+"""
+
 STAND_IN_SPEC = """Name: {name}
 Version: 0.0.1
 Release: 1
@@ -50,7 +65,8 @@ cp -p {src} %{{buildroot}}{dir}/{file}
 
 def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str) -> Path:
     spec = work / f"{name}.spec"
-    spec.write_text(STAND_IN_SPEC.format(name=name, src=src, dir=dir_, file=file))
+    text = STAND_IN_DIR_SPEC if src.is_dir() else STAND_IN_SPEC
+    spec.write_text(text.format(name=name, src=src, dir=dir_, file=file))
     top = work / f"top-{name}"
     subprocess.run(
         ["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {top}",
@@ -82,6 +98,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         stub.chmod(0o755)
     with tarfile.open(work / f"k3s-root-{ARCH}.tar", "w") as tf:
         tf.add(tree / "bin", arcname="./bin")
+    # helm and the two plugins need their vendor tarballs too: the shell stand-ins of the
+    # klipper-helm containerd test, in the layout their RPMs install
+    from tests.fixtures import klipper_helm_image as kh
+
+    kh.stand_in_payloads(work / "kh")
     p = make_project(tmp_path_factory.mktemp("addons") / "proj", upstream)  # type: ignore[arg-type]
     rpms = p.root / "RPMS" / RPM_ARCH
     rpms.mkdir(parents=True)
@@ -91,10 +112,20 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         ("k3s-addon-local-path-provisioner", lpp, "/usr/lib/k3s-addons/local-path-provisioner",
          "local-path-provisioner"),
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
+        ("k3s-addon-helm", work / "kh/payload/helm/helm", "/usr/lib/k3s-addons/helm", "helm"),
+        ("k3s-addon-helm-set-status", work / "kh/payload/helm-set-status",
+         "/usr/lib/k3s-addons/helm-set-status", ""),
+        ("k3s-addon-helm-mapkubeapis", work / "kh/payload/helm-mapkubeapis",
+         "/usr/lib/k3s-addons/helm-mapkubeapis", ""),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
     p.write_release(
-        packages=["k3s-addon-pause", "k3s-addon-klipper-lb", "k3s-addon-images"],
+        packages=[
+            "k3s-addon-pause",
+            "k3s-addon-klipper-lb",
+            "k3s-addon-klipper-helm",
+            "k3s-addon-images",
+        ],
         arches=[RPM_ARCH],
     )
     p.run("all", "--nodeps", timeout=1200)
@@ -136,6 +167,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
     images = image_root / "usr/share/k3s/images"
     archives = sorted(images.glob("*.tar"))
     assert [a.name for a in archives] == [
+        f"klipper-helm_{fx.FIXTURE_HELM_JOB}-{ARCH}.tar",
         f"klipper-lb_v0.4.13-{ARCH}.tar",
         f"local-path-provisioner_v0.0.31-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
@@ -173,7 +205,8 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path")
+    built_here = ("pause", "coredns", "busybox", "klipper-lb", "klipper-helm", "metrics-server",
+                  "local-path")  # fmt: skip
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -196,6 +229,20 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     assert out.stdout.split() == ["/usr/bin/local-path-provisioner", ARCH]
     busybox = next(r for r in listed if "busybox" in r)
     assert containerd.run(busybox, "bb", "sh", "-c", "echo $((6*7))").stdout.strip() == "42"
+    # klipper-helm: the entry built from its tag, as uid 1000 with bash and jq from this host's
+    # packages; with no chart it fails as upstream's does (the stand-in helm refuses "")
+    helm_job = next(r for r in listed if "/klipper-helm:" in r)
+    out = containerd.run(helm_job, "kh", "/bin/bash", "-c",
+                         "id -u; echo '[7]' | jq '.[0]'; helm version --short").stdout  # fmt: skip
+    assert out.split() == ["1000", "7", "v3.16.4+g7877b45"]
+    log = image_root.parent / "kh-termination-log"  # kubelet's file, written by the pod's user
+    log.write_text("")
+    log.chmod(0o666)
+    job = containerd.ctr("run", "--fifo-dir", str(containerd.top / "fifo"), "--rm", "--mount",
+                         f"type=bind,src={log},dst=/dev/termination-log,options=rbind:rw",
+                         helm_job, "kh-entry", "entry", check=False)  # fmt: skip
+    assert job.returncode == 1 and 'unknown command "" for "helm"' in job.stderr
+    assert log.read_text() == "Installing helm chart\n"
     coredns = next(r for r in listed if "coredns" in r)
     containerd.run(coredns, "dns", detach=True)
     try:
@@ -228,12 +275,13 @@ def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
         line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
     )
     for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
-                     "k3s-addon-metrics-server", "k3s-root-dist"):  # fmt: skip
+                     "k3s-addon-metrics-server", "k3s-root-dist", "k3s-addon-helm",
+                     "k3s-addon-helm-set-status", "k3s-addon-helm-mapkubeapis"):  # fmt: skip
         assert provider in refusal
     # the payloads it has go in; the package list stays unchanged by build-only packages
     before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
-    ok = built.run("emt", "integrate", "--emt-repo", str(emt),
-                   "-p", "k3s-addon-pause", "-p", "k3s-addon-klipper-lb", check=False)  # fmt: skip
+    ok = built.run("emt", "integrate", "--emt-repo", str(emt), "-p", "k3s-addon-pause",
+                   "-p", "k3s-addon-klipper-lb", "-p", "k3s-addon-klipper-helm", check=False)  # fmt: skip
     assert ok.code == 0, ok.err[-3000:]
     assert (emt / "SPECS/k3s-addon-pause/k3s-addon-pause.spec").is_file()
     after = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
@@ -257,7 +305,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 6 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 7 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs

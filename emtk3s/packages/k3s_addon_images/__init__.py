@@ -172,6 +172,7 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
                 "payload_file": PAYLOAD_FILE.get(name, ""),
                 "userland": programs,
                 "host_programs": [f"{h}={i}" for h, i in host.items()],
+                "host_names": [h.rsplit("/", 1)[1] for h in host],
                 "parts": parts,
                 "macro": macro,
                 "upstream": upstream,
