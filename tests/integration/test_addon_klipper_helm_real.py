@@ -43,7 +43,8 @@ BUILDS = (
      f" -X {HELM_PKG}/pkg/lint/rules.k8sVersionMajor=1 -X {HELM_PKG}/pkg/lint/rules.k8sVersionMinor=31"
      f" -X {HELM_PKG}/pkg/chartutil.k8sVersionMajor=1 -X {HELM_PKG}/pkg/chartutil.k8sVersionMinor=31"),
     ("helm-set-status", "k3s-io+helm-set-status", "v0.3.0", "./cmd/helm-set-status", "1",
-     "static_build netcgo osusergo", "-X main.version=0.1.0 -extldflags -static -w -s"),
+     "static_build netcgo osusergo",
+     "-linkmode external -X main.version=0.1.0 -extldflags -static -w -s"),
     ("helm-mapkubeapis", "helm+helm-mapkubeapis", "v0.5.2", "./cmd/mapkubeapis", "0", "",
      "-X main.version="),
 )  # fmt: skip

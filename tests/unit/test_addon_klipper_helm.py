@@ -183,3 +183,34 @@ def test_a_tree_item_adds_files_and_links_with_the_items_owner(tmp_path: Path) -
     with pytest.raises(oci.ImageError, match="tree 'nope' is not a directory"):
         oci.image_from({**desc, "files": [{"tree": "nope"}]}, str(tmp_path))
     assert json.loads(json.dumps(desc)) == desc
+
+
+class _Tree:
+    """A tag's files, as the facts readers see a checkout."""
+
+    def __init__(self, tag: str, files: dict[str, str]) -> None:
+        self.files, self.info = files, type("Info", (), {"tag": tag})()
+
+    def exists(self, path: str) -> bool:
+        return path in self.files
+
+    def read(self, path: str) -> bytes:
+        return self.files[path].encode()
+
+
+def test_helm_and_set_status_facts_from_their_trees() -> None:
+    from emtk3s.packages import k3s_addon_helm, k3s_addon_helm_set_status
+    from tests.fixtures.addon_images import HELM_TREE, SET_STATUS_TREE
+
+    tree = _Tree("v3.16.4", HELM_TREE)
+    assert k3s_addon_helm._facts(tree) == {"k8s_major": "1", "k8s_minor": "31"}  # type: ignore[arg-type]
+    block = (
+        "module helm.sh/helm/v3\n\nrequire (\n\tk8s.io/api v0.31.3\n\tk8s.io/client-go v0.31.3\n)\n"
+    )
+    assert k3s_addon_helm._facts(_Tree("v", {"go.mod": block}))["k8s_minor"] == "31"  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"helm/helm v9:go.mod: no k8s.io/client-go"):
+        k3s_addon_helm._facts(_Tree("v9", {"go.mod": "module x\n"}))  # type: ignore[arg-type]
+    status = _Tree("v0.3.0", SET_STATUS_TREE)
+    assert k3s_addon_helm_set_status._facts(status) == {"plugin_version": "0.1.0"}  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"v0.3.0:plugin.yaml: no version: line"):
+        k3s_addon_helm_set_status._facts(_Tree("v0.3.0", {}))  # type: ignore[arg-type]

@@ -17,7 +17,9 @@ from emtk3s.packages.k3s_addon_klipper_helm import go_package
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
 
-_CLIENT_GO = re.compile(r"^\s*k8s\.io/client-go\s+v0\.(?P<minor>[0-9]+)\.[0-9]+\s*$", re.M)
+_CLIENT_GO = re.compile(
+    r"^\s*(?:require\s+)?k8s\.io/client-go\s+v0\.(?P<minor>[0-9]+)\.[0-9]+\s*$", re.M
+)
 
 
 def _facts(checkout: TagCheckout) -> dict[str, Any]:

@@ -1,7 +1,9 @@
 """klipper-helm's helm-set-status plugin (k3s-io/helm-set-status at the tag its Dockerfile
 names), built in Go as its Makefile's ``make install`` builds it: CGO_ENABLED=1, tags
 ``static_build netcgo osusergo``, ``-ldflags "-X main.version=<plugin.yaml version>
--extldflags -static -w -s"``, installed with its plugin.yaml. Under a private prefix."""
+-extldflags -static -w -s"`` plus ``-linkmode external`` (without it Go links internally and
+ignores -extldflags: a binary dynamic on the image's libc), installed with its plugin.yaml.
+Under a private prefix."""
 
 from __future__ import annotations
 
