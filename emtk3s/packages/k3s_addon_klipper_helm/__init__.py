@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s.infra.errors import InputError
 from emtk3s.model.package import ComponentDef, PackageDef, ResolveContext, SourceRule
+from emtk3s.packages.k3s_addon_images.payload import go_vendor, image_tag
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
@@ -64,13 +65,6 @@ def helm_facts(text: str, where: str) -> dict[str, str]:
     return out
 
 
-def _tag(ctx: ResolveContext) -> str:
-    images = ctx.fact("k3s-images", "images")
-    if "klipper-helm" not in images:
-        raise InputError("the K3s tag's image list names no klipper-helm image", "")
-    return str(images["klipper-helm"]["upstream_tag"])
-
-
 def _facts(checkout: TagCheckout) -> dict[str, Any]:
     from emtk3s.packages.k3s_addon_images import dockerfile
 
@@ -87,7 +81,11 @@ def _facts(checkout: TagCheckout) -> dict[str, Any]:
 
 COMPONENTS = (
     ComponentDef(
-        "klipper-helm", "k3s-io/klipper-helm", tag=_tag, facts=_facts, needs=("k3s-images",)
+        "klipper-helm",
+        "k3s-io/klipper-helm",
+        tag=image_tag("klipper-helm"),
+        facts=_facts,
+        needs=("k3s-images",),
     ),
 )
 
@@ -117,7 +115,8 @@ PACKAGE = PackageDef(
 
 
 # --- the Go payloads klipper-helm's Dockerfile names (k3s-addon-helm, -helm-set-status,
-# -helm-mapkubeapis): each one component at the tag resolve read from that Dockerfile
+# -helm-mapkubeapis): each one component at the tag resolve read from that Dockerfile (not
+# from the image list, so not the factory's go_payload; its vendor maker is used)
 
 
 def tag_from(fact: str) -> Any:
@@ -127,33 +126,6 @@ def tag_from(fact: str) -> Any:
         return str(ctx.fact("klipper-helm", fact))
 
     return tag
-
-
-def go_vendor(component: str) -> Any:
-    """The maker of ``<component>-vendor-<version>.tar.gz`` from the tag's GitHub archive
-    ``<component>-<version>.tar.gz`` (``emtk3s vendor``, as the other Go payloads)."""
-    from pathlib import Path
-
-    from emtk3s.model.package import GenerateContext
-
-    def vendor(ctx: GenerateContext) -> tuple[Path, str]:
-        from emtk3s.packages.k3s.vendor import make_vendor
-
-        comp = ctx.components[component]
-        version = comp.tag.removeprefix("v")
-        name = f"{component}-{version}.tar.gz"
-        out = ctx.workdir / f"{component}-vendor-{version}.tar.gz"
-        return make_vendor(
-            ctx.inputs[name],
-            out,
-            comp.commit_time or 0,
-            ctx.workdir,
-            ctx.cache_root,
-            name,
-            ctx.origin,
-        )
-
-    return vendor
 
 
 def go_package(
@@ -190,7 +162,7 @@ def go_package(
                 f"{component}-vendor-{{version}}.tar.gz",
                 "github",
                 "generated:go-mod-vendor:{commit}",
-                generate=go_vendor(component),
+                generate=go_vendor(component),  # the factory's maker (emtk3s vendor)
                 may_be_pending=True,
                 key="vendor",
             ),
