@@ -53,6 +53,8 @@ def test_the_fixture_dockerfile_reads_as_upstream_config_user_and_packages() -> 
     [
         ("adduser -g gecos -D x", r"p:2: adduser -g not understood"),
         ("adduser -D -u abc x", r"p:2: adduser -u 'abc' is not a number"),
+        ("adduser -D -s bash x", r"p:2: adduser -s 'bash' is not an absolute path"),
+        ("adduser -D -h /home/../etc x", r"p:2: adduser -h '/home/../etc' is not an absolute path"),
         ("adduser -D x && chown x /y", r"p:2: RUN 'chown x /y' in the final stage"),
     ],
 )

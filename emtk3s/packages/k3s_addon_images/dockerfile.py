@@ -33,6 +33,7 @@ _SETCAP = re.compile(
     r"\bsetcap\s+(?:-[a-z]\s+)*['\"]?(?P<caps>cap_[a-z_,]+)=\+?(?P<flags>[eip]+)['\"]?\s+(?P<path>/\S+)"
 )
 _APK = re.compile(r"^apk(?:\s+-\S+)*\s+(?P<verb>add|upgrade|update)\b(?P<args>.*)$")
+_ABS_PATH = re.compile(r"/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*")
 #: busybox's adduser as Alpine images run it (klipper-helm: ``adduser -D -u 1000 -s /bin/bash
 #: klipper-helm``): -D no password, -u uid, -s shell, -h home (default /home/<name>), -G group
 _ADDUSER = re.compile(
@@ -230,10 +231,10 @@ def _adduser(opts: str, name: str, where: str) -> dict[str, Any]:
             if not value.isdigit():
                 raise InputError(f"{where}: adduser -u {value!r} is not a number", "")
             user["uid"] = int(value)
-        elif flag == "-h":
-            user["home"] = value
-        elif flag == "-s":
-            user["shell"] = value
+        elif flag in ("-h", "-s"):
+            if not _ABS_PATH.fullmatch(value) or ".." in value.split("/"):
+                raise InputError(f"{where}: adduser {flag} {value!r} is not an absolute path", "")
+            user["home" if flag == "-h" else "shell"] = value
         else:  # -g GECOS, -G group: not mirrored
             raise InputError(f"{where}: adduser {flag} not understood", "report it")
         i += 2
