@@ -2,8 +2,9 @@
 containerd: it imports under exactly the name the K3s tag's list gives; as upstream's user
 (1000, HOME /home/klipper-helm from our passwd) bash, jq and busybox run, ``helm version``
 runs and helm finds the two plugins in $HOME; the entry, run as the image's ENTRYPOINT with no
-chart, fails as upstream's does (it records "Installing helm chart" in the termination log and
-helm refuses the empty chart argument, exit 1), and refuses Helm v2 with its own message
+chart, ends as upstream's does with helm v3.16.4 (it records "Installing helm chart" in the
+termination log, helm gets an empty chart argument and prints its usage: exit 0, which the
+real Helm showed in test_addon_klipper_helm_real.py), and refuses Helm v2 with its own message
 (exit 64). Upstream's own entry (from the k3s-io/klipper-helm snapshot, never committed) is run
 the same way where the snapshot is present. Stand-in helm and plugins (seconds); the real
 Helm is tests/integration/test_addon_klipper_helm_real.py."""
@@ -86,8 +87,11 @@ def _entry_without_chart(c: ctd.Containerd, tmp_path: Path, name: str,
     log.chmod(0o666)  # kubelet's file, written by the pod's user
     binds = (*binds, (log, "/dev/termination-log", "rw"))
     proc = run(c, name, "entry", binds=binds)
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    assert 'Error: unknown command "" for "helm"' in proc.stderr
+    # no chart: helm ls finds no release (no cluster here), so the entry installs: it records
+    # that, and helm v3.16.4 answers the empty chart argument with its usage and exit 0
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Error: " in proc.stderr  # helm ls
+    assert proc.stdout.startswith("The Kubernetes package manager\n")
     assert log.read_text() == "Installing helm chart\n"
     log.write_text("")
     v2 = run(c, f"{name}-v2", "entry", env=("HELM_VERSION=v2",), binds=binds)
@@ -96,14 +100,14 @@ def _entry_without_chart(c: ctd.Containerd, tmp_path: Path, name: str,
     assert log.read_text() == "Helm v2 is EOL effective 2020-11-13; upgrade your chart to helm v3\n"
 
 
-def test_the_entry_without_a_chart_fails_as_upstreams_does(
+def test_the_entry_without_a_chart_ends_as_upstreams_does(
     containerd: ctd.Containerd, imported: Path, tmp_path: Path
 ) -> None:
     _entry_without_chart(containerd, tmp_path, "kh-entry")
 
 
 @pytest.mark.skipif(not MIRROR.is_dir(), reason="no k3s-io/klipper-helm snapshot here")
-def test_upstreams_own_entry_fails_the_same_way(
+def test_upstreams_own_entry_ends_the_same_way(
     containerd: ctd.Containerd, imported: Path, tmp_path: Path
 ) -> None:
     real = tmp_path / "entry"

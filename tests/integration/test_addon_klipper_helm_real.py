@@ -6,7 +6,8 @@ built with the flags of its package's spec (helm's Makefile ldflags; set-status'
 build; mapkubeapis' CGO_ENABLED=0 build); written with the writer and the description
 k3s-addon-images' %build uses, bash and jq from this host. In a private containerd, as uid 1000:
 ``helm version`` says v3.16.4 at its commit, helm lists both plugins from $HOME and runs them,
-and the entry with no chart fails as upstream's does with the real helm.
+and the entry with no chart ends as upstream's does with the real helm (its usage, exit 0),
+upstream's own entry too where the k3s-io/klipper-helm snapshot is present.
 
 Skips without the snapshots (/work/.mirror/helm+helm, k3s-io+helm-set-status,
 helm+helm-mapkubeapis), Go, the module proxy or containerd. Slow (real Go builds)."""
@@ -32,6 +33,7 @@ from tests.integration.test_addon_images_containerd import ARCH
 from tests.integration.test_addon_klipper_helm_containerd import CA, _entry_without_chart, run
 
 MIRRORS = Path("/work/.mirror")
+UPSTREAM_ENTRY = MIRRORS / "k3s-io+klipper-helm" / "repo"
 PROXY = os.environ.get("GOPROXY", "https://proxy.golang.org").split(",")[0]
 HELM_PKG = "helm.sh/helm/v3"
 #: (name, mirror, tag, package, CGO_ENABLED, tags, ldflags) as the k3s-addon-* specs build them
@@ -157,8 +159,16 @@ def test_real_helm_and_plugins_run_in_the_image_as_upstreams_user(
     plugins = {ln.split()[0]: ln.split()[1] for ln in lines[3:] if ln.split()[:1] in (["mapkubeapis"], ["set-status"])}  # fmt: skip
     assert plugins == {"mapkubeapis": "0.5.2", "set-status": "0.1.0"}
     assert "Map release deprecated Kubernetes APIs in-place" in proc.stdout
-    # the entry, with the real helm, fails on the empty chart as upstream's image does
+    # the entry with the real helm and no chart: helm's usage for the empty chart, exit 0
     _entry_without_chart(containerd, tmp_path, "kh-real-entry")
+    if UPSTREAM_ENTRY.is_dir():  # and upstream's own entry (the snapshot's, never committed)
+        real = tmp_path / "entry"
+        real.write_bytes(subprocess.run(
+            ["git", "--git-dir", str(UPSTREAM_ENTRY), "show", "v0.9.5-build20250306:entry"],
+            capture_output=True, check=True).stdout)  # fmt: skip
+        real.chmod(0o755)
+        _entry_without_chart(containerd, tmp_path, "kh-real-upstream",
+                             ((real, "/usr/bin/entry", "ro"),))  # fmt: skip
     size = Path(str(built["archive"])).stat().st_size
     print(f"\nreal klipper-helm: archive {size} bytes, manifest {built['digest']}, "
           f"vendored {built['origins']}")  # fmt: skip
