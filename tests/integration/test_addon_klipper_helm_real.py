@@ -27,6 +27,7 @@ from emtk3s.infra import sandbox
 from emtk3s.infra.safetar import safe_extract
 from emtk3s.packages import k3s_addon_images as addon
 from emtk3s.packages.k3s.vendor import go_env, make_vendor
+from emtk3s.packages.k3s_addon_images import elfclosure
 from tests.fixtures import containerd as ctd
 from tests.fixtures import klipper_helm_image as kh
 from tests.integration.test_addon_images_containerd import ARCH
@@ -124,6 +125,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     status = base / addon.PAYLOAD_FILES["helm-set-status"]
     status.mkdir(parents=True)
     shutil.copy(trees["helm-set-status"][0] / "bin" / "helm-set-status", status)
+    # -linkmode external: static, so it needs no libc in the image (no ELF interpreter)
+    assert elfclosure.elf_deps(str(status / "helm-set-status")) == ("", [])
     shutil.copy(trees["helm-set-status"][0] / "plugin.yaml", status)
     mapkube = base / addon.PAYLOAD_FILES["helm-mapkubeapis"]
     (mapkube / "bin").mkdir(parents=True)

@@ -216,3 +216,27 @@ def test_helm_and_set_status_facts_from_their_trees() -> None:
     assert k3s_addon_helm_set_status._facts(status) == {"plugin_version": "0.1.0"}  # type: ignore[arg-type]
     with pytest.raises(InputError, match=r"v0.3.0:plugin.yaml: no version: line"):
         k3s_addon_helm_set_status._facts(_Tree("v0.3.0", {}))  # type: ignore[arg-type]
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed")
+def test_the_vendor_maker_leaves_out_a_symlink_leaving_the_tree(tmp_path: Path) -> None:
+    """helm's tag archive has internal/third_party/dep/fs/testdata/symlinks/invalid-symlink ->
+    /non/existing/file: the maker unpacks past it (go reaches its own step: a module without
+    requirements gets no vendor/modules.txt) instead of refusing the archive."""
+    import tarfile
+
+    from emtk3s.infra.errors import BuildError
+    from emtk3s.packages.k3s.vendor import make_vendor
+
+    top = tmp_path / "m-1.0"
+    (top / "testdata").mkdir(parents=True)
+    (top / "go.mod").write_text("module example.com/m\n\ngo 1.22\n")
+    (top / "main.go").write_text("package main\n\nfunc main() {}\n")
+    (top / "testdata" / "invalid-symlink").symlink_to("/non/existing/file")
+    with tarfile.open(tmp_path / "m-1.0.tar.gz", "w:gz") as tf:
+        tf.add(top, arcname="m-1.0")
+    with pytest.raises(BuildError, match="go mod vendor made no vendor/modules.txt"):
+        make_vendor(tmp_path / "m-1.0.tar.gz", tmp_path / "v.tar.gz", 1700000000,
+                    tmp_path / "work", tmp_path / "cache", "m-1.0.tar.gz")  # fmt: skip
+    src = tmp_path / "work" / "src" / "m-1.0"
+    assert (src / "main.go").is_file() and not (src / "testdata" / "invalid-symlink").is_symlink()
