@@ -103,6 +103,15 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     from tests.fixtures import klipper_helm_image as kh
 
     kh.stand_in_payloads(work / "kh")
+    # traefik needs its vendor tarball too: a static program that stays up, with the library
+    # image's entrypoint.sh as k3s-addon-traefik installs it
+    traefik = work / "traefik-payload"
+    traefik.mkdir()
+    if payloads.compile_static(payloads.PAUSE_C, traefik / "traefik") is None:
+        pytest.skip("gcc with a static libc is needed")
+    (traefik / "traefik.c").unlink()
+    (traefik / "entrypoint.sh").write_text(fx.TRAEFIK_ENTRYPOINT)
+    (traefik / "entrypoint.sh").chmod(0o755)
     p = make_project(tmp_path_factory.mktemp("addons") / "proj", upstream)  # type: ignore[arg-type]
     rpms = p.root / "RPMS" / RPM_ARCH
     rpms.mkdir(parents=True)
@@ -113,6 +122,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
          "local-path-provisioner"),
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
         ("k3s-addon-helm", work / "kh/payload/helm/helm", "/usr/lib/k3s-addons/helm", "helm"),
+        ("k3s-addon-traefik", traefik, "/usr/lib/k3s-addons/traefik", ""),
         ("k3s-addon-helm-set-status", work / "kh/payload/helm-set-status",
          "/usr/lib/k3s-addons/helm-set-status", ""),
         ("k3s-addon-helm-mapkubeapis", work / "kh/payload/helm-mapkubeapis",
@@ -172,6 +182,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
         f"local-path-provisioner_v0.0.31-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
         f"mirrored-library-busybox_1.36.1-{ARCH}.tar",
+        f"mirrored-library-traefik_3.3.6-{ARCH}.tar",
         f"mirrored-metrics-server_v0.7.2-{ARCH}.tar",
         f"mirrored-pause_3.6-{ARCH}.tar",
     ]
@@ -206,7 +217,7 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
     built_here = ("pause", "coredns", "busybox", "klipper-lb", "klipper-helm", "metrics-server",
-                  "local-path")  # fmt: skip
+                  "local-path", "traefik")  # fmt: skip
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -276,7 +287,8 @@ def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
     )
     for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
                      "k3s-addon-metrics-server", "k3s-root-dist", "k3s-addon-helm",
-                     "k3s-addon-helm-set-status", "k3s-addon-helm-mapkubeapis"):  # fmt: skip
+                     "k3s-addon-helm-set-status", "k3s-addon-helm-mapkubeapis",
+                     "k3s-addon-traefik"):  # fmt: skip
         assert provider in refusal
     # the payloads it has go in; the package list stays unchanged by build-only packages
     before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
@@ -305,7 +317,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 7 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 8 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
