@@ -256,7 +256,7 @@ def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
         line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
     )
     for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
-                     "k3s-addon-metrics-server", "k3s-root-dist"):  # fmt: skip
+                     "k3s-addon-metrics-server", "k3s-addon-traefik", "k3s-root-dist"):  # fmt: skip
         assert provider in refusal
     # the payloads it has go in; the package list stays unchanged by build-only packages
     before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
