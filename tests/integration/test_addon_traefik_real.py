@@ -16,17 +16,14 @@ import os
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from emtk3s.infra import sandbox
-from emtk3s.infra.safetar import safe_extract
-from emtk3s.packages.k3s.vendor import go_env, make_vendor
 from emtk3s.packages.k3s_addon_images import BUSYBOX_APPLETS, dockerfile, images, ociarchive
 from tests.fixtures import containerd as ctd
+from tests.fixtures import real_go
 from tests.fixtures.addon_images import IMAGE_LIST_V1_32_4
 
 MIRROR = Path(os.environ.get("EMTK3S_TRAEFIK_MIRROR", "/work/.mirror/traefik+traefik/repo"))
@@ -38,20 +35,12 @@ LIBRARY = Path(
 REFERENCE = next(r for r in IMAGE_LIST_V1_32_4 if "/mirrored-library-traefik:" in r)
 TAG = "v" + REFERENCE.rsplit(":", 1)[1]
 ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, "")
-PROXY = os.environ.get("GOPROXY", "https://proxy.golang.org").split(",")[0]
 PAGE = "The Traefik dashboard is not built in this package"
 
 
 def _why_not() -> str:
-    for m in (MIRROR, LIBRARY):
-        if not m.is_dir():
-            return f"no snapshot at {m}"
     if not ARCH:
         return "no image architecture for this machine"
-    if shutil.which("go") is None:
-        return "go is not installed"
-    if ctd.available():
-        return ctd.available()
     busybox = shutil.which("busybox")
     if (
         busybox is None
@@ -59,72 +48,36 @@ def _why_not() -> str:
         not in subprocess.run(["file", "-L", busybox], capture_output=True).stdout
     ):
         return "a static busybox is needed (apt-get install busybox-static)"
-    try:
-        urllib.request.urlopen(PROXY, timeout=5).close()  # noqa: S310 (https, a test probe)
-    except OSError as exc:
-        return f"the Go module proxy {PROXY} is not reachable ({exc})"
-    return ""
+    return real_go.why_not(MIRROR, LIBRARY)
 
 
 pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "ok")
 
 
-def _git(mirror: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(mirror), *args], capture_output=True, text=True, check=True
-    ).stdout
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     work = tmp_path_factory.mktemp("traefik")
-    commit = _git(MIRROR, "rev-parse", f"{TAG}^{{commit}}").strip()
-    epoch = int(_git(MIRROR, "show", "-s", "--format=%ct", commit).strip())
-    tarball = work / f"traefik-{TAG[1:]}.tar.gz"
-    with tarball.open("wb") as out:
-        archive = subprocess.Popen(
-            ["git", "--git-dir", str(MIRROR), "archive", "--format=tar",
-             f"--prefix=traefik-{TAG[1:]}/", commit],
-            stdout=subprocess.PIPE,
-        )  # fmt: skip
-        subprocess.run(["gzip", "-n"], stdin=archive.stdout, stdout=out, check=True)
-        assert archive.wait() == 0
-    cache_root = Path(os.environ.get("EMTK3S_TEST_GO_CACHE", Path.home() / ".cache/emtk3s-tests"))
-    vendor, origin = make_vendor(
-        tarball, work / "vendor.tar.gz", epoch, work / "vendoring", cache_root, tarball.name
-    )
-    src = work / "src"
-    safe_extract(tarball, src)
-    top = src / f"traefik-{TAG[1:]}"
-    safe_extract(vendor, top)
+    v = real_go.vendored_tag(MIRROR, TAG, "traefik", work)
+    commit, epoch, origin, vendor, top = v.commit, v.epoch, v.origin, v.vendor, v.top
     # %prep: the placeholder page where the webui's Node build would put the dashboard
     (top / "webui/static").mkdir(parents=True, exist_ok=True)
     (top / "webui/static/index.html").write_text(
         f"<p>{PAGE} (its web assets need a Node build).</p>\n"
     )
     codename = "saintnectaire"  # CODENAME of the tag's .github/workflows/release.yaml
-    assert f"CODENAME: {codename}" in _git(
+    assert f"CODENAME: {codename}" in real_go.git(
         MIRROR, "show", f"{commit}:.github/workflows/release.yaml"
     )
     date = subprocess.run(["date", "-u", "-d", f"@{epoch}", "+%Y-%m-%dT%H:%M:%SZ"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     x = "github.com/traefik/traefik/v3/pkg/version"
-    env = go_env(work, cache_root)
-    env.update(GOFLAGS="-mod=vendor", GOPROXY="off", CGO_ENABLED="0",
-               GOCACHE=str(cache_root / "gobuildcache"))  # fmt: skip
-    goroot = Path(shutil.which("go") or "go").resolve().parent.parent
-    proc = sandbox.run_generator(
-        ["go", "build", "-trimpath", "-ldflags",
-         f"-s -w -X {x}.Version={TAG[1:]} -X {x}.Codename={codename} -X {x}.BuildDate={date}",
-         "-o", str(work / "traefik"), "./cmd/traefik"],
-        cwd=top, env=env, writable=[work, cache_root], readable=[goroot],
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    ldflags = f"-s -w -X {x}.Version={TAG[1:]} -X {x}.Codename={codename} -X {x}.BuildDate={date}"
+    real_go.go_build(v, ldflags, work / "traefik", "./cmd/traefik")
     lib_dir = f"v{TAG[1:].rsplit('.', 1)[0]}/alpine"
-    upstream = dockerfile.parse(_git(LIBRARY, "show", f"{TAG}:{lib_dir}/Dockerfile"),
+    upstream = dockerfile.parse(real_go.git(LIBRARY, "show", f"{TAG}:{lib_dir}/Dockerfile"),
                                 f"{TAG}:{lib_dir}/Dockerfile", ARCH)  # fmt: skip
     entry = work / "entrypoint.sh"
-    entry.write_text(_git(LIBRARY, "show", f"{TAG}:{lib_dir}/entrypoint.sh"))
+    entry.write_text(real_go.git(LIBRARY, "show", f"{TAG}:{lib_dir}/entrypoint.sh"))
     ca, zoneinfo = Path("/etc/ssl/certs/ca-certificates.crt"), Path("/usr/share/zoneinfo")
     if not ca.is_file() or not zoneinfo.is_dir():
         pytest.skip("the build host's ca-certificates and tzdata are needed")
