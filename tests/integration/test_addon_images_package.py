@@ -43,14 +43,25 @@ stand-in
 %install
 mkdir -p %{{buildroot}}{dir}
 cp -p {src} %{{buildroot}}{dir}/{file}
+{more_install}
 %files
 {dir}/{file}
+{more_files}
 """
 
+#: stands in for traefik (k3s-addon-traefik needs its vendor tarball from the module proxy;
+#: tests/integration/test_addon_traefik.py builds the payload from a stand-in Go module)
+TRAEFIK_STAND_IN_C = '#include <stdio.h>\nint main(void) { puts("traefik stand-in"); return 0; }\n'
 
-def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str) -> Path:
+
+def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str,
+                  more: tuple[tuple[Path, str], ...] = ()) -> Path:  # fmt: skip
     spec = work / f"{name}.spec"
-    spec.write_text(STAND_IN_SPEC.format(name=name, src=src, dir=dir_, file=file))
+    spec.write_text(STAND_IN_SPEC.format(
+        name=name, src=src, dir=dir_, file=file,
+        more_install="\n".join(f"cp -p {s} %{{buildroot}}{dir_}/{f}" for s, f in more),
+        more_files="\n".join(f"{dir_}/{f}" for _s, f in more),
+    ))  # fmt: skip
     top = work / f"top-{name}"
     subprocess.run(
         ["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {top}",
@@ -67,8 +78,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     # metrics-server needs its vendor tarball too: a static program that stays up stands in
     metrics = payloads.compile_static(payloads.PAUSE_C, work / "metrics-server")
     lpp = payloads.compile_static(payloads.PAUSE_C, work / "local-path-provisioner")
+    traefik = payloads.compile_static(TRAEFIK_STAND_IN_C, work / "traefik")
     busybox = shutil.which("busybox")
-    if dns is None or metrics is None or lpp is None or busybox is None:
+    if dns is None or metrics is None or lpp is None or traefik is None or busybox is None:
         pytest.skip("gcc with a static libc and a static busybox are needed")
     # k3s-root-dist's layout: /usr/share/k3s-root/k3s-root-<arch>.tar holding ./bin/busybox
     tree = work / "k3s-root"
@@ -93,6 +105,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
+    entrypoint = work / "entrypoint.sh"
+    entrypoint.write_text(fx.TRAEFIK_ENTRYPOINT)
+    entrypoint.chmod(0o755)
+    shutil.copy(_stand_in_rpm(work, "k3s-addon-traefik", traefik, "/usr/lib/k3s-addons/traefik",
+                              "traefik", ((entrypoint, "entrypoint.sh"),)), rpms)  # fmt: skip
     p.write_release(
         packages=["k3s-addon-pause", "k3s-addon-klipper-lb", "k3s-addon-images"],
         arches=[RPM_ARCH],
@@ -140,6 +157,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
         f"local-path-provisioner_v0.0.31-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
         f"mirrored-library-busybox_1.36.1-{ARCH}.tar",
+        f"mirrored-library-traefik_3.3.6-{ARCH}.tar",
         f"mirrored-metrics-server_v0.7.2-{ARCH}.tar",
         f"mirrored-pause_3.6-{ARCH}.tar",
     ]
@@ -155,6 +173,10 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
     for a in archives:
         sbom = json.loads((image_root / "usr/share/k3s/sbom" / (a.stem + ".spdx.json")).read_text())
         assert sbom["packages"][0]["versionInfo"] == ociarchive.manifest_digest(str(a))
+    # traefik's SBOM says what differs from upstream's image: no dashboard web assets
+    sbom = json.loads((image_root / f"usr/share/k3s/sbom/mirrored-library-traefik_3.3.6-{ARCH}.spdx.json").read_text())  # fmt: skip
+    assert "WITHOUT the dashboard's web assets" in sbom["packages"][1]["comment"]
+    assert sbom["packages"][1]["sourceInfo"].startswith("traefik/traefik-library-image v3.3.6")
 
 
 @pytest.fixture(scope="module")
@@ -173,7 +195,8 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path")
+    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path",
+                  "traefik")  # fmt: skip
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -194,6 +217,11 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     # CMD local-path-provisioner found on PATH in our busybox userland; ENV ARCH for this arch
     out = containerd.run(lpp, "lpp", "sh", "-c", "command -v local-path-provisioner; echo $ARCH")
     assert out.stdout.split() == ["/usr/bin/local-path-provisioner", ARCH]
+    traefik = next(r for r in listed if "traefik" in r)
+    # upstream's entrypoint.sh (its behaviour, tests/data/traefik) in our busybox userland runs
+    # the payload where upstream's Dockerfile unpacks its prebuilt binary
+    out = containerd.run(traefik, "traefik", "/entrypoint.sh", "version")
+    assert out.stdout.strip() == "traefik stand-in"
     busybox = next(r for r in listed if "busybox" in r)
     assert containerd.run(busybox, "bb", "sh", "-c", "echo $((6*7))").stdout.strip() == "42"
     coredns = next(r for r in listed if "coredns" in r)
@@ -228,7 +256,7 @@ def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
         line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
     )
     for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
-                     "k3s-addon-metrics-server", "k3s-root-dist"):  # fmt: skip
+                     "k3s-addon-metrics-server", "k3s-addon-traefik", "k3s-root-dist"):  # fmt: skip
         assert provider in refusal
     # the payloads it has go in; the package list stays unchanged by build-only packages
     before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
@@ -257,7 +285,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 6 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 7 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
