@@ -59,7 +59,6 @@ PACKAGE = PackageDef(
     name="k3s-addon-coredns",
     component="coredns",
     summary="CoreDNS for the K3s coredns image, built from source",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(

@@ -212,7 +212,6 @@ PACKAGE = PackageDef(
     summary="K3s addon container images built from source, imported at start with no registry",
     context=context,
     on_image=True,
-    default=False,  # until every image of the list has its payload package (docs/packages/addon-images.md)
     chain_deps={
         "k3s-addon-pause": ("addon_pause_root", ""),
         "k3s-addon-coredns": ("addon_coredns_root", ""),

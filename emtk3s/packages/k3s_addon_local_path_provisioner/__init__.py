@@ -65,7 +65,6 @@ PACKAGE = PackageDef(
     name="k3s-addon-local-path-provisioner",
     component="local-path-provisioner",
     summary="local-path-provisioner for the K3s local-storage image, built from source",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(

@@ -64,7 +64,6 @@ PACKAGE = PackageDef(
     name="k3s-addon-metrics-server",
     component="metrics-server",
     summary="metrics-server for the K3s metrics-server image, built from source",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
