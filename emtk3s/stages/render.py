@@ -229,6 +229,8 @@ def context(
         "sources": sources,
         "src": {s["key"]: s for s in sources if s["key"]},
         "pending": pending,
+        # image reference -> {goarch: manifest digest} pinned from a build (emtk3s pin-images)
+        "image_digests": {r: dict(d) for r, d in plock.image_digests.items()},
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or [], epoch)[0],
     }
