@@ -48,7 +48,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "pin-images": (
         "pin_images",
-        "Pin the manifest digests of a built package's image archives in the lock (per arch).",
+        "Pin the manifest digest of every image archive a built package holds, per arch.",
     ),
     "render": (
         "render",

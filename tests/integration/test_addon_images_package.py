@@ -323,3 +323,59 @@ def test_klipper_lb_entry_detects_iptables_mode_in_its_network_namespace(
         assert os.readlink(links / "iptables") == f"xtables-{mode}-multi"
     finally:
         containerd.kill("klipper-lb")
+
+
+def test_pinned_manifest_digests_are_checked_by_the_rebuild(
+    built: ProjectDir, tmp_path: Path
+) -> None:
+    """pin-images records each archive's manifest digest from the built RPM in the lock; the
+    re-rendered spec's %check passes a rebuild with the same bytes and fails rpmbuild, naming
+    the image, when the lock pins another digest. Before the pin, the build says UNPINNED."""
+    first_log = (built.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert "docker.io/rancher/mirrored-pause:3.6 (" + ARCH + "): manifest sha256:" in first_log
+    assert "is UNPINNED in emtk3s.lock" in first_log
+    # a copy of the built project (RPMS/ included): the module's other tests keep theirs
+    p = ProjectDir(tmp_path / "proj", built.cache, built.upstream)
+    shutil.copytree(built.root, p.root, symlinks=True)
+    (rpm_file,) = (p.root / "RPMS" / RPM_ARCH).glob("k3s-addon-images-*.rpm")
+    root = tmp_path / "unpacked"
+    root.mkdir()
+    _extract(rpm_file, root)
+    want = {}
+    for archive in sorted((root / "usr/share/k3s/images").glob("*.tar")):
+        index = json.loads(tarfile.open(archive).extractfile("index.json").read())  # type: ignore[union-attr]
+        ref = index["manifests"][0]["annotations"]["io.containerd.image.name"]
+        want[ref] = {ARCH: ociarchive.manifest_digest(str(archive))}
+    assert len(want) == 6
+    res = p.run("--json", "pin-images")
+    assert res.json["result"]["digests"] == want
+    lock = json.loads((p.root / "emtk3s.lock").read_text())
+    assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
+    # the same again changes nothing
+    assert p.run("--json", "pin-images").json["result"]["lock_changed"] is False
+    p.run("render", "-p", "k3s-addon-images")
+    spec = (p.root / "SPECS/k3s-addon-images/k3s-addon-images.spec").read_text()
+    pause_ref = "docker.io/rancher/mirrored-pause:3.6"
+    assert f'test "$(cat pause.digest)" = "{want[pause_ref][ARCH]}"' in spec
+    p.run("all", "-p", "k3s-addon-images", "--nodeps", timeout=1200)
+    log = (p.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert f"{pause_ref} ({ARCH}): manifest" not in log.replace("UNPINNED", "")  # all pinned
+    assert "UNPINNED" not in log
+    # another digest in the lock fails the rebuild, naming the image
+    other = "sha256:" + "0" * 64
+    lock["packages"]["k3s-addon-images"]["image_digests"][pause_ref][ARCH] = other
+    (p.root / "emtk3s.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    p.run("render", "-p", "k3s-addon-images")
+    bad = p.run("all", "-p", "k3s-addon-images", "--nodeps", check=False, timeout=1200)
+    assert bad.code != 0
+    log = (p.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert (
+        f"k3s-addon-images: {pause_ref} ({ARCH}): manifest {want[pause_ref][ARCH]}, "
+        f"but emtk3s.lock pins {other}"
+    ) in log
+    # and pin-images refuses to overwrite a pin with another digest unless --repin
+    refused = p.run("--json", "pin-images", "--rpm", str(rpm_file), check=False)
+    assert refused.code == 3 and pause_ref in refused.json["error"]["message"]
+    p.run("pin-images", "--rpm", str(rpm_file), "--repin")
+    lock = json.loads((p.root / "emtk3s.lock").read_text())
+    assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
