@@ -5,34 +5,17 @@ busybox and xtables (k3s-addon-images)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from emtk3s.infra.errors import InputError
-from emtk3s.model.package import ComponentDef, PackageDef, ResolveContext, SourceRule
-
-if TYPE_CHECKING:
-    from emtk3s.infra.git import TagCheckout
-
-
-def _tag(ctx: ResolveContext) -> str:
-    images = ctx.fact("k3s-images", "images")
-    if "klipper-lb" not in images:
-        raise InputError("the K3s tag's image list names no klipper-lb image", "")
-    return str(images["klipper-lb"]["upstream_tag"])
-
-
-def _facts(checkout: TagCheckout) -> dict[str, Any]:
-    from emtk3s.packages.k3s_addon_images import dockerfile
-
-    text = checkout.read("Dockerfile").decode("utf-8", "replace")
-    return {
-        "image": dockerfile.read(text, f"{checkout.info.tag}:Dockerfile"),
-        "dockerfile": "Dockerfile",
-    }
-
+from emtk3s.model.package import ComponentDef, PackageDef, SourceRule
+from emtk3s.packages.k3s_addon_images.payload import dockerfile_facts, image_tag
 
 COMPONENTS = (
-    ComponentDef("klipper-lb", "k3s-io/klipper-lb", tag=_tag, facts=_facts, needs=("k3s-images",)),
+    ComponentDef(
+        "klipper-lb",
+        "k3s-io/klipper-lb",
+        tag=image_tag("klipper-lb"),
+        facts=dockerfile_facts("Dockerfile"),
+        needs=("k3s-images",),
+    ),
 )
 
 PACKAGE = PackageDef(

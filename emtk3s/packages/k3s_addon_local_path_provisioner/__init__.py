@@ -6,81 +6,14 @@ busybox userland (k3s-addon-images). Installed under a private prefix."""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from emtk3s.packages.k3s_addon_images.payload import go_payload
 
-from emtk3s.infra.errors import InputError
-from emtk3s.model.package import (
-    ComponentDef,
-    GenerateContext,
-    PackageDef,
-    ResolveContext,
-    SourceRule,
-)
-
-if TYPE_CHECKING:
-    from emtk3s.infra.git import TagCheckout
-
-
-def _tag(ctx: ResolveContext) -> str:
-    images = ctx.fact("k3s-images", "images")
-    if "local-path-provisioner" not in images:
-        raise InputError("the K3s tag's image list names no local-path-provisioner image", "")
-    return str(images["local-path-provisioner"]["upstream_tag"])
-
-
-def _facts(checkout: TagCheckout) -> dict[str, Any]:
-    from emtk3s.packages.k3s_addon_images import dockerfile
-
-    text = checkout.read("package/Dockerfile").decode("utf-8", "replace")
-    return {
-        "image": dockerfile.read(text, f"{checkout.info.tag}:package/Dockerfile"),
-        "dockerfile": "package/Dockerfile",
-    }
-
-
-def _vendor(ctx: GenerateContext) -> tuple[Path, str]:
-    from emtk3s.packages.k3s.vendor import make_vendor
-
-    comp = ctx.components["local-path-provisioner"]
-    version = comp.tag.removeprefix("v")
-    name = f"local-path-provisioner-{version}.tar.gz"
-    out = ctx.workdir / f"local-path-provisioner-vendor-{version}.tar.gz"
-    return make_vendor(
-        ctx.inputs[name], out, comp.commit_time or 0, ctx.workdir, ctx.cache_root, name, ctx.origin
-    )
-
-
-COMPONENTS = (
-    ComponentDef(
-        "local-path-provisioner",
-        "rancher/local-path-provisioner",
-        tag=_tag,
-        facts=_facts,
-        needs=("k3s-images",),
-    ),
-)
-
-PACKAGE = PackageDef(
-    name="k3s-addon-local-path-provisioner",
+COMPONENTS, PACKAGE = go_payload(
+    package="k3s-addon-local-path-provisioner",
     component="local-path-provisioner",
+    repo="rancher/local-path-provisioner",
+    image="local-path-provisioner",
+    dockerfile="package/Dockerfile",
     summary="local-path-provisioner for the K3s local-storage image, built from source",
-    on_image=False,  # a build input of k3s-addon-images; the image carries the archives
-    sources=(
-        SourceRule(
-            "local-path-provisioner-{version}.tar.gz",
-            "github",
-            "/rancher/local-path-provisioner/archive/refs/tags/{tag}.tar.gz",
-            archive_of="local-path-provisioner",
-            key="lpp",
-        ),
-        SourceRule(
-            "local-path-provisioner-vendor-{version}.tar.gz",
-            "github",
-            "generated:go-mod-vendor:{commit}",
-            generate=_vendor,
-            may_be_pending=True,
-            key="vendor",
-        ),
-    ),
+    archive_key="lpp",
 )
