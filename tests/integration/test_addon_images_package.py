@@ -353,6 +353,14 @@ def test_pinned_manifest_digests_are_checked_by_the_rebuild(
     assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
     # the same again changes nothing
     assert p.run("--json", "pin-images").json["result"]["lock_changed"] is False
+    # resolve, asking upstream again, keeps them: the same tag, commit and image list
+    p.run("resolve", "--refresh")
+    assert (
+        json.loads((p.root / "emtk3s.lock").read_text())["packages"]["k3s-addon-images"][
+            "image_digests"
+        ]
+        == want
+    )
     p.run("render", "-p", "k3s-addon-images")
     spec = (p.root / "SPECS/k3s-addon-images/k3s-addon-images.spec").read_text()
     pause_ref = "docker.io/rancher/mirrored-pause:3.6"
