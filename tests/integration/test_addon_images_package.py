@@ -387,3 +387,33 @@ def test_pinned_manifest_digests_are_checked_by_the_rebuild(
     p.run("pin-images", "--rpm", str(rpm_file), "--repin")
     lock = json.loads((p.root / "emtk3s.lock").read_text())
     assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
+
+
+def test_default_release_refuses_a_tag_listing_an_image_it_cannot_build(
+    upstream: object, tmp_path: Path
+) -> None:
+    """The addon packages are in the default release: a K3s tag whose image list names an
+    image emtk3s cannot build from source stops resolve with one line naming the image and
+    the file (exit 2), and no lock is written."""
+    from tests.fixtures import k3s_release, k3s_tree
+
+    tag = "v1.32.9+k3s1"
+    files = k3s_tree.k3s_files()
+    listed = files["scripts/airgap/image-list.txt"]
+    files["scripts/airgap/image-list.txt"] = f"{listed}docker.io/rancher/mirrored-unknown:1.0\n"
+    upstream.commit_tag(  # type: ignore[attr-defined]
+        "k3s-io/k3s",
+        files,
+        tag,
+        k3s_release.K3S_TIME + 86400,
+        modes=k3s_tree.MODES,
+    )
+    p = make_project(tmp_path / "proj", upstream)  # type: ignore[arg-type]
+    p.write_release(k3s=tag)  # the default release: every default package
+    res = p.run("resolve", check=False)
+    assert res.code == 2, res.err
+    (line,) = [x for x in res.err.splitlines() if x.startswith("emtk3s resolve: error:")]
+    assert f"{tag}:scripts/airgap/image-list.txt" in line
+    assert "docker.io/rancher/mirrored-unknown:1.0 cannot be built from source" in line
+    assert "Traceback" not in res.err
+    assert not (p.root / "emtk3s.lock").exists()
