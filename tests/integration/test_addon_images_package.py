@@ -260,8 +260,22 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert len(names) == 6 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
-    # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
-    # (k3s' /usr/share/k3s/install.sh) links the archives again
+    # /var is mutable state: after a reset, systemd-tmpfiles at boot (the package's tmpfiles.d
+    # lines, applied here with --root) links the archives again
+    tmpfiles = shutil.which("systemd-tmpfiles")
+    if tmpfiles is not None:
+        for n in names:
+            (agent / n).unlink()
+        made = subprocess.run(
+            [tmpfiles, f"--root={root}", "--create", "k3s-addon-images.conf"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert sorted(p.name for p in agent.iterdir()) == names
+        for n in names:
+            assert os.readlink(agent / n) == f"/usr/share/k3s/images/{n}"
+            assert (root / "usr/share/k3s/images" / n).is_file()
+    # and so does the install wrapper the cluster bootstrap runs (k3s' /usr/share/k3s/install.sh)
     for n in names:
         (agent / n).unlink()
     busybox = shutil.which("busybox")
