@@ -6,7 +6,7 @@ upstream repositories, with the same code resolve runs, where upstream hosts are
 MIRROR_ROOT holds bare clones named <owner>+<repo>/repo (k3s-io+k3s-root, buildroot+buildroot,
 containers+fuse-overlayfs, rootless-containers+slirp4netns, and for the addon images
 coredns+coredns, k3s-io+klipper-lb, kubernetes-sigs+metrics-server,
-rancher+local-path-provisioner). The K3s repository itself was too
+rancher+local-path-provisioner, traefik+traefik, traefik+traefik-library-image). The K3s repository itself was too
 large to clone there: its commit comes from a public record (nixpkgs' versions.nix for
 v1.32.4+k3s1, `facts._commit_source` says so; the commit time is the release date) and its
 facts are the public record of EMT's spec and patches for v1.32.4+k3s1 (`facts._source`). The
@@ -52,6 +52,8 @@ MIRRORS = {
         "k3s-io/klipper-lb",
         "kubernetes-sigs/metrics-server",
         "rancher/local-path-provisioner",
+        "traefik/traefik",
+        "traefik/traefik-library-image",
     )
 }
 KUBERNETES = Path(sys.argv[2] if len(sys.argv) > 2 else "")

@@ -13,6 +13,7 @@ FOLDERS = (
     "k3s_addon_local_path_provisioner",
     "k3s_addon_metrics_server",
     "k3s_addon_pause",
+    "k3s_addon_traefik",
     "k3s_iptables_helpers",
     "k3s_root",
     "slirp4netns",

@@ -6,8 +6,9 @@ agent/images, and a real containerd imports each archive under the listed name a
 
 The payloads this machine cannot build (coredns needs its vendor tarball from the module proxy;
 busybox comes from k3s-root's buildroot build) are stand-in RPMs of the same names built here
-by rpmbuild: a tiny static DNS server at the coredns path, the host's static busybox in a
-k3s-root-<arch>.tar. The real coredns is tests/integration/test_addon_coredns_real.py."""
+by rpmbuild: a tiny static DNS server at the coredns path, static stand-ins for metrics-server,
+local-path-provisioner and traefik (with the fixture library image's entrypoint.sh), the host's
+static busybox in a k3s-root-<arch>.tar. The real coredns is tests/integration/test_addon_coredns_real.py."""
 
 from __future__ import annotations
 
@@ -43,14 +44,25 @@ stand-in
 %install
 mkdir -p %{{buildroot}}{dir}
 cp -p {src} %{{buildroot}}{dir}/{file}
+{more_install}
 %files
 {dir}/{file}
+{more_files}
 """
 
 
-def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str) -> Path:
+def _stand_in_rpm(
+    work: Path, name: str, src: Path, dir_: str, file: str, more: tuple[Path, ...] = ()
+) -> Path:
+    """A stand-in payload RPM: ``src`` (and each of ``more``, under its own name) in ``dir_``."""
     spec = work / f"{name}.spec"
-    spec.write_text(STAND_IN_SPEC.format(name=name, src=src, dir=dir_, file=file))
+    spec.write_text(
+        STAND_IN_SPEC.format(
+            name=name, src=src, dir=dir_, file=file,
+            more_install="\n".join(f"cp -p {m} %{{buildroot}}{dir_}/{m.name}" for m in more),
+            more_files="\n".join(f"{dir_}/{m.name}" for m in more),
+        )
+    )  # fmt: skip
     top = work / f"top-{name}"
     subprocess.run(
         ["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {top}",
@@ -67,8 +79,14 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     # metrics-server needs its vendor tarball too: a static program that stays up stands in
     metrics = payloads.compile_static(payloads.PAUSE_C, work / "metrics-server")
     lpp = payloads.compile_static(payloads.PAUSE_C, work / "local-path-provisioner")
+    # traefik needs its vendor tarball too: a static program stands in; the library image's
+    # entrypoint.sh is the fixture's (tests/data/traefik/entrypoint.sh)
+    traefik = payloads.compile_static(payloads.PAUSE_C, work / "traefik")
+    entrypoint = work / "entrypoint.sh"
+    entrypoint.write_text(fx.TRAEFIK_ENTRYPOINT)
+    entrypoint.chmod(0o755)
     busybox = shutil.which("busybox")
-    if dns is None or metrics is None or lpp is None or busybox is None:
+    if dns is None or metrics is None or lpp is None or traefik is None or busybox is None:
         pytest.skip("gcc with a static libc and a static busybox are needed")
     # k3s-root-dist's layout: /usr/share/k3s-root/k3s-root-<arch>.tar holding ./bin/busybox
     tree = work / "k3s-root"
@@ -85,6 +103,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     p = make_project(tmp_path_factory.mktemp("addons") / "proj", upstream)  # type: ignore[arg-type]
     rpms = p.root / "RPMS" / RPM_ARCH
     rpms.mkdir(parents=True)
+    shutil.copy(
+        _stand_in_rpm(work, "k3s-addon-traefik", traefik, "/usr/lib/k3s-addons/traefik",
+                      "traefik", (entrypoint,)),
+        rpms,
+    )  # fmt: skip
     for name, src, dir_, file in (
         ("k3s-addon-coredns", dns, "/usr/lib/k3s-addons/coredns", "coredns"),
         ("k3s-addon-metrics-server", metrics, "/usr/lib/k3s-addons/metrics-server", "metrics-server"),
@@ -140,6 +163,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
         f"local-path-provisioner_v0.0.31-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
         f"mirrored-library-busybox_1.36.1-{ARCH}.tar",
+        f"mirrored-library-traefik_3.3.6-{ARCH}.tar",
         f"mirrored-metrics-server_v0.7.2-{ARCH}.tar",
         f"mirrored-pause_3.6-{ARCH}.tar",
     ]
@@ -173,7 +197,8 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path")
+    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path",
+                  "traefik")  # fmt: skip
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -228,7 +253,7 @@ def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
         line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
     )
     for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
-                     "k3s-addon-metrics-server", "k3s-root-dist"):  # fmt: skip
+                     "k3s-addon-metrics-server", "k3s-addon-traefik", "k3s-root-dist"):  # fmt: skip
         assert provider in refusal
     # the payloads it has go in; the package list stays unchanged by build-only packages
     before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
@@ -257,7 +282,7 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 6 and sorted(p.name for p in agent.iterdir()) == names
+    assert len(names) == 7 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
     # /var is mutable state: after a reset, systemd-tmpfiles at boot (the package's tmpfiles.d
@@ -360,7 +385,7 @@ def test_pinned_manifest_digests_are_checked_by_the_rebuild(
         index = json.loads(tarfile.open(archive).extractfile("index.json").read())  # type: ignore[union-attr]
         ref = index["manifests"][0]["annotations"]["io.containerd.image.name"]
         want[ref] = {ARCH: ociarchive.manifest_digest(str(archive))}
-    assert len(want) == 6
+    assert len(want) == 7
     res = p.run("--json", "pin-images")
     assert res.json["result"]["digests"] == want
     lock = json.loads((p.root / "emtk3s.lock").read_text())

@@ -71,15 +71,29 @@ PAYLOADS: dict[str, tuple[str, str, str]] = {
         "local-path-provisioner",
         "addon_local_path_provisioner_root",
     ),
+    # the image config and entrypoint.sh come from the library image's repository, the
+    # program from traefik/traefik (PROGRAM_COMPONENT)
+    "traefik": ("k3s-addon-traefik", "traefik-library-image", "addon_traefik_root"),
 }
-#: the file each payload package installs under /usr/lib/k3s-addons/<image>/
-PAYLOAD_FILE = {
-    "pause": "pause",
-    "coredns": "coredns",
-    "klipper-lb": "entry",
-    "metrics-server": "metrics-server",
-    "local-path-provisioner": "local-path-provisioner",
+#: the files each payload package installs under /usr/lib/k3s-addons/<image>/
+PAYLOAD_FILE: dict[str, tuple[str, ...]] = {
+    "pause": ("pause",),
+    "coredns": ("coredns",),
+    "klipper-lb": ("entry",),
+    "metrics-server": ("metrics-server",),
+    "local-path-provisioner": ("local-path-provisioner",),
+    "traefik": ("traefik", "entrypoint.sh"),
 }
+#: where the image's program is built from, when not the component its config comes from
+PROGRAM_COMPONENT = {"traefik": "traefik"}
+#: what differs from upstream's image beyond the userland, said in the spec and the image's SBOM
+NOTES = {
+    "traefik": "traefik built from source WITHOUT the dashboard's web assets (they need a Node "
+    "build); its dashboard serves one page saying it is not built",
+}
+#: images whose upstream Dockerfile downloads a prebuilt program (dockerfile.py records the
+#: download) that our payload package builds from source instead
+BUILDS_PREBUILT = {"traefik"}
 
 #: docker-library/busybox's image (what rancher/mirrored-library-busybox mirrors): the busybox
 #: tree FROM scratch, ``CMD ["sh"]`` (its Dockerfile sets nothing else)
@@ -128,17 +142,35 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
             programs = build.userland_programs(list(upstream[GOARCHES[0]].get("userland", [])))
         except ValueError as exc:
             raise InputError(f"{comp.repo} {comp.tag}: {exc}", "extend images.py") from None
+        prebuilt = list(upstream[GOARCHES[0]].get("prebuilt", []))
+        if prebuilt and name not in BUILDS_PREBUILT:
+            raise InputError(
+                f"{comp.repo} {comp.tag}: {comp.facts.get('dockerfile')} downloads a prebuilt "
+                f"{prebuilt[0]['path']} ({prebuilt[0]['url']}), which emtk3s does not build",
+                "build that program from source in the image's payload package (BUILDS_PREBUILT)",
+            )
+        # the download's URL stays in the lock (it names the shell's variables as <name>)
+        upstream = {a: {k: v for k, v in u.items() if k != "prebuilt"} for a, u in upstream.items()}
+        source = f"{comp.repo} {comp.tag} ({comp.commit})"
+        if name in PROGRAM_COMPONENT:
+            prog = comps.get(PROGRAM_COMPONENT[name])
+            if prog is None:
+                raise InputError(f"k3s-addon-images: {pkg}'s {PROGRAM_COMPONENT[name]} is not in the lock", "re-resolve")  # fmt: skip
+            source = f"{source}, the program from {prog.repo} {prog.tag} ({prog.commit})"
         out.append(
             {
                 "name": name,
                 "reference": image["_reference"],
                 "file": image["_reference"].rsplit("/", 1)[1].replace(":", "_"),
                 "package": pkg,
-                "payload_file": PAYLOAD_FILE.get(name, ""),
+                "payload_files": list(PAYLOAD_FILE.get(name, ())),
                 "userland": programs,
+                "host_data": build.host_data(list(upstream[GOARCHES[0]].get("userland", []))),
+                "prebuilt": [str(d["path"]) for d in prebuilt],  # (its URL is in the lock)
+                "_note": NOTES.get(name, ""),
                 "macro": macro,
                 "upstream": upstream,
-                "_source": f"{comp.repo} {comp.tag} ({comp.commit})",
+                "_source": source,
                 "dockerfile": comp.facts.get("dockerfile", "docker-library/busybox"),
             }
         )
@@ -146,8 +178,9 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
     for image in out:
         image["descriptions"] = {a: description(image, a, created) for a in GOARCHES}
     userland = sorted({p for image in out for p in image["userland"]})
+    host = sorted({p for image in out for p in image["host_data"]})
     return {"addon_images": out, "addon_images_missing": missing, "addon_userland": userland,
-            "busybox_applets": list(BUSYBOX_APPLETS)}  # fmt: skip
+            "addon_host_data": host, "busybox_applets": list(BUSYBOX_APPLETS)}  # fmt: skip
 
 
 #: where %build puts each image's payload (links to the payload RPMs' files, the unpacked
@@ -161,6 +194,9 @@ PAYLOAD_FILES = {
     "klipper-lb": "payload/klipper-lb/entry",
     "metrics-server": "payload/metrics-server/metrics-server",
     "local-path-provisioner": "payload/local-path-provisioner/local-path-provisioner",
+    "traefik": "payload/traefik/traefik",
+    "traefik-entrypoint": "payload/traefik/entrypoint.sh",
+    "zoneinfo": "payload/zoneinfo",
 }
 GOARCHES = ("amd64", "arm64")
 
@@ -189,6 +225,16 @@ def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any
         payload += build.binary_payload(
             "usr/bin/local-path-provisioner", PAYLOAD_FILES["local-path-provisioner"]
         )
+    elif name == "traefik":  # upstream: Alpine + a prebuilt traefik; ours: built from source
+        payload = build.traefik_payload(
+            PAYLOAD_FILES["traefik"],
+            PAYLOAD_FILES["traefik-entrypoint"],
+            PAYLOAD_FILES["busybox"],
+            list(BUSYBOX_APPLETS),
+            PAYLOAD_FILES["ca"],
+            PAYLOAD_FILES["zoneinfo"],
+            image["prebuilt"],
+        )
     else:
         payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
     return build.description(
@@ -207,6 +253,8 @@ PACKAGE = PackageDef(
         "klipper-lb",
         "metrics-server",
         "local-path-provisioner",
+        "traefik",
+        "traefik-library-image",
         "k3s-root",
     ),
     summary="K3s addon container images built from source, imported at start with no registry",
@@ -218,6 +266,7 @@ PACKAGE = PackageDef(
         "k3s-addon-klipper-lb": ("addon_klipper_lb_root", ""),
         "k3s-addon-metrics-server": ("addon_metrics_server_root", ""),
         "k3s-addon-local-path-provisioner": ("addon_local_path_provisioner_root", ""),
+        "k3s-addon-traefik": ("addon_traefik_root", ""),
     },
     sources=(
         SourceRule(

@@ -32,6 +32,16 @@ _GUARD_PLATFORM = re.compile(r'!=\s*"(?P<p>[^"]+)"')
 _SETCAP = re.compile(
     r"\bsetcap\s+(?:-[a-z]\s+)*['\"]?(?P<caps>cap_[a-z_,]+)=\+?(?P<flags>[eip]+)['\"]?\s+(?P<path>/\S+)"
 )
+#: a docker-library image's download of a prebuilt release binary (traefik's library image:
+#: ``wget -O /tmp/traefik.tar.gz "https://github.com/traefik/traefik/releases/download/..."``,
+#: then ``tar xzvf /tmp/traefik.tar.gz -C /usr/local/bin traefik``): we do not reproduce it —
+#: the payload package builds that program from source — so it is recorded, never run or ignored
+_DOWNLOAD = re.compile(
+    r"""\b(?:wget|curl)\b[^;&|]*?["']?(?P<url>https://github\.com/[^"'\s]+/releases/download/[^"'\s]+)"""
+)
+_UNTAR = re.compile(
+    r"\btar\s+-?x[a-z]*f?\s+(?P<archive>/\S+)\s+-C\s+(?P<dir>/\S+)\s+(?P<member>[A-Za-z0-9_.-]+)"
+)
 _APK = re.compile(r"^apk(?:\s+-\S+)*\s+(?P<verb>add|upgrade|update)\b(?P<args>.*)$")
 
 #: instructions that change nothing in the final image's config or files we must mirror
@@ -144,6 +154,7 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     args = dict(global_args)
     config: dict[str, Any] = {}
     userland: list[str] = []
+    prebuilt: list[dict[str, str]] = []
     env: list[str] = []
     exposed: dict[str, dict[str, str]] = {}
     for lineno, instr, rest in final.lines:
@@ -193,6 +204,10 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
                         f"{at}: upstream refuses linux/{arch} (it builds {', '.join(allowed)})", ""
                     )
                 continue
+            download = _prebuilt(rest)
+            if download is not None:
+                prebuilt.append(download)
+                continue
             userland += _apk_packages(rest, at)
         elif instr not in _IGNORED:
             raise InputError(f"{at}: Dockerfile instruction {instr} not understood", "report it")
@@ -203,7 +218,22 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"base": final.base, "config": config, "capabilities": caps}
     if userland:
         out["userland"] = sorted(set(userland))
+    if prebuilt:
+        out["prebuilt"] = prebuilt
     return out
+
+
+def _prebuilt(command: str) -> dict[str, str] | None:
+    """``{path, url}`` of a RUN that downloads a release binary from GitHub and unpacks one
+    program of it into a directory (docker-library's traefik image), else None. The image
+    assembly then requires our payload to put a program built from source at that path."""
+    download = _DOWNLOAD.search(command)
+    untar = _UNTAR.search(command)
+    if download is None or untar is None:
+        return None
+    # the shell's variables (the architecture) as <name>: a lock fact holds no $
+    url = re.sub(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?", r"<\1>", download["url"])
+    return {"path": f"{untar['dir'].rstrip('/')}/{untar['member']}", "url": url}
 
 
 def _apk_packages(command: str, where: str) -> list[str]:
@@ -243,6 +273,8 @@ def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
         "_capabilities": json.dumps(first["capabilities"], sort_keys=True),
         "userland": list(first.get("userland", [])),
     }
+    if first.get("prebuilt"):
+        out["_prebuilt"] = json.dumps(first["prebuilt"], sort_keys=True)
     configs = {a: json.dumps(p["config"], sort_keys=True) for a, p in by_arch.items()}
     if len(set(configs.values())) == 1:
         out["_config"] = next(iter(configs.values()))
@@ -262,4 +294,6 @@ def from_facts(facts: dict[str, Any], arch: str = "") -> dict[str, Any]:
     out = {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}
     if facts.get("userland"):
         out["userland"] = list(facts["userland"])
+    if facts.get("_prebuilt"):
+        out["prebuilt"] = json.loads(facts["_prebuilt"])
     return out

@@ -35,13 +35,20 @@ BASES: dict[str, dict[str, Any]] = {
 }
 
 #: Alpine packages an upstream final stage installs -> the k3s-root programs that replace
-#: them (k3s-root's bin/aux); an unknown package is an error naming it
+#: them (k3s-root's bin/aux); a package of data, not programs, maps to none and is in
+#: HOST_DATA instead; an unknown package is an error naming it
 USERLAND: dict[str, tuple[str, ...]] = {
     "iptables": ("xtables-legacy-multi", "xtables-nft-multi"),
     "ip6tables": ("xtables-legacy-multi", "xtables-nft-multi"),
     "iptables-legacy": ("xtables-legacy-multi",),
     "nftables": ("xtables-nft-multi",),
+    "ca-certificates": (),
+    "tzdata": (),
 }
+#: Alpine data packages -> the build host's (EMT's) package whose files the image gets instead:
+#: the CA bundle at Alpine's path, the time zone database as Alpine installs it
+HOST_DATA: dict[str, str] = {"ca-certificates": "ca-certificates", "tzdata": "tzdata"}
+ZONEINFO_IN_IMAGE = "usr/share/zoneinfo"
 
 
 def base_kind(base: str) -> str:
@@ -153,3 +160,27 @@ def klipper_lb_payload(entry: str, busybox: str, aux: str, programs: list[str],
     out += [{"path": f"usr/sbin/{p}", "source": f"{aux}/{p}", "mode": "0755"} for p in programs]
     out.append({"path": "usr/bin/entry", "source": entry, "mode": "0755"})
     return out
+
+
+def traefik_payload(binary: str, entrypoint: str, busybox: str, applets: list[str], ca_bundle: str,
+                    zoneinfo: str, prebuilt: list[str]) -> list[dict[str, Any]]:  # fmt: skip
+    """traefik: upstream's Alpine gives a shell for its entrypoint.sh, ``ca-certificates`` and
+    ``tzdata``; ours: k3s-root's busybox in /bin, the build host's CA bundle and zoneinfo, the
+    entrypoint at /entrypoint.sh, and our traefik where upstream's Dockerfile unpacks its prebuilt
+    binary (``prebuilt``: /usr/local/bin/traefik)."""
+    paths = [p.strip("/") for p in prebuilt] or ["usr/local/bin/traefik"]
+    if len(paths) != 1:
+        raise ValueError(f"upstream downloads {len(paths)} prebuilt programs; traefik builds one")
+    out = busybox_payload(busybox, applets)
+    out += [
+        {"path": paths[0], "source": binary, "mode": "0755"},
+        {"path": "entrypoint.sh", "source": entrypoint, "mode": "0755"},
+        {"path": CA_IN_IMAGE, "source": ca_bundle, "mode": "0644"},
+        {"path": ZONEINFO_IN_IMAGE, "tree": zoneinfo},
+    ]
+    return out
+
+
+def host_data(packages: list[str]) -> list[str]:
+    """The build host packages whose files replace these Alpine packages (HOST_DATA)."""
+    return sorted({HOST_DATA[p] for p in packages if p in HOST_DATA})
