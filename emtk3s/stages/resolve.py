@@ -306,9 +306,7 @@ def resolve(
             image_digests={
                 r: d
                 for r, d in (prev_pkg.image_digests if prev_pkg else {}).items()
-                if r in listed
-                and old is not None
-                and old.components.get(pdef.component) == comp
+                if r in listed and old is not None and old.components.get(pdef.component) == comp
             },
         )
     new = Lock(digest, release.k3s.tag, comps, packages)

@@ -87,8 +87,8 @@ FROM_SNAPSHOTS = {
 #: why the others' licenses cannot be verified here
 UNVERIFIABLE = {
     "k3s": "no snapshot of k3s-io/k3s (its source tarball) is present here",
-    "k3s-addon-coredns": "its Go vendor tarball (like metrics-server's and "
-    "local-path-provisioner's) needs the module proxy",
+    "k3s-addon-coredns": "its Go vendor tarball (like metrics-server's, "
+    "local-path-provisioner's and traefik's) needs the module proxy",
     "k3s-addon-pause": "no snapshot of kubernetes/kubernetes is present here",
     "k3s-addon-images": "its payloads' and k3s-root's licenses are not all verifiable here",
     "k3s-root": "its buildroot downloads (gcc, ipset, ...) are pinned by sha512 only and no "
