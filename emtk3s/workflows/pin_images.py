@@ -117,10 +117,18 @@ def built_rpms(project: Project, package: str, version: str) -> list[Path]:
 
 
 def pin_images(
-    project: Project, release: Release, package: str, rpms: list[Path], repin: bool = False
+    project: Project, release: Release, package: str | None, rpms: list[Path], repin: bool = False
 ) -> dict[str, Any]:
     mirrors = release.catalog.mirrors
     lock = lockmod.require(project.lock_file, mirrors)
+    if package is None:  # the release's one package that writes image archives
+        writers = [n for n, p in sorted(release.catalog.packages.items()) if p.writes_images]
+        package = next((n for n in writers if n in lock.packages), None)
+        if package is None:
+            raise InputError(
+                "no package of the lock writes image archives",
+                f"add {' or '.join(writers) or 'one'} to release.toml packages, or name one with -p",
+            )
     plock = lock.packages.get(package)
     if plock is None:
         raise InputError(f"-p {package}: not a package of the lock", f"choose from {', '.join(lock.packages)}")  # fmt: skip

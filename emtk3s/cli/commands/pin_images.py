@@ -16,9 +16,8 @@ from emtk3s.cli.runner import Ctx, run
     "--package",
     "-p",
     "package",
-    default="k3s-addon-images",
-    show_default=True,
-    help="The package whose built archives are pinned.",
+    default=None,
+    help="The package whose built archives are pinned (default: the one that writes images).",
 )
 @click.option(
     "--rpm",
@@ -28,7 +27,7 @@ from emtk3s.cli.runner import Ctx, run
     help="A built RPM of the package (repeatable; default: RPMS/<arch>/ at the lock's version).",
 )
 @click.option("--repin", is_flag=True, help="Accept a digest other than the one the lock pins.")
-def pin_images_cmd(package: str, rpms: tuple[Path, ...], repin: bool) -> None:
+def pin_images_cmd(package: str | None, rpms: tuple[Path, ...], repin: bool) -> None:
     """Pin the manifest digest of every image archive a built package holds, per arch."""
 
     def go(ctx: Ctx) -> tuple[dict[str, Any], Callable[[dict[str, Any]], None]]:

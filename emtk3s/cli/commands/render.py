@@ -45,7 +45,7 @@ def render_cmd(packages: tuple[str, ...], check: bool, date: str | None) -> None
                     click.echo(
                         f"NOT BUILT FROM SOURCE: {n}/{name} is upstream's prebuilt image archive "
                         "(release.toml airgap_images = true): not OSPDT-clean (docs/compliance.md); "
-                        "k3s-addon-images builds the images from source",
+                        "the default release builds the addon images from source",
                         err=True,
                     )
 
