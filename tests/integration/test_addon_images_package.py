@@ -6,9 +6,8 @@ agent/images, and a real containerd imports each archive under the listed name a
 
 The payloads this machine cannot build (coredns needs its vendor tarball from the module proxy;
 busybox comes from k3s-root's buildroot build) are stand-in RPMs of the same names built here
-by rpmbuild: a tiny static DNS server at the coredns path, static stand-ins for metrics-server,
-local-path-provisioner and traefik (with the fixture library image's entrypoint.sh), the host's
-static busybox in a k3s-root-<arch>.tar. The real coredns is tests/integration/test_addon_coredns_real.py."""
+by rpmbuild: a tiny static DNS server at the coredns path, the host's static busybox in a
+k3s-root-<arch>.tar. The real coredns is tests/integration/test_addon_coredns_real.py."""
 
 from __future__ import annotations
 
@@ -50,19 +49,19 @@ cp -p {src} %{{buildroot}}{dir}/{file}
 {more_files}
 """
 
+#: stands in for traefik (k3s-addon-traefik needs its vendor tarball from the module proxy;
+#: tests/integration/test_addon_traefik.py builds the payload from a stand-in Go module)
+TRAEFIK_STAND_IN_C = '#include <stdio.h>\nint main(void) { puts("traefik stand-in"); return 0; }\n'
 
-def _stand_in_rpm(
-    work: Path, name: str, src: Path, dir_: str, file: str, more: tuple[Path, ...] = ()
-) -> Path:
-    """A stand-in payload RPM: ``src`` (and each of ``more``, under its own name) in ``dir_``."""
+
+def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str,
+                  more: tuple[tuple[Path, str], ...] = ()) -> Path:  # fmt: skip
     spec = work / f"{name}.spec"
-    spec.write_text(
-        STAND_IN_SPEC.format(
-            name=name, src=src, dir=dir_, file=file,
-            more_install="\n".join(f"cp -p {m} %{{buildroot}}{dir_}/{m.name}" for m in more),
-            more_files="\n".join(f"{dir_}/{m.name}" for m in more),
-        )
-    )  # fmt: skip
+    spec.write_text(STAND_IN_SPEC.format(
+        name=name, src=src, dir=dir_, file=file,
+        more_install="\n".join(f"cp -p {s} %{{buildroot}}{dir_}/{f}" for s, f in more),
+        more_files="\n".join(f"{dir_}/{f}" for _s, f in more),
+    ))  # fmt: skip
     top = work / f"top-{name}"
     subprocess.run(
         ["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {top}",
@@ -79,12 +78,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     # metrics-server needs its vendor tarball too: a static program that stays up stands in
     metrics = payloads.compile_static(payloads.PAUSE_C, work / "metrics-server")
     lpp = payloads.compile_static(payloads.PAUSE_C, work / "local-path-provisioner")
-    # traefik needs its vendor tarball too: a static program stands in; the library image's
-    # entrypoint.sh is the fixture's (tests/data/traefik/entrypoint.sh)
-    traefik = payloads.compile_static(payloads.PAUSE_C, work / "traefik")
-    entrypoint = work / "entrypoint.sh"
-    entrypoint.write_text(fx.TRAEFIK_ENTRYPOINT)
-    entrypoint.chmod(0o755)
+    traefik = payloads.compile_static(TRAEFIK_STAND_IN_C, work / "traefik")
     busybox = shutil.which("busybox")
     if dns is None or metrics is None or lpp is None or traefik is None or busybox is None:
         pytest.skip("gcc with a static libc and a static busybox are needed")
@@ -103,11 +97,6 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     p = make_project(tmp_path_factory.mktemp("addons") / "proj", upstream)  # type: ignore[arg-type]
     rpms = p.root / "RPMS" / RPM_ARCH
     rpms.mkdir(parents=True)
-    shutil.copy(
-        _stand_in_rpm(work, "k3s-addon-traefik", traefik, "/usr/lib/k3s-addons/traefik",
-                      "traefik", (entrypoint,)),
-        rpms,
-    )  # fmt: skip
     for name, src, dir_, file in (
         ("k3s-addon-coredns", dns, "/usr/lib/k3s-addons/coredns", "coredns"),
         ("k3s-addon-metrics-server", metrics, "/usr/lib/k3s-addons/metrics-server", "metrics-server"),
@@ -116,6 +105,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
+    entrypoint = work / "entrypoint.sh"
+    entrypoint.write_text(fx.TRAEFIK_ENTRYPOINT)
+    entrypoint.chmod(0o755)
+    shutil.copy(_stand_in_rpm(work, "k3s-addon-traefik", traefik, "/usr/lib/k3s-addons/traefik",
+                              "traefik", ((entrypoint, "entrypoint.sh"),)), rpms)  # fmt: skip
     p.write_release(
         packages=["k3s-addon-pause", "k3s-addon-klipper-lb", "k3s-addon-images"],
         arches=[RPM_ARCH],
@@ -179,6 +173,10 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
     for a in archives:
         sbom = json.loads((image_root / "usr/share/k3s/sbom" / (a.stem + ".spdx.json")).read_text())
         assert sbom["packages"][0]["versionInfo"] == ociarchive.manifest_digest(str(a))
+    # traefik's SBOM says what differs from upstream's image: no dashboard web assets
+    sbom = json.loads((image_root / f"usr/share/k3s/sbom/mirrored-library-traefik_3.3.6-{ARCH}.spdx.json").read_text())  # fmt: skip
+    assert "WITHOUT the dashboard's web assets" in sbom["packages"][1]["comment"]
+    assert sbom["packages"][1]["sourceInfo"].startswith("traefik/traefik-library-image v3.3.6")
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +217,11 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     # CMD local-path-provisioner found on PATH in our busybox userland; ENV ARCH for this arch
     out = containerd.run(lpp, "lpp", "sh", "-c", "command -v local-path-provisioner; echo $ARCH")
     assert out.stdout.split() == ["/usr/bin/local-path-provisioner", ARCH]
+    traefik = next(r for r in listed if "traefik" in r)
+    # upstream's entrypoint.sh (its behaviour, tests/data/traefik) in our busybox userland runs
+    # the payload where upstream's Dockerfile unpacks its prebuilt binary
+    out = containerd.run(traefik, "traefik", "/entrypoint.sh", "version")
+    assert out.stdout.strip() == "traefik stand-in"
     busybox = next(r for r in listed if "busybox" in r)
     assert containerd.run(busybox, "bb", "sh", "-c", "echo $((6*7))").stdout.strip() == "42"
     coredns = next(r for r in listed if "coredns" in r)

@@ -226,15 +226,18 @@ def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any
             "usr/bin/local-path-provisioner", PAYLOAD_FILES["local-path-provisioner"]
         )
     elif name == "traefik":  # upstream: Alpine + a prebuilt traefik; ours: built from source
-        payload = build.traefik_payload(
-            PAYLOAD_FILES["traefik"],
-            PAYLOAD_FILES["traefik-entrypoint"],
-            PAYLOAD_FILES["busybox"],
-            list(BUSYBOX_APPLETS),
-            PAYLOAD_FILES["ca"],
-            PAYLOAD_FILES["zoneinfo"],
-            image["prebuilt"],
-        )
+        try:
+            payload = build.traefik_payload(
+                PAYLOAD_FILES["traefik"],
+                PAYLOAD_FILES["traefik-entrypoint"],
+                PAYLOAD_FILES["busybox"],
+                list(BUSYBOX_APPLETS),
+                PAYLOAD_FILES["ca"],
+                PAYLOAD_FILES["zoneinfo"],
+                image["prebuilt"],
+            )
+        except ValueError as exc:
+            raise InputError(f"{image['reference']}: {exc}", "extend images.py") from None
     else:
         payload = build.busybox_payload(PAYLOAD_FILES["busybox"], list(BUSYBOX_APPLETS))
     return build.description(
