@@ -337,8 +337,22 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
-    # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
-    # (k3s' /usr/share/k3s/install.sh) links the archives again
+    # /var is mutable state: after a reset, systemd-tmpfiles at boot (the package's tmpfiles.d
+    # lines, applied here with --root) links the archives again
+    tmpfiles = shutil.which("systemd-tmpfiles")
+    if tmpfiles is not None:
+        for n in names:
+            (agent / n).unlink()
+        made = subprocess.run(
+            [tmpfiles, f"--root={root}", "--create", "k3s-addon-images.conf"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert sorted(p.name for p in agent.iterdir()) == names
+        for n in names:
+            assert os.readlink(agent / n) == f"/usr/share/k3s/images/{n}"
+            assert (root / "usr/share/k3s/images" / n).is_file()
+    # and so does the install wrapper the cluster bootstrap runs (k3s' /usr/share/k3s/install.sh)
     for n in names:
         (agent / n).unlink()
     busybox = shutil.which("busybox")
@@ -400,3 +414,97 @@ def test_klipper_lb_entry_detects_iptables_mode_in_its_network_namespace(
         assert os.readlink(links / "iptables") == f"xtables-{mode}-multi"
     finally:
         containerd.kill("klipper-lb")
+
+
+def test_pinned_manifest_digests_are_checked_by_the_rebuild(
+    built: ProjectDir, tmp_path: Path
+) -> None:
+    """pin-images records each archive's manifest digest from the built RPM in the lock; the
+    re-rendered spec's %check passes a rebuild with the same bytes and fails rpmbuild, naming
+    the image, when the lock pins another digest. Before the pin, the build says UNPINNED."""
+    first_log = (built.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert "docker.io/rancher/mirrored-pause:3.6 (" + ARCH + "): manifest sha256:" in first_log
+    assert "is UNPINNED in emtk3s.lock" in first_log
+    # a copy of the built project (RPMS/ included): the module's other tests keep theirs
+    p = ProjectDir(tmp_path / "proj", built.cache, built.upstream)
+    shutil.copytree(built.root, p.root, symlinks=True)
+    (rpm_file,) = (p.root / "RPMS" / RPM_ARCH).glob("k3s-addon-images-*.rpm")
+    root = tmp_path / "unpacked"
+    root.mkdir()
+    _extract(rpm_file, root)
+    want = {}
+    for archive in sorted((root / "usr/share/k3s/images").glob("*.tar")):
+        index = json.loads(tarfile.open(archive).extractfile("index.json").read())  # type: ignore[union-attr]
+        ref = index["manifests"][0]["annotations"]["io.containerd.image.name"]
+        want[ref] = {ARCH: ociarchive.manifest_digest(str(archive))}
+    assert len(want) == 7
+    res = p.run("--json", "pin-images")
+    assert res.json["result"]["digests"] == want
+    lock = json.loads((p.root / "emtk3s.lock").read_text())
+    assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
+    # the same again changes nothing
+    assert p.run("--json", "pin-images").json["result"]["lock_changed"] is False
+    # resolve, asking upstream again, keeps them: the same tag, commit and image list
+    p.run("resolve", "--refresh")
+    assert (
+        json.loads((p.root / "emtk3s.lock").read_text())["packages"]["k3s-addon-images"][
+            "image_digests"
+        ]
+        == want
+    )
+    p.run("render", "-p", "k3s-addon-images")
+    spec = (p.root / "SPECS/k3s-addon-images/k3s-addon-images.spec").read_text()
+    pause_ref = "docker.io/rancher/mirrored-pause:3.6"
+    assert f'test "$(cat pause.digest)" = "{want[pause_ref][ARCH]}"' in spec
+    p.run("all", "-p", "k3s-addon-images", "--nodeps", timeout=1200)
+    log = (p.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert f"{pause_ref} ({ARCH}): manifest" not in log.replace("UNPINNED", "")  # all pinned
+    assert "UNPINNED" not in log
+    # another digest in the lock fails the rebuild, naming the image
+    other = "sha256:" + "0" * 64
+    lock["packages"]["k3s-addon-images"]["image_digests"][pause_ref][ARCH] = other
+    (p.root / "emtk3s.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    p.run("render", "-p", "k3s-addon-images")
+    bad = p.run("all", "-p", "k3s-addon-images", "--nodeps", check=False, timeout=1200)
+    assert bad.code != 0
+    log = (p.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert (
+        f"k3s-addon-images: {pause_ref} ({ARCH}): manifest {want[pause_ref][ARCH]}, "
+        f"but emtk3s.lock pins {other}"
+    ) in log
+    # and pin-images refuses to overwrite a pin with another digest unless --repin
+    refused = p.run("--json", "pin-images", "--rpm", str(rpm_file), check=False)
+    assert refused.code == 3 and pause_ref in refused.json["error"]["message"]
+    p.run("pin-images", "--rpm", str(rpm_file), "--repin")
+    lock = json.loads((p.root / "emtk3s.lock").read_text())
+    assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
+
+
+def test_default_release_refuses_a_tag_listing_an_image_it_cannot_build(
+    upstream: object, tmp_path: Path
+) -> None:
+    """The addon packages are in the default release: a K3s tag whose image list names an
+    image emtk3s cannot build from source stops resolve with one line naming the image and
+    the file (exit 2), and no lock is written."""
+    from tests.fixtures import k3s_release, k3s_tree
+
+    tag = "v1.32.9+k3s1"
+    files = k3s_tree.k3s_files()
+    listed = files["scripts/airgap/image-list.txt"]
+    files["scripts/airgap/image-list.txt"] = f"{listed}docker.io/rancher/mirrored-unknown:1.0\n"
+    upstream.commit_tag(  # type: ignore[attr-defined]
+        "k3s-io/k3s",
+        files,
+        tag,
+        k3s_release.K3S_TIME + 86400,
+        modes=k3s_tree.MODES,
+    )
+    p = make_project(tmp_path / "proj", upstream)  # type: ignore[arg-type]
+    p.write_release(k3s=tag)  # the default release: every default package
+    res = p.run("resolve", check=False)
+    assert res.code == 2, res.err
+    (line,) = [x for x in res.err.splitlines() if x.startswith("emtk3s resolve: error:")]
+    assert f"{tag}:scripts/airgap/image-list.txt" in line
+    assert "docker.io/rancher/mirrored-unknown:1.0 cannot be built from source" in line
+    assert "Traceback" not in res.err
+    assert not (p.root / "emtk3s.lock").exists()

@@ -327,7 +327,7 @@ PACKAGE = PackageDef(
     summary="K3s addon container images built from source, imported at start with no registry",
     context=context,
     on_image=True,
-    default=False,  # until every image of the list has its payload package (docs/packages/addon-images.md)
+    writes_images=True,  # emtk3s pin-images pins its archives' manifest digests
     chain_deps={
         "k3s-addon-pause": ("addon_pause_root", ""),
         "k3s-addon-coredns": ("addon_coredns_root", ""),
