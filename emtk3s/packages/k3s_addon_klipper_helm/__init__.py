@@ -93,7 +93,7 @@ PACKAGE = PackageDef(
     name="k3s-addon-klipper-helm",
     component="klipper-helm",
     summary="klipper-helm's entry script for the K3s helm-controller job image",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+    # in the default release with k3s-addon-images, which writes klipper-helm's image
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
@@ -133,7 +133,7 @@ def go_package(
 ) -> tuple[tuple[ComponentDef, ...], PackageDef]:
     """``(COMPONENTS, PACKAGE)``: ``repo`` at the tag klipper-helm's Dockerfile names
     (``fact``), its GitHub tag archive (key ``archive``) and its Go vendor tarball (``vendor``).
-    Off by default and not on the image: a build input of k3s-addon-images."""
+    In the default release, not on the image: a build input of k3s-addon-images."""
     comps = (
         ComponentDef(
             component,
@@ -148,8 +148,7 @@ def go_package(
         name=package,
         component=component,
         summary=summary,
-        default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
-        on_image=False,
+        on_image=False,  # in the default release as a build input of k3s-addon-images
         sources=(
             SourceRule(
                 f"{component}-{{version}}.tar.gz",
