@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "mock_config",
         "Write the mock config for EMT builds and print the mock command line.",
     ),
+    "pin-images": (
+        "pin_images",
+        "Pin the manifest digest of every image archive a built package holds, per arch.",
+    ),
     "render": (
         "render",
         "Lock + templates/ -> SPECS/<pkg>/ (spec, signatures.json, patches, changelog.json).",

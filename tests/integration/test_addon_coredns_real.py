@@ -12,87 +12,38 @@ Slow (a real Go build of CoreDNS): not one of the seconds-long containerd tests.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from emtk3s.infra import sandbox
-from emtk3s.infra.safetar import safe_extract
-from emtk3s.packages.k3s.vendor import go_env, make_vendor
 from emtk3s.packages.k3s_addon_images import dockerfile, images, ociarchive
 from tests.fixtures import containerd as ctd
+from tests.fixtures import real_go
 from tests.fixtures.addon_images import IMAGE_LIST_V1_32_4
 from tests.integration.test_addon_images_containerd import ARCH, _query_in_netns
 
 MIRROR = Path(os.environ.get("EMTK3S_COREDNS_MIRROR", "/work/.mirror/coredns+coredns/repo"))
 REFERENCE = next(r for r in IMAGE_LIST_V1_32_4 if "/mirrored-coredns-coredns:" in r)
 TAG = "v" + REFERENCE.rsplit(":", 1)[1]
-PROXY = os.environ.get("GOPROXY", "https://proxy.golang.org").split(",")[0]
-
-
-def _why_not() -> str:
-    if not MIRROR.is_dir():
-        return f"no coredns/coredns snapshot at {MIRROR}"
-    if shutil.which("go") is None:
-        return "go is not installed"
-    if ctd.available():
-        return ctd.available()
-    try:
-        urllib.request.urlopen(PROXY, timeout=5).close()  # noqa: S310 (https, a test probe)
-    except OSError as exc:
-        return f"the Go module proxy {PROXY} is not reachable ({exc})"
-    return ""
-
-
-pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "ok")
-
-
-def _git(*args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(MIRROR), *args], capture_output=True, text=True, check=True
-    ).stdout
+pytestmark = pytest.mark.skipif(
+    bool(real_go.why_not(MIRROR)), reason=real_go.why_not(MIRROR) or "ok"
+)
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     work = tmp_path_factory.mktemp("coredns")
-    commit = _git("rev-parse", f"{TAG}^{{commit}}").strip()
-    epoch = int(_git("show", "-s", "--format=%ct", commit).strip())
-    tarball = work / f"coredns-{TAG}.tar.gz"
-    with tarball.open("wb") as out:
-        archive = subprocess.Popen(
-            ["git", "--git-dir", str(MIRROR), "archive", "--format=tar",
-             f"--prefix=coredns-{TAG[1:]}/", commit],
-            stdout=subprocess.PIPE,
-        )  # fmt: skip
-        subprocess.run(["gzip", "-n"], stdin=archive.stdout, stdout=out, check=True)
-        assert archive.wait() == 0
     # the same maker `emtk3s vendor` and fetch use for Go packages (module downloads in the
     # generator sandbox); a persistent module cache keeps reruns short
-    cache_root = Path(os.environ.get("EMTK3S_TEST_GO_CACHE", Path.home() / ".cache/emtk3s-tests"))
-    vendor, origin = make_vendor(
-        tarball, work / "vendor.tar.gz", epoch, work / "vendoring", cache_root, tarball.name
+    v = real_go.vendored_tag(MIRROR, TAG, "coredns", work)
+    commit, epoch, origin = v.commit, v.epoch, v.origin
+    real_go.go_build(
+        v, f"-s -w -X github.com/coredns/coredns/coremain.GitCommit={commit[:9]}", work / "coredns"
     )
-    src = work / "src"
-    safe_extract(tarball, src)
-    top = src / f"coredns-{TAG[1:]}"
-    safe_extract(vendor, top)
-    env = go_env(work, cache_root)
-    env.update(GOFLAGS="-mod=vendor", GOPROXY="off", CGO_ENABLED="0",
-               GOCACHE=str(cache_root / "gobuildcache"))  # fmt: skip
-    goroot = Path(shutil.which("go") or "go").resolve().parent.parent
-    proc = sandbox.run_generator(
-        ["go", "build", "-trimpath", "-ldflags",
-         f"-s -w -X github.com/coredns/coredns/coremain.GitCommit={commit[:9]}", "-o",
-         str(work / "coredns"), "."],
-        cwd=top, env=env, writable=[work, cache_root], readable=[goroot],
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    upstream = dockerfile.parse(_git("show", f"{commit}:Dockerfile"), f"{TAG}:Dockerfile")
+    upstream = dockerfile.parse(
+        real_go.git(MIRROR, "show", f"{commit}:Dockerfile"), f"{TAG}:Dockerfile"
+    )
     ca = Path("/etc/ssl/certs/ca-certificates.crt")
     if not ca.is_file():
         pytest.skip("no CA bundle on this host to put in the image")

@@ -111,8 +111,10 @@ def test_userland_maps_alpine_packages_to_k3s_root_programs_or_names_the_unknown
         "xtables-legacy-multi",
         "xtables-nft-multi",
     ]
-    with pytest.raises(ValueError, match="'bash'"):
-        images.userland_programs(["bash"])
+    # bash and jq come from EMT's RPMs, the CA bundle from ca-certificates (klipper-helm)
+    assert images.userland_programs(["bash", "jq", "ca-certificates"]) == []
+    with pytest.raises(ValueError, match="'git'"):  # klipper-helm v0.7.4 installed git
+        images.userland_programs(["bash", "git"])
     assert images.base_kind("alpine:3.21") == "alpine"
     with pytest.raises(ValueError, match="ubuntu"):
         images.base_kind("ubuntu:24.04")
@@ -162,3 +164,63 @@ def test_platform_guard_and_arch_dependent_env() -> None:
         dockerfile.parse(LOCAL_PATH_DOCKERFILE, "p")
     facts = dockerfile.read(LOCAL_PATH_DOCKERFILE, "p")
     assert dockerfile.from_facts(facts, "arm64")["config"]["Env"] == ["ARCH=arm64"]
+
+
+TRAEFIK_LIBRARY_MIRROR = Path("/work/.mirror/traefik+traefik-library-image/repo")
+TRAEFIK_PREBUILT = {
+    "path": "/usr/local/bin/traefik",
+    "url": "https://github.com/traefik/traefik/releases/download/v3.3.6/traefik_v3.3.6_linux_<arch>.tar.gz",
+}
+
+
+def test_a_prebuilt_binary_download_is_recorded_not_run_nor_ignored() -> None:
+    from tests.fixtures.addon_images import TRAEFIK_DOCKERFILE
+
+    got = dockerfile.parse(TRAEFIK_DOCKERFILE, "v3.3/alpine/Dockerfile", "amd64")
+    assert got["base"] == "alpine:3.21"
+    assert got["config"] == {
+        "Entrypoint": ["/entrypoint.sh"],
+        "Cmd": ["traefik"],
+        "ExposedPorts": {"80/tcp": {}},
+    }
+    assert got["userland"] == ["ca-certificates", "tzdata"]
+    # the download is a fact of the lock (the shell's $arch as <arch>: a fact holds no $)
+    assert got["prebuilt"] == [TRAEFIK_PREBUILT]
+    facts = dockerfile.read(TRAEFIK_DOCKERFILE, "x")
+    assert json.loads(facts["_prebuilt"]) == [TRAEFIK_PREBUILT]
+    assert dockerfile.from_facts(facts, "arm64")["prebuilt"] == [TRAEFIK_PREBUILT]
+    # a download that unpacks nothing into the image is still a RUN we cannot mirror
+    with pytest.raises(InputError, match="p:2: RUN"):
+        dockerfile.parse(
+            'FROM alpine\nRUN wget -O /x "https://github.com/a/b/releases/download/v1/b"\n', "p"
+        )
+
+
+def test_alpine_data_packages_come_from_the_build_host() -> None:
+    from emtk3s.packages.k3s_addon_images import images
+
+    assert images.userland_programs(["ca-certificates", "tzdata"]) == []
+    assert images.host_data(["ca-certificates", "tzdata", "iptables"]) == [
+        "ca-certificates",
+        "tzdata",
+    ]
+
+
+@pytest.mark.skipif(
+    not TRAEFIK_LIBRARY_MIRROR.is_dir(), reason="no traefik/traefik-library-image snapshot here"
+)
+@pytest.mark.parametrize(("tag", "path", "base"), [
+    ("v3.3.6", "v3.3/alpine/Dockerfile", "alpine:3.21"),  # K3s v1.32.4+k3s1
+    ("v2.9.4", "alpine/Dockerfile", "alpine:3.15"),  # K3s 1.26 (one line then, no v2.9/ dir)
+])  # fmt: skip
+def test_the_real_traefik_library_dockerfile(tag: str, path: str, base: str) -> None:
+    from tests.fixtures.addon_images import TRAEFIK_DOCKERFILE
+
+    real = dockerfile.parse(_show(TRAEFIK_LIBRARY_MIRROR, f"{tag}:{path}"), path, "amd64")
+    assert real["base"] == base
+    assert real["prebuilt"] == [
+        {"path": "/usr/local/bin/traefik",
+         "url": f"https://github.com/traefik/traefik/releases/download/{tag}/traefik_{tag}_linux_<arch>.tar.gz"}
+    ]  # fmt: skip
+    shaped = dockerfile.parse(TRAEFIK_DOCKERFILE, path, "amd64")
+    assert (real["config"], real["userland"]) == (shaped["config"], shaped["userland"])
