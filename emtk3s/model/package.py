@@ -195,7 +195,7 @@ class PackageDef:
 
 def source_format(comp: Component) -> dict[str, Any]:
     """Fields a SourceRule's name and path may use: {tag} {version} {commit} and the
-    component's facts, e.g. {facts[modules][runc][version]} or {facts[charts][traefik]}."""
+    component's facts, e.g. {facts[modules][runc][version]} or {facts[charts][<chart>]}."""
     from emtk3s.model.versions import component_version
 
     return {
