@@ -6,11 +6,8 @@ filled as a side effect."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Mapping
-from dataclasses import replace
 from functools import cache
-from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -40,6 +37,10 @@ def mirrors() -> Mapping[str, str]:
 @cache
 def load() -> Catalog:
     """The catalog of the package folders ``emtk3s.packages.FOLDERS`` names (read once)."""
+    import importlib  # here, not at the top: --help imports this module for the mirror names
+    from dataclasses import replace
+    from pathlib import Path
+
     from emtk3s import packages
     from emtk3s.model.package import Catalog
 

@@ -4,16 +4,29 @@ upstream repositories, with the same code resolve runs, where upstream hosts are
     .venv/bin/python tools/make_default_lock.py MIRROR_ROOT
 
 MIRROR_ROOT holds bare clones named <owner>+<repo>/repo (k3s-io+k3s-root, buildroot+buildroot,
-containers+fuse-overlayfs, rootless-containers+slirp4netns). The K3s repository itself was too
+containers+fuse-overlayfs, rootless-containers+slirp4netns, and for the addon images
+coredns+coredns, k3s-io+klipper-lb, kubernetes-sigs+metrics-server,
+rancher+local-path-provisioner, traefik+traefik, traefik+traefik-library-image). The K3s repository itself was too
 large to clone there: its commit comes from a public record (nixpkgs' versions.nix for
 v1.32.4+k3s1, `facts._commit_source` says so; the commit time is the release date) and its
 facts are the public record of EMT's spec and patches for v1.32.4+k3s1 (`facts._source`). The
 Go vendor tarball cannot be made without the module proxy: it stays unpinned, and SPECS/k3s
 names it PENDING until `emtk3s vendor` (or fetch) runs with network.
+The addon images' list (component k3s-images, same K3s tag) is the public record of the tag's
+`scripts/airgap/image-list.txt` (`facts._source` says so). Kubernetes, too large to clone, gives
+the pause program (component kubernetes-pause at v1.23.0) from its Go module zip
+k8s.io/kubernetes@v1.23.0 (`go mod download`, checked against sum.golang.org): pass its directory
+as KUBERNETES_DIR; its files become a one-commit git tree so that the same facts and git-blob
+pins are read, and the component records the tag's real commit (public record).
+
+    .venv/bin/python tools/make_default_lock.py MIRROR_ROOT KUBERNETES_DIR
+
 With network access, plain `emtk3s resolve` replaces all of this.
 """
 
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from emtk3s import catalog
@@ -35,8 +48,25 @@ MIRRORS = {
         "buildroot/buildroot",
         "containers/fuse-overlayfs",
         "rootless-containers/slirp4netns",
+        "coredns/coredns",
+        "k3s-io/klipper-lb",
+        "kubernetes-sigs/metrics-server",
+        "rancher/local-path-provisioner",
+        "traefik/traefik",
+        "traefik/traefik-library-image",
     )
 }
+KUBERNETES = Path(sys.argv[2] if len(sys.argv) > 2 else "")
+#: the files of kubernetes' tree the pause component reads (facts and git-blob sources)
+KUBERNETES_FILES = (
+    "LICENSE",
+    "build/pause/Makefile",
+    "build/pause/Dockerfile",
+    "build/pause/linux/pause.c",
+)
+#: kubernetes v1.23.0: the commit `kubectl version` reports for it (public record), and the
+#: time the module proxy records for the tag (2021-12-07T20:52:56Z)
+KUBERNETES_COMMIT = ("v1.23.0", "ab69524f795c42094a6630298ff53f3c3ebab7f4", 1638910376)
 rel = release_toml.load(Path("release.toml"), CATALOG, environ={})
 K3S_FACTS = {
     "_source": "public record: EMT's SPECS/k3s/k3s.spec and its patches for v1.32.4+k3s1 "
@@ -95,12 +125,89 @@ K3S_FACTS = {
 }
 K3S_COMMIT = "6b330558e47a257134434508c851193bb4e9bf9d"
 K3S_TIME = 1745366400  # 2025-04-23T00:00:00Z, the v1.32.4+k3s1 release date
+#: the image list of v1.32.4+k3s1 (public record; the tag's tree is not read here): name ->
+#: (reference, the file that refers to it)
+K3S_IMAGES = {
+    "pause": ("rancher/mirrored-pause:3.6", "pkg/cli/cmds/const_linux.go"),
+    "coredns": ("rancher/mirrored-coredns-coredns:1.12.1", "manifests/coredns.yaml"),
+    "busybox": ("rancher/mirrored-library-busybox:1.36.1", "manifests/local-storage.yaml"),
+    "traefik": ("rancher/mirrored-library-traefik:3.3.6", "manifests/traefik.yaml"),
+    "metrics-server": (
+        "rancher/mirrored-metrics-server:v0.7.2",
+        "manifests/metrics-server/metrics-server-deployment.yaml",
+    ),
+    "klipper-helm": (
+        "rancher/klipper-helm:v0.9.5-build20250306",
+        "scripts/version.sh VERSION_HELM_JOB",
+    ),
+    "klipper-lb": ("rancher/klipper-lb:v0.4.13", "pkg/cloudprovider/servicelb.go"),
+    "local-path-provisioner": (
+        "rancher/local-path-provisioner:v0.0.31",
+        "manifests/local-storage.yaml",
+    ),
+}
+
+
+def _image_facts() -> dict[str, object]:
+    from emtk3s.packages.k3s_addon_images import imagelist
+
+    images: dict[str, object] = {}
+    for name, (ref, at) in K3S_IMAGES.items():
+        full = imagelist.normalize(ref, "K3S_IMAGES")
+        b = imagelist.buildable_for(full)
+        assert b is not None and b.name == name, ref
+        registry, rest = full.split("/", 1)
+        repository, tag = rest.rsplit(":", 1)
+        images[name] = {
+            "_reference": full,
+            "_referenced_by": f"{rel.k3s.tag}:{at}",
+            "registry": registry,
+            "repository": repository,
+            "tag": tag,
+            "upstream": b.upstream,
+            "upstream_tag": b.tag_prefix + tag,
+        }
+    return {
+        "_source": "public record: scripts/airgap/image-list.txt of v1.32.4+k3s1 and the "
+        "files that refer to each image (not read from the tag here)",
+        "images": images,
+    }
+
+
+def _kubernetes_mirror() -> str:
+    """kubernetes' files from its module zip as a one-commit repository tagged v1.23.0."""
+    tag = KUBERNETES_COMMIT[0]
+    repo = Path(tempfile.mkdtemp(prefix="emtk3s-k8s-")) / "repo"
+    for f in KUBERNETES_FILES:
+        (repo / f).parent.mkdir(parents=True, exist_ok=True)
+        (repo / f).write_bytes((KUBERNETES / f).read_bytes())
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "GIT_AUTHOR_DATE": "1638910376 +0000",
+        "GIT_COMMITTER_DATE": "1638910376 +0000",
+        "HOME": str(repo),
+    }
+    for args in (
+        ["init", "-q"],
+        ["add", "."],
+        ["-c", "user.name=emtk3s", "-c", "user.email=emtk3s@localhost", "commit", "-qm", tag],
+        ["tag", tag],
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, env=env)
+    return str(repo)
+
+
+if (KUBERNETES / "build/pause/Makefile").is_file():
+    MIRRORS["kubernetes/kubernetes"] = _kubernetes_mirror()
 comps = {"k3s": Component("k3s", "k3s-io/k3s", rel.k3s.tag, K3S_COMMIT, K3S_TIME, K3S_FACTS)}
+comps["k3s-images"] = Component(
+    "k3s-images", "k3s-io/k3s", rel.k3s.tag, K3S_COMMIT, K3S_TIME, _image_facts()
+)
 checkouts = {}
 selected = CATALOG.select(list(rel.packages))
 wanted = sorted({c for p in selected for c in (p.component, *p.components)})
 for name in CATALOG.component_order(wanted):
-    if name == "k3s":
+    if name in ("k3s", "k3s-images"):
         continue
     cdef = CATALOG.components[name]
     tag = rel.overrides.get(name) or cdef.tag(pkgs.ResolveContext(rel, comps))
@@ -109,7 +216,11 @@ for name in CATALOG.component_order(wanted):
     checkouts[name] = co
     if cdef.derived is not None:  # buildroot: show-info on both trees, run contained
         facts.update(cdef.derived(co, checkouts, rel))
-    comps[name] = Component(name, cdef.repo, tag, co.info.commit, co.info.commit_time, facts)
+    commit, commit_time = co.info.commit, co.info.commit_time
+    if cdef.repo == "kubernetes/kubernetes":  # the module zip's tree; the tag's real commit
+        assert tag == KUBERNETES_COMMIT[0], tag
+        commit, commit_time = KUBERNETES_COMMIT[1:]
+    comps[name] = Component(name, cdef.repo, tag, commit, commit_time, facts)
 packages = {}
 for pdef in selected:
     comp = comps[pdef.component]
@@ -118,6 +229,28 @@ for pdef in selected:
         component_version(comp.tag),
         pdef.component,
         tuple(_sources(pdef, comp, checkouts.get(pdef.component), None, comps, rel, checkouts)),
+    )
+# our OCI archive writer is a generated source made with no network (a copy of ociarchive.py):
+# pinned here as `emtk3s fetch` pins it
+if "k3s-addon-images" in packages:
+    import dataclasses
+    import hashlib
+
+    writer = Path("emtk3s/packages/k3s_addon_images/ociarchive.py").read_bytes()
+    pkg = packages["k3s-addon-images"]
+    packages[pkg.name] = dataclasses.replace(
+        pkg,
+        sources=tuple(
+            dataclasses.replace(
+                s,
+                sha256=hashlib.sha256(writer).hexdigest(),
+                size=len(writer),
+                origin="generated-emtk3s-ociarchive",
+            )
+            if s.name == "k3s-addon-images-ociarchive.py"
+            else s
+            for s in pkg.sources
+        ),
     )
 lock = Lock(input_digest(rel), rel.k3s.tag, comps, packages)
 lockmod.write(Path("emtk3s.lock"), lock)

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from emtk3s import __version__
-from emtk3s.cli.runner import Ctx, MainGroup, MirrorOption, setup_logging
+from emtk3s.cli.runner import Ctx, MainGroup, MirrorOption
 
 #: command -> (module under emtk3s.cli.commands, its help): the help is what ``--help`` lists
 #: without importing the module (tests/unit/test_docs.py checks that both agree)
@@ -45,6 +45,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mock-config": (
         "mock_config",
         "Write the mock config for EMT builds and print the mock command line.",
+    ),
+    "pin-images": (
+        "pin_images",
+        "Pin the manifest digest of every image archive a built package holds, per arch.",
     ),
     "render": (
         "render",
@@ -123,10 +127,11 @@ def main(
     verify: bool,
 ) -> None:
     """Turn an upstream K3s release into from-source RPMs for the Edge Microvisor Toolkit."""
+    # the log handler is set up by the command's run() (logging's import is start-up time that
+    # --help and a replayed no-op need not pay)
     cctx.obj = Ctx(
         project_dir, release_file, cache_dir, mirrors, as_json, debug, quiet or as_json, verify
     )
-    setup_logging(cctx.obj)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,14 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from emtk3s.infra import procs
-from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, InputError
-
 if TYPE_CHECKING:  # imported when a command runs, not for --help
+    from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem
     from emtk3s.infra.paths import Project
     from emtk3s.model.lock import Lock
     from emtk3s.model.package import Catalog
@@ -45,17 +42,30 @@ RELEASE_FILE = "release.toml"
 INTERRUPT_GRACE = 0.8  # seconds between the first Ctrl-C and a forced exit
 
 
-@dataclass
 class Ctx:
-    project_dir: Path | None  # None: search release.toml from the working directory upwards
-    release_file: Path | None
-    cache_dir: Path | None
-    mirrors: tuple[str, ...]
-    json: bool
-    debug: bool
-    quiet: bool
-    verify: bool = False  # --verify: rehash every cached source and output, trust no stat record
-    env_checked: bool = False  # unknown EMTK3S_ variables were warned about
+    """The global options of a run (a plain class: the dataclass machinery is start-up time
+    every command, --help included, would pay)."""
+
+    def __init__(
+        self,
+        project_dir: Path | None,  # None: search release.toml from the working directory upwards
+        release_file: Path | None,
+        cache_dir: Path | None,
+        mirrors: tuple[str, ...],
+        json: bool,
+        debug: bool,
+        quiet: bool,
+        verify: bool = False,  # --verify: rehash every cached source and output, trust no record
+    ) -> None:
+        self.project_dir = project_dir
+        self.release_file = release_file
+        self.cache_dir = cache_dir
+        self.mirrors = mirrors
+        self.json = json
+        self.debug = debug
+        self.quiet = quiet
+        self.verify = verify
+        self.env_checked = False  # unknown EMTK3S_ variables were warned about
 
     def root(self) -> Path:
         if self.project_dir is not None:
@@ -121,6 +131,8 @@ def environment_error(exc: OSError) -> EnvironmentProblem | None:
     """A disk-full, read-only or permission error, as exit 6 naming the path (None: a bug)."""
     if exc.errno not in _ENV_ERRNOS:
         return None
+    from emtk3s.infra.errors import EnvironmentProblem
+
     what, hint = _ENV_ERRNOS[exc.errno]
     path = exc.filename if exc.filename is not None else exc.filename2
     where = f"{os.fsdecode(path)}: " if path is not None else ""
@@ -129,7 +141,8 @@ def environment_error(exc: OSError) -> EnvironmentProblem | None:
 
 def setup_logging(ctx: Ctx) -> None:
     """The library logs to module loggers (``emtk3s.*``); the command line picks the handler:
-    progress lines on stderr, none with -q or --json, everything with --debug."""
+    progress lines on stderr, none with -q or --json, everything with --debug. Called by
+    :func:`run` before the command's library call."""
     import logging
 
     logger = logging.getLogger("emtk3s")
@@ -145,6 +158,8 @@ def setup_logging(ctx: Ctx) -> None:
 def find_project(start: Path) -> Path:
     """The nearest directory from ``start`` upwards that holds release.toml (as git and cargo
     find their roots)."""
+    from emtk3s.infra.errors import InputError
+
     start = start.resolve()
     for d in (start, *start.parents):
         if (d / RELEASE_FILE).is_file():
@@ -201,11 +216,11 @@ def error_doc(
 def emit(ctx: Ctx, command: str, result: R, human: Callable[[R], None], status: int = 0) -> None:
     """--json: one document (the result through the one encoder); else the human lines. A
     non-zero ``status`` is a success that automation must tell apart (check-updates' 100)."""
-    import json
-
-    from emtk3s.infra.jsonout import jsonable
-
     if ctx.json:
+        import json
+
+        from emtk3s.infra.jsonout import jsonable
+
         doc: dict[str, Any] = {"ok": True, "command": command, "result": jsonable(result)}
         if status:
             doc["exit_code"] = status
@@ -228,7 +243,12 @@ def _interrupted_exit() -> NoReturn:
         )
     sys.stderr.write(f"emtk3s {command}: interrupted\n")
     sys.stderr.flush()
-    procs.kill_all()  # children of worker threads too: os._exit runs no atexit
+    # children of worker threads too (os._exit runs no atexit); children are only ever started
+    # through emtk3s.infra.procs, so when it was never loaded there are none (and importing
+    # here, in a signal handler or timer thread, could wait on the import lock)
+    procs = sys.modules.get("emtk3s.infra.procs")
+    if procs is not None:
+        procs.kill_all()
     os._exit(130)  # worker threads (a stalled download) must not hold the exit
 
 
@@ -248,17 +268,27 @@ def install_signal_handlers() -> None:
         signal.signal(signal.SIGTERM, _on_sigint)
 
 
+def _emtk3s_error() -> type[Emtk3sError]:
+    """The errors' base class, imported when one is to be told apart (a run that raised)."""
+    from emtk3s.infra.errors import Emtk3sError
+
+    return Emtk3sError
+
+
 def run(
     command: str,
     fn: Callable[[Ctx], tuple[R, Callable[[R], None]]],
     status: Callable[[R], int] | None = None,
+    log: bool = True,
 ) -> None:
     """Run a command: ``fn`` returns its typed result and how to print it for a human;
     ``status`` maps a successful result to its exit code (0 unless the command documents
-    another, as check-updates' 100 for "updates available", dnf's convention)."""
-    import traceback
-
+    another, as check-updates' 100 for "updates available", dnf's convention). ``log``: set
+    up the log handler first (False: ``fn`` calls :func:`setup_logging` itself before any
+    library call, as ``all`` does after answering a no-op from its memo)."""
     ctx: Ctx = click.get_current_context().find_object(Ctx)  # type: ignore[assignment]
+    if log:
+        setup_logging(ctx)
     _state["command"] = command
     _state["json"] = ctx.json
     try:
@@ -269,8 +299,10 @@ def run(
             if mapped is None:
                 raise
             raise mapped from os_exc
-    except Emtk3sError as exc:
+    except _emtk3s_error() as exc:  # evaluated only when something was raised
         if ctx.debug:
+            import traceback
+
             traceback.print_exc()
         if exc.details and not ctx.json:
             sys.stderr.write(exc.details if exc.details.endswith("\n") else exc.details + "\n")
@@ -292,6 +324,8 @@ def run(
         _interrupted_exit()
     except Exception as exc:  # a bug: one line unless --debug
         if ctx.debug:
+            import traceback
+
             traceback.print_exc()
         msg = f"internal error: {type(exc).__name__}: {exc}"
         if ctx.json:

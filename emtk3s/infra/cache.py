@@ -165,6 +165,9 @@ class Cache:
         self._sizes: dict[str, int] = {}  # sizes has_all saw (a hit needs no second stat)
         self._records_dir = os.path.join(self.root, "verified")
         self._dirs: set[Path] = set()  # directories this process made or found (one mkdir each)
+        #: every entry this process looked up: sha -> the stat record it trusted or verified
+        #: (None: absent). A run memo (emtk3s.infra.runmemo) covers exactly these files.
+        self.consulted: dict[str, Record | None] = {}
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
@@ -207,11 +210,18 @@ class Cache:
         that exists, so it is never trusted: the entry is rehashed."""
         self._seen[sha] = [int(x) for x in record[:5]]
         path = self.record_path(sha)
+        text = (" ".join(map(str, record)) + "\n").encode()
+        try:  # the same record again (a --verify run that found nothing changed): no write
+            with open(path, "rb") as fh:
+                if fh.read() == text:
+                    return
+        except OSError:
+            pass
         try:
             self._mkdir(path.parent)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
-                os.write(fd, (" ".join(map(str, record)) + "\n").encode())
+                os.write(fd, text)
             finally:
                 os.close(fd)
         except OSError:  # a read-only cache still works, it just rehashes
@@ -244,6 +254,7 @@ class Cache:
         for sha, name in entries:
             path = self.blob_path(sha)
             before = stat_record(path)
+            self.consulted[sha] = before
             present.append(before is not None)
             if before is None:
                 continue
@@ -262,6 +273,7 @@ class Cache:
                 continue
             self._seen.pop(sha, None)
             self._sizes.pop(sha, None)
+            self.consulted[sha] = None
             with contextlib.suppress(OSError):
                 self.record_path(sha).unlink()
             kept = self.quarantine(path, name or sha, actual)

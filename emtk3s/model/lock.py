@@ -134,15 +134,34 @@ def source_record(s: Source) -> dict[str, Any]:
     return d
 
 
+#: an image reference as K3s' image list names it (registry/repository:tag)
+IMAGE_REF = re.compile(
+    r"[a-z0-9][a-z0-9.-]*(?::[0-9]+)?(?:/[a-z0-9][a-z0-9._-]*)+:[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}"
+)
+#: an OCI manifest digest
+MANIFEST_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+#: the architectures (GOARCH) an image archive is written for
+IMAGE_ARCHES = ("amd64", "arm64")
+
+
 @dataclass(frozen=True)
 class PackageLock:
     name: str
     version: str
     component: str  # the component whose tag gives version and SOURCE_DATE_EPOCH
     sources: tuple[Source, ...]
+    #: the manifest digests of the image archives the package's build writes, pinned from a
+    #: build (``emtk3s pin-images``): image reference -> {goarch: "sha256:..."}; the spec's
+    #: %check compares the rebuilt archives with them
+    image_digests: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))
+        object.__setattr__(
+            self,
+            "image_digests",
+            {r: dict(sorted(d.items())) for r, d in sorted(self.image_digests.items())},
+        )
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -216,12 +235,15 @@ class Lock:
     def package_data(self, name: str) -> dict[str, Any]:
         """One package as the lock file writes it (``show NAME`` encodes only this)."""
         p = self.packages[name]
-        return {
+        data: dict[str, Any] = {
             "name": p.name,
             "version": p.version,
             "component": p.component,
             "sources": [source_record(s) for s in p.sources],
         }
+        if p.image_digests:
+            data["image_digests"] = {r: dict(d) for r, d in p.image_digests.items()}
+        return data
 
     def component_data(self, name: str) -> dict[str, Any]:
         """One component as the lock file writes it."""
@@ -253,7 +275,13 @@ class Lock:
                             "re-create the lock with emtk3s resolve",
                         )
                     sources.append(src)
-                pkgs[k] = PackageLock(p["name"], p["version"], p["component"], tuple(sources))
+                pkgs[k] = PackageLock(
+                    p["name"],
+                    p["version"],
+                    p["component"],
+                    tuple(sources),
+                    p.get("image_digests", {}),
+                )
             lock = cls(data["release_digest"], data["k3s"], comps, pkgs)
         except InputError:
             raise
@@ -332,6 +360,25 @@ def save_pins(path: Path, pins: Iterable[Pin], mirrors: Mapping[str, str]) -> tu
         return merged, write_if_changed(path, merged.to_json().encode())
 
 
+def save_image_digests(
+    path: Path, package: str, digests: Mapping[str, Mapping[str, str]], mirrors: Mapping[str, str]
+) -> tuple[Lock, bool]:
+    """Merge one package's image manifest digests (reference -> {goarch: digest}) into the lock
+    file as it is now and write it, under the writer lock. Returns the merged lock and whether
+    the file changed."""
+    with writer(path):
+        current = require(path, mirrors)
+        plock = current.packages[package]
+        merged_digests = {r: dict(d) for r, d in plock.image_digests.items()}
+        for ref, by_arch in digests.items():
+            merged_digests.setdefault(ref, {}).update(by_arch)
+        packages = dict(current.packages)
+        packages[package] = replace(plock, image_digests=merged_digests)
+        merged = replace(current, packages=packages)
+        check_fields(merged, str(path))
+        return merged, write_if_changed(path, merged.to_json().encode())
+
+
 def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
     """Every field of a lock read from disk, with the patterns release.toml's values meet: a
     hand-edited or hostile lock cannot carry a value into a spec, a URL or a command line.
@@ -366,6 +413,14 @@ def check_fields(lock: Lock, where: str = "emtk3s.lock") -> None:
             raise InputError(f"{w} {key}.component {p.component!r} is not in the lock", "")
         if not isinstance(p.sources, list | tuple):
             raise InputError(f"{w} {key}.sources is not a list", "re-resolve")
+        for ref, digests in p.image_digests.items():
+            if not isinstance(ref, str) or not IMAGE_REF.fullmatch(ref):
+                raise InputError(f"{w} {key}.image_digests: {ref!r} is not an image reference", "re-pin with emtk3s pin-images")  # fmt: skip
+            for arch, digest in digests.items():
+                if arch not in IMAGE_ARCHES or not (
+                    isinstance(digest, str) and MANIFEST_DIGEST.fullmatch(digest)
+                ):
+                    raise InputError(f"{w} {key}.image_digests {ref} {arch}: {digest!r} is not a sha256 manifest digest of amd64 or arm64", "re-pin with emtk3s pin-images")  # fmt: skip
         for s in p.sources:
             if not s.generated:
                 checks.mirror_path(s.path, f"{w} {key}/{s.name} path")

@@ -171,6 +171,9 @@ class PackageDef:
     chain_deps: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     #: in the default release (release.toml lists no packages); False: only when listed
     default: bool = True
+    #: its RPM installs container image archives under /usr/share/k3s/images whose manifest
+    #: digests `emtk3s pin-images` pins in the lock (PackageLock.image_digests)
+    writes_images: bool = False
 
     def template_dir(self, override: Path | None = None) -> Path:
         """The folder holding ``<name>.spec.j2`` and the patches: a project's own

@@ -34,6 +34,23 @@ class AllResult:
         """The stages that ran to the end, in order (a failing ``all`` carries them)."""
         return [s for s in self.stages if s != self.failed]
 
+    def changed_nothing(self) -> bool:
+        """Every stage ran and found its outputs up to date: nothing resolved, fetched,
+        rendered, checked or built, upstream not contacted, nothing left undone."""
+        st = self.stages
+        if self.failed or self.stopped or self.needs_network or tuple(st) != STAGES:
+            return False
+        res, f, rr, lic, v = st["resolve"], st["fetch"], st["render"], st["license"], st["validate"]
+        return (
+            not (res.changed or res.network)
+            and not (f.downloaded or f.missing or f.generated or f.pinned or f.lock_changed)
+            and not (rr.written or rr.drift or rr.skipped or rr.history)
+            and not (lic.changelog_changed or lic.skipped)
+            and not v.checked
+            and all(s.skipped for s in st["srpm"].srpms)
+            and all(b.skipped for b in st["build"].builds)
+        )
+
 
 def run_all(r: StageRun, until: str = "build") -> AllResult:
     project = r.project

@@ -229,6 +229,8 @@ def context(
         "sources": sources,
         "src": {s["key"]: s for s in sources if s["key"]},
         "pending": pending,
+        # image reference -> {goarch: manifest digest} pinned from a build (emtk3s pin-images)
+        "image_digests": {r: dict(d) for r, d in plock.image_digests.items()},
         "patches": [{"index": i, "name": n} for i, n in enumerate(patches)],
         "changelog": changelog_entries(release, comp, evr, history or [], epoch)[0],
     }
@@ -338,6 +340,9 @@ class RenderResult:
     drift: dict[str, str] = field(default_factory=dict, metadata={"json": sorted})
     skipped: dict[str, str] = field(default_factory=dict)  # package -> why it cannot render yet
     pending: dict[str, list[str]] = field(default_factory=dict)  # package -> PENDING sources
+    #: package -> the Sources it ships as upstream's prebuilt bytes, not built from source (the
+    #: opt-in airgap image archives): said on every render, not OSPDT-clean
+    prebuilt: dict[str, list[str]] = field(default_factory=dict)
     #: package -> its changelog entries when render added one (saved to changelog.json);
     #: the JSON says package -> the new entry's EVR
     history: dict[str, list[dict[str, Any]]] = field(
@@ -447,6 +452,15 @@ def render(
         target = project.specs / pdef.name
         if pending_sources(lock, pdef.name, release.catalog):
             result.pending[pdef.name] = pending_sources(lock, pdef.name, release.catalog)
+        plock = lock.packages.get(pdef.name)
+        comp = lock.components.get(plock.component) if plock else None
+        prebuilt = [
+            s.name
+            for s in (plock.sources if plock and comp else ())
+            if (rule := pdef.rule_for(s.name, comp)) is not None and rule.airgap  # type: ignore[arg-type]
+        ]
+        if prebuilt:
+            result.prebuilt[pdef.name] = prebuilt
         before = history.get(pdef.name) or []
         if keys is None:
             out = render_package(release, lock, pdef, project.templates, before, epoch, env())

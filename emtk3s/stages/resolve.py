@@ -284,6 +284,15 @@ def resolve(
             changes.append({"component": name, "old": prev.tag if prev else None, "new": comp.tag})
 
     packages: dict[str, PackageLock] = {}
+    # image manifest digests pinned from a build stay pinned while the image list names them and
+    # the package's upstream commit is the same (the archives' times are its commit time)
+    listed = {
+        str(i.get("_reference"))
+        for c in comps.values()
+        if isinstance(c.facts.get("images"), Mapping)
+        for i in c.facts["images"].values()
+        if isinstance(i, Mapping)
+    }
     for pdef in selected:
         comp = comps[pdef.component]
         prev_pkg = old.packages.get(pdef.name) if old else None
@@ -294,6 +303,11 @@ def resolve(
             sources=tuple(
                 _sources(pdef, comp, checkouts[pdef.component], prev_pkg, comps, release, checkouts)
             ),
+            image_digests={
+                r: d
+                for r, d in (prev_pkg.image_digests if prev_pkg else {}).items()
+                if r in listed and old is not None and old.components.get(pdef.component) == comp
+            },
         )
     new = Lock(digest, release.k3s.tag, comps, packages)
     changed = old is None or new.to_json() != old.to_json()

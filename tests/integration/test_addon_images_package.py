@@ -33,6 +33,21 @@ RPM_ARCH = os.uname().machine
 
 pytestmark = pytest.mark.skipif(not ARCH, reason="no image architecture for this machine")
 
+#: a stand-in RPM holding a directory (the helm plugins' trees)
+STAND_IN_DIR_SPEC = """Name: {name}
+Version: 0.0.1
+Release: 1
+Summary: stand-in payload for the k3s-addon-images test
+License: MIT
+%description
+stand-in
+%install
+mkdir -p %{{buildroot}}{dir}
+cp -pr {src}/. %{{buildroot}}{dir}/
+%files
+{dir}
+"""
+
 STAND_IN_SPEC = """Name: {name}
 Version: 0.0.1
 Release: 1
@@ -57,11 +72,14 @@ TRAEFIK_STAND_IN_C = '#include <stdio.h>\nint main(void) { puts("traefik stand-i
 def _stand_in_rpm(work: Path, name: str, src: Path, dir_: str, file: str,
                   more: tuple[tuple[Path, str], ...] = ()) -> Path:  # fmt: skip
     spec = work / f"{name}.spec"
-    spec.write_text(STAND_IN_SPEC.format(
-        name=name, src=src, dir=dir_, file=file,
-        more_install="\n".join(f"cp -p {s} %{{buildroot}}{dir_}/{f}" for s, f in more),
-        more_files="\n".join(f"{dir_}/{f}" for _s, f in more),
-    ))  # fmt: skip
+    if src.is_dir():
+        spec.write_text(STAND_IN_DIR_SPEC.format(name=name, src=src, dir=dir_))
+    else:
+        spec.write_text(STAND_IN_SPEC.format(
+            name=name, src=src, dir=dir_, file=file,
+            more_install="\n".join(f"cp -p {s} %{{buildroot}}{dir_}/{f}" for s, f in more),
+            more_files="\n".join(f"{dir_}/{f}" for _s, f in more),
+        ))  # fmt: skip
     top = work / f"top-{name}"
     subprocess.run(
         ["rpmbuild", "-bb", "--nodeps", "--define", f"_topdir {top}",
@@ -94,6 +112,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         stub.chmod(0o755)
     with tarfile.open(work / f"k3s-root-{ARCH}.tar", "w") as tf:
         tf.add(tree / "bin", arcname="./bin")
+    # helm and the two plugins need their vendor tarballs too: the shell stand-ins of the
+    # klipper-helm containerd test, in the layout their RPMs install
+    from tests.fixtures import klipper_helm_image as kh
+
+    kh.stand_in_payloads(work / "kh")
     p = make_project(tmp_path_factory.mktemp("addons") / "proj", upstream)  # type: ignore[arg-type]
     rpms = p.root / "RPMS" / RPM_ARCH
     rpms.mkdir(parents=True)
@@ -103,6 +126,11 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
         ("k3s-addon-local-path-provisioner", lpp, "/usr/lib/k3s-addons/local-path-provisioner",
          "local-path-provisioner"),
         ("k3s-root-dist", work / f"k3s-root-{ARCH}.tar", "/usr/share/k3s-root", f"k3s-root-{ARCH}.tar"),
+        ("k3s-addon-helm", work / "kh/payload/helm/helm", "/usr/lib/k3s-addons/helm", "helm"),
+        ("k3s-addon-helm-set-status", work / "kh/payload/helm-set-status",
+         "/usr/lib/k3s-addons/helm-set-status", ""),
+        ("k3s-addon-helm-mapkubeapis", work / "kh/payload/helm-mapkubeapis",
+         "/usr/lib/k3s-addons/helm-mapkubeapis", ""),
     ):  # fmt: skip
         shutil.copy(_stand_in_rpm(work, name, src, dir_, file), rpms)
     entrypoint = work / "entrypoint.sh"
@@ -111,7 +139,12 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream: object) -> Iterato
     shutil.copy(_stand_in_rpm(work, "k3s-addon-traefik", traefik, "/usr/lib/k3s-addons/traefik",
                               "traefik", ((entrypoint, "entrypoint.sh"),)), rpms)  # fmt: skip
     p.write_release(
-        packages=["k3s-addon-pause", "k3s-addon-klipper-lb", "k3s-addon-images"],
+        packages=[
+            "k3s-addon-pause",
+            "k3s-addon-klipper-lb",
+            "k3s-addon-klipper-helm",
+            "k3s-addon-images",
+        ],
         arches=[RPM_ARCH],
     )
     p.run("all", "--nodeps", timeout=1200)
@@ -153,6 +186,7 @@ def test_installed_read_only_with_agent_image_links_and_sboms(image_root: Path) 
     images = image_root / "usr/share/k3s/images"
     archives = sorted(images.glob("*.tar"))
     assert [a.name for a in archives] == [
+        f"klipper-helm_{fx.FIXTURE_HELM_JOB}-{ARCH}.tar",
         f"klipper-lb_v0.4.13-{ARCH}.tar",
         f"local-path-provisioner_v0.0.31-{ARCH}.tar",
         f"mirrored-coredns-coredns_1.12.1-{ARCH}.tar",
@@ -195,8 +229,8 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     agent = image_root / "var/lib/rancher/k3s/agent/images"
     for link in sorted(agent.iterdir()):
         containerd.ctr("images", "import", str(image_root / os.readlink(link).lstrip("/")))
-    built_here = ("pause", "coredns", "busybox", "klipper-lb", "metrics-server", "local-path",
-                  "traefik")  # fmt: skip
+    built_here = ("pause", "coredns", "busybox", "klipper-lb", "klipper-helm", "metrics-server",
+                  "local-path", "traefik")  # fmt: skip
     listed = [r for r in fx.image_list() if any(f"/{k}" in r or f"-{k}" in r for k in built_here)]
     assert containerd.images() == sorted(listed)
     pause = next(r for r in listed if "pause" in r)
@@ -224,6 +258,20 @@ def test_containerd_imports_them_as_listed_and_runs_them(
     assert out.stdout.strip() == "traefik stand-in"
     busybox = next(r for r in listed if "busybox" in r)
     assert containerd.run(busybox, "bb", "sh", "-c", "echo $((6*7))").stdout.strip() == "42"
+    # klipper-helm: the entry built from its tag, as uid 1000 with bash and jq from this host's
+    # packages; with no chart it ends as upstream's does (helm's usage for the empty chart)
+    helm_job = next(r for r in listed if "/klipper-helm:" in r)
+    out = containerd.run(helm_job, "kh", "/bin/bash", "-c",
+                         "id -u; echo '[7]' | jq '.[0]'; helm version --short").stdout  # fmt: skip
+    assert out.split() == ["1000", "7", "v3.16.4+g7877b45"]
+    log = image_root.parent / "kh-termination-log"  # kubelet's file, written by the pod's user
+    log.write_text("")
+    log.chmod(0o666)
+    job = containerd.ctr("run", "--fifo-dir", str(containerd.top / "fifo"), "--rm", "--mount",
+                         f"type=bind,src={log},dst=/dev/termination-log,options=rbind:rw",
+                         helm_job, "kh-entry", "entry", check=False)  # fmt: skip
+    assert job.returncode == 0 and job.stdout.startswith("The Kubernetes package manager")
+    assert log.read_text() == "Installing helm chart\n"
     coredns = next(r for r in listed if "coredns" in r)
     containerd.run(coredns, "dns", detach=True)
     try:
@@ -256,12 +304,14 @@ def test_emt_integrate_lists_the_images_package_only_with_its_payloads(
         line for line in res.err.splitlines() if "k3s-addon-images" in line and "refused" in line
     )
     for provider in ("k3s-addon-coredns", "k3s-addon-local-path-provisioner",
-                     "k3s-addon-metrics-server", "k3s-addon-traefik", "k3s-root-dist"):  # fmt: skip
+                     "k3s-addon-metrics-server", "k3s-root-dist", "k3s-addon-helm",
+                     "k3s-addon-helm-set-status", "k3s-addon-helm-mapkubeapis",
+                     "k3s-addon-traefik"):  # fmt: skip
         assert provider in refusal
     # the payloads it has go in; the package list stays unchanged by build-only packages
     before = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
-    ok = built.run("emt", "integrate", "--emt-repo", str(emt),
-                   "-p", "k3s-addon-pause", "-p", "k3s-addon-klipper-lb", check=False)  # fmt: skip
+    ok = built.run("emt", "integrate", "--emt-repo", str(emt), "-p", "k3s-addon-pause",
+                   "-p", "k3s-addon-klipper-lb", "-p", "k3s-addon-klipper-helm", check=False)  # fmt: skip
     assert ok.code == 0, ok.err[-3000:]
     assert (emt / "SPECS/k3s-addon-pause/k3s-addon-pause.spec").is_file()
     after = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
@@ -285,11 +335,24 @@ def test_k3s_and_the_images_installed_together_give_the_links_k3s_imports(
     assert inst.returncode == 0, inst.stderr
     agent = root / "var/lib/rancher/k3s/agent/images"
     names = sorted(p.name for p in (root / "usr/share/k3s/images").glob("*.tar"))
-    assert len(names) == 7 and sorted(p.name for p in agent.iterdir()) == names
     for n in names:
         assert (root / os.readlink(agent / n).lstrip("/")).is_file()
-    # /var is mutable state: after a reset the install wrapper the cluster bootstrap runs
-    # (k3s' /usr/share/k3s/install.sh) links the archives again
+    # /var is mutable state: after a reset, systemd-tmpfiles at boot (the package's tmpfiles.d
+    # lines, applied here with --root) links the archives again
+    tmpfiles = shutil.which("systemd-tmpfiles")
+    if tmpfiles is not None:
+        for n in names:
+            (agent / n).unlink()
+        made = subprocess.run(
+            [tmpfiles, f"--root={root}", "--create", "k3s-addon-images.conf"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        assert sorted(p.name for p in agent.iterdir()) == names
+        for n in names:
+            assert os.readlink(agent / n) == f"/usr/share/k3s/images/{n}"
+            assert (root / "usr/share/k3s/images" / n).is_file()
+    # and so does the install wrapper the cluster bootstrap runs (k3s' /usr/share/k3s/install.sh)
     for n in names:
         (agent / n).unlink()
     busybox = shutil.which("busybox")
@@ -351,3 +414,97 @@ def test_klipper_lb_entry_detects_iptables_mode_in_its_network_namespace(
         assert os.readlink(links / "iptables") == f"xtables-{mode}-multi"
     finally:
         containerd.kill("klipper-lb")
+
+
+def test_pinned_manifest_digests_are_checked_by_the_rebuild(
+    built: ProjectDir, tmp_path: Path
+) -> None:
+    """pin-images records each archive's manifest digest from the built RPM in the lock; the
+    re-rendered spec's %check passes a rebuild with the same bytes and fails rpmbuild, naming
+    the image, when the lock pins another digest. Before the pin, the build says UNPINNED."""
+    first_log = (built.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert "docker.io/rancher/mirrored-pause:3.6 (" + ARCH + "): manifest sha256:" in first_log
+    assert "is UNPINNED in emtk3s.lock" in first_log
+    # a copy of the built project (RPMS/ included): the module's other tests keep theirs
+    p = ProjectDir(tmp_path / "proj", built.cache, built.upstream)
+    shutil.copytree(built.root, p.root, symlinks=True)
+    (rpm_file,) = (p.root / "RPMS" / RPM_ARCH).glob("k3s-addon-images-*.rpm")
+    root = tmp_path / "unpacked"
+    root.mkdir()
+    _extract(rpm_file, root)
+    want = {}
+    for archive in sorted((root / "usr/share/k3s/images").glob("*.tar")):
+        index = json.loads(tarfile.open(archive).extractfile("index.json").read())  # type: ignore[union-attr]
+        ref = index["manifests"][0]["annotations"]["io.containerd.image.name"]
+        want[ref] = {ARCH: ociarchive.manifest_digest(str(archive))}
+    assert len(want) == 7
+    res = p.run("--json", "pin-images")
+    assert res.json["result"]["digests"] == want
+    lock = json.loads((p.root / "emtk3s.lock").read_text())
+    assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
+    # the same again changes nothing
+    assert p.run("--json", "pin-images").json["result"]["lock_changed"] is False
+    # resolve, asking upstream again, keeps them: the same tag, commit and image list
+    p.run("resolve", "--refresh")
+    assert (
+        json.loads((p.root / "emtk3s.lock").read_text())["packages"]["k3s-addon-images"][
+            "image_digests"
+        ]
+        == want
+    )
+    p.run("render", "-p", "k3s-addon-images")
+    spec = (p.root / "SPECS/k3s-addon-images/k3s-addon-images.spec").read_text()
+    pause_ref = "docker.io/rancher/mirrored-pause:3.6"
+    assert f'test "$(cat pause.digest)" = "{want[pause_ref][ARCH]}"' in spec
+    p.run("all", "-p", "k3s-addon-images", "--nodeps", timeout=1200)
+    log = (p.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert f"{pause_ref} ({ARCH}): manifest" not in log.replace("UNPINNED", "")  # all pinned
+    assert "UNPINNED" not in log
+    # another digest in the lock fails the rebuild, naming the image
+    other = "sha256:" + "0" * 64
+    lock["packages"]["k3s-addon-images"]["image_digests"][pause_ref][ARCH] = other
+    (p.root / "emtk3s.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    p.run("render", "-p", "k3s-addon-images")
+    bad = p.run("all", "-p", "k3s-addon-images", "--nodeps", check=False, timeout=1200)
+    assert bad.code != 0
+    log = (p.root / ".emtk3s/logs/build-k3s-addon-images.log").read_text()
+    assert (
+        f"k3s-addon-images: {pause_ref} ({ARCH}): manifest {want[pause_ref][ARCH]}, "
+        f"but emtk3s.lock pins {other}"
+    ) in log
+    # and pin-images refuses to overwrite a pin with another digest unless --repin
+    refused = p.run("--json", "pin-images", "--rpm", str(rpm_file), check=False)
+    assert refused.code == 3 and pause_ref in refused.json["error"]["message"]
+    p.run("pin-images", "--rpm", str(rpm_file), "--repin")
+    lock = json.loads((p.root / "emtk3s.lock").read_text())
+    assert lock["packages"]["k3s-addon-images"]["image_digests"] == want
+
+
+def test_default_release_refuses_a_tag_listing_an_image_it_cannot_build(
+    upstream: object, tmp_path: Path
+) -> None:
+    """The addon packages are in the default release: a K3s tag whose image list names an
+    image emtk3s cannot build from source stops resolve with one line naming the image and
+    the file (exit 2), and no lock is written."""
+    from tests.fixtures import k3s_release, k3s_tree
+
+    tag = "v1.32.9+k3s1"
+    files = k3s_tree.k3s_files()
+    listed = files["scripts/airgap/image-list.txt"]
+    files["scripts/airgap/image-list.txt"] = f"{listed}docker.io/rancher/mirrored-unknown:1.0\n"
+    upstream.commit_tag(  # type: ignore[attr-defined]
+        "k3s-io/k3s",
+        files,
+        tag,
+        k3s_release.K3S_TIME + 86400,
+        modes=k3s_tree.MODES,
+    )
+    p = make_project(tmp_path / "proj", upstream)  # type: ignore[arg-type]
+    p.write_release(k3s=tag)  # the default release: every default package
+    res = p.run("resolve", check=False)
+    assert res.code == 2, res.err
+    (line,) = [x for x in res.err.splitlines() if x.startswith("emtk3s resolve: error:")]
+    assert f"{tag}:scripts/airgap/image-list.txt" in line
+    assert "docker.io/rancher/mirrored-unknown:1.0 cannot be built from source" in line
+    assert "Traceback" not in res.err
+    assert not (p.root / "emtk3s.lock").exists()

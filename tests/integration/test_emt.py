@@ -746,3 +746,77 @@ def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked
             _from_emt_server(rel, cache, liar, "k3s/vendor", "k3s-vendor-v1.32.4.tar.gz")
     finally:
         server.shutdown()
+
+
+#: the build tools k3s-root's spec names that the fixture checkout's SPECS do not provide
+#: (EMT's SPECS do)
+K3S_ROOT_TOOLS = (
+    "bc", "bison", "bzip2", "cmake", "cpio", "diffutils", "file", "flex", "gawk", "gzip",
+    "patch", "perl", "rsync", "tar", "unzip", "which", "xz",
+)  # fmt: skip
+
+
+def test_the_default_release_puts_k3s_and_the_addon_images_in_the_package_list(
+    tmp_path: Path,
+) -> None:
+    """The default release with every source pinned (the golden lock: real tags and versions,
+    the sources it leaves unpinned given stand-in hashes here) into a checkout that provides
+    every build requirement: k3s and k3s-addon-images go in packagelists/k3s.json, the addon
+    payloads (build inputs of k3s-addon-images) are integrated as specs but stay off the image,
+    and each is registered in cgmanifest.json."""
+    from emtk3s import catalog
+
+    defaults = {p.name for p in catalog.load().select([])}
+    payloads = {n for n in defaults if n.startswith("k3s-addon-") and n != "k3s-addon-images"}
+    assert {"k3s", "k3s-addon-images"} <= defaults and payloads, defaults
+    proj = tmp_path / "proj"
+    proj.mkdir()
+    shutil.copy(REPO / "tests/golden/release.toml", proj / "release.toml")
+    lock = json.loads((REPO / "tests/golden/lock.json").read_text())
+    assert set(lock["packages"]) == defaults
+    for p in lock["packages"].values():
+        for s in p["sources"]:
+            if s["sha256"] is None:
+                s.update(sha256=hashlib.sha256(s["name"].encode()).hexdigest(), size=1)
+                s.update(origin="fetch", pinned=True)
+    (proj / "emtk3s.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
+    emt = emt_checkout.make(tmp_path / "emt")
+    for name, version in (("golang", "1.24.1"), *((t, "1.0") for t in K3S_ROOT_TOOLS)):
+        spec = emt / "SPECS" / name / f"{name}-{version}.spec"
+        spec.parent.mkdir(parents=True, exist_ok=True)
+        spec.write_text(
+            emt_checkout.SPEC.format(
+                name=name, version=version, attribution=emt_checkout.INTEL, extra=""
+            )
+        )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "EMTK3S_CACHE": str(tmp_path / "cache")}
+        return subprocess.run(
+            [sys.executable, "-m", "emtk3s", "-C", str(proj), *args],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+
+    res = run("render")
+    assert res.returncode == 0, res.stderr
+    res = run("--json", "emt", "integrate", "--emt-repo", str(emt), "--replace")
+    assert res.returncode == 0, res.stderr
+    dec = {d["package"]: d["action"] for d in json.loads(res.stdout)["result"]["decisions"]}
+    assert dec["k3s"] == "update" and dec["k3s-addon-images"] == "new", dec
+    plist = json.loads((emt / "toolkit/imageconfigs/packagelists/k3s.json").read_text())
+    assert "k3s" in plist["packages"] and "k3s-addon-images" in plist["packages"]
+    assert not payloads & set(plist["packages"]), plist
+    for pkg in payloads | {"k3s-addon-images"}:
+        assert (emt / "SPECS" / pkg / f"{pkg}.spec").is_file(), pkg
+    cg = json.loads((emt / "cgmanifest.json").read_text())
+    assert {"k3s", "k3s-addon-images", *payloads} <= {n for n, _ in _names(cg)}
+    # the check can fail: in a checkout without k3s-root's build tools, k3s-root is refused
+    # and with it the images package (k3s-root-dist's busybox is its userland)
+    again = emt_checkout.make(tmp_path / "emt2")
+    res = run("--json", "emt", "integrate", "--emt-repo", str(again), "--replace")
+    assert res.returncode != 0
+    dec = {d["package"]: d for d in json.loads(res.stdout)["result"]["decisions"]}
+    assert dec["k3s-addon-images"]["action"] == "refused"
+    assert "k3s-root-dist" in dec["k3s-addon-images"]["reason"]

@@ -2,14 +2,15 @@
 
 Where the snapshot of open-edge-platform/edge-microvisor-toolkit is present (the fetch tool puts
 it under /work/.mirror; nothing of it is committed here), the default release (the golden lock:
-real tags and versions) is rendered; the sources of fuse-overlayfs, slirp4netns and
-k3s-iptables-helpers come from the upstream snapshots, so `emtk3s license-check` verifies their
+real tags and versions, the addon image packages included) is rendered; the sources of
+fuse-overlayfs, slirp4netns, k3s-iptables-helpers and k3s-addon-klipper-lb come from the upstream
+snapshots, so `emtk3s license-check` verifies their
 License: tags first (k3s and k3s-root cannot be verified here: UNVERIFIABLE says why).
 
 - default_run: `emt integrate` as a release engineer runs it: the dry run of the whole release
   (exit 0, pending packages marked), then what is ready; EMT's newer SPECS-EXTENDED copies win
   and nothing there changes; a second run changes nothing;
-- integrated: the three verified packages with EMT's newer copies replaced by choice
+- integrated: the verified packages with EMT's newer copies replaced by choice
   (``--replace --allow-downgrade``), so that EMT's checks run on all three.
 
 EMT's own scripts then run as its workflows run them:
@@ -74,10 +75,22 @@ FROM_SNAPSHOTS = {
             ("k3s-iptables-helpers-0.14.1-LICENSE", "LICENSE"),
         ],
     ),
+    "k3s-addon-klipper-lb": (
+        "k3s-io+klipper-lb",
+        "v0.4.13",
+        [
+            ("k3s-addon-klipper-lb-0.4.13-entry", "entry"),
+            ("k3s-addon-klipper-lb-0.4.13-LICENSE", "LICENSE"),
+        ],
+    ),
 }
 #: why the others' licenses cannot be verified here
 UNVERIFIABLE = {
     "k3s": "no snapshot of k3s-io/k3s (its source tarball) is present here",
+    "k3s-addon-coredns": "its Go vendor tarball (like metrics-server's, "
+    "local-path-provisioner's and traefik's) needs the module proxy",
+    "k3s-addon-pause": "no snapshot of kubernetes/kubernetes is present here",
+    "k3s-addon-images": "its payloads' and k3s-root's licenses are not all verifiable here",
     "k3s-root": "its buildroot downloads (gcc, ipset, ...) are pinned by sha512 only and no "
     "snapshot holds them",
 }

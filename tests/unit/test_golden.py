@@ -88,3 +88,46 @@ def test_render_matches_golden(golden: str, package: str, airgap: bool) -> None:
                 f"rendered {golden}{suffix} differs from the golden file "
                 f"(regenerate with EMTK3S_UPDATE_GOLDEN=1 after review):\n{diff}"
             )
+
+
+def test_the_prebuilt_airgap_opt_in_is_said_not_built_from_source(tmp_path: Path) -> None:
+    """airgap_images = true renders k3s with upstream's prebuilt archives: render says on
+    stderr and in its JSON that they are not built from source (not OSPDT-clean), and the spec
+    says it above their Source lines; without the opt-in nothing is said."""
+    import json
+    import subprocess
+    import sys
+
+    lock = Lock.from_json(
+        (GOLDEN / "lock.json").read_text(), CATALOG.mirrors, "tests/golden/lock.json"
+    )
+    for airgap in (True, False):
+        proj = tmp_path / f"airgap-{airgap}"
+        proj.mkdir()
+        text = (GOLDEN / "release.toml").read_text()
+        (proj / "release.toml").write_text(
+            text.replace("airgap_images = false", f"airgap_images = {str(airgap).lower()}")
+        )
+        (proj / "emtk3s.lock").write_text((_airgap_lock(lock) if airgap else lock).to_json())
+
+        def render(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "emtk3s", "-C", str(proj), *args, "render", "-p", "k3s"],  # noqa: B023
+                capture_output=True,
+                text=True,
+                env={**os.environ, "EMTK3S_CACHE": str(tmp_path / "cache")},
+            )
+
+        res = render("--json")
+        assert res.returncode == 0, res.stderr
+        prebuilt = json.loads(res.stdout)["result"]["prebuilt"]
+        res = render()  # the human output, on stderr
+        assert res.returncode == 0, res.stderr
+        spec = (proj / "SPECS/k3s/k3s.spec").read_text()
+        if airgap:
+            assert prebuilt == {"k3s": [f"k3s-airgap-images-{a}.tar.zst" for a in ("amd64", "arm64")]}  # fmt: skip
+            assert "NOT BUILT FROM SOURCE: k3s/k3s-airgap-images-amd64.tar.zst" in res.stderr
+            assert "not OSPDT-clean" in res.stderr
+            assert "# NOT BUILT FROM SOURCE (release.toml airgap_images = true)" in spec
+        else:
+            assert prebuilt == {} and "NOT BUILT FROM SOURCE" not in res.stderr + spec

@@ -95,6 +95,29 @@ EDITS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         lambda d: d["components"]["k3s"]["facts"].update(_source="%{lua:x}"),
         "_source",
     ),
+    (
+        "image digest carrying shell into %check",
+        lambda d: d["packages"]["k3s-addon-images"].update(
+            image_digests={"docker.io/rancher/mirrored-pause:3.6": {"amd64": 'sha256:0" ; rm'}}
+        ),
+        "image_digests",
+    ),
+    (
+        "image digest of an arch no archive is written for",
+        lambda d: d["packages"]["k3s-addon-images"].update(
+            image_digests={
+                "docker.io/rancher/mirrored-pause:3.6": {"riscv64": "sha256:" + "0" * 64}
+            }
+        ),
+        "image_digests",
+    ),
+    (
+        "image digest under a reference that is not one",
+        lambda d: d["packages"]["k3s-addon-images"].update(
+            image_digests={"pause; rm": {"amd64": "sha256:" + "0" * 64}}
+        ),
+        "image_digests",
+    ),
 ]
 
 
@@ -129,3 +152,16 @@ def test_prose_keys_keep_spaces() -> None:
     render.check_values(
         {"pkg": {"summary": "A fine summary; with words"}, "changelog": [{"lines": ["Hi there."]}]}
     )
+
+
+def test_pinned_image_digests_round_trip_sorted() -> None:
+    data = copy.deepcopy(DEFAULT)
+    pins = {
+        "docker.io/rancher/mirrored-pause:3.6": {"arm64": "sha256:" + "b" * 64, "amd64": "sha256:" + "a" * 64},
+        "docker.io/rancher/klipper-lb:v0.4.13": {"amd64": "sha256:" + "c" * 64},
+    }  # fmt: skip
+    data["packages"]["k3s-addon-images"]["image_digests"] = pins
+    lock = Lock.from_json(json.dumps(data), CATALOG.mirrors)
+    assert lock.packages["k3s-addon-images"].image_digests == pins
+    assert json.loads(lock.to_json())["packages"]["k3s-addon-images"]["image_digests"] == pins
+    assert "image_digests" not in json.loads(lock.to_json())["packages"]["k3s"]

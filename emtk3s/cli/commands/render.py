@@ -40,6 +40,15 @@ def render_cmd(packages: tuple[str, ...], check: bool, date: str | None) -> None
                         "vendor) pins it with network"
                     )
 
+            for n, names in r.prebuilt.items():
+                for name in names:
+                    click.echo(
+                        f"NOT BUILT FROM SOURCE: {n}/{name} is upstream's prebuilt image archive "
+                        "(release.toml airgap_images = true): not OSPDT-clean (docs/compliance.md); "
+                        "the default release builds the addon images from source",
+                        err=True,
+                    )
+
         return r, human
 
     run("render", go)

@@ -50,6 +50,14 @@ def _images(checkout: TagCheckout) -> dict[str, Any]:
     return {"images": read_images(checkout, facts)}
 
 
+def _elfclosure(ctx: GenerateContext) -> tuple[Path, str]:
+    """Our copier of build-host programs with their libraries (bash, jq for klipper-helm), a
+    Source of the spec like the writer."""
+    out = ctx.workdir / "k3s-addon-images-elfclosure.py"
+    shutil.copyfile(Path(__file__).parent / "elfclosure.py", out)
+    return out, "generated-emtk3s-elfclosure"
+
+
 def _writer(ctx: GenerateContext) -> tuple[Path, str]:
     """Our OCI archive writer, as a Source of the spec (pinned by its hash: a change to the
     writer is a change to the SRPM)."""
@@ -65,6 +73,7 @@ PAYLOADS: dict[str, tuple[str, str, str]] = {
     "coredns": ("k3s-addon-coredns", "coredns", "addon_coredns_root"),
     "busybox": ("k3s-root-dist", "k3s-root", "k3s_root_dir"),
     "klipper-lb": ("k3s-addon-klipper-lb", "klipper-lb", "addon_klipper_lb_root"),
+    "klipper-helm": ("k3s-addon-klipper-helm", "klipper-helm", "addon_klipper_helm_root"),
     "metrics-server": ("k3s-addon-metrics-server", "metrics-server", "addon_metrics_server_root"),
     "local-path-provisioner": (
         "k3s-addon-local-path-provisioner",
@@ -80,6 +89,7 @@ PAYLOAD_FILE: dict[str, tuple[str, ...]] = {
     "pause": ("pause",),
     "coredns": ("coredns",),
     "klipper-lb": ("entry",),
+    "klipper-helm": ("entry",),
     "metrics-server": ("metrics-server",),
     "local-path-provisioner": ("local-path-provisioner",),
     "traefik": ("traefik", "entrypoint.sh"),
@@ -94,6 +104,23 @@ NOTES = {
 #: images whose upstream Dockerfile downloads a prebuilt program (dockerfile.py records the
 #: download) that our payload package builds from source instead
 BUILDS_PREBUILT = {"traefik"}
+
+#: the other payload packages an image takes files from: image -> (package, its component,
+#: macro, the directory it installs under /usr/lib/k3s-addons/). klipper-helm: helm and the two
+#: plugins its Dockerfile builds, each at the tag that Dockerfile names
+PARTS: dict[str, tuple[tuple[str, str, str, str], ...]] = {
+    "klipper-helm": (
+        ("k3s-addon-helm", "helm", "addon_helm_root", "helm"),
+        ("k3s-addon-helm-set-status", "helm-set-status", "addon_helm_set_status_root",
+         "helm-set-status"),
+        ("k3s-addon-helm-mapkubeapis", "helm-mapkubeapis", "addon_helm_mapkubeapis_root",
+         "helm-mapkubeapis"),
+    ),
+}  # fmt: skip
+
+#: the busybox applets klipper-helm's entry uses beyond BUSYBOX_APPLETS (helm_update's
+#: ``tr``, helm_content_decode's ``base64``)
+KLIPPER_HELM_APPLETS = ("tr", "base64", "cut", "printf")
 
 #: docker-library/busybox's image (what rancher/mirrored-library-busybox mirrors): the busybox
 #: tree FROM scratch, ``CMD ["sh"]`` (its Dockerfile sets nothing else)
@@ -124,6 +151,13 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
         comp = comps.get(comp_name)
         if comp is None:
             raise InputError(f"k3s-addon-images: {pkg} is not in the lock", f"add {pkg} to release.toml packages")  # fmt: skip
+        parts = []
+        for part_pkg, part_comp, part_macro, part_dir in PARTS.get(name, ()):
+            have = comps.get(part_comp)
+            if have is None:
+                raise InputError(f"k3s-addon-images: {part_pkg} is not in the lock", f"add {part_pkg} to release.toml packages")  # fmt: skip
+            parts.append({"package": part_pkg, "macro": part_macro, "dir": part_dir,
+                          "_source": f"{have.repo} {have.tag} ({have.commit})"})  # fmt: skip
         if name == "pause" and comp.facts["pause_tag"] != image["tag"]:
             raise InputError(
                 f"{comp.repo} {comp.tag}: build/pause/Makefile releases pause "
@@ -140,6 +174,7 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
         try:  # an unknown base or Alpine package is an error here, naming it
             build.base_kind(str(upstream[GOARCHES[0]].get("base", "")))
             programs = build.userland_programs(list(upstream[GOARCHES[0]].get("userland", [])))
+            host = build.host_programs(list(upstream[GOARCHES[0]].get("userland", [])))
         except ValueError as exc:
             raise InputError(f"{comp.repo} {comp.tag}: {exc}", "extend images.py") from None
         prebuilt = list(upstream[GOARCHES[0]].get("prebuilt", []))
@@ -165,6 +200,9 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
                 "package": pkg,
                 "payload_files": list(PAYLOAD_FILE.get(name, ())),
                 "userland": programs,
+                "host_programs": [f"{h}={i}" for h, i in host.items()],
+                "host_names": [h.rsplit("/", 1)[1] for h in host],
+                "parts": parts,
                 "host_data": build.host_data(list(upstream[GOARCHES[0]].get("userland", []))),
                 "prebuilt": [str(d["path"]) for d in prebuilt],  # (its URL is in the lock)
                 "_note": NOTES.get(name, ""),
@@ -178,9 +216,14 @@ def context(comps: Mapping[str, Component]) -> dict[str, Any]:
     for image in out:
         image["descriptions"] = {a: description(image, a, created) for a in GOARCHES}
     userland = sorted({p for image in out for p in image["userland"]})
-    host = sorted({p for image in out for p in image["host_data"]})
+    host_data = sorted({p for image in out for p in image["host_data"]})
+    requires = {image["package"] for image in out} | {
+        part["package"] for image in out for part in image["parts"]
+    }
+    requires |= {h.split("=", 1)[0].rsplit("/", 1)[1] for i in out for h in i["host_programs"]}
     return {"addon_images": out, "addon_images_missing": missing, "addon_userland": userland,
-            "addon_host_data": host, "busybox_applets": list(BUSYBOX_APPLETS)}  # fmt: skip
+            "addon_host_data": host_data, "addon_build_requires": sorted(requires),
+            "busybox_applets": list(BUSYBOX_APPLETS)}  # fmt: skip
 
 
 #: where %build puts each image's payload (links to the payload RPMs' files, the unpacked
@@ -192,6 +235,11 @@ PAYLOAD_FILES = {
     "busybox": "k3s-root/bin/busybox",
     "aux": "k3s-root/bin/aux",
     "klipper-lb": "payload/klipper-lb/entry",
+    "klipper-helm": "payload/klipper-helm/entry",
+    "helm": "payload/helm/helm",
+    "helm-set-status": "payload/helm-set-status",
+    "helm-mapkubeapis": "payload/helm-mapkubeapis",
+    "klipper-helm-userland": "payload/klipper-helm-userland",
     "metrics-server": "payload/metrics-server/metrics-server",
     "local-path-provisioner": "payload/local-path-provisioner/local-path-provisioner",
     "traefik": "payload/traefik/traefik",
@@ -217,6 +265,18 @@ def description(image: dict[str, Any], arch: str, created: int) -> dict[str, Any
             PAYLOAD_FILES["aux"],
             build.userland_programs(image["upstream"][arch].get("userland", [])),
             list(BUSYBOX_APPLETS),
+        )
+    elif name == "klipper-helm":  # upstream: Alpine + bash, jq, ca-certificates; ours: no Alpine
+        user = image["upstream"][arch]["users"][0]
+        payload = build.klipper_helm_payload(
+            PAYLOAD_FILES["klipper-helm"],
+            PAYLOAD_FILES["helm"],
+            {p: PAYLOAD_FILES[p] for p in ("helm-set-status", "helm-mapkubeapis")},
+            PAYLOAD_FILES["busybox"],
+            sorted(set(BUSYBOX_APPLETS) | set(KLIPPER_HELM_APPLETS)),
+            PAYLOAD_FILES["klipper-helm-userland"],
+            user["home"],
+            int(user["uid"]),
         )
     elif name == "metrics-server":
         payload = build.binary_payload("metrics-server", PAYLOAD_FILES["metrics-server"])
@@ -254,6 +314,10 @@ PACKAGE = PackageDef(
         "kubernetes-pause",
         "coredns",
         "klipper-lb",
+        "klipper-helm",
+        "helm",
+        "helm-set-status",
+        "helm-mapkubeapis",
         "metrics-server",
         "local-path-provisioner",
         "traefik",
@@ -263,11 +327,15 @@ PACKAGE = PackageDef(
     summary="K3s addon container images built from source, imported at start with no registry",
     context=context,
     on_image=True,
-    default=False,  # until every image of the list has its payload package (docs/packages/addon-images.md)
+    writes_images=True,  # emtk3s pin-images pins its archives' manifest digests
     chain_deps={
         "k3s-addon-pause": ("addon_pause_root", ""),
         "k3s-addon-coredns": ("addon_coredns_root", ""),
         "k3s-addon-klipper-lb": ("addon_klipper_lb_root", ""),
+        "k3s-addon-klipper-helm": ("addon_klipper_helm_root", ""),
+        "k3s-addon-helm": ("addon_helm_root", ""),
+        "k3s-addon-helm-set-status": ("addon_helm_set_status_root", ""),
+        "k3s-addon-helm-mapkubeapis": ("addon_helm_mapkubeapis_root", ""),
         "k3s-addon-metrics-server": ("addon_metrics_server_root", ""),
         "k3s-addon-local-path-provisioner": ("addon_local_path_provisioner_root", ""),
         "k3s-addon-traefik": ("addon_traefik_root", ""),
@@ -279,6 +347,13 @@ PACKAGE = PackageDef(
             "generated:emtk3s-ociarchive",
             generate=_writer,
             key="writer",
+        ),
+        SourceRule(
+            "k3s-addon-images-elfclosure.py",
+            "github",
+            "generated:emtk3s-elfclosure",
+            generate=_elfclosure,
+            key="elfclosure",
         ),
     ),
 )

@@ -43,6 +43,12 @@ _UNTAR = re.compile(
     r"\btar\s+-?x[a-z]*f?\s+(?P<archive>/\S+)\s+-C\s+(?P<dir>/\S+)\s+(?P<member>[A-Za-z0-9_.-]+)"
 )
 _APK = re.compile(r"^apk(?:\s+-\S+)*\s+(?P<verb>add|upgrade|update)\b(?P<args>.*)$")
+_ABS_PATH = re.compile(r"/[A-Za-z0-9_.+-]+(?:/[A-Za-z0-9_.+-]+)*")
+#: busybox's adduser as Alpine images run it (klipper-helm: ``adduser -D -u 1000 -s /bin/bash
+#: klipper-helm``): -D no password, -u uid, -s shell, -h home (default /home/<name>), -G group
+_ADDUSER = re.compile(
+    r"^adduser(?P<opts>(?:\s+-[DSH]|\s+-[ushgG]\s+\S+)*)\s+(?P<name>[a-z_][a-z0-9_-]*)$"
+)
 
 #: instructions that change nothing in the final image's config or files we must mirror
 _IGNORED = {"LABEL", "SHELL", "ONBUILD", "HEALTHCHECK", "STOPSIGNAL", "MAINTAINER", "VOLUME"}
@@ -154,6 +160,7 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     args = dict(global_args)
     config: dict[str, Any] = {}
     userland: list[str] = []
+    users: list[dict[str, Any]] = []
     prebuilt: list[dict[str, str]] = []
     env: list[str] = []
     exposed: dict[str, dict[str, str]] = {}
@@ -208,7 +215,7 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
             if download is not None:
                 prebuilt.append(download)
                 continue
-            userland += _apk_packages(rest, at)
+            userland += _apk_packages(rest, at, users)
         elif instr not in _IGNORED:
             raise InputError(f"{at}: Dockerfile instruction {instr} not understood", "report it")
     if env:
@@ -218,6 +225,8 @@ def parse(text: str, where: str, arch: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {"base": final.base, "config": config, "capabilities": caps}
     if userland:
         out["userland"] = sorted(set(userland))
+    if users:
+        out["users"] = users
     if prebuilt:
         out["prebuilt"] = prebuilt
     return out
@@ -236,7 +245,34 @@ def _prebuilt(command: str) -> dict[str, str] | None:
     return {"path": f"{untar['dir'].rstrip('/')}/{untar['member']}", "url": url}
 
 
-def _apk_packages(command: str, where: str) -> list[str]:
+def _adduser(opts: str, name: str, where: str) -> dict[str, Any]:
+    """The account busybox's ``adduser`` makes (its own group of the same id, as ``-D``
+    without ``-G`` does; uid 1000 when -u is not given, as busybox picks the first free one)."""
+    words = opts.split()
+    user: dict[str, Any] = {"name": name, "uid": 1000, "home": f"/home/{name}", "shell": "/bin/sh"}
+    i = 0
+    while i < len(words):
+        flag = words[i]
+        if flag in ("-D", "-S", "-H"):
+            i += 1
+            continue
+        value = words[i + 1]
+        if flag == "-u":
+            if not value.isdigit():
+                raise InputError(f"{where}: adduser -u {value!r} is not a number", "")
+            user["uid"] = int(value)
+        elif flag in ("-h", "-s"):
+            if not _ABS_PATH.fullmatch(value) or ".." in value.split("/"):
+                raise InputError(f"{where}: adduser {flag} {value!r} is not an absolute path", "")
+            user["home" if flag == "-h" else "shell"] = value
+        else:  # -g GECOS, -G group: not mirrored
+            raise InputError(f"{where}: adduser {flag} not understood", "report it")
+        i += 2
+    user["gid"] = user["uid"]
+    return user
+
+
+def _apk_packages(command: str, where: str, users: list[dict[str, Any]] | None = None) -> list[str]:
     """The packages a final-stage ``RUN apk add ...`` installs (klipper-lb: iptables and
     friends on Alpine). We never use Alpine: the image gets the same programs from our own
     userland (k3s-root's busybox and xtables), so only package installs are understood; any
@@ -245,6 +281,10 @@ def _apk_packages(command: str, where: str) -> list[str]:
     for part in re.split(r"&&|;", command):
         part = part.strip()
         if not part:
+            continue
+        added = _ADDUSER.match(part)
+        if added and users is not None:
+            users.append(_adduser(added.group("opts"), added.group("name"), where))
             continue
         m = _APK.match(part)
         if not m:
@@ -273,6 +313,8 @@ def to_facts(parsed: dict[str, Any]) -> dict[str, Any]:
         "_capabilities": json.dumps(first["capabilities"], sort_keys=True),
         "userland": list(first.get("userland", [])),
     }
+    if first.get("users"):  # accounts the final stage adds (a note: paths are not tokens)
+        out["_users"] = json.dumps(first["users"], sort_keys=True)
     if first.get("prebuilt"):
         out["_prebuilt"] = json.dumps(first["prebuilt"], sort_keys=True)
     configs = {a: json.dumps(p["config"], sort_keys=True) for a, p in by_arch.items()}
@@ -294,6 +336,11 @@ def from_facts(facts: dict[str, Any], arch: str = "") -> dict[str, Any]:
     out = {"base": "" if base == "scratch" else base, "config": config, "capabilities": caps}
     if facts.get("userland"):
         out["userland"] = list(facts["userland"])
+    if facts.get("_users"):
+        try:
+            out["users"] = json.loads(facts["_users"])
+        except (TypeError, json.JSONDecodeError):
+            raise InputError("the lock's image facts are malformed", "re-resolve") from None
     if facts.get("_prebuilt"):
         out["prebuilt"] = json.loads(facts["_prebuilt"])
     return out

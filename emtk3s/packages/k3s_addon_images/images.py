@@ -50,6 +50,17 @@ USERLAND: dict[str, tuple[str, ...]] = {
 HOST_DATA: dict[str, str] = {"ca-certificates": "ca-certificates", "tzdata": "tzdata"}
 ZONEINFO_IN_IMAGE = "usr/share/zoneinfo"
 
+#: Alpine packages whose programs come from EMT's own RPMs (BuildRequires of
+#: k3s-addon-images): package -> {program on the build host: its path in the image (where
+#: Alpine's package puts it)}. %build copies them with the shared libraries they load
+#: (elfclosure.py), never from Alpine
+HOST_USERLAND: dict[str, dict[str, str]] = {
+    "bash": {"/usr/bin/bash": "bin/bash"},
+    "jq": {"/usr/bin/jq": "usr/bin/jq"},
+}
+#: Alpine packages that give the image the CA bundle (ours: the build host's, as coredns)
+CA_PACKAGES = ("ca-certificates",)
+
 
 def base_kind(base: str) -> str:
     """The kind of an upstream base image reference (what its layer gives, see BASES)."""
@@ -62,11 +73,13 @@ def base_kind(base: str) -> str:
     raise ValueError(f"upstream base image {base!r} is not known to emtk3s")
 
 
-def _users(users: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
+def _users(users: list[tuple[str, int, str]], shells: dict[str, str] | None = None,
+           home_mode: str = "0700") -> list[dict[str, Any]]:  # fmt: skip
     if not users:
         return []
+    shells = shells or {}
     # as lines: a description's strings are spec-safe tokens (no newline)
-    passwd = [f"{n}:x:{i}:{i}:{n}:{h}:/sbin/nologin" for n, i, h in users]
+    passwd = [f"{n}:x:{i}:{i}:{n}:{h}:{shells.get(n, '/sbin/nologin')}" for n, i, h in users]
     group = [f"{n}:x:{i}:" for n, i, _h in users]
     out: list[dict[str, Any]] = [
         {"path": "etc/passwd", "lines": passwd},
@@ -74,7 +87,7 @@ def _users(users: list[tuple[str, int, str]]) -> list[dict[str, Any]]:
     ]
     for _n, i, h in users:
         if h.startswith("/home/"):
-            out.append({"path": h.lstrip("/"), "dir": True, "mode": "0700", "uid": i, "gid": i})
+            out.append({"path": h.lstrip("/"), "dir": True, "mode": home_mode, "uid": i, "gid": i})
     return out
 
 
@@ -97,6 +110,18 @@ def description(
     if env:
         config["Env"] = env
     files: list[dict[str, Any]] = list(_users(base["users"]))
+    added = upstream.get("users", [])
+    if added:  # busybox adduser in an Alpine final stage: Alpine's root plus the new accounts
+        accounts = [("root", 0, "/root")] + [(u["name"], u["uid"], u["home"]) for u in added]
+        shells = {"root": "/bin/sh"} | {u["name"]: u["shell"] for u in added}
+        files = _users(accounts, shells, home_mode="0755")  # busybox adduser: home 0755
+    userland = upstream.get("userland", [])
+    if (
+        any(p in CA_PACKAGES for p in userland)
+        and ca_bundle
+        and not any(i.get("path") == CA_IN_IMAGE for i in payload)
+    ):
+        files.append({"path": CA_IN_IMAGE, "source": ca_bundle, "mode": "0644"})
     if base.get("tmp"):
         files.append({"path": "tmp", "dir": True, "mode": "1777"})
     if base.get("ca") and ca_bundle and not any(i["path"] == CA_IN_IMAGE for i in payload):
@@ -104,7 +129,7 @@ def description(
     caps = upstream.get("capabilities", {})
     for item in payload:
         item = dict(item)
-        cap = caps.get("/" + item["path"])
+        cap = caps.get("/" + str(item.get("path", "")))
         if cap:
             item["capabilities"] = cap["caps"]
             item["effective"] = cap["effective"]
@@ -142,8 +167,12 @@ def busybox_payload(binary: str, applets: list[str]) -> list[dict[str, Any]]:
 
 
 def userland_programs(packages: list[str]) -> list[str]:
+    """The k3s-root programs that replace ``packages`` (what EMT's RPMs or the CA bundle give
+    is not one of them; an unknown package is an error naming it)."""
     out: set[str] = set()
     for pkg in packages:
+        if pkg in HOST_USERLAND or pkg in CA_PACKAGES:
+            continue
         if pkg not in USERLAND:
             raise ValueError(
                 f"upstream installs Alpine package {pkg!r}, which emtk3s cannot replace from k3s-root"
@@ -159,6 +188,58 @@ def klipper_lb_payload(entry: str, busybox: str, aux: str, programs: list[str],
     out = busybox_payload(busybox, applets)
     out += [{"path": f"usr/sbin/{p}", "source": f"{aux}/{p}", "mode": "0755"} for p in programs]
     out.append({"path": "usr/bin/entry", "source": entry, "mode": "0755"})
+    return out
+
+
+def host_programs(packages: list[str]) -> dict[str, str]:
+    """Build host program -> image path, for the Alpine packages EMT's RPMs replace."""
+    out: dict[str, str] = {}
+    for pkg in packages:
+        out.update(HOST_USERLAND.get(pkg, {}))
+    return dict(sorted(out.items()))
+
+
+#: where helm looks for plugins in klipper-helm's image ($HOME/.local/share/helm/plugins,
+#: HOME being the klipper-helm user's home, as its Dockerfile copies them)
+HELM_PLUGINS = ".local/share/helm/plugins"
+#: the files each plugin package installs (under /usr/lib/k3s-addons/<plugin>/) and the image
+#: holds in the plugin's directory, as klipper-helm's Dockerfile installs them
+HELM_PLUGIN_FILES = {
+    "helm-set-status": (("helm-set-status", "0755"), ("plugin.yaml", "0644")),
+    "helm-mapkubeapis": (("plugin.yaml", "0644"), ("bin/mapkubeapis", "0755"),
+                         ("config/Map.yaml", "0644")),
+}  # fmt: skip
+
+
+def klipper_helm_payload(entry: str, helm: str, plugins: dict[str, str], busybox: str,
+                         applets: list[str], userland_tree: str, home: str,
+                         uid: int) -> list[dict[str, Any]]:  # fmt: skip
+    """klipper-helm: busybox in /bin, bash and jq (with their libraries) from ``userland_tree``,
+    helm and the entry in /usr/bin, the plugins in the user's ``$HOME/.local/share/helm/plugins``
+    owned by ``uid`` (COPY --chown=1000:1000 upstream), a world-writable /tmp (Alpine's; the
+    entry writes the chart and CA file there as that user)."""
+    out = busybox_payload(busybox, applets)
+    out.append({"tree": userland_tree, "path": ""})
+    out.append({"path": "usr/bin/entry", "source": entry, "mode": "0755"})
+    out.append({"path": "usr/bin/helm", "source": helm, "mode": "0755"})
+    out.append({"path": "tmp", "dir": True, "mode": "1777"})
+    top = f"{home.strip('/')}/{HELM_PLUGINS}"
+    parts = top.split("/")
+    for i in range(len(home.strip("/").split("/")) + 1, len(parts) + 1):
+        out.append(
+            {"path": "/".join(parts[:i]), "dir": True, "mode": "0755", "uid": uid, "gid": uid}
+        )
+    for name, src in sorted(plugins.items()):
+        dirs = {f"{top}/{name}"}
+        for file, mode in HELM_PLUGIN_FILES[name]:
+            path = f"{top}/{name}/{file}"
+            dirs.add(path.rsplit("/", 1)[0])
+            out.append(
+                {"path": path, "source": f"{src}/{file}", "mode": mode, "uid": uid, "gid": uid}
+            )
+        out += [
+            {"path": d, "dir": True, "mode": "0755", "uid": uid, "gid": uid} for d in sorted(dirs)
+        ]
     return out
 
 

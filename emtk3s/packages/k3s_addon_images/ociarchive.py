@@ -26,11 +26,14 @@ Description (JSON)::
                {"path": "coredns", "source": "...", "mode": "0755",
                 "capabilities": ["cap_net_bind_service"], "effective": true},
                {"path": "tmp", "dir": true, "mode": "1777"},
-               {"path": "usr/share/zoneinfo", "tree": "/usr/share/zoneinfo"}]}
+               {"path": "usr/share/zoneinfo", "tree": "/usr/share/zoneinfo"},
+               {"path": "", "tree": "payload/klipper-helm-userland", "uid": 0}]}
 
 A ``tree`` item is a directory of the build host copied whole (the time zone data of its
-``tzdata`` package): every entry below it, owned by root, directories 0755, files 0644 (0755
-when executable), symbolic links as they are; nothing of the host's ownership or times.
+``tzdata`` package; bash, jq and the libraries they load, put together by ``elfclosure.py``):
+every entry below it, owned by the item's ``uid``/``gid`` (root by default), directories 0755,
+files 0644 (0755 when executable), symbolic links as they are; nothing of the host's ownership
+or times. With ``path`` "" its content lands at the image's root.
 
 Usage: ``ociarchive.py DESCRIPTION.json OUT.tar`` (writes OUT.tar by rename: never half-written);
 ``ociarchive.py --digest ARCHIVE.tar`` prints the manifest digest of an archive.
@@ -411,9 +414,10 @@ def tree_entries(item: dict[str, object], base: str = "") -> list[Entry]:
     """A ``tree`` item's entries: the directory itself and everything below it."""
     path = str(item.get("path", "")).strip("/")
     top = os.path.join(base, str(item["tree"]))
+    uid, gid = int(str(item.get("uid", 0))), int(str(item.get("gid", 0)))
     if not os.path.isdir(top) or os.path.islink(top):
         raise ImageError(f"file {path!r}: tree {item['tree']!r} is not a directory")
-    out = [Entry(path, "dir", 0o755)]
+    out = [Entry(path, "dir", 0o755, uid, gid)] if path else []  # "": the image's root
     for root, dirs, files in os.walk(top):
         rel = os.path.relpath(root, top)
         here = path if rel == "." else posixpath.join(path, rel.replace(os.sep, "/"))
@@ -421,13 +425,13 @@ def tree_entries(item: dict[str, object], base: str = "") -> list[Entry]:
             full = os.path.join(root, name)
             at = posixpath.join(here, name)
             if os.path.islink(full):
-                out.append(Entry(at, "symlink", 0o777, link=os.readlink(full)))
+                out.append(Entry(at, "symlink", 0o777, uid, gid, link=os.readlink(full)))
             elif os.path.isdir(full):
-                out.append(Entry(at, "dir", 0o755))
+                out.append(Entry(at, "dir", 0o755, uid, gid))
             elif os.path.isfile(full):
                 mode = 0o755 if os.stat(full).st_mode & 0o111 else 0o644
                 with open(full, "rb") as f:
-                    out.append(Entry(at, "file", mode, data=f.read()))
+                    out.append(Entry(at, "file", mode, uid, gid, f.read()))
             else:
                 raise ImageError(f"file {at!r}: neither a file, a directory nor a link")
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]

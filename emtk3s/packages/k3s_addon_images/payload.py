@@ -22,6 +22,7 @@ from emtk3s.model.package import (
     ResolveContext,
     SourceRule,
 )
+from emtk3s.packages.k3s_addon_images import PAYLOADS
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
@@ -104,8 +105,9 @@ def go_payload(
     Dockerfile at ``dockerfile`` (None: the image's Dockerfile lives elsewhere, e.g. in one of
     ``more_components``) plus ``extra_facts``; its sources are the tag's archive (template key
     ``archive_key``), the vendor tarball (key ``vendor``), then ``extra_sources`` and what
-    ``listed`` makes from the components' facts. Off by default and not on the EMT image: it is
-    a build input of k3s-addon-images, whose image carries the archives."""
+    ``listed`` makes from the components' facts. In the default release when k3s-addon-images
+    writes its image (``PAYLOADS``), never on the EMT image: it is a build input of
+    k3s-addon-images, whose image carries the archives."""
     facts = dockerfile_facts(dockerfile, extra_facts) if dockerfile else extra_facts
     components = (
         ComponentDef(component, repo, tag=image_tag(image), facts=facts, needs=("k3s-images",)),
@@ -117,7 +119,8 @@ def go_payload(
         summary=summary,
         components=tuple(c.name for c in more_components),
         listed=listed,
-        default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+        # in the default release once k3s-addon-images writes its image (PAYLOADS names it)
+        default=image in PAYLOADS,
         on_image=False,
         sources=(
             SourceRule(

@@ -22,7 +22,6 @@ PACKAGE = PackageDef(
     name="k3s-addon-klipper-lb",
     component="klipper-lb",
     summary="klipper-lb's entry script for the K3s service load balancer image",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(

@@ -62,7 +62,6 @@ PACKAGE = PackageDef(
     component="kubernetes-pause",
     components=("k3s-images",),
     summary="The pause program of the K3s pause image, built from source",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
