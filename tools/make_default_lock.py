@@ -6,7 +6,8 @@ upstream repositories, with the same code resolve runs, where upstream hosts are
 MIRROR_ROOT holds bare clones named <owner>+<repo>/repo (k3s-io+k3s-root, buildroot+buildroot,
 containers+fuse-overlayfs, rootless-containers+slirp4netns, and for the addon images
 coredns+coredns, k3s-io+klipper-lb, kubernetes-sigs+metrics-server,
-rancher+local-path-provisioner, traefik+traefik, traefik+traefik-library-image). The K3s repository itself was too
+rancher+local-path-provisioner, traefik+traefik, traefik+traefik-library-image, k3s-io+klipper-helm,
+helm+helm, k3s-io+helm-set-status, helm+helm-mapkubeapis). The K3s repository itself was too
 large to clone there: its commit comes from a public record (nixpkgs' versions.nix for
 v1.32.4+k3s1, `facts._commit_source` says so; the commit time is the release date) and its
 facts are the public record of EMT's spec and patches for v1.32.4+k3s1 (`facts._source`). The
@@ -54,6 +55,10 @@ MIRRORS = {
         "rancher/local-path-provisioner",
         "traefik/traefik",
         "traefik/traefik-library-image",
+        "k3s-io/klipper-helm",
+        "helm/helm",
+        "k3s-io/helm-set-status",
+        "helm/helm-mapkubeapis",
     )
 }
 KUBERNETES = Path(sys.argv[2] if len(sys.argv) > 2 else "")
@@ -230,28 +235,28 @@ for pdef in selected:
         pdef.component,
         tuple(_sources(pdef, comp, checkouts.get(pdef.component), None, comps, rel, checkouts)),
     )
-# our OCI archive writer is a generated source made with no network (a copy of ociarchive.py):
-# pinned here as `emtk3s fetch` pins it
+# our OCI archive writer and ELF closure copier are generated sources made with no network
+# (copies of ociarchive.py, elfclosure.py): pinned here as `emtk3s fetch` pins them
 if "k3s-addon-images" in packages:
     import dataclasses
     import hashlib
 
-    writer = Path("emtk3s/packages/k3s_addon_images/ociarchive.py").read_bytes()
+    ours = {
+        "k3s-addon-images-ociarchive.py": ("ociarchive.py", "generated-emtk3s-ociarchive"),
+        "k3s-addon-images-elfclosure.py": ("elfclosure.py", "generated-emtk3s-elfclosure"),
+    }
     pkg = packages["k3s-addon-images"]
-    packages[pkg.name] = dataclasses.replace(
-        pkg,
-        sources=tuple(
-            dataclasses.replace(
-                s,
-                sha256=hashlib.sha256(writer).hexdigest(),
-                size=len(writer),
-                origin="generated-emtk3s-ociarchive",
-            )
-            if s.name == "k3s-addon-images-ociarchive.py"
-            else s
-            for s in pkg.sources
-        ),
-    )
+
+    def _pin(s: lockmod.Source) -> lockmod.Source:
+        if s.name not in ours:
+            return s
+        file, origin = ours[s.name]
+        data = Path("emtk3s/packages/k3s_addon_images", file).read_bytes()
+        return dataclasses.replace(
+            s, sha256=hashlib.sha256(data).hexdigest(), size=len(data), origin=origin
+        )
+
+    packages[pkg.name] = dataclasses.replace(pkg, sources=tuple(_pin(s) for s in pkg.sources))
 lock = Lock(input_digest(rel), rel.k3s.tag, comps, packages)
 lockmod.write(Path("emtk3s.lock"), lock)
 for n, c in comps.items():

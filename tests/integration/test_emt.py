@@ -748,12 +748,24 @@ def test_a_source_pinned_from_emts_record_is_fetched_from_its_server_and_checked
         server.shutdown()
 
 
-#: the build tools k3s-root's spec names that the fixture checkout's SPECS do not provide
-#: (EMT's SPECS do)
+#: the build requirements the fixture checkout's SPECS do not provide (EMT's SPECS do): k3s-root's
+#: build tools, binutils (helm-set-status), bash and jq (the klipper-helm image's userland)
 K3S_ROOT_TOOLS = (
     "bc", "bison", "bzip2", "cmake", "cpio", "diffutils", "file", "flex", "gawk", "gzip",
     "patch", "perl", "rsync", "tar", "unzip", "which", "xz",
 )  # fmt: skip
+ADDON_TOOLS = ("binutils", "bash", "jq")
+
+
+def _add_specs(emt: Path, specs: tuple[tuple[str, str], ...]) -> None:
+    for name, version in specs:
+        spec = emt / "SPECS" / name / f"{name}-{version}.spec"
+        spec.parent.mkdir(parents=True, exist_ok=True)
+        spec.write_text(
+            emt_checkout.SPEC.format(
+                name=name, version=version, attribution=emt_checkout.INTEL, extra=""
+            )
+        )
 
 
 def test_the_default_release_puts_k3s_and_the_addon_images_in_the_package_list(
@@ -781,14 +793,7 @@ def test_the_default_release_puts_k3s_and_the_addon_images_in_the_package_list(
                 s.update(origin="fetch", pinned=True)
     (proj / "emtk3s.lock").write_text(json.dumps(lock, indent=2, sort_keys=True) + "\n")
     emt = emt_checkout.make(tmp_path / "emt")
-    for name, version in (("golang", "1.24.1"), *((t, "1.0") for t in K3S_ROOT_TOOLS)):
-        spec = emt / "SPECS" / name / f"{name}-{version}.spec"
-        spec.parent.mkdir(parents=True, exist_ok=True)
-        spec.write_text(
-            emt_checkout.SPEC.format(
-                name=name, version=version, attribution=emt_checkout.INTEL, extra=""
-            )
-        )
+    _add_specs(emt, (("golang", "1.24.1"), *((x, "1.0") for x in K3S_ROOT_TOOLS + ADDON_TOOLS)))
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "EMTK3S_CACHE": str(tmp_path / "cache")}
@@ -815,6 +820,7 @@ def test_the_default_release_puts_k3s_and_the_addon_images_in_the_package_list(
     # the check can fail: in a checkout without k3s-root's build tools, k3s-root is refused
     # and with it the images package (k3s-root-dist's busybox is its userland)
     again = emt_checkout.make(tmp_path / "emt2")
+    _add_specs(again, (("golang", "1.24.1"), *((x, "1.0") for x in ADDON_TOOLS)))
     res = run("--json", "emt", "integrate", "--emt-repo", str(again), "--replace")
     assert res.returncode != 0
     dec = {d["package"]: d for d in json.loads(res.stdout)["result"]["decisions"]}

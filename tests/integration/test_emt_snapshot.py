@@ -83,12 +83,20 @@ FROM_SNAPSHOTS = {
             ("k3s-addon-klipper-lb-0.4.13-LICENSE", "LICENSE"),
         ],
     ),
+    "k3s-addon-klipper-helm": (
+        "k3s-io+klipper-helm",
+        "v0.9.5-build20250306",
+        [
+            ("k3s-addon-klipper-helm-0.9.5.build20250306-entry", "entry"),
+            ("k3s-addon-klipper-helm-0.9.5.build20250306-LICENSE", "LICENSE"),
+        ],
+    ),
 }
 #: why the others' licenses cannot be verified here
 UNVERIFIABLE = {
     "k3s": "no snapshot of k3s-io/k3s (its source tarball) is present here",
     "k3s-addon-coredns": "its Go vendor tarball (like metrics-server's, "
-    "local-path-provisioner's and traefik's) needs the module proxy",
+    "local-path-provisioner's, traefik's, helm's and the helm plugins') needs the module proxy",
     "k3s-addon-pause": "no snapshot of kubernetes/kubernetes is present here",
     "k3s-addon-images": "its payloads' and k3s-root's licenses are not all verifiable here",
     "k3s-root": "its buildroot downloads (gcc, ipset, ...) are pinned by sha512 only and no "

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from emtk3s.infra.errors import InputError
 from emtk3s.model.package import ComponentDef, PackageDef, ResolveContext, SourceRule
+from emtk3s.packages.k3s_addon_images import PAYLOADS
 from emtk3s.packages.k3s_addon_images.payload import go_vendor, image_tag
 
 if TYPE_CHECKING:
@@ -93,7 +94,7 @@ PACKAGE = PackageDef(
     name="k3s-addon-klipper-helm",
     component="klipper-helm",
     summary="klipper-helm's entry script for the K3s helm-controller job image",
-    default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+    default="klipper-helm" in PAYLOADS,  # with k3s-addon-images, once it writes the image
     on_image=False,  # a build input of k3s-addon-images; the image carries the archives
     sources=(
         SourceRule(
@@ -133,7 +134,7 @@ def go_package(
 ) -> tuple[tuple[ComponentDef, ...], PackageDef]:
     """``(COMPONENTS, PACKAGE)``: ``repo`` at the tag klipper-helm's Dockerfile names
     (``fact``), its GitHub tag archive (key ``archive``) and its Go vendor tarball (``vendor``).
-    Off by default and not on the image: a build input of k3s-addon-images."""
+    In the default release with k3s-addon-images, never on the image: a build input of it."""
     comps = (
         ComponentDef(
             component,
@@ -148,7 +149,7 @@ def go_package(
         name=package,
         component=component,
         summary=summary,
-        default=False,  # with k3s-addon-images (docs/packages/addon-images.md)
+        default="klipper-helm" in PAYLOADS,  # with k3s-addon-images, once it writes the image
         on_image=False,
         sources=(
             SourceRule(
