@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from emtk3s.packages.k3s.vendor import go_env, make_vendor
 from emtk3s.packages.k3s_addon_images import elfclosure
 from tests.fixtures import containerd as ctd
 from tests.fixtures import klipper_helm_image as kh
+from tests.fixtures import real_go
 from tests.integration.test_addon_images_containerd import ARCH
 from tests.integration.test_addon_klipper_helm_containerd import CA, _entry_without_chart, run
 
@@ -54,18 +54,7 @@ BUILDS = (
 
 
 def _why_not() -> str:
-    for _n, mirror, *_rest in BUILDS:
-        if not (MIRRORS / mirror / "repo").is_dir():
-            return f"no {mirror.replace('+', '/')} snapshot at {MIRRORS / mirror / 'repo'}"
-    if shutil.which("go") is None:
-        return "go is not installed"
-    if ctd.available():
-        return ctd.available()
-    try:
-        urllib.request.urlopen(PROXY, timeout=5).close()  # noqa: S310 (https, a test probe)
-    except OSError as exc:
-        return f"the Go module proxy {PROXY} is not reachable ({exc})"
-    return ""
+    return real_go.why_not(*(MIRRORS / mirror / "repo" for _n, mirror, *_rest in BUILDS))
 
 
 pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "ok")

@@ -86,6 +86,29 @@ def go_vendor(component: str) -> Callable[[GenerateContext], tuple[Path, str]]:
     return vendor
 
 
+def go_sources(component: str, repo: str, archive_key: str) -> tuple[SourceRule, SourceRule]:
+    """A Go program's two sources: ``repo``'s GitHub archive of the tag (template key
+    ``archive_key``) and the Go vendor tarball emtk3s makes from it (key ``vendor``; pending
+    until a networked fetch makes and pins it)."""
+    return (
+        SourceRule(
+            f"{component}-{{version}}.tar.gz",
+            "github",
+            f"/{repo}/archive/refs/tags/{{tag}}.tar.gz",
+            archive_of=component,
+            key=archive_key,
+        ),
+        SourceRule(
+            f"{component}-vendor-{{version}}.tar.gz",
+            "github",
+            "generated:go-mod-vendor:{commit}",
+            generate=go_vendor(component),
+            may_be_pending=True,
+            key="vendor",
+        ),
+    )
+
+
 def go_payload(
     *,
     package: str,
@@ -122,23 +145,6 @@ def go_payload(
         # in the default release once k3s-addon-images writes its image (PAYLOADS names it)
         default=image in PAYLOADS,
         on_image=False,
-        sources=(
-            SourceRule(
-                f"{component}-{{version}}.tar.gz",
-                "github",
-                f"/{repo}/archive/refs/tags/{{tag}}.tar.gz",
-                archive_of=component,
-                key=archive_key,
-            ),
-            SourceRule(
-                f"{component}-vendor-{{version}}.tar.gz",
-                "github",
-                "generated:go-mod-vendor:{commit}",
-                generate=go_vendor(component),
-                may_be_pending=True,
-                key="vendor",
-            ),
-            *extra_sources,
-        ),
+        sources=(*go_sources(component, repo, archive_key), *extra_sources),
     )
     return components, pkg

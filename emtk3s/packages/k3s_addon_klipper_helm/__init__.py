@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from emtk3s.infra.errors import InputError
 from emtk3s.model.package import ComponentDef, PackageDef, ResolveContext, SourceRule
 from emtk3s.packages.k3s_addon_images import PAYLOADS
-from emtk3s.packages.k3s_addon_images.payload import go_vendor, image_tag
+from emtk3s.packages.k3s_addon_images.payload import go_sources, image_tag
 
 if TYPE_CHECKING:
     from emtk3s.infra.git import TagCheckout
@@ -151,22 +151,6 @@ def go_package(
         summary=summary,
         default="klipper-helm" in PAYLOADS,  # with k3s-addon-images, once it writes the image
         on_image=False,
-        sources=(
-            SourceRule(
-                f"{component}-{{version}}.tar.gz",
-                "github",
-                f"/{repo}/archive/refs/tags/{{tag}}.tar.gz",
-                archive_of=component,
-                key="archive",
-            ),
-            SourceRule(
-                f"{component}-vendor-{{version}}.tar.gz",
-                "github",
-                "generated:go-mod-vendor:{commit}",
-                generate=go_vendor(component),  # the factory's maker (emtk3s vendor)
-                may_be_pending=True,
-                key="vendor",
-            ),
-        ),
+        sources=go_sources(component, repo, "archive"),  # the factory's archive + vendor
     )
     return comps, pkg
