@@ -14,7 +14,6 @@ helm+helm-mapkubeapis), Go, the module proxy or containerd. Slow (real Go builds
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -22,10 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from emtk3s.infra import sandbox
-from emtk3s.infra.safetar import safe_extract
 from emtk3s.packages import k3s_addon_images as addon
-from emtk3s.packages.k3s.vendor import go_env, make_vendor
 from emtk3s.packages.k3s_addon_images import elfclosure
 from tests.fixtures import containerd as ctd
 from tests.fixtures import klipper_helm_image as kh
@@ -35,7 +31,6 @@ from tests.integration.test_addon_klipper_helm_containerd import CA, _entry_with
 
 MIRRORS = Path("/work/.mirror")
 UPSTREAM_ENTRY = MIRRORS / "k3s-io+klipper-helm" / "repo"
-PROXY = os.environ.get("GOPROXY", "https://proxy.golang.org").split(",")[0]
 HELM_PKG = "helm.sh/helm/v3"
 #: (name, mirror, tag, package, CGO_ENABLED, tags, ldflags) as the k3s-addon-* specs build them
 #: (helm's k8s version: client-go v0.31.3 in its go.mod -> 1.31)
@@ -60,42 +55,14 @@ def _why_not() -> str:
 pytestmark = pytest.mark.skipif(bool(_why_not()), reason=_why_not() or "ok")
 
 
-def _git(mirror: str, *args: str) -> str:
-    git_dir = str(MIRRORS / mirror / "repo")
-    return subprocess.run(["git", "--git-dir", git_dir, *args], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
-
-
-def _build(work: Path, cache_root: Path, name: str, mirror: str, tag: str, pkg: str, cgo: str,
-           tags: str, ldflags: str) -> tuple[Path, str]:  # fmt: skip
-    """The tag's tree (git archive), vendored by emtk3s' maker, built in the sandbox: (tree, origin)."""
-    commit = _git(mirror, "rev-parse", f"{tag}^{{commit}}").strip()
-    epoch = int(_git(mirror, "show", "-s", "--format=%ct", commit).strip())
-    top_name = f"{name}-{tag[1:]}"
-    tarball = work / f"{top_name}.tar.gz"
-    with tarball.open("wb") as out:
-        archive = subprocess.Popen(
-            ["git", "--git-dir", str(MIRRORS / mirror / "repo"), "archive", "--format=tar",
-             f"--prefix={top_name}/", commit], stdout=subprocess.PIPE)  # fmt: skip
-        subprocess.run(["gzip", "-n"], stdin=archive.stdout, stdout=out, check=True)
-        assert archive.wait() == 0
-    vendor, origin = make_vendor(tarball, work / f"{name}-vendor.tar.gz", epoch,
-                                 work / f"vendoring-{name}", cache_root, tarball.name)  # fmt: skip
-    src = work / f"src-{name}"
-    safe_extract(tarball, src, skip_outside_links=True)
-    top = src / top_name
-    safe_extract(vendor, top)
-    env = go_env(work, cache_root)
-    env.update(GOFLAGS="-mod=vendor", GOPROXY="off", CGO_ENABLED=cgo, GO111MODULE="on",
-               GOCACHE=str(cache_root / "gobuildcache"))  # fmt: skip
-    goroot = Path(shutil.which("go") or "go").resolve().parent.parent
-    out = top / "bin" / pkg.rsplit("/", 1)[1]
-    argv = ["go", "build", "-trimpath", "-o", str(out), *(["-tags", tags] if tags else []),
-            "-ldflags", ldflags.format(commit=commit), pkg]  # fmt: skip
-    proc = sandbox.run_generator(argv, cwd=top, env=env, writable=[work, cache_root],
-                                 readable=[goroot])  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return top, origin
+def _build(work: Path, name: str, mirror: str, tag: str, pkg: str, cgo: str, tags: str,
+           ldflags: str) -> real_go.Vendored:  # fmt: skip
+    """The tag's tree (git archive), vendored by emtk3s' maker, built in the sandbox."""
+    v = real_go.vendored_tag(MIRRORS / mirror / "repo", tag, name, work / name,
+                             skip_outside_links=True)  # fmt: skip
+    out = v.top / "bin" / pkg.rsplit("/", 1)[1]
+    real_go.go_build(v, ldflags.format(commit=v.commit), out, pkg, cgo=cgo, tags=tags)
+    return v
 
 
 @pytest.fixture(scope="module")
@@ -104,29 +71,28 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     if busybox is None or not CA.is_file():
         pytest.skip("a static busybox and a CA bundle are needed (apt-get install busybox-static)")
     work = tmp_path_factory.mktemp("klipper-helm-real")
-    cache_root = Path(os.environ.get("EMTK3S_TEST_GO_CACHE", Path.home() / ".cache/emtk3s-tests"))
-    trees = {b[0]: _build(work, cache_root, *b) for b in BUILDS}
+    trees = {b[0]: _build(work, *b) for b in BUILDS}
     base = work / "image"
     # as the payload RPMs install them (the specs' %install)
     helm = base / addon.PAYLOAD_FILES["helm"]
     helm.parent.mkdir(parents=True)
-    shutil.copy(trees["helm"][0] / "bin" / "helm", helm)
+    shutil.copy(trees["helm"].top / "bin" / "helm", helm)
     status = base / addon.PAYLOAD_FILES["helm-set-status"]
     status.mkdir(parents=True)
-    shutil.copy(trees["helm-set-status"][0] / "bin" / "helm-set-status", status)
+    shutil.copy(trees["helm-set-status"].top / "bin" / "helm-set-status", status)
     # -linkmode external: static, so it needs no libc in the image (no ELF interpreter)
     assert elfclosure.elf_deps(str(status / "helm-set-status")) == ("", [])
-    shutil.copy(trees["helm-set-status"][0] / "plugin.yaml", status)
+    shutil.copy(trees["helm-set-status"].top / "plugin.yaml", status)
     mapkube = base / addon.PAYLOAD_FILES["helm-mapkubeapis"]
     (mapkube / "bin").mkdir(parents=True)
     (mapkube / "config").mkdir()
-    mtop = trees["helm-mapkubeapis"][0]
+    mtop = trees["helm-mapkubeapis"].top
     shutil.copy(mtop / "bin" / "mapkubeapis", mapkube / "bin")
     shutil.copy(mtop / "plugin.yaml", mapkube)
     shutil.copy(mtop / "config" / "Map.yaml", mapkube / "config")
     archive, digest = kh.write(base, ARCH, busybox, CA)
-    yield {"archive": archive, "digest": digest, "origins": {n: t[1] for n, t in trees.items()},
-           "helm_commit": _git("helm+helm", "rev-parse", "v3.16.4^{commit}").strip()}  # fmt: skip
+    yield {"archive": archive, "digest": digest, "origins": {n: t.origin for n, t in trees.items()},
+           "helm_commit": trees["helm"].commit}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
