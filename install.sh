@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-line setup on a fresh Debian/Ubuntu machine (as root or with sudo):
 #   system tools (rpm, rpmbuild, python3-rpm, git, createrepo-c, rpmlint, build tools, shellcheck,
-#   containerd and a static busybox for the addon image tests) via apt-get where missing, the
+#   containerd, a static busybox and jq for the addon image tests) via apt-get where missing, the
 #   Python package in .venv, then the main job on the embedded default release
 #   as far as this machine goes without upstream network.
 # On an RPM-based host (Fedora, Azure Linux, EMT) install the same tools with dnf/tdnf instead:
@@ -18,7 +18,7 @@ for pair in rpmbuild:rpm rpmspec:rpm rpm2cpio:rpm2cpio cpio:cpio git:git creater
             libtoolize:libtool pkg-config:pkg-config go:golang-go zstd:zstd bwrap:bubblewrap \
             debootstrap:debootstrap unshare:util-linux prlimit:util-linux setpriv:util-linux \
             patch:patch openssl:openssl licensecheck:licensecheck rsync:rsync \
-            shellcheck:shellcheck containerd:containerd busybox:busybox-static; do
+            shellcheck:shellcheck containerd:containerd busybox:busybox-static jq:jq; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 [ -e /usr/lib/python3/dist-packages/rpm/__init__.py ] || need+=(python3-rpm)
