@@ -3,8 +3,9 @@ corrupt entry is moved aside, never served.
 
 Verifying an entry costs a full read of it; a no-op run with a gigabyte of sources would spend
 its time re-reading bytes already proven. So when an entry is verified, the file's stat record
-(device, inode, size, mtime_ns, ctime_ns) is written beside it, and later uses trust the entry
-while its record still matches: entries are only created by rename and never written in place,
+(device, inode, size, mtime_ns, ctime_ns) is appended to the cache's record log
+(``verified.log``, one line per record, the last line for an entry wins), and later uses trust
+the entry while its record still matches: entries are only created by rename and never written in place,
 and any write to the file (even one that restores the size and the mtime) moves its ctime,
 which no process can set back short of changing the clock. A changed record means a full
 rehash, and on mismatch the quarantine. ``Cache.verify`` (``--verify``, and ``--locked`` as CI
@@ -20,6 +21,24 @@ vouches only within the boot it was taken in. A crash that loses page-cache data
 so every such record is void after it and its file is rehashed once (and then made durable and
 sealed ``synced``, an fsync that costs nothing for bytes already on disk). Where the boot
 cannot be told (no /proc), files are made durable before they are recorded.
+
+Layout. Entries live flat in ``blobs/sha256/<sha256>``, as an OCI content store keeps them
+(containerd's ``io.containerd.content.v1.content/blobs/sha256``): a fan-out of 256
+subdirectories cost a fresh cache 256 ``mkdir``s, and ext4's hashed directories find a name
+among a hundred thousand as fast as among a hundred. An entry of the older fan-out layout
+(``blobs/sha256/<aa>/<sha256>``) is moved into place the first time it is looked up (and
+rehashed once: the move changes its ctime).
+
+The record log. One file for every record, not one file per entry: a small download then
+creates one inode (its own), not two (a file creation is most of what a 50 kB download costs on
+a journaling disk). Each record is one ``write(2)`` of one line with ``O_APPEND``, so concurrent
+writers never tear each other's lines on a local filesystem; a line that does not parse in full
+(torn by a crash, garbled on a network filesystem) is skipped, and its entry is rehashed. A line
+``<sha256> -`` drops the entry's record (the entry was quarantined). The log is read once per
+process; when it holds more than twice the lines it has entries (after reboots, every entry is
+rehashed and recorded anew), it is rewritten compacted (temporary file, rename). A record lost
+to a concurrent compaction only costs a rehash: losing a record is always safe, and no line can
+vouch for a file other than the one whose identity it names.
 """
 
 from __future__ import annotations
@@ -28,7 +47,9 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 import stat
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -38,6 +59,7 @@ from emtk3s.infra.fsutil import file_lock
 CHUNK = 1 << 20
 # hashlib releases the GIL while it hashes a chunk: threads hash files in parallel.
 HASH_JOBS = max(1, min(4, os.cpu_count() or 1))
+StrPath = str | os.PathLike[str]
 
 
 def default_root() -> Path:
@@ -48,7 +70,7 @@ def default_root() -> Path:
     return Path(xdg) / "emtk3s"
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: StrPath) -> str:
     h = hashlib.sha256()
     with open(path, "rb", buffering=0) as fh:
         buf = bytearray(CHUNK)
@@ -58,7 +80,7 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def sha256_files(paths: Sequence[Path], jobs: int = HASH_JOBS) -> list[str]:
+def sha256_files(paths: Sequence[StrPath], jobs: int = HASH_JOBS) -> list[str]:
     """sha256 of each file, several at once (in the order given)."""
     if len(paths) <= 1 or jobs <= 1:
         return [sha256_file(p) for p in paths]
@@ -74,6 +96,15 @@ Record = list[int]  # [st_dev, st_ino, st_size, st_mtime_ns, st_ctime_ns]
 Sealed = list[int | str]
 SYNCED = "synced"
 BOOT_ID_FILE = "/proc/sys/kernel/random/boot_id"
+#: the record log in the cache's root, and one line of it: ``<sha256> <5 integers> <seal>`` or
+#: ``<sha256> -`` (the entry's record dropped)
+RECORD_LOG = "verified.log"
+_RECORD_LINE = re.compile(
+    rb"([0-9a-f]{64}) (?:(\d{1,20}) (\d{1,20}) (\d{1,20}) (-?\d{1,20}) (-?\d{1,20}) "
+    rb"(synced|boot:[0-9a-f-]{1,64})|(-))\n"
+)
+#: the log is compacted when it has more than twice as many lines as records, plus this many
+COMPACT_SLACK = 1024
 
 
 @functools.cache
@@ -86,7 +117,7 @@ def boot_id() -> str:
         return ""
 
 
-def make_durable(path: Path) -> None:
+def make_durable(path: StrPath) -> None:
     """fsync ``path`` (cheap when its bytes are on disk already)."""
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -95,7 +126,9 @@ def make_durable(path: Path) -> None:
         os.close(fd)
 
 
-def trust_record(path: Path, current: Record | None = None, durable: bool = False) -> Sealed | None:
+def trust_record(
+    path: StrPath, current: Record | None = None, durable: bool = False
+) -> Sealed | None:
     """The sealed record that lets later runs trust ``path`` as it is now, unread.
 
     ``current``: its stat record, when the caller has just taken it. ``durable``: the file was
@@ -111,7 +144,7 @@ def trust_record(path: Path, current: Record | None = None, durable: bool = Fals
     return [*current, SYNCED if durable else f"boot:{boot_id()}"]
 
 
-def durable_record(path: Path) -> Sealed | None:
+def durable_record(path: StrPath) -> Sealed | None:
     """fsync ``path``, then its record sealed ``synced``: for a file just verified by a full
     read, so that it is not read again after the next reboot."""
     try:
@@ -136,10 +169,14 @@ def _unsealed(record: object) -> Record | None:
     return ident
 
 
-def stat_record(path: Path) -> Record | None:
-    """The file's identity and change times, or None when it is not a regular file."""
+def stat_record(path: StrPath, mode: int | None = None) -> Record | None:
+    """The file's identity and change times, or None when it is not a regular file.
+    ``mode``: give the file these permission bits first, where it has others."""
     try:
         st = os.stat(path)
+        if mode is not None and stat.S_IMODE(st.st_mode) != mode:
+            os.chmod(path, mode)
+            st = os.stat(path)
     except OSError:
         return None
     if not stat.S_ISREG(st.st_mode):
@@ -154,6 +191,28 @@ def still_verified(path: Path, record: object, verify: bool = False) -> bool:
     return ident is not None and stat_record(path) == ident
 
 
+def read_records(log: StrPath) -> tuple[dict[str, Sealed], int]:
+    """The records a log holds (the last line for an entry wins, a ``-`` line drops it; a line
+    that does not parse in full is skipped), and how many lines it has."""
+    try:
+        with open(log, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return {}, 0
+    records: dict[str, Sealed] = {}
+    lines = data.splitlines(keepends=True)
+    for line in lines:
+        m = _RECORD_LINE.fullmatch(line)
+        if m is None:
+            continue
+        sha = m[1].decode()
+        if m[8]:
+            records.pop(sha, None)
+        else:
+            records[sha] = [*(int(m[i]) for i in range(2, 7)), m[7].decode()]
+    return records, len(lines)
+
+
 class Cache:
     def __init__(self, root: Path | None = None, verify: bool | None = None) -> None:
         self.root = (root or default_root()).resolve()
@@ -163,18 +222,32 @@ class Cache:
         self.verify = verify
         self._seen: dict[str, Record] = {}  # verified by this process: sha -> stat record
         self._sizes: dict[str, int] = {}  # sizes has_all saw (a hit needs no second stat)
-        self._records_dir = os.path.join(self.root, "verified")
-        self._dirs: set[Path] = set()  # directories this process made or found (one mkdir each)
+        # plain strings, not pathlib, on the paths every entry takes (a Path costs more to make
+        # than the stat it is made for)
+        self._blobs = os.path.join(self.root, "blobs", "sha256")
+        self._log = os.path.join(self.root, RECORD_LOG)
+        self._records: dict[str, Sealed] | None = None  # the log as read (and written) by us
+        self._records_lock = threading.Lock()
+        self._dirs: set[str] = set()  # directories this process made or found (one mkdir each)
+        # a cache written by emtk3s before the flat layout (it kept records in verified/): its
+        # entries may still be in the fan-out (see _adopt_legacy)
+        self._legacy = os.path.isdir(os.path.join(self.root, "verified"))
         #: every entry this process looked up: sha -> the stat record it trusted or verified
         #: (None: absent). A run memo (emtk3s.infra.runmemo) covers exactly these files.
         self.consulted: dict[str, Record | None] = {}
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
-        return self.root / "blobs" / "sha256" / sha[:2] / sha
+        return Path(self._blobs, sha)
 
-    def record_path(self, sha: str) -> Path:
-        return self.root / "verified" / sha[:2] / sha
+    def legacy_blob_path(self, sha: str) -> Path:
+        """Where the fan-out layout of emtk3s before 2026-12 kept the entry."""
+        return Path(self._blobs, sha[:2], sha)
+
+    @property
+    def records_path(self) -> Path:
+        """The record log (module docstring)."""
+        return Path(self._log)
 
     @property
     def partial_dir(self) -> Path:
@@ -188,45 +261,76 @@ class Cache:
         return self.root / "locks" / f"{key}.lock"
 
     # stat records -------------------------------------------------------------------------
+    def _all_records(self) -> dict[str, Sealed]:
+        """The record log, read once per process (and compacted when it has grown)."""
+        with self._records_lock:
+            if self._records is None:
+                self._records, lines = read_records(self._log)
+                if lines > 2 * len(self._records) + COMPACT_SLACK:
+                    self._compact(self._records)
+            return self._records
+
+    def record_of(self, sha: str) -> Sealed | None:
+        """The entry's sealed record as the log holds it now (read afresh; seal unchecked)."""
+        return read_records(self._log)[0].get(sha)
+
     def _load_record(self, sha: str) -> Record | None:
         """The entry's stat record, while its seal holds (else None: rehash)."""
-        # plain strings, not pathlib: a no-op reads one record per cached source
+        return _unsealed(self._all_records().get(sha))
+
+    def _append(self, line: str) -> None:
+        """One line onto the log: one write(2) with O_APPEND (never torn by another writer).
+        A read-only cache still works: it just rehashes next time."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         try:
-            with open(os.path.join(self._records_dir, sha[:2], sha), "rb") as fh:
-                words = fh.read().decode("ascii").split()
-            sealed: list[int | str] = [int(x) for x in words[:5]] + words[5:]
-        except (OSError, ValueError):
-            return None
-        return _unsealed(sealed)
-
-    def _mkdir(self, path: Path) -> None:
-        if path not in self._dirs:
-            path.mkdir(parents=True, exist_ok=True)
-            self._dirs.add(path)
-
-    def _save_record(self, sha: str, record: Sealed) -> None:
-        """Write the record in place (no temporary file: one file creation fewer per download).
-        A record torn by a crash or by a concurrent writer parses as nothing or names no file
-        that exists, so it is never trusted: the entry is rehashed."""
-        self._seen[sha] = [int(x) for x in record[:5]]
-        path = self.record_path(sha)
-        text = (" ".join(map(str, record)) + "\n").encode()
-        try:  # the same record again (a --verify run that found nothing changed): no write
-            with open(path, "rb") as fh:
-                if fh.read() == text:
-                    return
+            fd = os.open(self._log, flags, 0o644)
+        except FileNotFoundError:  # the cache's root is new
+            try:
+                os.makedirs(self.root, exist_ok=True)
+                fd = os.open(self._log, flags, 0o644)
+            except OSError:
+                return
+        except OSError:
+            return
+        try:
+            os.write(fd, line.encode("ascii"))
         except OSError:
             pass
+        finally:
+            os.close(fd)
+
+    def _compact(self, records: dict[str, Sealed]) -> None:
+        """Rewrite the log with one line per record (a temporary file, then a rename)."""
+        tmp = f"{self._log}.{os.getpid()}.{threading.get_ident()}.tmp"
+        text = "".join(f"{sha} {' '.join(map(str, r))}\n" for sha, r in records.items())
         try:
-            self._mkdir(path.parent)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-            try:
-                os.write(fd, text)
-            finally:
-                os.close(fd)
-        except OSError:  # a read-only cache still works, it just rehashes
+            with open(tmp, "w", encoding="ascii") as fh:
+                fh.write(text)
+            os.replace(tmp, self._log)
+        except OSError:
             with contextlib.suppress(OSError):
-                path.unlink()
+                os.unlink(tmp)
+
+    def _save_record(self, sha: str, record: Sealed) -> None:
+        """Record ``sha``'s entry as verified (nothing is written when the log already holds
+        this very record: a --verify run that found nothing changed)."""
+        self._seen[sha] = [int(x) for x in record[:5]]
+        records = self._all_records()
+        if records.get(sha) == record:
+            return
+        records[sha] = list(record)
+        self._append(f"{sha} {' '.join(map(str, record))}\n")
+
+    def drop_record(self, sha: str) -> None:
+        """Forget the entry's record: it is rehashed at its next use."""
+        self._seen.pop(sha, None)
+        self._all_records().pop(sha, None)
+        self._append(f"{sha} -\n")  # rare (a quarantine): whether or not a record was there
+
+    def _mkdir(self, path: str) -> None:
+        if path not in self._dirs:
+            os.makedirs(path, exist_ok=True)
+            self._dirs.add(path)
 
     def _trusted(self, sha: str, current: Record) -> bool:
         """Whether the entry whose stat record is now ``current`` is the one verified."""
@@ -238,7 +342,7 @@ class Cache:
     def size(self, sha: str) -> int:
         """The size of a present entry (as :meth:`has_all` saw it, else from a stat)."""
         known = self._sizes.get(sha)
-        return known if known is not None else self.blob_path(sha).stat().st_size
+        return known if known is not None else os.stat(os.path.join(self._blobs, sha)).st_size
 
     # entries ------------------------------------------------------------------------------
     def has(self, sha: str, name: str = "") -> bool:
@@ -250,10 +354,12 @@ class Cache:
         """:meth:`has` for many entries, hashing the ones that need it several at once. Every
         entry is checked; the first corrupt one is then raised."""
         present: list[bool] = []
-        todo: list[tuple[str, str, Path, Record]] = []
+        todo: list[tuple[str, str, str, Record]] = []
         for sha, name in entries:
-            path = self.blob_path(sha)
+            path = os.path.join(self._blobs, sha)
             before = stat_record(path)
+            if before is None and self._legacy:
+                before = self._adopt_legacy(sha, path)
             self.consulted[sha] = before
             present.append(before is not None)
             if before is None:
@@ -274,9 +380,8 @@ class Cache:
             self._seen.pop(sha, None)
             self._sizes.pop(sha, None)
             self.consulted[sha] = None
-            with contextlib.suppress(OSError):
-                self.record_path(sha).unlink()
-            kept = self.quarantine(path, name or sha, actual)
+            self.drop_record(sha)
+            kept = self.quarantine(Path(path), name or sha, actual)
             error = error or IntegrityError(
                 f"cache entry for {name or sha} is corrupt: expected sha256 {sha}, found {actual}",
                 f"moved aside to {kept}; run the command again to download it anew",
@@ -284,6 +389,15 @@ class Cache:
         if error is not None:
             raise error
         return present
+
+    def _adopt_legacy(self, sha: str, path: str) -> Record | None:
+        """An entry of the fan-out layout, moved to its flat path (its record no longer holds:
+        the move changes its ctime, so it is rehashed once); None when there is none."""
+        try:
+            os.rename(os.path.join(self._blobs, sha[:2], sha), path)
+        except OSError:
+            pass  # none (the usual miss), or another process moved it first
+        return stat_record(path)
 
     def get(self, sha: str, name: str = "") -> Path:
         if not self.has(sha, name):
@@ -311,13 +425,12 @@ class Cache:
                 f"{name}: sha256 mismatch: expected {expected}, got {actual}",
                 f"the bytes are kept aside in {kept} and not used; check the mirror or the lock",
             )
-        dest = self.blob_path(actual)
-        self._mkdir(dest.parent)
+        dest = os.path.join(self._blobs, actual)
+        self._mkdir(self._blobs)
         # 0644, the mode rpmbuild and rpmlint expect of a source: the srpm stage links to the
         # entry instead of copying it. Integrity never rested on the mode (root ignores it):
         # any write moves the ctime in the stat record, and the entry is rehashed.
-        os.chmod(tmp, 0o644)
-        hashed = stat_record(tmp)
+        hashed = stat_record(tmp, mode=0o644)
         os.replace(tmp, dest)
         record = stat_record(dest)  # rename moves ctime; inode, size and mtime stay
         if hashed is not None and record is not None and hashed[:4] == record[:4]:

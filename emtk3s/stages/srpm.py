@@ -290,7 +290,7 @@ def build_srpm(
             _no_room_for_srpm(top, [cache.blob_path(sha) for _n, sha in sources])
             raise
         if patches:
-            blobs = sorted({cache.blob_path(sha).parent for _n, sha in sources})
+            blobs = sorted({cache.blob_path(sha) for _n, sha in sources})  # these, not the cache
             prove_patches_apply(top, spec.name, project.logs / f"prep-{pkg}.log", epoch, blobs)
         made = sorted((top / "SRPMS").glob("*.src.rpm"))
         if len(made) != 1:

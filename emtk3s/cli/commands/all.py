@@ -283,7 +283,9 @@ class Memo:
             blob = cache.blob_path(sha)
             if trusted is None or stat_record(blob) != trusted:
                 return
-            from_cache += [str(blob), str(cache.record_path(sha))]
+            from_cache.append(str(blob))
+        if from_cache:  # and the records that vouched for them
+            from_cache.append(str(cache.records_path))
         files = [*self.files, *from_cache]
         paths = [*self.trees, *self.listings, *files, *self.skip]
         if not runmemo.recordable(paths):

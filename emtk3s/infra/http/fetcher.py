@@ -23,7 +23,13 @@ from emtk3s.infra.cache import Cache
 from emtk3s.infra.errors import Emtk3sError, EnvironmentProblem, IntegrityError, UpstreamError
 from emtk3s.infra.http import errors
 from emtk3s.infra.http.policy import Deadline, Policy
-from emtk3s.infra.http.transport import Download, Transport, download_once, shared
+from emtk3s.infra.http.transport import (
+    Download,
+    Transport,
+    download_once,
+    shared,
+    validator_path,
+)
 
 if TYPE_CHECKING:
     from emtk3s.infra.progress import FetchProgress
@@ -83,18 +89,34 @@ def fetch_one(
     hit = _hit(cache, dl)
     if hit is not None:
         return hit
-    transport = transport or shared(policy.jobs)
+    return _fetch_missing(cache, dl, policy, transport or shared(policy.jobs), log, progress)
+
+
+def _fetch_missing(
+    cache: Cache,
+    dl: Download,
+    policy: Policy,
+    transport: Transport,
+    log: Callable[[str], None] | None,
+    progress: FetchProgress | None,
+) -> Fetched:
+    """:func:`fetch_one` of a download whose URL is checked and which was not in the cache."""
     part = partial_path(cache, dl)
     fd = _open_locked(part)
+    done = False
     try:
         # another process may have finished it while we waited for the lock
         hit = _hit(cache, dl)
         if hit is not None:
             part.unlink(missing_ok=True)
+            done = True
             return hit
-        return _download(cache, dl, policy, transport, fd, part, log, progress)
+        got = _download(cache, dl, policy, transport, fd, part, log, progress)
+        done = True  # the partial file is in the cache now
+        return got
     finally:
-        _drop_if_empty(fd, part)
+        if not done:
+            _drop_if_empty(fd, part)
         os.close(fd)
 
 
@@ -176,8 +198,9 @@ def _download(
             f"{dl.name}: expected {dl.size} bytes, got {size}",
             f"kept aside in {actual}; check the mirror or the lock",
         )
-    sha = cache.add_file(part, dl.sha256, dl.name, actual=streamed)
-    part.with_suffix(".validator").unlink(missing_ok=True)
+    sha = cache.add_file(part, dl.sha256, dl.name, actual=streamed.sha256)
+    if streamed.validator:  # (download_once removed any other)
+        validator_path(part).unlink(missing_ok=True)
     return Fetched(dl.name, dl.url, sha, size, downloaded=True, attempts=attempt)
 
 
@@ -216,7 +239,9 @@ def fetch_many(
     transport = shared(policy.jobs)
     cache.partial_dir.mkdir(parents=True, exist_ok=True)
 
-    def one(dl: Download) -> Fetched:
+    def one(dl: Download) -> Fetched:  # URL checked above; a pinned one was not a hit
+        if dl.sha256:
+            return _fetch_missing(cache, dl, policy, transport, progress.log, progress)
         return fetch_one(cache, dl, policy, transport, progress.log, progress)
 
     try:

@@ -202,21 +202,25 @@ def download_once(
     policy: Policy,
     deadline: Deadline,
     on_bytes: Callable[[int], None] | None = None,
-) -> str:
+) -> Streamed:
     """One HTTP request into the partial file open (and locked) as ``fd``, appended to when it
     already holds bytes and the server proves it still serves the same file. Returns the sha256
-    of the whole file, hashed as the bytes arrive (never read back)."""
+    of the whole file, hashed as the bytes arrive (never read back), and whether a validator
+    file is left beside the partial one (else there is none)."""
     vpath = validator_path(part)
     have = os.fstat(fd).st_size
     validator = ""
+    kept = False  # a validator file is beside the partial file
     if have:
         try:
             validator = vpath.read_text().strip()
+            kept = True
         except FileNotFoundError:
             pass
         if not validator:  # nothing proves the server still has the same bytes
             restart(fd, part)
             have = 0
+            kept = False
     # the bytes as served are what is hashed and pinned: no transfer decoding
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if have:
@@ -279,8 +283,10 @@ def download_once(
                 and (expected is None or expected >= RESUME_MIN)
             ):
                 vpath.write_text(new_validator + "\n")
+                kept = True
             else:
                 vpath.unlink(missing_ok=True)
+                kept = False
         if length is not None:
             deadline.expect(have + length)
             if dl.size is None and have + length > cap:
@@ -324,7 +330,13 @@ def download_once(
         clean = True
     finally:
         done(resp, clean)
-    return digest.hexdigest()
+    return Streamed(digest.hexdigest(), kept)
+
+
+@dataclass(frozen=True)
+class Streamed:
+    sha256: str  # of the whole partial file
+    validator: bool  # a validator file is left beside it
 
 
 class HashBehind:
