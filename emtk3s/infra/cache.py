@@ -50,7 +50,8 @@ import os
 import re
 import stat
 import threading
-from collections.abc import Sequence
+import weakref
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from emtk3s.infra.errors import IntegrityError
@@ -169,9 +170,10 @@ def _unsealed(record: object) -> Record | None:
     return ident
 
 
-def stat_record(path: StrPath, mode: int | None = None) -> Record | None:
-    """The file's identity and change times, or None when it is not a regular file.
-    ``mode``: give the file these permission bits first, where it has others."""
+def stat_record(path: StrPath | int, mode: int | None = None) -> Record | None:
+    """The file's (a path's, or an open file descriptor's) identity and change times, or None
+    when it is not a regular file. ``mode``: give the file these permission bits first, where
+    it has others."""
     try:
         st = os.stat(path)
         if mode is not None and stat.S_IMODE(st.st_mode) != mode:
@@ -228,6 +230,8 @@ class Cache:
         self._log = os.path.join(self.root, RECORD_LOG)
         self._records: dict[str, Sealed] | None = None  # the log as read (and written) by us
         self._records_lock = threading.Lock()
+        self._log_fd: int | None = None  # opened for appending at the first record written
+        self._batch: list[str] | None = None  # lines held back by batch()
         self._dirs: set[str] = set()  # directories this process made or found (one mkdir each)
         # a cache written by emtk3s before the flat layout (it kept records in verified/): its
         # entries may still be in the fan-out (see _adopt_legacy)
@@ -279,25 +283,52 @@ class Cache:
         return _unsealed(self._all_records().get(sha))
 
     def _append(self, line: str) -> None:
-        """One line onto the log: one write(2) with O_APPEND (never torn by another writer).
+        """Lines onto the log: one write(2) with O_APPEND (never torn by another writer).
+        The log stays open for the life of this object (one system call a record, not three).
         A read-only cache still works: it just rehashes next time."""
-        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        try:
-            fd = os.open(self._log, flags, 0o644)
-        except FileNotFoundError:  # the cache's root is new
-            try:
-                os.makedirs(self.root, exist_ok=True)
-                fd = os.open(self._log, flags, 0o644)
-            except OSError:
-                return
-        except OSError:
+        if self._batch is not None:
+            self._batch.append(line)
             return
+        fd = self._log_fd
+        if fd is None:
+            with self._records_lock:
+                fd = self._log_fd = self._log_fd or self._open_log()
+            if fd is None:
+                return
         try:
             os.write(fd, line.encode("ascii"))
         except OSError:
             pass
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Hold the records written meanwhile (by any thread) and append them in one write at
+        the end: a thousand small downloads then cost one system call for their records, not
+        a thousand. Records a crash keeps from the log are only missing: their entries are
+        rehashed once. This process sees them at once."""
+        if self._batch is not None:  # nested: the outer one writes
+            yield
+            return
+        self._batch = []
+        try:
+            yield
         finally:
-            os.close(fd)
+            lines, self._batch = self._batch, None
+            if lines:
+                self._append("".join(lines))
+
+    def _open_log(self) -> int | None:
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        try:
+            try:
+                fd = os.open(self._log, flags, 0o644)
+            except FileNotFoundError:  # the cache's root is new
+                os.makedirs(self.root, exist_ok=True)
+                fd = os.open(self._log, flags, 0o644)
+        except OSError:
+            return None
+        weakref.finalize(self, os.close, fd)
+        return fd
 
     def _compact(self, records: dict[str, Sealed]) -> None:
         """Rewrite the log with one line per record (a temporary file, then a rename)."""
@@ -408,13 +439,21 @@ class Cache:
         return self.blob_path(sha)
 
     def add_file(
-        self, tmp: Path, expected: str | None, name: str, actual: str | None = None
+        self,
+        tmp: Path,
+        expected: str | None,
+        name: str,
+        actual: str | None = None,
+        fd: int | None = None,
+        mode: int | None = None,
     ) -> str:
         """Move a downloaded temp file into the cache after checking its hash.
 
         ``actual``: the sha256 the caller computed while writing ``tmp`` itself (a download
-        hashed as it streamed), so the bytes are not read a second time. ``tmp`` need not be
-        fsynced: its record is sealed to this boot (module docstring).
+        hashed as it streamed), so the bytes are not read a second time. ``fd``: ``tmp`` open,
+        when the caller holds it so (its identity is then read from it, not from the paths),
+        and ``mode`` its permission bits, when the caller knows them.
+        ``tmp`` need not be fsynced: its record is sealed to this boot (module docstring).
         A mismatch keeps the bytes in quarantine and raises IntegrityError naming both hashes.
         """
         if actual is None:
@@ -430,10 +469,21 @@ class Cache:
         # 0644, the mode rpmbuild and rpmlint expect of a source: the srpm stage links to the
         # entry instead of copying it. Integrity never rested on the mode (root ignores it):
         # any write moves the ctime in the stat record, and the entry is rehashed.
-        hashed = stat_record(tmp, mode=0o644)
-        os.replace(tmp, dest)
-        record = stat_record(dest)  # rename moves ctime; inode, size and mtime stay
-        if hashed is not None and record is not None and hashed[:4] == record[:4]:
+        if fd is None:
+            hashed = stat_record(tmp, mode=0o644)
+            os.replace(tmp, dest)
+            record = stat_record(dest)  # rename moves ctime; inode, size and mtime stay
+            same = hashed is not None and record is not None and hashed[:4] == record[:4]
+        else:
+            if mode != 0o644:
+                os.fchmod(fd, 0o644)
+            os.replace(tmp, dest)
+            # taken from the open file, the record names the inode we hashed even if another
+            # process replaced ``dest`` meanwhile: it then matches nothing there, and that
+            # entry is rehashed
+            record = stat_record(fd)
+            same = record is not None
+        if same and record is not None:
             sealed = trust_record(dest, record)
             if sealed is not None:
                 self._save_record(actual, sealed)

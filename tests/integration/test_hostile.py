@@ -391,3 +391,23 @@ def test_git_itself_never_follows_redirects(scripted: Scripted, upstream: Upstre
     env = {**os.environ, **git_mod._SAFE_ENV}
     proc = subprocess.run(["git", "ls-remote", "--tags", url], env=env, capture_output=True)
     assert proc.returncode != 0 and b"v0.14.1" not in proc.stdout
+
+
+def test_small_pinned_download_is_restarted_never_resumed(
+    tmp_path: Path, scripted: Scripted
+) -> None:
+    """A pinned body under RESUME_MIN keeps no validator and trusts none it finds: a cut one,
+    or a partial file a crash left with a validator beside it, starts over from byte 0."""
+    small = A[:60_000]
+    sha = hashlib.sha256(small).hexdigest()
+    part = tmp_path / "cache" / "partial" / f"{sha}.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(B[:20_000])  # another version's head...
+    part.with_suffix(".validator").write_text('"a"\n')  # ...and a validator that matches
+    scripted.replies.append((200, {"ETag": '"a"'}, small, 30_000))  # cut
+    scripted.replies.append((200, {"ETag": '"a"'}, small, None))
+    pol = Policy(retries=3, backoff=0.0, timeout=5.0)
+    got = fetch_one(Cache(tmp_path / "cache"), Download("f", scripted.url, sha, len(small)), pol)
+    assert got.sha256 == sha and got.size == len(small) and got.attempts == 2
+    assert ["Range" in seen for seen in scripted.seen] == [False, False]
+    assert not list(part.parent.iterdir()), "no partial file or validator left"

@@ -12,9 +12,10 @@ import errno
 import fcntl
 import hashlib
 import os
+import stat
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -43,6 +44,10 @@ class Fetched:
     size: int
     downloaded: bool  # False: it was a verified cache hit
     attempts: int
+    #: seconds the server took to answer the last request, and the connection's round-trip
+    #: time (0 for a cache hit): how much waiting a parallel download can hide
+    answered: float = field(default=0.0, compare=False)
+    rtt: float = field(default=0.0, compare=False)
 
 
 def partial_path(cache: Cache, dl: Download) -> Path:
@@ -50,7 +55,14 @@ def partial_path(cache: Cache, dl: Download) -> Path:
     return cache.partial_dir / f"{key}.part"
 
 
-def _open_locked(part: Path) -> int:
+@dataclass(frozen=True)
+class _Locked:
+    fd: int
+    size: int  # of the partial file when the lock was taken
+    mode: int  # its permission bits
+
+
+def _open_locked(part: Path) -> _Locked:
     """The partial file, opened (created if need be) and exclusively locked, and still the
     file at ``part`` once the lock is held."""
     while True:
@@ -66,7 +78,7 @@ def _open_locked(part: Path) -> int:
             st = None
         mine = os.fstat(fd)
         if st is not None and (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
-            return fd
+            return _Locked(fd, mine.st_size, stat.S_IMODE(mine.st_mode))
         os.close(fd)  # renamed into the cache or removed while we waited: look again
 
 
@@ -102,16 +114,18 @@ def _fetch_missing(
 ) -> Fetched:
     """:func:`fetch_one` of a download whose URL is checked and which was not in the cache."""
     part = partial_path(cache, dl)
-    fd = _open_locked(part)
+    locked = _open_locked(part)
+    fd = locked.fd
     done = False
     try:
-        # another process may have finished it while we waited for the lock
+        # another process may have finished it since the cache was looked in (while we waited
+        # for the lock, or before we made the partial file): it is then downloaded only once
         hit = _hit(cache, dl)
         if hit is not None:
             part.unlink(missing_ok=True)
             done = True
             return hit
-        got = _download(cache, dl, policy, transport, fd, part, log, progress)
+        got = _download(cache, dl, policy, transport, locked, part, log, progress)
         done = True  # the partial file is in the cache now
         return got
     finally:
@@ -135,20 +149,26 @@ def _download(
     dl: Download,
     policy: Policy,
     transport: Transport,
-    fd: int,
+    locked: _Locked,
     part: Path,
     log: Callable[[str], None] | None,
     progress: FetchProgress | None,
 ) -> Fetched:
+    """Download into the partial file open (and locked)."""
     import urllib3
+
+    fd, have = locked.fd, locked.size
 
     deadline = Deadline(policy, dl.size)
     attempt = 0
     while True:
         attempt += 1
         try:
+            fresh = attempt == 1 and not have  # just created, never written through fd
+            if attempt > 1:  # what the last attempt left
+                have = os.fstat(fd).st_size
             if progress is not None:
-                progress.begin(dl.name, dl.size, os.fstat(fd).st_size)
+                progress.begin(dl.name, dl.size, have)
             streamed = download_once(
                 transport,
                 dl,
@@ -157,6 +177,7 @@ def _download(
                 policy,
                 deadline,
                 progress.bytes_for(dl.name) if progress else None,
+                fresh=fresh,
             )
             break
         except (errors.Retry, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
@@ -191,17 +212,26 @@ def _download(
                     "free disk space or point EMTK3S_CACHE elsewhere, then run again",
                 ) from None
             raise
-    size = os.fstat(fd).st_size
+    size = streamed.size
     if dl.size is not None and size != dl.size:
         actual = cache.quarantine(part, dl.name, "size")
         raise IntegrityError(
             f"{dl.name}: expected {dl.size} bytes, got {size}",
             f"kept aside in {actual}; check the mirror or the lock",
         )
-    sha = cache.add_file(part, dl.sha256, dl.name, actual=streamed.sha256)
+    sha = cache.add_file(part, dl.sha256, dl.name, actual=streamed.sha256, fd=fd, mode=locked.mode)
     if streamed.validator:  # (download_once removed any other)
         validator_path(part).unlink(missing_ok=True)
-    return Fetched(dl.name, dl.url, sha, size, downloaded=True, attempts=attempt)
+    return Fetched(
+        dl.name,
+        dl.url,
+        sha,
+        size,
+        downloaded=True,
+        attempts=attempt,
+        answered=streamed.answered,
+        rtt=streamed.rtt,
+    )
 
 
 def fetch_many(
@@ -234,8 +264,6 @@ def fetch_many(
     if not todo:
         progress.close()
         return [results[i] for i in range(len(downloads))]
-    from concurrent.futures import ThreadPoolExecutor, as_completed
-
     transport = shared(policy.jobs)
     cache.partial_dir.mkdir(parents=True, exist_ok=True)
 
@@ -244,38 +272,105 @@ def fetch_many(
             return _fetch_missing(cache, dl, policy, transport, progress.log, progress)
         return fetch_one(cache, dl, policy, transport, progress.log, progress)
 
+    runs = _run(todo, one, policy.jobs)
     try:
-        if policy.jobs <= 1 or len(todo) == 1:
-            for i, dl in todo:  # no pool: one thread hands nothing over
-                try:
-                    res = one(dl)
-                except errors.Unreachable:
-                    raise
-                except Emtk3sError as exc:
-                    failures.append(exc)
-                    continue
-                results[i] = res
-                progress.done(res.name, res.size, res.sha256, res.downloaded)
-                if on_done is not None:
-                    on_done(res)
-        else:
-            with ThreadPoolExecutor(max_workers=min(policy.jobs, len(todo))) as pool:
-                futures = {pool.submit(one, dl): i for i, dl in todo}
-                for fut in as_completed(futures):
-                    try:
-                        res = fut.result()
-                    except errors.Unreachable as exc:  # the same for every other download
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        raise exc from None
-                    except Emtk3sError as exc:
-                        failures.append(exc)
+        with cache.batch():  # the records of every download, in one write
+            try:
+                for i, res in runs:
+                    if isinstance(res, errors.Unreachable):  # the same for every other one
+                        raise res from None
+                    if isinstance(res, Emtk3sError):
+                        failures.append(res)
                         continue
-                    results[futures[fut]] = res
+                    if isinstance(res, BaseException):
+                        raise res
+                    results[i] = res
                     progress.done(res.name, res.size, res.sha256, res.downloaded)
                     if on_done is not None:
                         on_done(res)
+            finally:
+                runs.close()  # on an early exit: none starts any more, those under way end
     finally:
         progress.close()
     if failures:
         raise failures[0]
     return [results[i] for i in range(len(downloads))]
+
+
+#: a connection with this round-trip time, or a server this slow to answer, has waits worth
+#: hiding behind other downloads (the answer time is taken in Python: it includes waiting for
+#: the interpreter lock, a few milliseconds with a few threads, hence the higher bar)
+LATENT_RTT = 0.005
+SLOW_ANSWER = 0.02
+
+
+def _run(
+    todo: list[tuple[int, Download]], one: Callable[[Download], Fetched], jobs: int
+) -> Generator[tuple[int, Fetched | BaseException], None, None]:
+    """Each download's result (or the exception it raised), in the order they end, from up to
+    ``jobs`` threads that take the next download as they finish one.
+
+    Parallel downloads exist to hide the server's latency. Where there is little to hide (a
+    mirror on the host or the LAN answers in well under a millisecond), the threads compete for
+    the interpreter lock instead, and 8 of them were slower than 2 (1000 x 50 kB on loopback:
+    bench_fetch.py). So two threads start, and one more (up to ``jobs``) for every download
+    whose connection's round-trip time (as the kernel measures it) is LATENT_RTT or more, whose
+    server took SLOW_ANSWER or more to answer, or that failed: a remote mirror has all ``jobs``
+    after the first few downloads.
+
+    Not a thread pool of futures: a future per download (its condition, its waiters,
+    as_completed's bookkeeping) cost more of the interpreter lock than a small download's own
+    work. When the consumer stops early (it raised), no download is started any more, and the
+    ones under way are waited for: nothing is left writing into the cache."""
+    if jobs <= 1 or len(todo) == 1:  # no thread: one hands nothing over
+        for i, dl in todo:
+            try:
+                yield i, one(dl)
+            except Exception as exc:
+                yield i, exc
+        return
+    import queue
+    import threading
+
+    pending = iter(todo)
+    take = threading.Lock()
+    stop = threading.Event()
+    out: queue.SimpleQueue[tuple[int, Fetched | BaseException]] = queue.SimpleQueue()
+
+    def work() -> None:
+        while not stop.is_set():
+            with take:
+                item = next(pending, None)
+            if item is None:
+                return
+            i, dl = item
+            try:
+                out.put((i, one(dl)))
+            except BaseException as exc:  # handed to the consumer, which decides
+                out.put((i, exc))
+
+    threads: list[threading.Thread] = []
+    limit = min(jobs, len(todo))
+
+    def spawn() -> None:
+        t = threading.Thread(target=work, name=f"fetch-{len(threads)}", daemon=True)
+        t.start()
+        threads.append(t)
+
+    for _ in range(min(2, limit)):
+        spawn()
+    try:
+        for _ in range(len(todo)):
+            i, res = out.get()
+            if len(threads) < limit and (
+                isinstance(res, BaseException)
+                or not res.downloaded
+                or res.rtt >= LATENT_RTT
+                or res.answered >= SLOW_ANSWER
+            ):
+                spawn()
+            yield i, res
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()

@@ -15,7 +15,10 @@ import hashlib
 import os
 import queue
 import re
+import socket
+import struct
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,21 +205,28 @@ def download_once(
     policy: Policy,
     deadline: Deadline,
     on_bytes: Callable[[int], None] | None = None,
+    fresh: bool = False,
 ) -> Streamed:
     """One HTTP request into the partial file open (and locked) as ``fd``, appended to when it
     already holds bytes and the server proves it still serves the same file. Returns the sha256
     of the whole file, hashed as the bytes arrive (never read back), and whether a validator
-    file is left beside the partial one (else there is none)."""
+    file is left beside the partial one (else there is none). ``fresh``: the partial file was
+    just created, empty, and ``fd`` never written through (its offset is 0)."""
     vpath = validator_path(part)
-    have = os.fstat(fd).st_size
+    have = 0 if fresh else os.fstat(fd).st_size
+    # a pinned body too small to be resumed never keeps a validator, and never reads one: a
+    # stale one (left by a failure at byte 0) is then ignored, not removed, one system call
+    # fewer for every small download
+    small = dl.size is not None and dl.size < RESUME_MIN
     validator = ""
     kept = False  # a validator file is beside the partial file
     if have:
-        try:
-            validator = vpath.read_text().strip()
-            kept = True
-        except FileNotFoundError:
-            pass
+        if not small:
+            try:
+                validator = vpath.read_text().strip()
+                kept = True
+            except FileNotFoundError:
+                pass
         if not validator:  # nothing proves the server still has the same bytes
             restart(fd, part)
             have = 0
@@ -227,7 +237,10 @@ def download_once(
         headers["Range"] = f"bytes={have}-"
         headers["If-Range"] = validator
     cap = dl.size if dl.size is not None else policy.max_unpinned
+    asked = time.monotonic()
     resp = get(transport, dl, headers, policy, deadline)
+    answered = time.monotonic() - asked
+    rtt = round_trip(resp)
     clean = False
     try:
         status = resp.status
@@ -271,20 +284,22 @@ def download_once(
             # partial file (a fresh download) is not truncated: on ext4 (auto_da_alloc) a
             # truncation to 0 makes the close that follows start writeback of the whole file,
             # 0.18 s of a 500 MB download spent waiting in close(2)
-            if have or os.fstat(fd).st_size:
-                os.ftruncate(fd, 0)
+            if not fresh:
+                if have or os.fstat(fd).st_size:
+                    os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
             have = 0
-            os.lseek(fd, 0, os.SEEK_SET)
             new_validator = validator_of(resp)
             expected = length if length is not None else dl.size
             if (
                 new_validator
                 and "\n" not in new_validator
                 and (expected is None or expected >= RESUME_MIN)
+                and not small
             ):
                 vpath.write_text(new_validator + "\n")
                 kept = True
-            else:
+            elif not small:
                 vpath.unlink(missing_ok=True)
                 kept = False
         if length is not None:
@@ -330,13 +345,34 @@ def download_once(
         clean = True
     finally:
         done(resp, clean)
-    return Streamed(digest.hexdigest(), kept)
+    return Streamed(digest.hexdigest(), written, kept, answered, rtt)
 
 
 @dataclass(frozen=True)
 class Streamed:
     sha256: str  # of the whole partial file
+    size: int  # its size
     validator: bool  # a validator file is left beside it
+    answered: float  # seconds from the request to the response's headers (redirects included)
+    rtt: float  # the connection's round-trip time as the kernel measures it (0: unknown)
+
+
+def round_trip(resp: urllib3.BaseHTTPResponse) -> float:
+    """The smoothed round-trip time of the response's TCP connection, in seconds, as the
+    kernel measures it (``tcp_info.tcpi_rtt``, Linux): the network's latency, unlike a time
+    taken in Python, which includes waiting for the interpreter lock. 0 where it cannot be read."""
+    try:
+        sock = resp.connection.sock  # type: ignore[union-attr]
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        return float(struct.unpack_from("=I", info, _TCPI_RTT)[0]) / 1e6
+    except (AttributeError, OSError, struct.error):
+        return 0.0
+
+
+#: offset of tcpi_rtt (microseconds) in Linux's struct tcp_info: 8 one-byte fields, then
+#: rto ato snd_mss rcv_mss unacked sacked lost retrans fackets last_data_sent last_ack_sent
+#: last_data_recv last_ack_recv pmtu rcv_ssthresh (u32 each), then rtt
+_TCPI_RTT = 68
 
 
 class HashBehind:
