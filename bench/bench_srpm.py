@@ -18,6 +18,8 @@ import subprocess
 
 from common import GB, ROOT, fmt, k3s_scale_project, paired, report, scratch, timed  # noqa: I001
 
+from emtk3s.infra.cache import Cache
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -35,7 +37,7 @@ def main() -> None:
         (top / "SPECS").mkdir()
         shutil.copy(p.root / "SPECS" / pkg / f"{pkg}.spec", top / "SPECS")
         for src in json.loads((p.root / "emtk3s.lock").read_text())["packages"][pkg]["sources"]:
-            blob = p.cache / "blobs" / "sha256" / src["sha256"][:2] / src["sha256"]
+            blob = Cache(p.cache).blob_path(src["sha256"])
             shutil.copyfile(blob, top / "SOURCES" / src["name"])
 
         from emtk3s.catalog import load as load_catalog

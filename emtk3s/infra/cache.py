@@ -1,17 +1,16 @@
 """A sha256-addressed cache. An entry is only ever created by rename after verification; a
 corrupt entry is moved aside, never served.
 
-Verifying an entry costs a full read of it; a no-op run with a gigabyte of sources would spend
-its time re-reading bytes already proven. So when an entry is verified, the file's stat record
-(device, inode, size, mtime_ns, ctime_ns) is appended to the cache's record log
-(``verified.log``, one line per record, the last line for an entry wins), and later uses trust
-the entry while its record still matches: entries are only created by rename and never written in place,
-and any write to the file (even one that restores the size and the mtime) moves its ctime,
-which no process can set back short of changing the clock. A changed record means a full
-rehash, and on mismatch the quarantine. ``Cache.verify`` (``--verify``, and ``--locked`` as CI
-uses it) ignores every record and rehashes everything once per run. :func:`trust_record` and
-:func:`still_verified` are the same test for other verified outputs (SRPMs and RPMs in their
-stamps).
+Verifying an entry costs a full read of it; a no-op run with a gigabyte of sources would spend its
+time re-reading bytes already proven. So when an entry is verified, the file's stat record (device,
+inode, size, mtime_ns, ctime_ns) is appended to the cache's record log (``verified.log``, one line
+per record, the last line for an entry wins), and later uses trust the entry while its record still
+matches: entries are only created by rename and never written in place, and any write to the file
+(even one that restores the size and the mtime) moves its ctime, which no process can set back
+short of changing the clock. A changed record means a full rehash, and on mismatch the quarantine.
+``Cache.verify`` (``--verify``, and ``--locked`` as CI uses it) ignores every record and rehashes
+everything once per run. :func:`trust_record` and :func:`still_verified` are the same test for
+other verified outputs (SRPMs and RPMs in their stamps).
 
 A record must never vouch for bytes a crash can still take away (data not yet on disk can come
 back as zeros under the same size and times). Rather than fsync every download (the disk's
@@ -425,7 +424,7 @@ class Cache:
         """An entry of the fan-out layout, moved to its flat path (its record no longer holds:
         the move changes its ctime, so it is rehashed once); None when there is none."""
         try:
-            os.rename(os.path.join(self._blobs, sha[:2], sha), path)
+            os.rename(self.legacy_blob_path(sha), path)
         except OSError:
             pass  # none (the usual miss), or another process moved it first
         return stat_record(path)
