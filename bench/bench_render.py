@@ -50,10 +50,14 @@ def many_packages(
     work: Path, count: int, cache: Path | None = None
 ) -> tuple[release_toml.Release, Lock, Project, list[str]]:
     """A project whose lock and templates hold ``count`` copies of the helpers package."""
-    try:
-        from emtk3s import catalog
-    except ImportError:  # a revision before the catalog (bench --baseline)
-        return _many_packages_before_catalog(work, count, cache)
+    import emtk3s
+
+    # not "try: import": an editable install's finder would supply this tree's module to an
+    # older revision's package that lacks it
+    if not (Path(emtk3s.__file__).parent / "catalog.py").is_file():
+        return _many_packages_before_catalog(work, count, cache)  # bench --baseline
+    from emtk3s import catalog
+
     known = catalog.load()
     release = release_toml.load(GOLDEN / "release.toml", known, environ={})
     lock = Lock.from_json((GOLDEN / "lock.json").read_text(), known.mirrors)
