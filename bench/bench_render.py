@@ -153,10 +153,12 @@ def versus(work: Path, count: int, repeat: int, rev: str) -> None:
 
     def side(tree: Path | None, cold: bool = False) -> float:
         n[0] += 1
-        # the same path each time for a side: its templates keep their names and files
-        where = work / f"side-{'base' if tree else 'cold' if cold else 'warm'}"
+        # the same path each time for a side: its templates keep their names and files. Each
+        # side has a cache of its own (the child's is beside its project): removing the cold
+        # side's bytecode cache used to remove the warm side's too, so "warm" was cold
+        where = work / ("base" if tree else "cold" if cold else "warm") / "side"
         if cold:
-            shutil.rmtree(work / "cache" / "jinja", ignore_errors=True)
+            shutil.rmtree(where.parent / "cache" / "jinja", ignore_errors=True)
         out = subprocess.run(
             [sys.executable, __file__, "--child-full", str(count), "--work", str(where)],
             env=child_env(tree),
