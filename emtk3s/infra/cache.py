@@ -169,15 +169,11 @@ def _unsealed(record: object) -> Record | None:
     return ident
 
 
-def stat_record(path: StrPath | int, mode: int | None = None) -> Record | None:
+def stat_record(path: StrPath | int) -> Record | None:
     """The file's (a path's, or an open file descriptor's) identity and change times, or None
-    when it is not a regular file. ``mode``: give the file these permission bits first, where
-    it has others."""
+    when it is not a regular file."""
     try:
         st = os.stat(path)
-        if mode is not None and stat.S_IMODE(st.st_mode) != mode:
-            os.chmod(path, mode)
-            st = os.stat(path)
     except OSError:
         return None
     if not stat.S_ISREG(st.st_mode):
@@ -241,7 +237,11 @@ class Cache:
 
     # layout -------------------------------------------------------------------------------
     def blob_path(self, sha: str) -> Path:
-        return Path(self._blobs, sha)
+        return Path(self._blob(sha))
+
+    def _blob(self, sha: str) -> str:
+        """:meth:`blob_path` as a string (the form the per-entry hot paths take)."""
+        return os.path.join(self._blobs, sha)
 
     def legacy_blob_path(self, sha: str) -> Path:
         """Where the fan-out layout of emtk3s before 2026-12 kept the entry."""
@@ -372,7 +372,7 @@ class Cache:
     def size(self, sha: str) -> int:
         """The size of a present entry (as :meth:`has_all` saw it, else from a stat)."""
         known = self._sizes.get(sha)
-        return known if known is not None else os.stat(os.path.join(self._blobs, sha)).st_size
+        return known if known is not None else os.stat(self._blob(sha)).st_size
 
     # entries ------------------------------------------------------------------------------
     def has(self, sha: str, name: str = "") -> bool:
@@ -386,7 +386,7 @@ class Cache:
         present: list[bool] = []
         todo: list[tuple[str, str, str, Record]] = []
         for sha, name in entries:
-            path = os.path.join(self._blobs, sha)
+            path = self._blob(sha)
             before = stat_record(path)
             if before is None and self._legacy:
                 before = self._adopt_legacy(sha, path)
@@ -463,16 +463,18 @@ class Cache:
                 f"{name}: sha256 mismatch: expected {expected}, got {actual}",
                 f"the bytes are kept aside in {kept} and not used; check the mirror or the lock",
             )
-        dest = os.path.join(self._blobs, actual)
+        dest = self._blob(actual)
         self._mkdir(self._blobs)
         # 0644, the mode rpmbuild and rpmlint expect of a source: the srpm stage links to the
         # entry instead of copying it. Integrity never rested on the mode (root ignores it):
         # any write moves the ctime in the stat record, and the entry is rehashed.
         if fd is None:
-            hashed = stat_record(tmp, mode=0o644)
+            os.chmod(tmp, 0o644)
+            hashed = stat_record(tmp)
             os.replace(tmp, dest)
             record = stat_record(dest)  # rename moves ctime; inode, size and mtime stay
-            same = hashed is not None and record is not None and hashed[:4] == record[:4]
+            if hashed is None or record is None or hashed[:4] != record[:4]:
+                record = None  # not the file that was hashed: no record
         else:
             if mode != 0o644:
                 os.fchmod(fd, 0o644)
@@ -481,8 +483,7 @@ class Cache:
             # process replaced ``dest`` meanwhile: it then matches nothing there, and that
             # entry is rehashed
             record = stat_record(fd)
-            same = record is not None
-        if same and record is not None:
+        if record is not None:
             sealed = trust_record(dest, record)
             if sealed is not None:
                 self._save_record(actual, sealed)

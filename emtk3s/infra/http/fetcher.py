@@ -112,7 +112,8 @@ def _fetch_missing(
     log: Callable[[str], None] | None,
     progress: FetchProgress | None,
 ) -> Fetched:
-    """:func:`fetch_one` of a download whose URL is checked and which was not in the cache."""
+    """:func:`fetch_one` of a download whose URL is checked and which was not in the cache
+    (an unpinned one never is: only a sha256 finds an entry)."""
     part = partial_path(cache, dl)
     locked = _open_locked(part)
     fd = locked.fd
@@ -268,9 +269,7 @@ def fetch_many(
     cache.partial_dir.mkdir(parents=True, exist_ok=True)
 
     def one(dl: Download) -> Fetched:  # URL checked above; a pinned one was not a hit
-        if dl.sha256:
-            return _fetch_missing(cache, dl, policy, transport, progress.log, progress)
-        return fetch_one(cache, dl, policy, transport, progress.log, progress)
+        return _fetch_missing(cache, dl, policy, transport, progress.log, progress)
 
     runs = _run(todo, one, policy.jobs)
     try:
